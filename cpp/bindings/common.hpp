@@ -1,0 +1,49 @@
+// The one header every binding translation unit includes first.
+#pragma once
+
+#include <pybind11/eigen.h>
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+
+#include "ridgeline/common/errors.hpp"
+
+namespace py = pybind11;
+
+namespace ridgeline::bind {
+
+// A poll function for the cores: takes the GIL and runs Python's signal handlers.
+// If a handler raised (Ctrl-C), the error stays set and the core throws Interrupted,
+// which the translator registered in module.cpp turns back into that exception.
+inline PollFn python_poll() {
+  return [] {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+}
+
+// Same, for loops that already hold the GIL.
+inline bool check_signals_held() { return PyErr_CheckSignals() != 0; }
+
+using farray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+// Shape check that raises ValueError naming the argument.
+inline void require_ndim(const py::array& a, py::ssize_t ndim, const char* name) {
+  if (a.ndim() != ndim) {
+    throw std::invalid_argument(std::string(name) + " must be " + std::to_string(ndim) + "-D, got " +
+                                std::to_string(a.ndim()) + "-D");
+  }
+}
+
+}  // namespace ridgeline::bind
+
+// Each engine's binding file defines one of these.
+void bind_random(py::module_& m);
+void bind_nested(py::module_& m);
+void bind_cluster(py::module_& m);
+void bind_elbo(py::module_& m);
+void bind_spectra(py::module_& m);

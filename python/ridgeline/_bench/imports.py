@@ -1,0 +1,46 @@
+"""``ridgeline bench imports``: import time of ridgeline against numpy alone.
+
+Each round starts fresh interpreters for ``import numpy`` and ``import ridgeline``
+(which also imports numpy), interleaved; the medians and their difference are
+reported.  The budget is 30 ms over numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from ridgeline._bench import format_table
+
+
+def _time_import(stmt: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", stmt], check=True)
+    return time.perf_counter() - t0
+
+
+def measure(repeats: int = 15) -> dict[str, float]:
+    """Median wall time (s) of a fresh interpreter importing each module."""
+    stmts = {"python": "pass", "numpy": "import numpy", "ridgeline": "import ridgeline"}
+    times: dict[str, list[float]] = {k: [] for k in stmts}
+    for _ in range(repeats):
+        for name, stmt in stmts.items():
+            times[name].append(_time_import(stmt))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite and print a table."""
+    p = argparse.ArgumentParser(prog="ridgeline bench imports", description=__doc__)
+    p.add_argument("--repeats", type=int, default=15, help="interleaved rounds (default 15)")
+    args = p.parse_args(argv)
+    med = measure(args.repeats)
+    extra = med["ridgeline"] - med["numpy"]
+    rows = [[k, f"{v * 1e3:.1f}"] for k, v in med.items()]
+    print(format_table(["import (fresh interpreter)", "median wall ms"], rows))
+    print(f"\nridgeline - numpy = {extra * 1e3:.1f} ms (budget 30 ms): {'OK' if extra <= 0.030 else 'OVER'}")
+    return 0

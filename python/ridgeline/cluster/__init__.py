@@ -1,0 +1,3 @@
+"""ridgeline.cluster (engine under construction)."""
+
+from __future__ import annotations

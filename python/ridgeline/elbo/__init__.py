@@ -1,0 +1,3 @@
+"""ridgeline.elbo (engine under construction)."""
+
+from __future__ import annotations

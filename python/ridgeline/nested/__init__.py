@@ -1,0 +1,3 @@
+"""ridgeline.nested (engine under construction)."""
+
+from __future__ import annotations

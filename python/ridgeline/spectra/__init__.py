@@ -1,0 +1,3 @@
+"""ridgeline.spectra (engine under construction)."""
+
+from __future__ import annotations
