@@ -1,0 +1,264 @@
+"""A sequence model with exact answers: the oracle for masked-diffusion ELBO estimators.
+
+A first-order Markov chain over ``V`` symbols.  Given any set of observed tokens, the
+conditional of a hidden token depends only on its nearest observed neighbours ``j < i < k``:
+
+.. math:: p(x_i = v \\mid \\cdot) \\propto [P^{i-j}]_{x_j v} \\, [P^{k-i}]_{v x_k},
+
+(with the marginal ``pi_0 P^i`` when nothing is observed on the left), so every
+conditional, ``log p(x)`` and the exact ELBO of deliberately imperfect models are
+computable:
+
+``"exact"``
+    the true conditionals; the ELBO equals ``log p(x)`` (or ``log p(completion | prompt)``).
+``"tempered"``
+    ``q(v | .) \\propto p(v | .)^{1/T}``: not the conditionals of any joint, so the ELBO is
+    strictly below ``log p(x)``.
+``"left"``
+    conditions on the nearest observed token on the left only (ignores the right context).
+
+:meth:`MarkovChain.mask_profile` returns ``f(l)``, the expected sum of masked-token
+log-probabilities over uniformly random masks of exactly ``l`` tokens, computed exactly by
+counting the masks that make ``(j, k)`` the nearest observed neighbours of ``i``; the ELBO
+is ``sum_l f(l) / l`` and :func:`ridgeline.elbo.masked_diffusion.expectation` turns ``f``
+into the exact mean of every estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MODELS", "MarkovChain"]
+
+MODELS = ("exact", "tempered", "left")
+
+
+class MarkovChain:
+    """First-order Markov chain ``x_0 ~ init``, ``x_{i+1} | x_i ~ trans[x_i]``.
+
+    Parameters
+    ----------
+    init : array-like of shape (V,)
+        Distribution of the first token.
+    trans : array-like of shape (V, V)
+        Row-stochastic transition matrix.
+
+    Examples
+    --------
+    >>> chain = MarkovChain.random(4, rng=0)
+    >>> x = chain.sample(1, 6, rng=1)[0]
+    >>> bool(abs(chain.exact_elbo(x) - chain.log_prob(x)) < 1e-9)
+    True
+    """
+
+    def __init__(self, init: Any, trans: Any) -> None:
+        p0 = np.asarray(init, dtype=np.float64)
+        P = np.asarray(trans, dtype=np.float64)
+        if p0.ndim != 1 or P.shape != (p0.size, p0.size) or p0.size < 1:
+            msg = f"init must be (V,) and trans (V, V), got {p0.shape} and {P.shape}"
+            raise ValueError(msg)
+        if not (np.all(np.isfinite(P)) and np.all(np.isfinite(p0))) or np.any(P < 0) or np.any(p0 < 0):
+            msg = "init and trans must be finite and non-negative"
+            raise ValueError(msg)
+        if not (np.allclose(P.sum(axis=1), 1.0, atol=1e-10) and abs(p0.sum() - 1.0) < 1e-10):
+            msg = "init and the rows of trans must sum to 1"
+            raise ValueError(msg)
+        self.init = p0
+        self.trans = P
+        self.V = p0.size
+        self._pow: np.ndarray = np.eye(self.V)[None]
+        self._marg: np.ndarray = p0[None]
+
+    @classmethod
+    def random(cls, V: int, *, alpha: float = 0.3, rng: Any = None) -> MarkovChain:
+        """A chain with Dirichlet(alpha) transition rows and a uniform first token."""
+        gen = np.random.default_rng(rng)
+        P = gen.dirichlet(np.full(V, alpha), size=V)
+        P = np.maximum(P, 1e-300)
+        P /= P.sum(axis=1, keepdims=True)
+        return cls(np.full(V, 1.0 / V), P)
+
+    # -- exact quantities --------------------------------------------------------------
+    def _ensure(self, L: int) -> None:
+        while self._pow.shape[0] <= L:
+            self._pow = np.concatenate([self._pow, (self._pow[-1] @ self.trans)[None]])
+            self._marg = np.concatenate([self._marg, (self._marg[-1] @ self.trans)[None]])
+
+    def sample(self, n: int, L: int, rng: Any = None) -> np.ndarray:
+        """``n`` sequences of length ``L`` (int64 array of shape (n, L))."""
+        gen = np.random.default_rng(rng)
+        x = np.empty((n, L), dtype=np.int64)
+        if L == 0:
+            return x
+        cum0 = np.cumsum(self.init)
+        cum = np.cumsum(self.trans, axis=1)
+        x[:, 0] = np.minimum(np.searchsorted(cum0, gen.random(n), side="right"), self.V - 1)
+        for i in range(1, L):
+            u = gen.random(n)
+            x[:, i] = np.minimum((cum[x[:, i - 1]] <= u[:, None]).sum(axis=1), self.V - 1)
+        return x
+
+    def log_prob(self, x: Any) -> np.ndarray | float:
+        """Exact ``log p(x)`` of one sequence (float) or of each row of a 2-D array."""
+        a = np.asarray(x, dtype=np.int64)
+        one = a.ndim == 1
+        a = np.atleast_2d(a)
+        with np.errstate(divide="ignore"):
+            lp = np.log(self.init[a[:, 0]]) + np.log(self.trans[a[:, :-1], a[:, 1:]]).sum(axis=1)
+        return float(lp[0]) if one else lp
+
+    def _cond_logq(
+        self, i: np.ndarray, j: np.ndarray, k: np.ndarray, xi: np.ndarray, xj: np.ndarray, xk: np.ndarray,
+        L: int, model: str, temperature: float,
+    ) -> np.ndarray:
+        """log q(x_i | nearest observed x_j (j = -1: none) and x_k (k = L: none))."""
+        self._ensure(L)
+        has_l, has_r = j >= 0, k < L
+        A = np.where(has_l[:, None], self._pow[np.where(has_l, i - j, 0), np.where(has_l, xj, 0)], self._marg[i])
+        if model == "left":
+            w = A
+        else:
+            Bf = self._pow[np.where(has_r, k - i, 0), :, np.where(has_r, xk, 0)]
+            w = A * np.where(has_r[:, None], Bf, 1.0)
+        with np.errstate(divide="ignore"):
+            logw = np.log(w)
+        if model == "tempered":
+            logw = logw / temperature
+        m = logw.max(axis=1, keepdims=True)
+        lse = (m + np.log(np.exp(logw - m).sum(axis=1, keepdims=True)))[:, 0]
+        return logw[np.arange(i.size), xi] - lse
+
+    def logprob_fn(
+        self, model: str = "exact", *, temperature: float = 0.9, mask_id: int | None = None
+    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """A batched scorer ``fn(noisy, clean) -> logp`` for :func:`masked_diffusion.estimate`.
+
+        ``noisy`` has ``mask_id`` (default ``V``) at masked positions; ``logp[r, i]`` is the
+        model's log-probability of ``clean[r, i]`` at masked positions, 0 elsewhere.
+        """
+        model = _check_model(model, temperature)
+        mid = self.V if mask_id is None else int(mask_id)
+
+        def fn(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
+            z = np.asarray(noisy)
+            c = np.asarray(clean, dtype=np.int64)
+            R, L = z.shape
+            hidden = z == mid
+            idx = np.arange(L)
+            left = np.maximum.accumulate(np.where(~hidden, idx, -1), axis=1)
+            right = np.minimum.accumulate(np.where(~hidden, idx, L)[:, ::-1], axis=1)[:, ::-1]
+            # nearest observed strictly left / right of i (i itself is hidden when it matters)
+            lj = np.concatenate([np.full((R, 1), -1), left[:, :-1]], axis=1)
+            rk = np.concatenate([right[:, 1:], np.full((R, 1), L)], axis=1)
+            r, i = np.nonzero(hidden)
+            out = np.zeros((R, L))
+            if r.size:
+                j, k = lj[r, i], rk[r, i]
+                xj = np.where(j >= 0, c[r, np.maximum(j, 0)], 0)
+                xk = np.where(k < L, c[r, np.minimum(k, L - 1)], 0)
+                out[r, i] = self._cond_logq(i, j, k, c[r, i], xj, xk, L, model, temperature)
+            return out
+
+        return fn
+
+    def mask_profile(
+        self, x: Any, maskable: Any = None, *, model: str = "exact", temperature: float = 0.9
+    ) -> np.ndarray:
+        """``f[l]``, l = 0..n: expected sum of masked log q over uniform masks of exactly l tokens.
+
+        Parameters
+        ----------
+        x : array-like of int, shape (L,)
+            A clean sequence.
+        maskable : array-like of bool of shape (L,) or int, optional
+            Completion mask, or the number of maskable leading tokens; default all.
+        model : {"exact", "tempered", "left"}
+        temperature : float
+            For ``model="tempered"``.
+        """
+        model = _check_model(model, temperature)
+        xs = np.asarray(x, dtype=np.int64)
+        L = xs.size
+        if maskable is None:
+            mk = np.ones(L, dtype=bool)
+        elif np.ndim(maskable) == 0:
+            mk = np.arange(L) < int(maskable)
+        else:
+            mk = np.asarray(maskable, dtype=bool)
+            if mk.shape != (L,):
+                msg = f"maskable must have shape ({L},), got {mk.shape}"
+                raise ValueError(msg)
+        n = int(mk.sum())
+        f = np.zeros(n + 1)
+        if n == 0:
+            return f
+        # Candidate neighbour pairs (j, k) of every maskable i, with a = #maskable strictly
+        # between j and k other than i (all masked) and c = #maskable among j, k (unmasked).
+        I, J, K, A, C = [], [], [], [], []
+        for i in np.flatnonzero(mk):
+            js = []
+            j = i - 1
+            while True:
+                if j < 0:
+                    js.append(-1)
+                    break
+                js.append(j)
+                if not mk[j]:
+                    break
+                j -= 1
+            ks = []
+            k = i + 1
+            while True:
+                if k >= L:
+                    ks.append(L)
+                    break
+                ks.append(k)
+                if not mk[k]:
+                    break
+                k += 1
+            for j in js:
+                for k in ks:
+                    I.append(i)
+                    J.append(j)
+                    K.append(k)
+                    A.append((i - j - 1) + (k - i - 1))
+                    C.append(int(j >= 0 and mk[j]) + int(k < L and mk[k]))
+        Ia, Ja, Ka, Aa, Ca = (np.asarray(v, dtype=np.int64) for v in (I, J, K, A, C))
+        xj = np.where(Ja >= 0, xs[np.maximum(Ja, 0)], 0)
+        xk = np.where(Ka < L, xs[np.minimum(Ka, L - 1)], 0)
+        lq = self._cond_logq(Ia, Ja, Ka, xs[Ia], xj, xk, L, model, temperature)
+        # sum log q over triples sharing (a, c): the probability depends on those only
+        keyv = Aa * 3 + Ca
+        sums = np.bincount(keyv, weights=lq, minlength=(L + 1) * 3)
+        present = [divmod(int(key), 3) for key in np.flatnonzero(np.bincount(keyv, minlength=(L + 1) * 3))]
+        for l in range(1, n + 1):
+            denom = math.comb(n - 1, l - 1)
+            acc = 0.0
+            for a, c in present:
+                key = a * 3 + c
+                free, need = n - 1 - a - c, l - 1 - a
+                if need < 0 or free < need:
+                    continue
+                acc += sums[key] * (math.comb(free, need) / denom)
+            f[l] = l / n * acc
+        return f
+
+    def exact_elbo(self, x: Any, maskable: Any = None, *, model: str = "exact", temperature: float = 0.9) -> float:
+        """Exact ELBO ``sum_l f(l) / l`` of one sequence under ``model``."""
+        f = self.mask_profile(x, maskable, model=model, temperature=temperature)
+        n = f.size - 1
+        return float(np.sum(f[1:] / np.arange(1, n + 1))) if n else 0.0
+
+
+def _check_model(model: str, temperature: float) -> str:
+    if model not in MODELS:
+        msg = f"unknown model {model!r}; expected one of 'exact', 'tempered', 'left'"
+        raise ValueError(msg)
+    if model == "tempered" and not (np.isfinite(temperature) and temperature > 0):
+        msg = f"temperature={temperature} must be > 0"
+        raise ValueError(msg)
+    return model
