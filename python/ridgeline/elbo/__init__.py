@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 from ridgeline.elbo import masked_diffusion, testbed
-from ridgeline.elbo._gaussian import GaussianELBO, IWAEBound, gaussian_elbo, iwae_bound, sobol_normals
+from ridgeline.elbo._gaussian import GaussianELBO, IWAEBound, QMCWarning, gaussian_elbo, iwae_bound, sobol_normals
 
 __all__ = [
     "GaussianELBO",
     "IWAEBound",
+    "QMCWarning",
     "gaussian_elbo",
     "iwae_bound",
     "masked_diffusion",

@@ -66,9 +66,14 @@ def plan_reference(
         row_v = float(_random.to_uniform(_random.words(key, row << _EVAL_BITS, 0)))
         for k in range(B):
             stream = _eval_stream(row, k)
-            w = _random.words(key, stream, np.arange(n + 1, dtype=np.uint64))
-            v = float(_random.to_uniform(w[0]))
-            keys = w[1:]
+            v = float(_random.to_uniform(_random.words(key, stream, 0)))
+            key_stream, shift = stream, 0.0
+            if scheme == "quadrature":
+                q, rep = k % Q, k // Q
+                key_stream = _eval_stream(row, q)
+                shift = rep / (B // Q + (1 if q < B % Q else 0))
+            keys = _random.to_uniform(_random.words(key, key_stream, np.arange(1, n + 1, dtype=np.uint64))) + shift
+            keys = np.where(keys >= 1.0, keys - 1.0, keys)
             ell = -1
             if scheme in ("double_mc", "stratified_t", "systematic_t"):
                 u = v
@@ -90,7 +95,7 @@ def plan_reference(
             if ell < 0 and mask == "exact_k":
                 ell = min(int(math.floor(t * n)), n)
             if ell < 0:
-                chosen = pos[_random.to_uniform(keys) < t]
+                chosen = pos[keys < t]
             else:
                 order = np.lexsort((np.arange(n), keys))  # by key, ties by index
                 chosen = np.sort(pos[order[:ell]])

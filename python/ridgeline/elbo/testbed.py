@@ -118,6 +118,20 @@ class MarkovChain:
         """log q(x_i | nearest observed x_j (j = -1: none) and x_k (k = L: none))."""
         self._ensure(L)
         has_l, has_r = j >= 0, k < L
+        if model in ("exact", "left"):
+            # scalar path: p(x_i | .) = A[x_i] B[x_i] / sum_v A[v] B[v], with the sum in closed form
+            jj, kk = np.where(has_l, j, 0), np.where(has_r, k, 0)
+            a = np.where(has_l, self._pow[np.where(has_l, i - jj, 0), np.where(has_l, xj, 0), xi], self._marg[i, xi])
+            with np.errstate(divide="ignore"):
+                if model == "left":
+                    return np.log(a)
+                b = np.where(has_r, self._pow[np.where(has_r, kk - i, 0), xi, np.where(has_r, xk, 0)], 1.0)
+                norm = np.where(
+                    has_l & has_r,
+                    self._pow[np.where(has_l & has_r, kk - jj, 0), np.where(has_l, xj, 0), np.where(has_r, xk, 0)],
+                    np.where(has_r, self._marg[kk, np.where(has_r, xk, 0)], 1.0),
+                )
+                return np.log(a) + np.log(b) - np.log(norm)
         A = np.where(has_l[:, None], self._pow[np.where(has_l, i - j, 0), np.where(has_l, xj, 0)], self._marg[i])
         if model == "left":
             w = A

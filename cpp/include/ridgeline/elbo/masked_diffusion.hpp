@@ -9,6 +9,8 @@
 // shared Philox generator: evaluation k of row r reads the stream
 // (r << 24) | (k + 1) (word 0: its scalar uniform, words 1..n: one key per
 // maskable position), and row-level draws (systematic schemes) read stream r << 24.
+// The repeated evaluations of a quadrature node reuse the keys of the node's first
+// evaluation, rotated (see plan_row).
 // The numpy twin lives in python/ridgeline/elbo/_reference.py.
 #pragma once
 
@@ -85,7 +87,7 @@ inline void check_spec(const PlanSpec& s) {
 
 // Scratch buffer reused across the evaluations of one worker.
 struct RowScratch {
-  std::vector<std::pair<std::uint64_t, std::int64_t>> keyed;
+  std::vector<std::pair<double, std::int64_t>> keyed;
   std::vector<std::int64_t> chosen;
 };
 
@@ -142,21 +144,34 @@ inline void plan_row(const PlanSpec& s, std::uint64_t row_id, const std::int64_t
       l = static_cast<std::int64_t>(std::floor(t * nd));
       if (l > n) l = n;
     }
+    // Keys: one uniform per maskable position.  Quadrature evaluations of one node share the
+    // keys of the node's first evaluation, rotated by rep / reps (a Cranley-Patterson
+    // rotation: each mask is still exactly Bernoulli(t) / uniform, and the reps of a node
+    // cover the positions evenly).
+    std::uint64_t key_stream = stream;
+    double shift = 0.0;
+    if (s.scheme == Scheme::quadrature) {
+      const std::int64_t q = k % Q, rep = k / Q, reps = B / Q + (q < B % Q ? 1 : 0);
+      key_stream = eval_stream(row_id, static_cast<std::uint64_t>(q));
+      shift = static_cast<double>(rep) / static_cast<double>(reps);
+    }
+    auto key_of = [&](std::int64_t p) {
+      double w = u64_to_uniform(philox_word(s.key, key_stream, static_cast<std::uint64_t>(p) + 1)) + shift;
+      if (w >= 1.0) w -= 1.0;
+      return w;
+    };
     std::vector<std::int64_t>& chosen = scratch.chosen;
     chosen.clear();
     if (l < 0) {
       for (std::int64_t p = 0; p < n; ++p) {
-        const double w = u64_to_uniform(philox_word(s.key, stream, static_cast<std::uint64_t>(p) + 1));
-        if (w < t) chosen.push_back(pos[p]);
+        if (key_of(p) < t) chosen.push_back(pos[p]);
       }
     } else if (l >= n) {
       chosen.assign(pos, pos + n);
     } else if (l > 0) {
       auto& keyed = scratch.keyed;
       keyed.resize(static_cast<std::size_t>(n));
-      for (std::int64_t p = 0; p < n; ++p) {
-        keyed[static_cast<std::size_t>(p)] = {philox_word(s.key, stream, static_cast<std::uint64_t>(p) + 1), p};
-      }
+      for (std::int64_t p = 0; p < n; ++p) keyed[static_cast<std::size_t>(p)] = {key_of(p), p};
       // The l smallest (key, index) pairs: a uniformly random l-subset, ties broken by index.
       std::nth_element(keyed.begin(), keyed.begin() + (l - 1), keyed.end());
       for (std::int64_t j = 0; j < l; ++j) chosen.push_back(pos[keyed[static_cast<std::size_t>(j)].second]);
