@@ -309,3 +309,13 @@ def test_gaussian_bad_input() -> None:
         gaussian_elbo(lambda z: z, [0.0, 1.0], [1.0, 1.0])
     with pytest.raises(ValueError, match="even"):
         gaussian_elbo(lj, [0.0], [1.0], n=5, sampler="antithetic")
+
+
+def test_cli_and_bench_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from ridgeline import cli
+
+    assert cli.main(["elbo", "--repeats", "40", "--length", "12", "--states", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "stratified l" in out and "shared masks cut" in out
+    assert cli.main(["bench", "elbo", "--quick", "--repeats", "1"]) == 0
+    assert "plan numpy ref" in capsys.readouterr().out

@@ -34,7 +34,9 @@ py::tuple plan(const u64array& row_ids, const i64array& pos_ptr, const i64array&
   ridgeline::require(mask == 0 || mask == 1, "unknown mask code " + std::to_string(mask));
   const std::int64_t* pp = pos_ptr.data();
   ridgeline::require(pp[0] == 0 && pp[batch] == pos.shape(0), "pos_ptr does not match pos");
-  for (std::int64_t b = 0; b < batch; ++b) ridgeline::require(pp[b] <= pp[b + 1], "pos_ptr must be non-decreasing");
+  for (std::int64_t b = 0; b < batch; ++b) {
+    if (pp[b] > pp[b + 1]) throw std::invalid_argument("pos_ptr must be non-decreasing");
+  }
   e::PlanSpec s;
   s.scheme = static_cast<e::Scheme>(scheme);
   s.mask = static_cast<e::MaskKind>(mask);
@@ -61,9 +63,12 @@ py::array_t<double> reduce_terms(const i64array& indptr, const i64array& indices
   ridgeline::require(coef.ndim() == 1 && coef.shape(0) == rows, "coef must have one entry per row");
   const std::int64_t* ip = indptr.data();
   ridgeline::require(ip[0] == 0 && ip[rows] == indices.size(), "indptr does not match indices");
+  for (std::int64_t j = 0; j < rows; ++j) {
+    if (ip[j] > ip[j + 1]) throw std::invalid_argument("indptr must be non-decreasing");
+  }
   const std::int64_t* ix = indices.data();
   for (py::ssize_t a = 0; a < indices.size(); ++a) {
-    ridgeline::require(ix[a] >= 0 && ix[a] < L, "masked position out of range of logp");
+    if (ix[a] < 0 || ix[a] >= L) throw std::invalid_argument("masked position out of range of logp");
   }
   py::array_t<double> terms(rows);
   {

@@ -196,7 +196,7 @@ inline PlanOut make_plan(const PlanSpec& s, const std::uint64_t* row_ids, const 
                          const std::int64_t* pos, std::int64_t batch, int nthreads, const PollFn& poll) {
   check_spec(s);
   for (std::int64_t b = 0; b < batch; ++b) {
-    require(row_ids[b] <= kMaxRowId, "row_ids must be < 2**40");
+    if (row_ids[b] > kMaxRowId) throw std::invalid_argument("row_ids must be < 2**40");
   }
   const std::int64_t B = s.budget;
   PlanOut out;
