@@ -1,5 +1,124 @@
 #include "common.hpp"
 
+#include "ridgeline/cluster/nlr.hpp"
+#include "ridgeline/cluster/rounding.hpp"
+
+namespace rc = ridgeline::cluster;
+
+namespace {
+
+rc::Mat to_mat(const ridgeline::bind::farray& a, const char* name) {
+  ridgeline::bind::require_ndim(a, 2, name);
+  rc::Mat m(a.shape(0), a.shape(1));
+  if (m.size() > 0) std::copy(a.data(), a.data() + m.size(), m.data());
+  if (!m.allFinite()) throw std::invalid_argument(std::string(name) + " contains NaN or infinity");
+  return m;
+}
+
+py::array_t<double> from_mat(const rc::Mat& m) {
+  py::array_t<double> out({m.rows(), m.cols()});
+  if (m.size() > 0) std::copy(m.data(), m.data() + m.size(), out.mutable_data());
+  return out;
+}
+
+rc::NLROptions options(double tol, long max_iter, double beta0, int threads) {
+  if (!(tol > 0.0)) throw std::invalid_argument("tol=" + std::to_string(tol) + " must be > 0");
+  if (max_iter < 1) throw std::invalid_argument("max_iter=" + std::to_string(max_iter) + " must be >= 1");
+  rc::NLROptions o;
+  o.tol = tol;
+  o.max_iter = max_iter;
+  o.beta0 = beta0;
+  o.threads = threads;
+  return o;
+}
+
+py::dict result_dict(const rc::NLRResult& r) {
+  py::dict d;
+  d["U"] = from_mat(r.U);
+  py::array_t<double> y(r.y.size());
+  if (r.y.size() > 0) std::copy(r.y.data(), r.y.data() + r.y.size(), y.mutable_data());
+  d["y"] = y;
+  d["beta"] = r.beta;
+  d["objective"] = r.objective;
+  d["infeasibility"] = r.infeasibility;
+  d["stationarity"] = r.stationarity;
+  d["n_iter"] = r.n_iter;
+  d["n_dual"] = r.n_dual;
+  d["converged"] = r.converged;
+  return d;
+}
+
+}  // namespace
+
 void bind_cluster(py::module_& m) {
-  (void)m;  // kernels are added by the cluster engine
+  m.def(
+      "peng_wei",
+      [](const ridgeline::bind::farray& X, int n_clusters, int rank, std::uint64_t seed, double tol, long max_iter,
+         double beta0, int threads) {
+        const rc::Mat Xm = to_mat(X, "X");
+        const rc::NLROptions opt = options(tol, max_iter, beta0, threads);
+        rc::PengWeiResult res;
+        {
+          py::gil_scoped_release release;
+          res = rc::peng_wei(Xm, n_clusters, rank, seed, opt, ridgeline::bind::python_poll());
+        }
+        py::dict d = result_dict(res.nlr);
+        d["scale2"] = res.scale2;
+        return d;
+      },
+      py::arg("X"), py::arg("n_clusters"), py::arg("rank"), py::arg("seed"), py::arg("tol") = 1e-6,
+      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1,
+      "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a dict");
+  m.def(
+      "la_sdp",
+      [](const ridgeline::bind::farray& X, const ridgeline::bind::farray& covariances, const ridgeline::bind::farray& U0,
+         int rank, double tol, long max_iter, double beta0, int threads) {
+        const rc::Mat Xm = to_mat(X, "X");
+        ridgeline::bind::require_ndim(covariances, 3, "covariances");
+        const py::ssize_t K = covariances.shape(0), p = covariances.shape(1);
+        if (p != Xm.cols() || covariances.shape(2) != p)
+          throw std::invalid_argument("covariances must have shape (n_clusters, n_features, n_features)");
+        std::vector<Eigen::MatrixXd> covs;
+        for (py::ssize_t k = 0; k < K; ++k) {
+          Eigen::MatrixXd S(p, p);
+          for (py::ssize_t i = 0; i < p; ++i)
+            for (py::ssize_t j = 0; j < p; ++j) S(i, j) = covariances.at(k, i, j);
+          if (!S.allFinite()) throw std::invalid_argument("covariances contain NaN or infinity");
+          covs.push_back(std::move(S));
+        }
+        const rc::Mat U = to_mat(U0, "U0");
+        if (rank < 1) throw std::invalid_argument("rank=" + std::to_string(rank) + " must be >= 1");
+        const rc::NLROptions opt = options(tol, max_iter, beta0, threads);
+        rc::NLRResult res;
+        {
+          py::gil_scoped_release release;
+          res = rc::la_sdp(Xm, covs, U, rank, opt, ridgeline::bind::python_poll());
+        }
+        return result_dict(res);
+      },
+      py::arg("X"), py::arg("covariances"), py::arg("U0"), py::arg("rank") = 2, py::arg("tol") = 1e-6,
+      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1,
+      "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns a dict");
+  m.def(
+      "round_factor",
+      [](const ridgeline::bind::farray& U, int n_clusters) {
+        if (n_clusters < 1) throw std::invalid_argument("n_clusters=" + std::to_string(n_clusters) + " must be >= 1");
+        return from_mat(rc::round_factor(to_mat(U, "U"), n_clusters));
+      },
+      py::arg("U"), py::arg("n_clusters"), "top n_clusters left singular vectors of U (n x K)");
+  m.def(
+      "kmeans",
+      [](const ridgeline::bind::farray& Y, int n_clusters, int n_init, int max_iter, std::uint64_t seed, int threads) {
+        const rc::Mat Ym = to_mat(Y, "Y");
+        rc::KMeansResult res;
+        {
+          py::gil_scoped_release release;
+          res = rc::kmeans(Ym, n_clusters, n_init, max_iter, seed, threads);
+        }
+        py::array_t<std::int64_t> lab(static_cast<py::ssize_t>(res.labels.size()));
+        std::copy(res.labels.begin(), res.labels.end(), lab.mutable_data());
+        return py::make_tuple(lab, from_mat(res.centers), res.inertia);
+      },
+      py::arg("Y"), py::arg("n_clusters"), py::arg("n_init") = 10, py::arg("max_iter") = 300, py::arg("seed") = 0,
+      py::arg("threads") = 1, "k-means++ (Philox) then Lloyd, best of n_init; returns (labels, centers, inertia)");
 }

@@ -1,0 +1,446 @@
+// Non-negative low-rank (Burer-Monteiro) augmented-Lagrangian solver for
+// block-factored clustering SDPs, and the two cost operators that use it.
+//
+//   minimise  sum_b <C_b, U_b U_b^T>
+//   s.t.      U_b >= 0,  ||U_b||_F^2 = rho_b,  sum_b U_b U_b^T 1 = 1.
+//
+// Peng-Wei K-means SDP: one block, C = -A with A = Xc Xc^T / ||Xc||_2^2 kept
+// factored, rho = K.  LA-SDP: K blocks, C_k = c W_k applied from whitened data,
+// rho_k = 1.  No n x n matrix is ever formed: every product is O(n p r).
+//
+// Reductions over the n rows are done on fixed row blocks (independent of the
+// thread count) and summed in block order, so results do not depend on threads.
+// The algorithm mirrors python/ridgeline/cluster/_reference.py.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "ridgeline/common/errors.hpp"
+#include "ridgeline/common/parallel.hpp"
+#include "ridgeline/common/random.hpp"
+
+namespace ridgeline::cluster {
+
+using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Vec = Eigen::VectorXd;
+
+constexpr std::size_t kRowBlock = 4096;
+
+inline std::size_t n_row_blocks(std::size_t n) { return (n + kRowBlock - 1) / kRowBlock; }
+
+// Sum over fixed row blocks of fn(i0, i1) -> T (T supports += and is copyable),
+// in block order.  `zero` is the neutral element.
+template <class T, class Fn>
+T block_reduce(std::size_t n, int threads, const T& zero, Fn&& fn) {
+  const std::size_t nb = n_row_blocks(n);
+  std::vector<T> part(nb, zero);
+  parallel_for(nb, threads, [&](std::size_t b0, std::size_t b1, int) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      const std::size_t i0 = b * kRowBlock, i1 = std::min(n, i0 + kRowBlock);
+      part[b] = fn(i0, i1);
+    }
+  });
+  T out = zero;
+  for (std::size_t b = 0; b < nb; ++b) out += part[b];
+  return out;
+}
+
+// Row-wise work on [0, n) (no reduction): deterministic for any thread count.
+template <class Fn>
+void rows_for(std::size_t n, int threads, Fn&& fn) {
+  const std::size_t nb = n_row_blocks(n);
+  parallel_for(nb, threads, [&](std::size_t b0, std::size_t b1, int) {
+    fn(b0 * kRowBlock, std::min(n, b1 * kRowBlock));
+  });
+}
+
+struct Block {
+  int c0 = 0;
+  int w = 0;
+  double rho = 1.0;
+};
+
+struct NLROptions {
+  double tol = 1e-6;
+  long max_iter = 20000;
+  int memory = 10;
+  double max_move = 0.2;
+  double dual_c = 1.0;
+  double beta0 = -1.0;  // <= 0: 1 / n
+  int threads = 1;
+};
+
+struct NLRResult {
+  Mat U;
+  Vec y;
+  double beta = 0.0;
+  double objective = 0.0;
+  double infeasibility = 0.0;
+  double stationarity = 0.0;
+  long n_iter = 0;
+  long n_dual = 0;
+  bool converged = false;
+};
+
+// Exact projection of each column block onto {U >= 0, ||U||_F^2 = rho}.
+// A block without positive entries becomes sqrt(rho) at its largest entry
+// (the first in row-major order on ties).
+inline void project(const Mat& V, Mat& U, const std::vector<Block>& blocks, int threads) {
+  const std::size_t n = static_cast<std::size_t>(V.rows());
+  const std::size_t nbk = blocks.size();
+  U.resize(V.rows(), V.cols());
+  rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i)
+      for (Eigen::Index j = 0; j < V.cols(); ++j) U(i, j) = std::max(V(i, j), 0.0);
+  });
+  const Vec sq = block_reduce(n, threads, Vec(Vec::Zero(static_cast<Eigen::Index>(nbk))),
+                              [&](std::size_t i0, std::size_t i1) {
+                                Vec acc = Vec::Zero(static_cast<Eigen::Index>(nbk));
+                                for (std::size_t k = 0; k < nbk; ++k) {
+                                  const Block& bk = blocks[k];
+                                  double a = 0.0;
+                                  for (std::size_t i = i0; i < i1; ++i)
+                                    for (int j = bk.c0; j < bk.c0 + bk.w; ++j) a += U(i, j) * U(i, j);
+                                  acc[static_cast<Eigen::Index>(k)] = a;
+                                }
+                                return acc;
+                              });
+  for (std::size_t k = 0; k < nbk; ++k) {
+    const Block& bk = blocks[k];
+    const double nrm = std::sqrt(sq[static_cast<Eigen::Index>(k)]);
+    if (nrm > 0.0) {
+      const double f = std::sqrt(bk.rho) / nrm;
+      U.middleCols(bk.c0, bk.w) *= f;
+    } else {
+      Eigen::Index bi = 0, bj = 0;
+      double best = -std::numeric_limits<double>::infinity();
+      for (Eigen::Index i = 0; i < V.rows(); ++i)
+        for (int j = bk.c0; j < bk.c0 + bk.w; ++j)
+          if (V(i, j) > best) {
+            best = V(i, j);
+            bi = i;
+            bj = j;
+          }
+      U.middleCols(bk.c0, bk.w).setZero();
+      U(bi, bj) = std::sqrt(bk.rho);
+    }
+  }
+}
+
+// Uniforms in (0, 1) of one Philox stream, row-major into an n x r matrix.
+inline Mat initial_factor(std::size_t n, int r, std::uint64_t seed, std::uint64_t stream = 0) {
+  Mat U(static_cast<Eigen::Index>(n), r);
+  RandomStream rs(seed, stream);
+  for (Eigen::Index i = 0; i < U.rows(); ++i)
+    for (Eigen::Index j = 0; j < U.cols(); ++j) U(i, j) = rs.uniform();
+  return U;
+}
+
+// Cost operator interface: void apply(const Mat& U, Mat& CU, int threads) const.
+
+// C U = -Y (Y^T U) for Y = Xc / ||Xc||_2 (Peng-Wei).
+struct PengWeiCost {
+  const Mat* Y = nullptr;
+  void apply(const Mat& U, Mat& CU, int threads) const {
+    const Mat& X = *Y;
+    const std::size_t n = static_cast<std::size_t>(X.rows());
+    const Mat zero = Mat::Zero(X.cols(), U.cols());
+    const Mat XtU = block_reduce(n, threads, zero, [&](std::size_t i0, std::size_t i1) {
+      const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+      return Mat(X.middleRows(a, m).transpose() * U.middleRows(a, m));
+    });
+    CU.resize(U.rows(), U.cols());
+    rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
+      const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+      CU.middleRows(a, m).noalias() = -(X.middleRows(a, m) * XtU);
+    });
+  }
+};
+
+// c W_k U_k for each factor block k, W_k = D^(k)/2 + logdet_k 1 1^T, from
+// whitened data Y_k (n x p), squared row norms d_k:
+//   W_k U = (d_k (1^T U) + 1 (d_k^T U)) / 2 - Y_k (Y_k^T U) + logdet_k 1 (1^T U).
+struct LACost {
+  std::vector<Mat> Y;    // K whitened data matrices
+  std::vector<Vec> d;    // K squared row norms
+  std::vector<double> logdet;
+  double scale = 1.0;
+  int rank = 2;
+  void apply(const Mat& U, Mat& CU, int threads) const {
+    const std::size_t n = static_cast<std::size_t>(U.rows());
+    const int K = static_cast<int>(Y.size());
+    const Eigen::Index p = Y.empty() ? 0 : Y[0].cols();
+    // reductions: Y_k^T U_k (p x rank), d_k^T U_k (rank), 1^T U_k (rank), stacked in one matrix
+    const Mat zero = Mat::Zero(static_cast<Eigen::Index>(K) * (p + 2), rank);
+    const Mat red = block_reduce(n, threads, zero, [&](std::size_t i0, std::size_t i1) {
+      Mat acc = Mat::Zero(static_cast<Eigen::Index>(K) * (p + 2), rank);
+      const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+      for (int k = 0; k < K; ++k) {
+        const auto Uk = U.block(a, k * rank, m, rank);
+        acc.middleRows(k * (p + 2), p).noalias() = Y[k].middleRows(a, m).transpose() * Uk;
+        acc.row(k * (p + 2) + p).noalias() = d[k].segment(a, m).transpose() * Uk;
+        acc.row(k * (p + 2) + p + 1) = Uk.colwise().sum();
+      }
+      return acc;
+    });
+    CU.resize(U.rows(), U.cols());
+    rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
+      const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+      for (int k = 0; k < K; ++k) {
+        const auto YtU = red.middleRows(k * (p + 2), p);
+        const Eigen::RowVectorXd dU = red.row(k * (p + 2) + p);
+        const Eigen::RowVectorXd s = red.row(k * (p + 2) + p + 1);
+        auto out = CU.block(a, k * rank, m, rank);
+        out.noalias() = -(Y[k].middleRows(a, m) * YtU);
+        for (Eigen::Index i = 0; i < m; ++i) {
+          const double di = d[k][a + i];
+          for (int j = 0; j < rank; ++j) out(i, j) += 0.5 * (di * s[j] + dU[j]) + logdet[static_cast<std::size_t>(k)] * s[j];
+        }
+        out *= scale;
+      }
+    });
+  }
+};
+
+namespace detail {
+
+struct Eval {
+  Mat CU, G;
+  Vec r;
+  double f = 0.0, obj = 0.0, infeas = 0.0;
+};
+
+// f, gradient, residual at U for multiplier y and penalty beta.
+template <class Cost>
+void evaluate(const Cost& cost, const Mat& U, const Vec& y, double beta, int threads, Eval& e) {
+  const std::size_t n = static_cast<std::size_t>(U.rows());
+  const Eigen::Index r = U.cols();
+  cost.apply(U, e.CU, threads);
+  const Eigen::RowVectorXd s = block_reduce(n, threads, Eigen::RowVectorXd(Eigen::RowVectorXd::Zero(r)),
+                                            [&](std::size_t i0, std::size_t i1) {
+                                              return Eigen::RowVectorXd(
+                                                  U.middleRows(static_cast<Eigen::Index>(i0),
+                                                               static_cast<Eigen::Index>(i1 - i0))
+                                                      .colwise()
+                                                      .sum());
+                                            });
+  e.r.resize(static_cast<Eigen::Index>(n));
+  // partial sums: [obj, y.r, r.r, max|r|, U^T v (r entries)]
+  Vec zero = Vec::Zero(4 + r);
+  const Vec acc = block_reduce(n, threads, zero, [&](std::size_t i0, std::size_t i1) {
+    Vec a = Vec::Zero(4 + r);
+    for (std::size_t i = i0; i < i1; ++i) {
+      const Eigen::Index ii = static_cast<Eigen::Index>(i);
+      double us = 0.0, uc = 0.0;
+      for (Eigen::Index j = 0; j < r; ++j) {
+        us += U(ii, j) * s[j];
+        uc += U(ii, j) * e.CU(ii, j);
+      }
+      const double ri = us - 1.0;
+      e.r[ii] = ri;
+      const double vi = y[ii] + beta * ri;
+      a[0] += uc;
+      a[1] += y[ii] * ri;
+      a[2] += ri * ri;
+      a[3] = std::max(a[3], std::abs(ri));
+      for (Eigen::Index j = 0; j < r; ++j) a[4 + j] += U(ii, j) * vi;
+    }
+    return a;
+  });
+  // max is not additive: recompute it exactly (cheap)
+  double mx = 0.0;
+  for (Eigen::Index i = 0; i < e.r.size(); ++i) mx = std::max(mx, std::abs(e.r[i]));
+  e.obj = acc[0];
+  e.f = acc[0] + acc[1] + 0.5 * beta * acc[2];
+  e.infeas = mx;
+  const Eigen::RowVectorXd w = acc.tail(r).transpose();
+  e.G.resize(U.rows(), r);
+  rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const Eigen::Index ii = static_cast<Eigen::Index>(i);
+      const double vi = y[ii] + beta * e.r[ii];
+      for (Eigen::Index j = 0; j < r; ++j) e.G(ii, j) = 2.0 * e.CU(ii, j) + vi * s[j] + w[j];
+    }
+  });
+}
+
+inline double dot_all(const Mat& A, const Mat& B, int threads) {
+  const std::size_t n = static_cast<std::size_t>(A.rows());
+  return block_reduce(n, threads, 0.0, [&](std::size_t i0, std::size_t i1) {
+    const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+    return A.middleRows(a, m).cwiseProduct(B.middleRows(a, m)).sum();
+  });
+}
+
+}  // namespace detail
+
+// The augmented-Lagrangian projected-gradient solver (see _reference.nlr_solve).
+template <class Cost>
+NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& blocks, const Vec* y0,
+                    const NLROptions& opt, const PollFn& poll = {}) {
+  const std::size_t n = static_cast<std::size_t>(U0.rows());
+  const int th = resolve_threads(opt.threads);
+  require(n >= 1, "the factor must have at least one row");
+  NLRResult res;
+  Mat U;
+  project(U0, U, blocks, th);
+  Vec y = y0 ? *y0 : Vec(Vec::Zero(static_cast<Eigen::Index>(n)));
+  double beta = opt.beta0 > 0.0 ? opt.beta0 : 1.0 / static_cast<double>(n);
+  double rho_sum = 0.0;
+  for (const Block& b : blocks) rho_sum += b.rho;
+  const double unorm = std::sqrt(rho_sum);
+
+  detail::Eval cur, nxt;
+  detail::evaluate(cost, U, y, beta, th, cur);
+  std::deque<double> hist{cur.f};
+  const double gnorm = std::sqrt(detail::dot_all(cur.G, cur.G, th));
+  double t = 0.1 * unorm / std::max(gnorm, 1e-300);
+  double infeas_prev = cur.infeas;
+  double stat = std::numeric_limits<double>::infinity();
+  long it = 0;
+  Mat Un, V, D, Yg;
+  while (it < opt.max_iter) {
+    ++it;
+    if ((it & 15) == 0) poll_or_throw(poll);
+    double fref = -std::numeric_limits<double>::infinity();
+    for (double h : hist) fref = std::max(fref, h);
+    double dd = 0.0;
+    while (true) {
+      V = U - t * cur.G;
+      project(V, Un, blocks, th);
+      D = Un - U;
+      dd = detail::dot_all(D, D, th);
+      detail::evaluate(cost, Un, y, beta, th, nxt);
+      const bool small = dd <= (opt.max_move * unorm) * (opt.max_move * unorm);
+      if ((small && nxt.f <= fref - 1e-4 * dd / t) || dd == 0.0 || t < 1e-20) break;
+      t *= 0.5;
+    }
+    stat = std::sqrt(dd) / t;
+    Yg = nxt.G - cur.G;
+    const double sy = detail::dot_all(D, Yg, th);
+    U.swap(Un);
+    std::swap(cur, nxt);
+    hist.push_back(cur.f);
+    while (static_cast<int>(hist.size()) > opt.memory) hist.pop_front();
+    if (sy > 0.0) t = (it % 2) ? dd / sy : sy / detail::dot_all(Yg, Yg, th);
+    t = std::min(std::max(t, 1e-12), 1e12);
+    if (stat <= std::max(opt.tol, opt.dual_c * cur.infeas) || dd == 0.0) {
+      if (cur.infeas <= opt.tol && stat <= opt.tol) {
+        res.converged = true;
+        break;
+      }
+      y += beta * cur.r;
+      ++res.n_dual;
+      if (cur.infeas > 0.25 * infeas_prev) beta *= 2.0;
+      infeas_prev = cur.infeas;
+      detail::evaluate(cost, U, y, beta, th, cur);
+      hist.assign(1, cur.f);
+    }
+  }
+  res.U = std::move(U);
+  res.y = std::move(y);
+  res.beta = beta;
+  res.objective = cur.obj;
+  res.infeasibility = cur.infeas;
+  res.stationarity = stat;
+  res.n_iter = it;
+  return res;
+}
+
+// Centre the rows of X and divide by the largest singular value; returns the
+// scaled copy and ||Xc||_2^2 (1 when Xc = 0).
+inline Mat centre_scale(const Mat& X, double* scale2, int threads) {
+  const std::size_t n = static_cast<std::size_t>(X.rows());
+  const Eigen::RowVectorXd mean =
+      block_reduce(n, threads, Eigen::RowVectorXd(Eigen::RowVectorXd::Zero(X.cols())), [&](std::size_t i0, std::size_t i1) {
+        return Eigen::RowVectorXd(
+            X.middleRows(static_cast<Eigen::Index>(i0), static_cast<Eigen::Index>(i1 - i0)).colwise().sum());
+      }) /
+      static_cast<double>(n);
+  Mat Y = X.rowwise() - mean;
+  const Mat gram = block_reduce(n, threads, Mat(Mat::Zero(X.cols(), X.cols())), [&](std::size_t i0, std::size_t i1) {
+    const auto B = Y.middleRows(static_cast<Eigen::Index>(i0), static_cast<Eigen::Index>(i1 - i0));
+    return Mat(B.transpose() * B);
+  });
+  double s2 = 0.0;
+  if (gram.size() > 0) {
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(Eigen::MatrixXd(gram), Eigen::EigenvaluesOnly);
+    s2 = es.eigenvalues().maxCoeff();
+  }
+  if (!(s2 > 0.0)) s2 = 1.0;
+  Y /= std::sqrt(s2);
+  *scale2 = s2;
+  return Y;
+}
+
+struct PengWeiResult {
+  NLRResult nlr;
+  double scale2 = 1.0;  // ||Xc||_2^2: <Xc Xc^T, Z> = -objective * scale2
+};
+
+// The Peng-Wei K-means SDP from data X (rows are points), rank-r factor, random start.
+inline PengWeiResult peng_wei(const Mat& X, int K, int rank, std::uint64_t seed, const NLROptions& opt,
+                              const PollFn& poll = {}) {
+  require(K >= 1, "n_clusters=" + std::to_string(K) + " must be >= 1");
+  require(X.rows() >= K, "n_samples=" + std::to_string(X.rows()) + " should be >= n_clusters=" + std::to_string(K));
+  require(rank >= 1, "rank=" + std::to_string(rank) + " must be >= 1");
+  const int th = resolve_threads(opt.threads);
+  PengWeiResult out;
+  const Mat Y = centre_scale(X, &out.scale2, th);
+  PengWeiCost cost{&Y};
+  const Mat U0 = initial_factor(static_cast<std::size_t>(X.rows()), rank, seed, 0);
+  out.nlr = nlr_solve(cost, U0, {Block{0, rank, static_cast<double>(K)}}, nullptr, opt, poll);
+  return out;
+}
+
+// LA-SDP cost from data X and K covariance matrices (each p x p, SPD).
+inline LACost make_la_cost(const Mat& X, const std::vector<Eigen::MatrixXd>& covs, int rank, int threads) {
+  const std::size_t n = static_cast<std::size_t>(X.rows());
+  const Eigen::RowVectorXd mean =
+      block_reduce(n, threads, Eigen::RowVectorXd(Eigen::RowVectorXd::Zero(X.cols())), [&](std::size_t i0, std::size_t i1) {
+        return Eigen::RowVectorXd(
+            X.middleRows(static_cast<Eigen::Index>(i0), static_cast<Eigen::Index>(i1 - i0)).colwise().sum());
+      }) /
+      static_cast<double>(n);
+  const Mat Xc = X.rowwise() - mean;
+  LACost c;
+  c.rank = rank;
+  double dmax = 1.0;
+  for (std::size_t k = 0; k < covs.size(); ++k) {
+    Eigen::LLT<Eigen::MatrixXd> llt(covs[k]);
+    require(llt.info() == Eigen::Success, "covariance " + std::to_string(k) + " is not positive definite");
+    const Eigen::MatrixXd L = llt.matrixL();
+    // Y_k = Xc L^{-T}: solve L Y_k^T = Xc^T
+    Mat Yk = llt.matrixL().solve(Xc.transpose()).transpose();
+    Vec dk = Yk.rowwise().squaredNorm();
+    dmax = std::max(dmax, dk.maxCoeff());
+    c.Y.push_back(std::move(Yk));
+    c.d.push_back(std::move(dk));
+    c.logdet.push_back(2.0 * L.diagonal().array().log().sum());
+  }
+  c.scale = 1.0 / dmax;
+  return c;
+}
+
+inline NLRResult la_sdp(const Mat& X, const std::vector<Eigen::MatrixXd>& covs, const Mat& U0, int rank,
+                        const NLROptions& opt, const PollFn& poll = {}) {
+  const int K = static_cast<int>(covs.size());
+  require(K >= 1, "covariances must hold at least one matrix");
+  require(U0.cols() == static_cast<Eigen::Index>(K) * rank && U0.rows() == X.rows(),
+          "U0 must have shape (n_samples, n_clusters * rank)");
+  const LACost cost = make_la_cost(X, covs, rank, resolve_threads(opt.threads));
+  std::vector<Block> blocks;
+  for (int k = 0; k < K; ++k) blocks.push_back(Block{k * rank, rank, 1.0});
+  return nlr_solve(cost, U0, blocks, nullptr, opt, poll);
+}
+
+}  // namespace ridgeline::cluster

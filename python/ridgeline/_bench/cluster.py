@@ -1,0 +1,150 @@
+"""``ridgeline bench cluster``: the SDP engine against scikit-learn and CVXPY+SCS.
+
+Side by side in one run, on isotropic Gaussian mixtures (p=20, K=4, separation
+1.2 x the exact-recovery threshold): our Peng-Wei SDP, scikit-learn KMeans
+(n_init=10), GaussianMixture (full) and, where installed, the exact SDP by
+CVXPY+SCS (default eps 1e-4; n <= 400 by default, n = 1200 with --full).
+Times are process CPU seconds on one thread (OMP/BLAS threads set to 1).
+Also: n = 50,000 without sketching in a fresh process, reporting time,
+infeasibility and peak memory (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from ridgeline._bench import format_table, have
+
+
+def mixture(n: int, p: int = 20, K: int = 4, ratio: float = 1.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    dbar = np.sqrt(4 * (1 + np.sqrt(1 + K * p / (n * np.log(n)))) * np.log(n))
+    mu = np.zeros((K, p))
+    mu[np.arange(K), np.arange(K)] = ratio * dbar / np.sqrt(2)
+    lab = np.arange(n) * K // n
+    return mu[lab] + rng.standard_normal((n, p)), lab
+
+
+def error(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.optimize import linear_sum_assignment
+
+    K = int(max(a.max(), b.max())) + 1
+    C = np.zeros((K, K))
+    np.add.at(C, (a, b), 1)
+    r, c = linear_sum_assignment(-C)
+    return 1.0 - C[r, c].sum() / len(a)
+
+
+def scs_solve(X: np.ndarray, K: int, eps: float = 1e-4) -> tuple[np.ndarray, float]:
+    """Exact Peng-Wei SDP by CVXPY+SCS; returns (labels by spectral rounding, <A, Z>)."""
+    import cvxpy as cp
+    from sklearn.cluster import KMeans
+
+    n = X.shape[0]
+    Xc = X - X.mean(axis=0)
+    A = Xc @ Xc.T
+    Z = cp.Variable((n, n), PSD=True)
+    cons = [Z >= 0, cp.sum(Z, axis=1) == 1, cp.trace(Z) == K]
+    prob = cp.Problem(cp.Maximize(cp.trace(A @ Z)), cons)
+    prob.solve(solver=cp.SCS, eps=eps)
+    Zv = np.asarray(Z.value)
+    w, V = np.linalg.eigh((Zv + Zv.T) / 2)
+    L = V[:, -K:]
+    lab = KMeans(K, n_init=10, random_state=0).fit(L).labels_
+    return lab, float(np.sum(A * Zv))
+
+
+def _large(n: int) -> None:
+    import resource
+
+    from ridgeline.cluster import kmeans_sdp
+
+    X, lab = mixture(n)
+    t0 = time.process_time()
+    res = kmeans_sdp(X, 4, n_threads=1, rng=0, max_iter=200000)
+    el = time.process_time() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{el:.3f} {res.infeasibility:.3e} {peak:.1f} {error(lab, res.labels):.5f} {res.n_iter} {res.tight}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite and print tables."""
+    p = argparse.ArgumentParser(prog="ridgeline bench cluster", description=__doc__)
+    p.add_argument("--full", action="store_true", help="add n=1200 for CVXPY+SCS (minutes)")
+    p.add_argument("--sizes", default="400,1000,2000", help="n for the KMeans/GMM comparison")
+    p.add_argument("--large", type=int, default=50000, help="n of the large single-thread run (0 skips)")
+    p.add_argument("--no-scs", action="store_true")
+    p.add_argument("--_large-child", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args._large_child:
+        _large(args._large_child)
+        return 0
+    import warnings
+
+    from ridgeline.cluster import kmeans_sdp
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    rows = []
+    sk = have("sklearn")
+    for n in sizes:
+        X, lab = mixture(n)
+        t0 = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = kmeans_sdp(X, 4, rng=0)
+        t_sdp = time.process_time() - t0
+        row = [n, f"{t_sdp:.3f}", f"{error(lab, res.labels):.4f}", f"{res.infeasibility:.1e}", str(res.tight)]
+        if sk:
+            from sklearn.cluster import KMeans
+            from sklearn.mixture import GaussianMixture
+
+            t0 = time.process_time()
+            km = KMeans(4, n_init=10, random_state=0).fit(X)
+            t_km = time.process_time() - t0
+            t0 = time.process_time()
+            gm = GaussianMixture(4, random_state=0).fit(X)
+            t_gm = time.process_time() - t0
+            row += [f"{t_km:.3f}", f"{t_sdp / t_km:.1f}", f"{error(lab, km.labels_):.4f}"]
+            row += [f"{t_gm:.3f}", f"{error(lab, gm.predict(X)):.4f}"]
+        rows.append(row)
+    head = ["n", "SDP s", "SDP err", "infeas", "tight"]
+    if sk:
+        head += ["KMeans s", "SDP/KMeans", "KMeans err", "GMM s", "GMM err"]
+    print("Peng-Wei SDP vs scikit-learn (p=20, K=4, 1.2 x threshold; CPU s)")
+    print(format_table(head, rows))
+
+    if have("cvxpy") and sk and not args.no_scs:
+        scs_sizes = [400] + ([1200] if args.full else [])
+        srows = []
+        for n in scs_sizes:
+            X, lab = mixture(n)
+            t0 = time.process_time()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = kmeans_sdp(X, 4, rng=0)
+            t_sdp = time.process_time() - t0
+            t0 = time.perf_counter()
+            lab_scs, val = scs_solve(X, 4)
+            t_scs = time.perf_counter() - t0
+            same = error(res.labels, lab_scs) == 0.0
+            rel = abs(res.sdp_value - val) / abs(val)
+            srows.append([n, f"{t_sdp:.3f}", f"{t_scs:.2f}", f"{t_scs / t_sdp:.0f}", f"{rel:.1e}", str(same)])
+        print("\nPeng-Wei SDP vs CVXPY+SCS (eps=1e-4; SCS wall s, ours CPU s)")
+        print(format_table(["n", "ours s", "SCS s", "speed-up", "rel. obj diff", "same labels"], srows))
+
+    if args.large:
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        code = f"from ridgeline._bench.cluster import main; main(['--_large-child', '{args.large}'])"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        el, inf, peak, err, nit, tight = out.stdout.split()
+        print(f"\nn={args.large}, p=20, K=4, no sketching, 1 thread (fresh process)")
+        print(format_table(["CPU s", "infeasibility", "peak MB", "error", "iterations", "tight"],
+                           [[el, inf, peak, err, nit, tight]]))
+    return 0

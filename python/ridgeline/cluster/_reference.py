@@ -1,0 +1,399 @@
+"""Pure-numpy reference of the SDP clustering solvers (the tests' oracle).
+
+It never imports ``ridgeline._core``.  It implements, readably and with the
+same rules as the C++ engine in ``cpp/include/ridgeline/cluster/``:
+
+- the non-negative low-rank (Burer-Monteiro) augmented-Lagrangian solver for
+  block-factored SDPs ``min sum_b <C_b, U_b U_b^T>`` subject to
+  ``U_b >= 0``, ``||U_b||_F^2 = rho_b`` and ``sum_b U_b U_b^T 1 = 1``, with
+  Barzilai-Borwein steps, a non-monotone line search, dual steps and a penalty
+  that grows when infeasibility stalls;
+- the Peng-Wei K-means SDP (one block, ``C = -A`` with ``A = X X^T`` kept
+  factored, ``rho = K``);
+- the likelihood-adjusted SDP (K blocks, ``C_k = W_k`` applied implicitly from
+  whitened data, ``rho_k = 1``) and the iLA-SDP rounds;
+- rounding (left singular vectors of U, then k-means++ with Lloyd).
+
+Random initial factors use the numpy Philox reference of ``ridgeline._random``
+so that the C++ engine and this module start from the same point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ridgeline import _random
+
+_TRACE = False
+
+__all__ = [
+    "NLRResult",
+    "initial_factor",
+    "project",
+    "nlr_solve",
+    "peng_wei",
+    "la_sdp_operator",
+    "la_sdp",
+    "ila_sdp",
+    "round_factor",
+    "kmeans",
+    "labels_from_blocks",
+]
+
+
+@dataclass
+class NLRResult:
+    """Output of :func:`nlr_solve`."""
+
+    U: np.ndarray
+    y: np.ndarray
+    beta: float
+    objective: float
+    infeasibility: float
+    stationarity: float
+    n_iter: int
+    converged: bool
+    history: list[float] = field(default_factory=list)
+
+
+def project(V: np.ndarray, blocks: list[tuple[int, int, float]]) -> np.ndarray:
+    """Project each column block onto ``{U >= 0, ||U||_F^2 = rho}`` (exactly).
+
+    ``blocks`` lists ``(first column, number of columns, rho)``.  When a block
+    has no positive entry the nearest point is ``sqrt(rho)`` at its largest
+    entry (the first one on ties, row-major order).
+    """
+    U = np.maximum(V, 0.0)
+    for c0, w, rho in blocks:
+        B = U[:, c0 : c0 + w]
+        nrm = np.sqrt(np.sum(B * B))
+        if nrm > 0.0:
+            U[:, c0 : c0 + w] = B * (np.sqrt(rho) / nrm)
+        else:
+            src = V[:, c0 : c0 + w]
+            i, j = np.unravel_index(np.argmax(src), src.shape)
+            B[:] = 0.0
+            B[i, j] = np.sqrt(rho)
+    return U
+
+
+def initial_factor(n: int, r: int, seed: int, stream: int = 0) -> np.ndarray:
+    """Positive random n x r factor: uniforms in (0, 1) of one Philox stream, row-major."""
+    return _random.uniform(seed, stream, n * r).reshape(n, r)
+
+
+def nlr_solve(
+    apply_cost: Callable[[np.ndarray], np.ndarray],
+    U0: np.ndarray,
+    blocks: list[tuple[int, int, float]],
+    *,
+    y0: np.ndarray | None = None,
+    beta0: float | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 20000,
+    memory: int = 10,
+    max_move: float = 0.2,
+    dual_c: float = 1.0,
+) -> NLRResult:
+    """Augmented-Lagrangian projected-gradient solver on the factor U.
+
+    Minimises ``L(U, y) = <C, U U^T> + <y, U U^T 1 - 1> + beta/2 ||U U^T 1 - 1||^2``
+    over the product of scaled non-negative spheres, where ``apply_cost(U)``
+    returns ``C U`` (block-diagonal C applied block by block).
+
+    Inner loop: projected gradient with Barzilai-Borwein steps and a
+    non-monotone (max of the last ``memory`` values) sufficient-decrease test,
+    halving the step on failure.  When the gradient mapping is small enough
+    (relative to the current infeasibility) the dual takes a step
+    ``y += beta r``; if the infeasibility did not fall below a quarter of its
+    previous value, beta doubles.  Converged when ``max|r| <= tol`` and the
+    gradient mapping is below ``tol`` as well.
+    """
+    n = U0.shape[0]
+    ones = np.ones(n)
+    U = project(U0, blocks)
+    y = np.zeros(n) if y0 is None else y0.copy()
+    beta = float(n) ** -1 if beta0 is None else float(beta0)
+
+    def evaluate(U: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        CU = apply_cost(U)
+        s = U.sum(axis=0)
+        r = U @ s - ones
+        v = y + beta * r
+        f = float(np.sum(U * CU) + y @ r + 0.5 * beta * (r @ r))
+        G = 2.0 * CU + np.outer(v, s) + np.outer(ones, U.T @ v)
+        return f, G, r, CU
+
+    f, G, r, CU = evaluate(U)
+    hist = [f]
+    unorm = float(np.sqrt(sum(rho for _, _, rho in blocks)))
+    t = 0.1 * unorm / max(float(np.linalg.norm(G)), 1e-300)
+    infeas_prev = float(np.abs(r).max())
+    stat = np.inf
+    it = 0
+    converged = False
+    n_dual = 0
+    while it < max_iter:
+        it += 1
+        fref = max(hist[-memory:])
+        while True:
+            Un = project(U - t * G, blocks)
+            D = Un - U
+            dd = float(np.sum(D * D))
+            fn, Gn, rn, CUn = evaluate(Un)
+            small = dd <= (max_move * unorm) ** 2
+            if (small and fn <= fref - 1e-4 * dd / t) or dd == 0.0 or t < 1e-20:
+                break
+            t *= 0.5
+        stat = np.sqrt(dd) / t
+        S = D
+        Yg = Gn - G
+        sy = float(np.sum(S * Yg))
+        U, f, G, r, CU = Un, fn, Gn, rn, CUn
+        hist.append(f)
+        infeas = float(np.abs(r).max())
+        if sy > 0.0:
+            t = dd / sy if (it % 2) else sy / float(np.sum(Yg * Yg))
+        t = min(max(t, 1e-12), 1e12)
+        # dual step once the primal has (approximately) settled
+        if stat <= max(tol, dual_c * infeas) or dd == 0.0:
+            if infeas <= tol and stat <= tol:
+                converged = True
+                break
+            y = y + beta * r
+            n_dual += 1
+            if _TRACE:
+                print(f"  dual it={it} infeas={infeas:.2e} stat={stat:.2e} beta*n={beta * n:.3g} f={f:.10f}")
+            if infeas > 0.25 * infeas_prev:
+                beta *= 2.0
+            infeas_prev = infeas
+            f, G, r, CU = evaluate(U)
+            hist = [f]
+    objective = float(np.sum(U * CU))
+    return NLRResult(
+        U=U,
+        y=y,
+        beta=beta,
+        objective=objective,
+        infeasibility=float(np.abs(r).max()),
+        stationarity=float(stat),
+        n_iter=it,
+        converged=converged,
+        history=[float(n_dual)],
+    )
+
+
+def _centre_scale(X: np.ndarray) -> tuple[np.ndarray, float]:
+    Xc = X - X.mean(axis=0)
+    s2 = float(np.linalg.norm(Xc, 2) ** 2) if Xc.size else 0.0
+    if s2 <= 0.0:
+        s2 = 1.0
+    return Xc / np.sqrt(s2), s2
+
+
+def peng_wei(
+    X: np.ndarray,
+    n_clusters: int,
+    *,
+    rank: int | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 20000,
+    seed: int = 0,
+) -> tuple[NLRResult, float]:
+    """Solve the Peng-Wei SDP for data X (rows are points).
+
+    Returns the solver result (on the scaled problem, ``A = Xc Xc^T / ||Xc||_2^2``)
+    and the scale ``||Xc||_2^2``; ``-result.objective * scale`` is ``<Xc Xc^T, Z>``.
+    """
+    n = X.shape[0]
+    K = int(n_clusters)
+    r = 2 * K if rank is None else int(rank)
+    Y, s2 = _centre_scale(np.asarray(X, dtype=float))
+
+    def apply_cost(U: np.ndarray) -> np.ndarray:
+        return -(Y @ (Y.T @ U))
+
+    U0 = initial_factor(n, r, seed)
+    res = nlr_solve(apply_cost, U0, [(0, r, float(K))], tol=tol, max_iter=max_iter)
+    return res, s2
+
+
+def la_sdp_operator(
+    X: np.ndarray, covariances: np.ndarray, scale: float | None = None
+) -> tuple[Callable[[np.ndarray, int], np.ndarray], float]:
+    """``(U_k, k) -> c W_k U_k`` without forming W_k, and the scale c.
+
+    ``W_k = D^(k)/2 + log det(Sigma_k) 1 1^T`` with the Mahalanobis squared
+    distances ``D^(k)_ij = (x_i - x_j)^T Sigma_k^{-1} (x_i - x_j)``: with
+    ``Y_k = (X - m) L_k^{-T}`` and ``d_k`` its squared row norms,
+    ``W_k U = (d_k (1^T U) + 1 (d_k^T U))/2 - Y_k (Y_k^T U) + log det 1 (1^T U)``.
+    The centring ``m`` (the data mean) cancels in D.
+    """
+    Xc = X - X.mean(axis=0)
+    Ys, ds, lds = [], [], []
+    for S in covariances:
+        L = np.linalg.cholesky(S)
+        Yk = np.linalg.solve(L, Xc.T).T
+        Ys.append(Yk)
+        ds.append(np.sum(Yk * Yk, axis=1))
+        lds.append(2.0 * float(np.sum(np.log(np.diag(L)))))
+    if scale is None:
+        scale = 1.0 / max(1.0, max(float(d.max()) for d in ds))
+
+    def apply(U: np.ndarray, k: int) -> np.ndarray:
+        s = U.sum(axis=0)
+        out = 0.5 * (np.outer(ds[k], s) + np.outer(np.ones(len(ds[k])), ds[k] @ U))
+        out -= Ys[k] @ (Ys[k].T @ U)
+        out += lds[k] * np.outer(np.ones(U.shape[0]), s)
+        return scale * out
+
+    return apply, float(scale)
+
+
+def la_sdp(
+    X: np.ndarray,
+    covariances: np.ndarray,
+    U0: np.ndarray,
+    *,
+    rank: int = 2,
+    tol: float = 1e-6,
+    max_iter: int = 20000,
+) -> NLRResult:
+    """LA-SDP on K factor blocks of ``rank`` columns each, warm-started at U0."""
+    K = len(covariances)
+    apply_k, _ = la_sdp_operator(X, covariances)
+    blocks = [(k * rank, rank, 1.0) for k in range(K)]
+
+    def apply_cost(U: np.ndarray) -> np.ndarray:
+        return np.concatenate([apply_k(U[:, k * rank : (k + 1) * rank], k) for k in range(K)], axis=1)
+
+    return nlr_solve(apply_cost, U0, blocks, tol=tol, max_iter=max_iter)
+
+
+def labels_from_blocks(U: np.ndarray, K: int, rank: int) -> np.ndarray:
+    """``argmax_k (B_k 1)_i`` with ``B_k = U_k U_k^T`` (first k on ties)."""
+    cols = [U[:, k * rank : (k + 1) * rank] @ U[:, k * rank : (k + 1) * rank].sum(axis=0) for k in range(K)]
+    return np.argmax(np.stack(cols, axis=1), axis=1)
+
+
+def _covariances(X: np.ndarray, labels: np.ndarray, K: int, ridge: float) -> np.ndarray:
+    p = X.shape[1]
+    base = float(np.mean(np.var(X, axis=0))) if X.shape[0] > 1 else 1.0
+    base = base if base > 0.0 else 1.0
+    covs = np.empty((K, p, p))
+    for k in range(K):
+        Xk = X[labels == k]
+        if Xk.shape[0] > 1:
+            D = Xk - Xk.mean(axis=0)
+            S = D.T @ D / Xk.shape[0]
+        else:
+            S = np.zeros((p, p))
+        covs[k] = S + ridge * base * np.eye(p)
+    return covs
+
+
+def _block_start(labels: np.ndarray, K: int, rank: int, seed: int) -> np.ndarray:
+    """Warm start from labels: ``U_k`` columns near ``1_{G_k} / sqrt(rank |G_k|)``, plus 1% noise."""
+    n = labels.shape[0]
+    noise = initial_factor(n, K * rank, seed, stream=1)
+    U = 0.01 * noise / np.sqrt(n * rank)
+    for k in range(K):
+        m = labels == k
+        c = max(int(m.sum()), 1)
+        U[m, k * rank : (k + 1) * rank] += 1.0 / np.sqrt(rank * c)
+    return U
+
+
+def ila_sdp(
+    X: np.ndarray,
+    n_clusters: int,
+    *,
+    ridge: float = 1e-3,
+    max_rounds: int = 10,
+    rank: int = 2,
+    tol: float = 1e-6,
+    max_iter: int = 20000,
+    seed: int = 0,
+    init_labels: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """iLA-SDP: Peng-Wei start, then covariance / LA-SDP rounds until labels repeat.
+
+    Returns (labels, covariances, rounds).
+    """
+    X = np.asarray(X, dtype=float)
+    K = int(n_clusters)
+    if init_labels is None:
+        res, _ = peng_wei(X, K, tol=tol, max_iter=max_iter, seed=seed)
+        labels = kmeans(round_factor(res.U, K), K, seed=seed)[0]
+    else:
+        labels = np.asarray(init_labels)
+    U = _block_start(labels, K, rank, seed)
+    rounds = 0
+    for rounds in range(1, max_rounds + 1):
+        covs = _covariances(X, labels, K, ridge)
+        res = la_sdp(X, covs, U, rank=rank, tol=tol, max_iter=max_iter)
+        new = labels_from_blocks(res.U, K, rank)
+        U = res.U
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels, _covariances(X, labels, K, ridge), rounds
+
+
+def round_factor(U: np.ndarray, K: int) -> np.ndarray:
+    """Top-K left singular vectors of U (n x K), signs fixed so each column sums >= 0."""
+    w, V = np.linalg.eigh(U.T @ U)
+    order = np.argsort(w)[::-1][:K]
+    w, V = w[order], V[:, order]
+    sv = np.sqrt(np.maximum(w, 0.0))
+    safe = np.where(sv > 1e-300, sv, 1.0)
+    L = (U @ V) / safe
+    L[:, sv <= 1e-300] = 0.0
+    return L
+
+
+def kmeans(
+    Y: np.ndarray, K: int, *, n_init: int = 10, max_iter: int = 300, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """k-means++ seeding (Philox draws) then Lloyd; best of ``n_init`` by inertia.
+
+    Returns (labels, centres, inertia).
+    """
+    n = Y.shape[0]
+    best = None
+    for init in range(n_init):
+        u = _random.uniform(seed, 1000 + init, K)
+        C = np.empty((K, Y.shape[1]))
+        C[0] = Y[min(int(u[0] * n), n - 1)]
+        d2 = np.sum((Y - C[0]) ** 2, axis=1)
+        for k in range(1, K):
+            tot = float(d2.sum())
+            if tot <= 0.0:
+                C[k] = Y[min(int(u[k] * n), n - 1)]
+            else:
+                idx = int(np.searchsorted(np.cumsum(d2), u[k] * tot, side="right"))
+                C[k] = Y[min(idx, n - 1)]
+            d2 = np.minimum(d2, np.sum((Y - C[k]) ** 2, axis=1))
+        lab = np.full(n, -1)
+        for _ in range(max_iter):
+            D = np.sum((Y[:, None, :] - C[None, :, :]) ** 2, axis=2)
+            new = np.argmin(D, axis=1)
+            dmin = D[np.arange(n), new]
+            for k in range(K):  # an empty cluster takes the point farthest from its centre
+                if not np.any(new == k):
+                    far = int(np.argmax(dmin))
+                    new[far] = k
+                    dmin[far] = D[far, k]
+            if np.array_equal(new, lab):
+                break
+            lab = new
+            for k in range(K):
+                C[k] = Y[lab == k].mean(axis=0)
+        inertia = float(np.sum((Y - C[lab]) ** 2))
+        if best is None or inertia < best[2] - 1e-12 * max(1.0, abs(best[2])):
+            best = (lab.copy(), C.copy(), inertia)
+    assert best is not None
+    return best

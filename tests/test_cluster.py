@@ -1,0 +1,176 @@
+"""SDP clustering engine: C++ against the numpy reference, known answers, estimators, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ridgeline import _core
+from ridgeline.cluster import _reference as R
+from ridgeline.cluster import ila_sdp, kmeans_sdp
+
+
+def mixture(n: int, p: int, K: int, ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-size isotropic mixture with separation ratio * Dbar (Chen & Yang threshold)."""
+    rng = np.random.default_rng(seed)
+    dbar = np.sqrt(4 * (1 + np.sqrt(1 + K * p / (n * np.log(n)))) * np.log(n))
+    mu = np.zeros((K, p))
+    mu[np.arange(K), np.arange(K)] = ratio * dbar / np.sqrt(2)
+    lab = np.arange(n) * K // n
+    return mu[lab] + rng.standard_normal((n, p)), lab
+
+
+def error_rate(a: np.ndarray, b: np.ndarray) -> float:
+    """Mis-clustering error under the best one-to-one matching (brute force over permutations)."""
+    import itertools
+
+    K = int(max(a.max(), b.max())) + 1
+    C = np.zeros((K, K))
+    np.add.at(C, (a, b), 1)
+    best = max(sum(C[i, perm[i]] for i in range(K)) for perm in itertools.permutations(range(K)))
+    return 1.0 - best / len(a)
+
+
+def test_core_matches_reference_peng_wei() -> None:
+    X, _ = mixture(80, 6, 3, 1.3, 1)
+    d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=400)
+    ref, s2 = R.peng_wei(X, 3, rank=6, tol=1e-6, max_iter=400, seed=11)
+    assert d["n_iter"] == ref.n_iter
+    np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
+    np.testing.assert_allclose(d["objective"], ref.objective, rtol=1e-10)
+    np.testing.assert_allclose(d["scale2"], s2, rtol=1e-12)
+
+
+def test_core_matches_reference_la_sdp() -> None:
+    X, lab = mixture(60, 4, 2, 1.5, 2)
+    covs = R._covariances(X, lab, 2, 1e-3)
+    U0 = R._block_start(lab, 2, 2, 5)
+    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
+    ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
+    assert d["n_iter"] == ref.n_iter
+    np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
+
+
+def test_projection_all_nonpositive_block() -> None:
+    V = -np.arange(1.0, 13.0).reshape(6, 2)
+    V[3, 1] = -0.5
+    U = R.project(V, [(0, 2, 4.0)])
+    expect = np.zeros((6, 2))
+    expect[3, 1] = 2.0
+    np.testing.assert_array_equal(U, expect)
+    # the C++ solver starts from the same projection: a single non-zero entry stays finite
+    d = _core.cluster.peng_wei(np.arange(12.0).reshape(6, 2), 2, 2, 0, max_iter=5)
+    assert np.all(np.isfinite(d["U"]))
+    np.testing.assert_allclose(np.sum(d["U"] ** 2), 2.0, rtol=1e-12)
+
+
+def test_kmeans_and_rounding_match_reference() -> None:
+    rng = np.random.default_rng(3)
+    Y = np.r_[rng.normal(0, 1, (30, 3)), rng.normal(6, 1, (30, 3)), rng.normal(-6, 1, (30, 3))]
+    lab_c, cen_c, in_c = _core.cluster.kmeans(Y, 3, 5, 300, 42, 1)
+    lab_r, cen_r, in_r = R.kmeans(Y, 3, n_init=5, seed=42)
+    np.testing.assert_array_equal(lab_c, lab_r)
+    np.testing.assert_allclose(in_c, in_r, rtol=1e-12)
+    U = np.abs(rng.standard_normal((40, 6)))
+    Lc = _core.cluster.round_factor(U, 3)
+    Lr = R.round_factor(U, 3)
+    np.testing.assert_allclose(np.abs(Lc), np.abs(Lr), atol=1e-10)
+
+
+def test_exact_recovery_regime_is_tight() -> None:
+    X, lab = mixture(200, 10, 4, 1.6, 0)
+    res = kmeans_sdp(X, 4, rng=0)
+    assert res.converged
+    assert res.infeasibility <= 1e-6
+    assert error_rate(lab, res.labels) == 0.0
+    assert res.tight
+    # tight => the SDP value equals <A, Z*> of the true partition
+    Xc = X - X.mean(axis=0)
+    zval = sum(np.sum(Xc[lab == k].sum(axis=0) ** 2) / np.sum(lab == k) for k in range(4))
+    np.testing.assert_allclose(res.sdp_value, zval, rtol=1e-5)
+
+
+def test_same_result_any_thread_count() -> None:
+    X, _ = mixture(9000, 5, 3, 1.2, 4)
+    a = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=1)
+    b = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=2)
+    np.testing.assert_array_equal(a["U"], b["U"])
+
+
+def test_sketch_and_lift() -> None:
+    X, lab = mixture(4000, 10, 3, 1.6, 5)
+    res = kmeans_sdp(X, 3, sketch=300, rng=1)
+    assert res.sketch_indices is not None and res.sketch_indices.shape == (300,)
+    assert error_rate(lab, res.labels) <= 0.002
+
+
+def test_wine_error() -> None:
+    datasets = pytest.importorskip("sklearn.datasets")
+    w = datasets.load_wine()
+    X = (w.data - w.data.mean(axis=0)) / w.data.std(axis=0)
+    res = kmeans_sdp(X, 3, rng=0)
+    assert abs(error_rate(w.target, res.labels) - 4 / 178) < 1e-12  # 0.0225
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_ila_sdp_iris() -> None:
+    datasets = pytest.importorskip("sklearn.datasets")
+    ir = datasets.load_iris()
+    res = ila_sdp(ir.data, 3, rng=0, max_iter=20000)
+    assert error_rate(ir.target, res.labels) <= 0.020 + 1e-12
+
+
+@pytest.mark.parametrize(
+    ("X", "k", "err", "match"),
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), 1, ValueError, "NaN or infinity"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), 1, ValueError, "NaN or infinity"),
+        (np.zeros((3, 2)), 4, ValueError, "n_samples=3 should be >= n_clusters=4"),
+        (np.zeros((3, 2)), 0, ValueError, "n_clusters=0 must be >= 1"),
+        (np.zeros(5), 2, ValueError, "must be 2-D"),
+        (np.array([["a", "b"], ["c", "d"]]), 1, TypeError, "must be numeric"),
+        (np.zeros((3, 2)), 1.5, TypeError, "n_clusters=1.5 must be an integer"),
+    ],
+)
+def test_bad_input(X: np.ndarray, k: object, err: type[Exception], match: str) -> None:
+    with pytest.raises(err, match=match):
+        kmeans_sdp(X, k)  # type: ignore[arg-type]
+    with pytest.raises(err, match=match):
+        ila_sdp(X, k)  # type: ignore[arg-type]
+
+
+def test_bad_options() -> None:
+    X = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="tol=-1 must be > 0"):
+        kmeans_sdp(X, 2, tol=-1)
+    with pytest.raises(ValueError, match="sketch=1 should be >= n_clusters=2"):
+        kmeans_sdp(X, 2, sketch=1)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        _core.cluster.peng_wei(np.array([[np.nan]]), 1, 1, 0)
+
+
+def test_convergence_warning() -> None:
+    pytest.importorskip("sklearn")
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, _ = mixture(60, 4, 3, 1.0, 6)
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        kmeans_sdp(X, 3, max_iter=3)
+
+
+def test_import_does_not_load_sklearn() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ridgeline.cluster; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_cli_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("scipy")
+    from ridgeline import cli
+
+    assert cli.main(["cluster", "--problem", "mixture", "-n", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "error 0.0000" in out and "tight True" in out
