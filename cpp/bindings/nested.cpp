@@ -1,5 +1,393 @@
+// Thin bindings of the nested sampler: the evaluator that calls the likelihood
+// (built-in C++ problem, C function pointer, scalar or vectorised Python), the
+// run loop with the GIL released, and accessors for the plain-data state.
 #include "common.hpp"
 
+#include <cstring>
+#include <memory>
+
+#include "ridgeline/nested/problems.hpp"
+#include "ridgeline/nested/sampler.hpp"
+
+namespace {
+
+namespace nested = ridgeline::nested;
+using CLogLike = double (*)(const double*, std::int64_t, void*);
+
+// --- fast numpy helpers for the per-call path ------------------------------
+
+PyObject* new_array(const double* src, py::ssize_t rows, py::ssize_t cols, bool two_d) {
+  auto& api = py::detail::npy_api::get();
+  Py_intptr_t dims[2] = {rows, cols};
+  PyObject* descr = api.PyArray_DescrFromType_(py::detail::npy_api::NPY_DOUBLE_);
+  PyObject* arr = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, two_d ? 2 : 1,
+                                            two_d ? dims : dims + 1, nullptr, nullptr, 0, nullptr);
+  if (arr == nullptr) throw py::error_already_set();
+  std::memcpy(py::detail::array_proxy(arr)->data, src, static_cast<std::size_t>(rows * cols) * sizeof(double));
+  return arr;
+}
+
+// Copy a returned array of the expected shape into out; a clear ValueError otherwise.
+void read_array(PyObject* obj, py::ssize_t rows, py::ssize_t cols, bool two_d, double* out, const char* what,
+                const char* expected) {
+  auto& api = py::detail::npy_api::get();
+  if (api.PyArray_Check_(obj)) {
+    auto* p = py::detail::array_proxy(obj);
+    auto* descr = reinterpret_cast<py::detail::PyArrayDescr_Proxy*>(p->descr);
+    const bool shape_ok = two_d ? (p->nd == 2 && p->dimensions[0] == rows && p->dimensions[1] == cols)
+                                : (p->nd == 1 && p->dimensions[0] == cols);
+    if (shape_ok && descr->type_num == py::detail::npy_api::NPY_DOUBLE_ && descr->byteorder != '>' &&
+        (p->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0) {
+      std::memcpy(out, p->data, static_cast<std::size_t>(rows * cols) * sizeof(double));
+      return;
+    }
+  }
+  py::array_t<double, py::array::c_style | py::array::forcecast> a;
+  try {
+    a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(py::reinterpret_borrow<py::object>(obj));
+  } catch (py::error_already_set&) {
+  }
+  if (!a) {
+    PyErr_Clear();
+    throw py::type_error(std::string(what) + " must return an array of floats, got " +
+                         std::string(Py_TYPE(obj)->tp_name));
+  }
+  const bool shape_ok = two_d ? (a.ndim() == 2 && a.shape(0) == rows && a.shape(1) == cols)
+                              : (a.ndim() == 1 && a.shape(0) == cols);
+  if (!shape_ok) {
+    std::string shape = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape(i));
+    if (a.ndim() == 1) shape += ",";
+    shape += ")";
+    throw py::value_error(std::string(what) + " returned shape " + shape + "; expected " + expected);
+  }
+  std::memcpy(out, a.data(), static_cast<std::size_t>(rows * cols) * sizeof(double));
+}
+
+double read_float(PyObject* res) {
+  const double v = PyFloat_AsDouble(res);
+  if (v == -1.0 && PyErr_Occurred()) {
+    if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+      PyErr_Clear();
+      throw py::type_error(std::string("loglike must return a float, got ") + Py_TYPE(res)->tp_name);
+    }
+    throw py::error_already_set();
+  }
+  return v;
+}
+
+struct ObjRef {  // owning PyObject* (GIL held)
+  PyObject* p;
+  explicit ObjRef(PyObject* q) : p(q) {
+    if (p == nullptr) throw py::error_already_set();
+  }
+  ~ObjRef() { Py_XDECREF(p); }
+  ObjRef(const ObjRef&) = delete;
+  ObjRef& operator=(const ObjRef&) = delete;
+};
+
+// --- the evaluator ----------------------------------------------------------
+
+enum class TKind { affine, py_scalar, py_vector };
+enum class LKind { builtin, cfunc, py_scalar, py_vector };
+
+class BindingEvaluator final : public nested::Evaluator {
+ public:
+  int d = 1;
+  TKind tkind = TKind::affine;
+  std::vector<double> lo, scale;
+  py::object tfn;
+  LKind lkind = LKind::builtin;
+  nested::BuiltinProblem problem;
+  CLogLike cfn = nullptr;
+  void* cdata = nullptr;
+  py::object lfn;
+
+  bool needs_gil() const {
+    return tkind != TKind::affine || lkind == LKind::py_scalar || lkind == LKind::py_vector;
+  }
+
+  void evaluate(const double* u, std::size_t m, double* x, double* logl) override {
+    if (!needs_gil()) {
+      transform_affine(u, m, x);
+      loglike_compiled(x, m, logl);
+      return;
+    }
+    py::gil_scoped_acquire gil;
+    const auto du = static_cast<std::size_t>(d);
+    if (tkind == TKind::affine) {
+      transform_affine(u, m, x);
+    } else if (tkind == TKind::py_scalar) {
+      for (std::size_t k = 0; k < m; ++k) {
+        ObjRef arr(new_array(u + k * du, 1, d, false));
+        ObjRef res(PyObject_CallOneArg(tfn.ptr(), arr.p));
+        read_array(res.p, 1, d, false, x + k * du, "prior_transform", expected_scalar().c_str());
+      }
+    } else {
+      ObjRef arr(new_array(u, static_cast<py::ssize_t>(m), d, true));
+      ObjRef res(PyObject_CallOneArg(tfn.ptr(), arr.p));
+      read_array(res.p, static_cast<py::ssize_t>(m), d, true, x, "prior_transform",
+                 ("(" + std::to_string(m) + ", " + std::to_string(d) + ") for a batch of " + std::to_string(m) +
+                  " points")
+                     .c_str());
+    }
+    check_x(x, u, m);
+    if (lkind == LKind::py_scalar) {
+      for (std::size_t k = 0; k < m; ++k) {
+        ObjRef arr(new_array(x + k * du, 1, d, false));
+        ObjRef res(PyObject_CallOneArg(lfn.ptr(), arr.p));
+        logl[k] = read_float(res.p);
+      }
+    } else if (lkind == LKind::py_vector) {
+      ObjRef arr(new_array(x, static_cast<py::ssize_t>(m), d, true));
+      ObjRef res(PyObject_CallOneArg(lfn.ptr(), arr.p));
+      read_array(res.p, 1, static_cast<py::ssize_t>(m), false, logl, "loglike",
+                 ("(" + std::to_string(m) + ",) for a batch of " + std::to_string(m) + " points").c_str());
+    } else {
+      loglike_compiled(x, m, logl);
+    }
+  }
+
+ private:
+  std::string expected_scalar() const { return "(" + std::to_string(d) + ",) for ndim=" + std::to_string(d); }
+
+  void transform_affine(const double* u, std::size_t m, double* x) const {
+    const auto du = static_cast<std::size_t>(d);
+    for (std::size_t k = 0; k < m; ++k)
+      for (std::size_t i = 0; i < du; ++i) x[k * du + i] = lo[i] + scale[i] * u[k * du + i];
+  }
+
+  void loglike_compiled(const double* x, std::size_t m, double* logl) const {
+    const auto du = static_cast<std::size_t>(d);
+    if (lkind == LKind::builtin) {
+      for (std::size_t k = 0; k < m; ++k) logl[k] = problem.loglike(x + k * du);
+    } else {
+      for (std::size_t k = 0; k < m; ++k) logl[k] = cfn(x + k * du, d, cdata);
+    }
+  }
+
+  void check_x(const double* x, const double* u, std::size_t m) const {
+    const auto du = static_cast<std::size_t>(d);
+    for (std::size_t k = 0; k < m * du; ++k) {
+      if (!std::isfinite(x[k])) {
+        const std::size_t row = k / du;
+        throw py::value_error("prior_transform returned a non-finite value at u=" +
+                              nested::format_point(u + row * du, d));
+      }
+    }
+  }
+};
+
+// --- the Python-facing sampler ---------------------------------------------
+
+nested::BoundKind parse_bound(const std::string& b) {
+  if (b == "none") return nested::BoundKind::none;
+  if (b == "single") return nested::BoundKind::single;
+  if (b == "multi") return nested::BoundKind::multi;
+  throw std::invalid_argument("bound='" + b + "' is unknown; expected one of 'none', 'single', 'multi'");
+}
+
+class PySampler {
+ public:
+  PySampler(int ndim, int nlive, std::uint64_t seed, const std::string& bound, double enlarge, int update_interval,
+            double first_update_eff, int batch_min, int batch_max) {
+    nested::Settings st;
+    st.ndim = ndim;
+    st.nlive = nlive;
+    st.bound = parse_bound(bound);
+    st.enlarge = enlarge;
+    st.update_interval = update_interval;
+    st.first_update_eff = first_update_eff;
+    st.batch_min = batch_min;
+    st.batch_max = batch_max;
+    sampler_ = std::make_unique<nested::Sampler>(st, seed);
+    ev_.d = ndim;
+    ev_.lo.assign(static_cast<std::size_t>(ndim), 0.0);
+    ev_.scale.assign(static_cast<std::size_t>(ndim), 1.0);
+  }
+
+  void set_loglike_builtin(const std::string& name) {
+    ev_.problem = nested::BuiltinProblem::make(name, ev_.d);
+    ev_.lkind = LKind::builtin;
+    ev_.lfn = py::none();
+  }
+  void set_loglike_cfunc(std::uintptr_t address, std::uintptr_t data) {
+    if (address == 0) throw std::invalid_argument("address=0 is not a valid function pointer");
+    ev_.cfn = reinterpret_cast<CLogLike>(address);
+    ev_.cdata = reinterpret_cast<void*>(data);
+    ev_.lkind = LKind::cfunc;
+    ev_.lfn = py::none();
+  }
+  void set_loglike_python(py::object fn, bool vectorized) {
+    if (!PyCallable_Check(fn.ptr())) throw py::type_error("loglike must be callable");
+    ev_.lfn = std::move(fn);
+    ev_.lkind = vectorized ? LKind::py_vector : LKind::py_scalar;
+  }
+  void set_transform_affine(const std::vector<double>& lo, const std::vector<double>& hi) {
+    if (lo.size() != static_cast<std::size_t>(ev_.d) || hi.size() != lo.size())
+      throw std::invalid_argument("lo and hi must have length ndim=" + std::to_string(ev_.d));
+    for (std::size_t i = 0; i < lo.size(); ++i) {
+      ev_.lo[i] = lo[i];
+      ev_.scale[i] = hi[i] - lo[i];
+    }
+    ev_.tkind = TKind::affine;
+    ev_.tfn = py::none();
+  }
+  void set_transform_builtin() {
+    ev_.lo = ev_.problem.lo;
+    ev_.scale.resize(ev_.lo.size());
+    for (std::size_t i = 0; i < ev_.lo.size(); ++i) ev_.scale[i] = ev_.problem.hi[i] - ev_.problem.lo[i];
+    ev_.tkind = TKind::affine;
+    ev_.tfn = py::none();
+  }
+  void set_transform_python(py::object fn, bool vectorized) {
+    if (!PyCallable_Check(fn.ptr())) throw py::type_error("prior_transform must be callable");
+    ev_.tfn = std::move(fn);
+    ev_.tkind = vectorized ? TKind::py_vector : TKind::py_scalar;
+  }
+
+  std::string run(double dlogz, std::int64_t maxiter, std::int64_t maxcall, py::object progress,
+                  std::int64_t progress_every) {
+    if (!(dlogz >= 0.0)) throw std::invalid_argument("dlogz=" + std::to_string(dlogz) + " must be >= 0");
+    nested::RunLimits lim;
+    lim.dlogz = dlogz;
+    if (maxiter >= 0) lim.maxiter = maxiter;
+    if (maxcall >= 0) lim.maxcall = maxcall;
+    nested::ProgressFn pf;
+    if (!progress.is_none()) {
+      pf = [&progress](const nested::SamplerState& s, double dl) {
+        py::gil_scoped_acquire gil;
+        progress(s.niter, s.ncall, s.logz, dl);
+      };
+    }
+    nested::StopReason reason;
+    {
+      py::gil_scoped_release release;
+      reason = sampler_->run(ev_, lim, ridgeline::bind::python_poll(), pf, progress_every);
+    }
+    return nested::stop_reason_name(reason);
+  }
+
+  double delta_logz() const { return sampler_->delta_logz(); }
+
+  py::dict state() const {
+    const nested::SamplerState& s = sampler_->state();
+    const int d = s.settings.ndim;
+    const auto nd = static_cast<py::ssize_t>(s.dead_logl.size());
+    py::dict out;
+    auto vec = [](const std::vector<double>& v) { return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data()); };
+    auto mat = [d](const std::vector<double>& v, py::ssize_t rows) {
+      return py::array_t<double>({rows, static_cast<py::ssize_t>(d)}, v.data());
+    };
+    out["dead_u"] = mat(s.dead_u, nd);
+    out["dead_x"] = mat(s.dead_x, nd);
+    out["dead_logl"] = vec(s.dead_logl);
+    out["dead_birth"] = vec(s.dead_birth);
+    out["dead_logvol"] = vec(s.dead_logvol);
+    out["dead_nlive"] = py::array_t<int>(static_cast<py::ssize_t>(s.dead_nlive.size()), s.dead_nlive.data());
+    nested::RowMatrix lu = s.live_u, lx = s.live_x;
+    out["live_u"] = py::array_t<double>({static_cast<py::ssize_t>(lu.rows()), static_cast<py::ssize_t>(d)}, lu.data());
+    out["live_x"] = py::array_t<double>({static_cast<py::ssize_t>(lx.rows()), static_cast<py::ssize_t>(d)}, lx.data());
+    out["live_logl"] = py::array_t<double>(static_cast<py::ssize_t>(s.live_logl.size()), s.live_logl.data());
+    out["live_birth"] = py::array_t<double>(static_cast<py::ssize_t>(s.live_birth.size()), s.live_birth.data());
+    out["logvol"] = s.logvol;
+    out["logz"] = s.logz;
+    out["niter"] = s.niter;
+    out["ncall"] = s.ncall;
+    out["nbound"] = static_cast<int>(s.use_bound ? s.bound.ells.size() : 0);
+    out["initialized"] = s.initialized;
+    return out;
+  }
+
+  // The current bound: list of (center, shape, logvol) per ellipsoid.
+  py::list bound() const {
+    const nested::SamplerState& s = sampler_->state();
+    py::list out;
+    if (!s.use_bound) return out;
+    for (const auto& e : s.bound.ells) out.append(py::make_tuple(e.center, e.shape, e.logvol));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<nested::Sampler> sampler_;
+  BindingEvaluator ev_;
+};
+
+nested::RunSequence make_sequence(const ridgeline::bind::farray& logl,
+                                  const py::array_t<int, py::array::c_style | py::array::forcecast>& nlive,
+                                  std::size_t nfinal, double logvol_end) {
+  ridgeline::bind::require_ndim(logl, 1, "logl");
+  ridgeline::bind::require_ndim(nlive, 1, "nlive");
+  const auto n = static_cast<std::size_t>(logl.shape(0));
+  if (nfinal > n) throw std::invalid_argument("nfinal=" + std::to_string(nfinal) + " must be <= len(logl)");
+  if (static_cast<std::size_t>(nlive.shape(0)) != n - nfinal)
+    throw std::invalid_argument("nlive must have length len(logl) - nfinal");
+  nested::RunSequence r;
+  r.logl.assign(logl.data(), logl.data() + n);
+  r.nlive.assign(nlive.data(), nlive.data() + (n - nfinal));
+  for (int v : r.nlive)
+    if (v < 1) throw std::invalid_argument("nlive values must be >= 1");
+  for (double v : r.logl)
+    if (std::isnan(v)) throw std::invalid_argument("logl must not contain nan");
+  r.nfinal = nfinal;
+  r.logvol_end = logvol_end;
+  return r;
+}
+}  // namespace
+
 void bind_nested(py::module_& m) {
-  (void)m;  // kernels are added by the nested engine
+  py::class_<PySampler>(m, "Sampler", "nested sampler state and run loop (private; use ridgeline.nested)")
+      .def(py::init<int, int, std::uint64_t, const std::string&, double, int, double, int, int>(), py::arg("ndim"),
+           py::arg("nlive"), py::arg("seed"), py::arg("bound") = "multi", py::arg("enlarge") = 1.25,
+           py::arg("update_interval") = 50, py::arg("first_update_eff") = 0.5, py::arg("batch_min") = 1,
+           py::arg("batch_max") = 1)
+      .def("set_loglike_builtin", &PySampler::set_loglike_builtin, py::arg("name"))
+      .def("set_loglike_cfunc", &PySampler::set_loglike_cfunc, py::arg("address"), py::arg("data") = 0)
+      .def("set_loglike_python", &PySampler::set_loglike_python, py::arg("fn"), py::arg("vectorized"))
+      .def("set_transform_affine", &PySampler::set_transform_affine, py::arg("lo"), py::arg("hi"))
+      .def("set_transform_builtin", &PySampler::set_transform_builtin)
+      .def("set_transform_python", &PySampler::set_transform_python, py::arg("fn"), py::arg("vectorized"))
+      .def("run", &PySampler::run, py::arg("dlogz"), py::arg("maxiter") = -1, py::arg("maxcall") = -1,
+           py::arg("progress") = py::none(), py::arg("progress_every") = 0)
+      .def("delta_logz", &PySampler::delta_logz)
+      .def("state", &PySampler::state)
+      .def("bound", &PySampler::bound);
+
+  m.def(
+      "simulate_logz",
+      [](const ridgeline::bind::farray& logl, const py::array_t<int, py::array::c_style | py::array::forcecast>& nlive,
+         std::size_t nfinal, double logvol_end, int nsim, std::uint64_t seed) {
+        if (nsim < 1) throw std::invalid_argument("nsim=" + std::to_string(nsim) + " must be >= 1");
+        const nested::RunSequence r = make_sequence(logl, nlive, nfinal, logvol_end);
+        std::vector<double> out;
+        {
+          py::gil_scoped_release release;
+          out = nested::simulate_logz(r, nsim, seed);
+        }
+        return py::array_t<double>(static_cast<py::ssize_t>(out.size()), out.data());
+      },
+      py::arg("logl"), py::arg("nlive"), py::arg("nfinal"), py::arg("logvol_end"), py::arg("nsim"), py::arg("seed"),
+      "log Z of nsim runs with redrawn shrinkage factors");
+  m.def(
+      "deterministic_weights",
+      [](const ridgeline::bind::farray& logl, const py::array_t<int, py::array::c_style | py::array::forcecast>& nlive,
+         std::size_t nfinal, double logvol_end) {
+        const nested::RunSequence r = make_sequence(logl, nlive, nfinal, logvol_end);
+        std::vector<double> lv, lw;
+        nested::deterministic_weights(r, lv, lw);
+        return py::make_tuple(py::array_t<double>(static_cast<py::ssize_t>(lv.size()), lv.data()),
+                              py::array_t<double>(static_cast<py::ssize_t>(lw.size()), lw.data()));
+      },
+      py::arg("logl"), py::arg("nlive"), py::arg("nfinal"), py::arg("logvol_end"),
+      "expected log volumes and log weights of a run");
+  m.def(
+      "builtin_loglike",
+      [](const std::string& name, const ridgeline::bind::farray& x) {
+        ridgeline::bind::require_ndim(x, 2, "x");
+        const nested::BuiltinProblem p = nested::BuiltinProblem::make(name, static_cast<int>(x.shape(1)));
+        py::array_t<double> out(x.shape(0));
+        for (py::ssize_t i = 0; i < x.shape(0); ++i) out.mutable_at(i) = p.loglike(x.data(i, 0));
+        return out;
+      },
+      py::arg("name"), py::arg("x"), "log-likelihood of a built-in problem at the rows of x");
 }

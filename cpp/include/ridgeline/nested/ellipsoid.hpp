@@ -1,0 +1,283 @@
+// Bounding ellipsoids for nested sampling (plain C++ and Eigen, no Python).
+//
+// An ellipsoid is {x : (x - c)^T C^{-1} (x - c) <= 1}.  We keep the centre c,
+// the shape matrix C, its inverse, a square root A (C = A A^T, from the
+// eigen-decomposition) and the log volume.  Everything is plain data so that a
+// sampler state holding a set of ellipsoids can be saved and restored exactly.
+//
+// The multi-ellipsoid decomposition follows the MultiNest/nestle recipe: fit one
+// ellipsoid to the points, split them in two with 2-means started at the ends of
+// the major axis, fit an ellipsoid to each half and keep the split (recursively)
+// when it reduces the total volume enough.  Sampling is uniform in the union:
+// pick an ellipsoid with probability proportional to its volume, draw uniformly
+// in it, and accept the draw with probability 1 / (number of ellipsoids that
+// contain it), which removes the double counting of overlaps.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include "ridgeline/common/random.hpp"
+
+namespace ridgeline::nested {
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// log of the volume of the unit d-ball.
+inline double log_unit_ball_volume(int d) {
+  const double h = 0.5 * d;
+  return h * std::log(3.14159265358979323846) - std::lgamma(h + 1.0);
+}
+
+struct Ellipsoid {
+  Eigen::VectorXd center;
+  Eigen::MatrixXd shape;      // C
+  Eigen::MatrixXd precision;  // C^{-1}
+  Eigen::MatrixXd axes;       // A, C = A A^T
+  Eigen::VectorXd major;      // half major axis (vector from the centre to an end)
+  double logvol = 0.0;
+
+  int dim() const { return static_cast<int>(center.size()); }
+
+  // Squared Mahalanobis radius of x (<= 1 inside).
+  double radius2(const double* x) const {
+    const int d = dim();
+    double acc = 0.0;
+    for (int i = 0; i < d; ++i) {
+      const double di = x[i] - center[i];
+      double row = 0.0;
+      for (int j = 0; j < d; ++j) row += precision(i, j) * (x[j] - center[j]);
+      acc += di * row;
+    }
+    return acc;
+  }
+  bool contains(const double* x) const { return radius2(x) <= 1.0; }
+
+  // Multiply C by exp(log_factor) (lengths by exp(log_factor / 2)).
+  void scale_log(double log_factor) {
+    const double f = std::exp(log_factor);
+    const double s = std::exp(0.5 * log_factor);
+    shape *= f;
+    precision /= f;
+    axes *= s;
+    major *= s;
+    logvol += 0.5 * dim() * log_factor;
+  }
+  void set_logvol(double target) { scale_log(2.0 * (target - logvol) / dim()); }
+};
+
+// The ellipsoid with centre c and shape matrix C (eigenvalues floored so that it
+// is never singular).
+inline Ellipsoid ellipsoid_from_shape(const Eigen::VectorXd& c, const Eigen::MatrixXd& C) {
+  const int d = static_cast<int>(c.size());
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(C);
+  Eigen::VectorXd lam = es.eigenvalues();
+  const Eigen::MatrixXd& V = es.eigenvectors();
+  const double lmax = std::max(lam.maxCoeff(), 1e-300);
+  const double floor = std::max(lmax * 1e-12, 1e-300);
+  for (int i = 0; i < d; ++i) lam[i] = std::max(lam[i], floor);
+  Ellipsoid e;
+  e.center = c;
+  e.shape = V * lam.asDiagonal() * V.transpose();
+  e.precision = V * lam.cwiseInverse().asDiagonal() * V.transpose();
+  e.axes = V * lam.cwiseSqrt().asDiagonal();
+  Eigen::Index imax = 0;
+  lam.maxCoeff(&imax);
+  e.major = V.col(imax) * std::sqrt(lam[imax]);
+  e.logvol = log_unit_ball_volume(d) + 0.5 * lam.array().log().sum();
+  return e;
+}
+
+// The smallest scaled-covariance ellipsoid containing the points pts[idx], with
+// a volume of at least |idx| * exp(logpointvol) (the expected volume they fill).
+inline Ellipsoid fit_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx, double logpointvol) {
+  const int d = static_cast<int>(pts.cols());
+  const std::size_t n = idx.size();
+  RowMatrix sub(static_cast<Eigen::Index>(n), d);
+  for (std::size_t k = 0; k < n; ++k) sub.row(static_cast<Eigen::Index>(k)) = pts.row(idx[k]);
+  const Eigen::VectorXd mean = sub.colwise().mean().transpose();
+  sub.rowwise() -= mean.transpose();
+  Eigen::MatrixXd cov = sub.transpose() * sub;
+  if (n > 1) cov /= static_cast<double>(n - 1);
+  Ellipsoid e = ellipsoid_from_shape(mean, cov);
+  // squared Mahalanobis radius of every point: rows of (sub * P) . sub
+  const RowMatrix sp = sub * e.precision;
+  const double rmax = n > 0 ? (sp.cwiseProduct(sub)).rowwise().sum().maxCoeff() : 0.0;
+  if (rmax > 0.0) e.scale_log(std::log(rmax) + 1e-10);
+  const double minvol = std::log(static_cast<double>(std::max<std::size_t>(n, 1))) + logpointvol;
+  if (e.logvol < minvol) e.set_logvol(minvol);
+  return e;
+}
+
+// 2-means on pts[idx] started at the two ends of the major axis of `e`.
+// Returns the labels (0/1) of each point of idx.
+inline std::vector<int> two_means(const RowMatrix& pts, const std::vector<int>& idx, const Ellipsoid& e,
+                                  int max_iter = 10) {
+  const int d = static_cast<int>(pts.cols());
+  Eigen::VectorXd c0 = e.center + e.major, c1 = e.center - e.major;
+  std::vector<int> lab(idx.size(), -1);
+  for (int it = 0; it < max_iter; ++it) {
+    bool changed = false;
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      const auto p = pts.row(idx[k]).transpose();
+      const int l = ((p - c0).squaredNorm() <= (p - c1).squaredNorm()) ? 0 : 1;
+      if (l != lab[k]) {
+        lab[k] = l;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+    Eigen::VectorXd s0 = Eigen::VectorXd::Zero(d), s1 = Eigen::VectorXd::Zero(d);
+    std::size_t n0 = 0, n1 = 0;
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      if (lab[k] == 0) {
+        s0 += pts.row(idx[k]).transpose();
+        ++n0;
+      } else {
+        s1 += pts.row(idx[k]).transpose();
+        ++n1;
+      }
+    }
+    if (n0 == 0 || n1 == 0) break;
+    c0 = s0 / static_cast<double>(n0);
+    c1 = s1 / static_cast<double>(n1);
+  }
+  return lab;
+}
+
+constexpr int max_lookahead = 64;
+
+// Recursive splitting (MultiNest/nestle volume criteria).  `e` is already the
+// fitted ellipsoid of pts[idx]; the result is appended to `out`.
+inline void split_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx, const Ellipsoid& e,
+                            double logpointvol, int min_points, int depth, std::vector<Ellipsoid>& out,
+                            int lookahead = max_lookahead) {
+  const std::size_t n = idx.size();
+  // Children never have less than their share n_k * pointvol of volume, so when
+  // the parent is within a factor 2 of n * pointvol no split can halve it.
+  const bool tight = e.logvol < std::log(2.0 * static_cast<double>(n)) + logpointvol;
+  if (tight || depth > 40 || n < 2 * static_cast<std::size_t>(min_points)) {
+    out.push_back(e);
+    return;
+  }
+  const std::vector<int> lab = two_means(pts, idx, e);
+  std::vector<int> a, b;
+  for (std::size_t k = 0; k < n; ++k) (lab[k] == 0 ? a : b).push_back(idx[k]);
+  if (a.size() < static_cast<std::size_t>(min_points) || b.size() < static_cast<std::size_t>(min_points)) {
+    out.push_back(e);
+    return;
+  }
+  const Ellipsoid ea = fit_ellipsoid(pts, a, logpointvol), eb = fit_ellipsoid(pts, b, logpointvol);
+  const double log_half = std::log(0.5);
+  const double logv_split = std::max(ea.logvol, eb.logvol) + std::log1p(std::exp(-std::fabs(ea.logvol - eb.logvol)));
+  if (logv_split < e.logvol + log_half) {
+    split_ellipsoid(pts, a, ea, logpointvol, min_points, depth + 1, out, max_lookahead);
+    split_ellipsoid(pts, b, eb, logpointvol, min_points, depth + 1, out, max_lookahead);
+    return;
+  }
+  // The split alone is not a big enough gain, but the parent is much bigger
+  // than the volume its points fill: look deeper (a limited number of levels
+  // without an accepted split, which bounds the cost).
+  if (lookahead <= 0) {
+    out.push_back(e);
+    return;
+  }
+  std::vector<Ellipsoid> deeper;
+  split_ellipsoid(pts, a, ea, logpointvol, min_points, depth + 1, deeper, lookahead - 1);
+  split_ellipsoid(pts, b, eb, logpointvol, min_points, depth + 1, deeper, lookahead - 1);
+  double logv = -std::numeric_limits<double>::infinity();
+  for (const auto& x : deeper) {
+    const double m = std::max(logv, x.logvol);
+    logv = m + std::log(std::exp(logv - m) + std::exp(x.logvol - m));
+  }
+  if (logv < e.logvol + log_half) {
+    out.insert(out.end(), deeper.begin(), deeper.end());
+  } else {
+    out.push_back(e);
+  }
+}
+
+// A union of ellipsoids with uniform (overlap-corrected) sampling.
+struct EllipsoidUnion {
+  std::vector<Ellipsoid> ells;
+  std::vector<double> cumprob;  // cumulative selection probabilities (by volume)
+  double logvol_sum = -std::numeric_limits<double>::infinity();
+
+  bool empty() const { return ells.empty(); }
+
+  void finalize() {
+    cumprob.assign(ells.size(), 0.0);
+    double m = -std::numeric_limits<double>::infinity();
+    for (const auto& e : ells) m = std::max(m, e.logvol);
+    double s = 0.0;
+    for (std::size_t k = 0; k < ells.size(); ++k) {
+      s += std::exp(ells[k].logvol - m);
+      cumprob[k] = s;
+    }
+    for (auto& c : cumprob) c /= s;
+    if (!cumprob.empty()) cumprob.back() = 1.0;
+    logvol_sum = m + std::log(s);
+  }
+
+  int count_containing(const double* x) const {
+    int q = 0;
+    for (const auto& e : ells) q += e.contains(x) ? 1 : 0;
+    return q;
+  }
+
+  // One point uniform in the union (written to out[0..d)).
+  void sample(RandomStream& rs, double* out, Eigen::VectorXd& z) const {
+    const int d = ells.front().dim();
+    z.resize(d);
+    for (;;) {
+      std::size_t k = 0;
+      if (ells.size() > 1) {
+        const double r = rs.uniform();
+        k = static_cast<std::size_t>(std::lower_bound(cumprob.begin(), cumprob.end(), r) - cumprob.begin());
+        if (k >= ells.size()) k = ells.size() - 1;
+      }
+      const Ellipsoid& e = ells[k];
+      // uniform in the unit ball: a normal direction and a radius u^(1/d)
+      double nrm2 = 0.0;
+      for (int i = 0; i < d; ++i) {
+        z[i] = rs.normal();
+        nrm2 += z[i] * z[i];
+      }
+      const double scale = std::pow(rs.uniform(), 1.0 / d) / std::sqrt(nrm2);
+      for (int i = 0; i < d; ++i) {
+        double v = e.center[i];
+        for (int j = 0; j < d; ++j) v += e.axes(i, j) * z[j] * scale;
+        out[i] = v;
+      }
+      if (ells.size() == 1) return;
+      const int q = count_containing(out);
+      if (q <= 1 || rs.uniform() * q < 1.0) return;
+    }
+  }
+};
+
+// Fit the bound of the live points: one ellipsoid (multi = false) or a
+// multi-ellipsoid decomposition, each enlarged in volume by `enlarge`.
+inline EllipsoidUnion fit_bound(const RowMatrix& pts, double logpointvol, bool multi, double enlarge,
+                                int max_depth = max_lookahead) {
+  const int d = static_cast<int>(pts.cols());
+  std::vector<int> idx(static_cast<std::size_t>(pts.rows()));
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int>(i);
+  const Ellipsoid root = fit_ellipsoid(pts, idx, logpointvol);
+  EllipsoidUnion u;
+  if (multi) {
+    split_ellipsoid(pts, idx, root, logpointvol, std::max(2 * d, d + 2), 0, u.ells, max_depth);
+  } else {
+    u.ells.push_back(root);
+  }
+  for (auto& e : u.ells) e.scale_log(2.0 * std::log(enlarge) / d);
+  u.finalize();
+  return u;
+}
+
+}  // namespace ridgeline::nested

@@ -1,0 +1,464 @@
+// The nested sampler (Skilling 2004) with multi-ellipsoid bounded rejection
+// sampling.  Plain C++ and Eigen; no Python.
+//
+// Design for extension (checkpointing, other proposals, executors):
+// - `SamplerState` is plain data: settings, live points, dead points, the bound,
+//   the random stream position, counters and the queue of evaluated candidates.
+//   Saving it and restoring it continues a run bit-identically.
+// - `Evaluator::evaluate` is the single hook that turns a batch of unit-cube
+//   points into physical points and log-likelihoods; an executor or a thread
+//   pool can implement it by splitting the batch.
+// - `Proposal` hides how a replacement point above the likelihood threshold is
+//   found; `RejectionProposal` draws candidates uniformly in the union of
+//   ellipsoids (a slice sampler can implement the same interface).
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ridgeline/common/errors.hpp"
+#include "ridgeline/common/random.hpp"
+#include "ridgeline/nested/ellipsoid.hpp"
+
+namespace ridgeline::nested {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+inline double logaddexp(double a, double b) {
+  if (a == kNegInf) return b;
+  if (b == kNegInf) return a;
+  const double m = std::max(a, b);
+  return m + std::log1p(std::exp(-std::fabs(a - b)));
+}
+
+// Turns a batch of m unit-cube points u (m x d, row-major) into physical points
+// x (m x d) and log-likelihoods logl (m).  Implementations may throw.
+class Evaluator {
+ public:
+  virtual ~Evaluator() = default;
+  virtual void evaluate(const double* u, std::size_t m, double* x, double* logl) = 0;
+};
+
+enum class BoundKind { none, single, multi };
+
+struct Settings {
+  int ndim = 1;
+  int nlive = 500;
+  BoundKind bound = BoundKind::multi;
+  double enlarge = 1.25;         // volume enlargement of each ellipsoid
+  int update_interval = 50;      // refit the bound every this many iterations
+  double first_update_eff = 0.5; // start using the bound when the unit-cube efficiency drops below this
+  int batch_min = 1;             // smallest candidate batch handed to the evaluator
+  int batch_max = 1;             // largest candidate batch (adaptive: about 1 / efficiency)
+};
+
+// All the state of a run (plain data).
+struct SamplerState {
+  Settings settings;
+  // live points
+  RowMatrix live_u, live_x;
+  Eigen::VectorXd live_logl, live_birth;
+  // dead points, in order of death
+  std::vector<double> dead_u, dead_x, dead_logl, dead_birth, dead_logvol;
+  std::vector<int> dead_nlive;
+  // bound
+  EllipsoidUnion bound;
+  bool use_bound = false;
+  std::int64_t iter_at_update = 0;
+  std::int64_t updates_since_search = 0;
+  int last_search_nell = 0;
+  // evaluated but not yet used candidates (all drawn from a bound that contains
+  // the current likelihood contour), consumed first in, first out
+  std::vector<double> queue_u, queue_x, queue_logl;
+  std::size_t queue_head = 0;
+  // random numbers
+  RandomStream rng;
+  // counters and running sums
+  bool initialized = false;
+  std::int64_t niter = 0, ncall = 0;
+  std::int64_t accepted_since_update = 0, evaluated_since_update = 0;
+  std::int64_t accepted_total = 0, evaluated_total = 0;
+  double logvol = 0.0;  // log prior volume inside the current contour
+  double logz = kNegInf;
+
+  std::size_t queue_size() const { return queue_logl.size() - queue_head; }
+};
+
+inline std::string format_point(const double* x, int d) {
+  std::ostringstream os;
+  os.precision(17);
+  os << "[";
+  for (int i = 0; i < d; ++i) os << (i ? ", " : "") << x[i];
+  os << "]";
+  return os.str();
+}
+
+// Check a batch of log-likelihoods: NaN and +inf are errors naming the point.
+inline void check_logl(const double* x, const double* logl, std::size_t m, int d) {
+  for (std::size_t k = 0; k < m; ++k) {
+    const double v = logl[k];
+    if (std::isnan(v) || v == std::numeric_limits<double>::infinity()) {
+      throw std::invalid_argument("loglike returned " + std::string(std::isnan(v) ? "nan" : "inf") +
+                                  " at x=" + format_point(x + k * static_cast<std::size_t>(d), d) +
+                                  "; log-likelihoods must be finite or -inf");
+    }
+  }
+}
+
+// Evaluate a batch and update the call counter.
+inline void evaluate_batch(SamplerState& s, Evaluator& ev, const double* u, std::size_t m, double* x,
+                           double* logl) {
+  ev.evaluate(u, m, x, logl);
+  s.ncall += static_cast<std::int64_t>(m);
+  check_logl(x, logl, m, s.settings.ndim);
+}
+
+// How a new point above a likelihood threshold is found.
+class Proposal {
+ public:
+  virtual ~Proposal() = default;
+  // Refit whatever the proposal learns from the live points (called by the sampler).
+  virtual void update(SamplerState& s) = 0;
+  // Write a new point with logl > lstar to (u, x, logl).
+  virtual void replace(SamplerState& s, double lstar, Evaluator& ev, double* u, double* x, double& logl,
+                       const PollFn& poll) = 0;
+};
+
+// Uniform sampling in the (enlarged) multi-ellipsoid bound intersected with the
+// unit cube, with rejection of candidates at or below the threshold.
+class RejectionProposal final : public Proposal {
+ public:
+  static constexpr int kSearchEvery = 5;
+
+  void update(SamplerState& s) override {
+    const Settings& st = s.settings;
+    if (st.bound == BoundKind::none) {
+      s.use_bound = false;
+      return;
+    }
+    // expected volume per live point
+    const double logpointvol = s.logvol - std::log(static_cast<double>(st.nlive));
+    // The deep search for a multi-ellipsoid split costs many fits; while it keeps
+    // finding a single ellipsoid, it runs only every `kSearchEvery` updates (in
+    // between, only a split that halves the volume at once is looked for).
+    const bool multi = st.bound == BoundKind::multi;
+    const bool search = multi && (s.last_search_nell != 1 || s.updates_since_search + 1 >= kSearchEvery);
+    s.bound = fit_bound(s.live_u, logpointvol, multi, st.enlarge, search ? max_lookahead : 0);
+    if (search) {
+      s.last_search_nell = static_cast<int>(s.bound.ells.size());
+      s.updates_since_search = 0;
+    } else {
+      s.updates_since_search += 1;
+      if (s.bound.ells.size() > 1) s.last_search_nell = static_cast<int>(s.bound.ells.size());
+    }
+    s.use_bound = true;
+    s.iter_at_update = s.niter;
+    s.accepted_since_update = 0;
+    s.evaluated_since_update = 0;
+  }
+
+  void replace(SamplerState& s, double lstar, Evaluator& ev, double* u, double* x, double& logl,
+               const PollFn& poll) override {
+    const int d = s.settings.ndim;
+    std::int64_t since_poll = 0;
+    for (;;) {
+      if (s.queue_size() == 0) {
+        fill_queue(s, ev);
+        since_poll += 1;
+        if (since_poll >= 64) {
+          poll_or_throw(poll);
+          since_poll = 0;
+        }
+      }
+      const std::size_t k = s.queue_head++;
+      const double v = s.queue_logl[k];
+      s.evaluated_since_update += 1;
+      s.evaluated_total += 1;
+      if (v > lstar) {
+        std::copy_n(&s.queue_u[k * d], d, u);
+        std::copy_n(&s.queue_x[k * d], d, x);
+        logl = v;
+        s.accepted_since_update += 1;
+        s.accepted_total += 1;
+        if (s.queue_head == s.queue_logl.size()) clear_queue(s);
+        return;
+      }
+      if (s.queue_head == s.queue_logl.size()) clear_queue(s);
+    }
+  }
+
+ private:
+  Eigen::VectorXd z_;
+  std::vector<double> xbuf_;
+
+  static void clear_queue(SamplerState& s) {
+    s.queue_u.clear();
+    s.queue_x.clear();
+    s.queue_logl.clear();
+    s.queue_head = 0;
+  }
+
+  std::size_t batch_size(const SamplerState& s) const {
+    const Settings& st = s.settings;
+    if (st.batch_max <= st.batch_min) return static_cast<std::size_t>(std::max(1, st.batch_min));
+    const double eff = (s.accepted_total + 1.0) / (s.evaluated_total + 1.0);
+    const double want = std::ceil(1.0 / eff);
+    return static_cast<std::size_t>(std::clamp(want, static_cast<double>(st.batch_min), static_cast<double>(st.batch_max)));
+  }
+
+  void fill_queue(SamplerState& s, Evaluator& ev) {
+    const int d = s.settings.ndim;
+    const std::size_t m = batch_size(s);
+    s.queue_u.resize(m * d);
+    s.queue_x.resize(m * d);
+    s.queue_logl.resize(m);
+    s.queue_head = 0;
+    for (std::size_t k = 0; k < m; ++k) {
+      double* uk = &s.queue_u[k * d];
+      if (s.use_bound) {
+        // draw in the union until the point lies inside the unit cube (no call)
+        for (;;) {
+          s.bound.sample(s.rng, uk, z_);
+          bool inside = true;
+          for (int i = 0; i < d; ++i) inside = inside && (uk[i] > 0.0 && uk[i] < 1.0);
+          if (inside) break;
+        }
+      } else {
+        for (int i = 0; i < d; ++i) uk[i] = s.rng.uniform();
+      }
+    }
+    evaluate_batch(s, ev, s.queue_u.data(), m, s.queue_x.data(), s.queue_logl.data());
+  }
+};
+
+struct RunLimits {
+  double dlogz = 0.01;
+  std::int64_t maxiter = std::numeric_limits<std::int64_t>::max();
+  std::int64_t maxcall = std::numeric_limits<std::int64_t>::max();
+};
+
+enum class StopReason { dlogz, maxiter, maxcall, plateau };
+
+inline const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::dlogz:
+      return "dlogz";
+    case StopReason::maxiter:
+      return "maxiter";
+    case StopReason::maxcall:
+      return "maxcall";
+    case StopReason::plateau:
+      return "plateau";
+  }
+  return "?";
+}
+
+using ProgressFn = std::function<void(const SamplerState&, double delta_logz)>;
+
+class Sampler {
+ public:
+  Sampler(const Settings& settings, std::uint64_t seed) {
+    const Settings& st = settings;
+    require(st.ndim >= 1, "ndim=" + std::to_string(st.ndim) + " must be >= 1");
+    require(st.nlive >= 2, "nlive=" + std::to_string(st.nlive) + " must be >= 2");
+    require(st.enlarge >= 1.0, "enlarge=" + std::to_string(st.enlarge) + " must be >= 1");
+    require(st.update_interval >= 1, "update_interval=" + std::to_string(st.update_interval) + " must be >= 1");
+    require(st.batch_min >= 1 && st.batch_max >= 1, "batch sizes must be >= 1");
+    state_.settings = settings;
+    state_.rng = RandomStream(seed, 0);
+  }
+
+  SamplerState& state() { return state_; }
+  const SamplerState& state() const { return state_; }
+
+  // Remaining-evidence criterion: log(Z + Lmax X) - log Z.
+  double delta_logz() const {
+    if (!state_.initialized) return std::numeric_limits<double>::infinity();
+    const double* ll = state_.live_logl.data();
+    double lmax = ll[0];
+    for (Eigen::Index i = 1; i < state_.live_logl.size(); ++i) lmax = ll[i] > lmax ? ll[i] : lmax;
+    const double rem = state_.logvol + lmax;
+    if (state_.logz == kNegInf) return rem == kNegInf ? 0.0 : std::numeric_limits<double>::infinity();
+    return logaddexp(state_.logz, rem) - state_.logz;
+  }
+
+  void initialize(Evaluator& ev) {
+    SamplerState& s = state_;
+    const int d = s.settings.ndim, n = s.settings.nlive;
+    s.live_u.resize(n, d);
+    s.live_x.resize(n, d);
+    s.live_logl.resize(n);
+    s.live_birth = Eigen::VectorXd::Constant(n, kNegInf);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < d; ++j) s.live_u(i, j) = s.rng.uniform();
+    evaluate_batch(s, ev, s.live_u.data(), static_cast<std::size_t>(n), s.live_x.data(), s.live_logl.data());
+    if (s.live_logl.maxCoeff() == kNegInf) {
+      throw std::invalid_argument("loglike returned -inf at all nlive=" + std::to_string(n) +
+                                  " initial points; the prior must put some mass where the likelihood is positive");
+    }
+    s.initialized = true;
+  }
+
+  StopReason run(Evaluator& ev, const RunLimits& lim, const PollFn& poll, const ProgressFn& progress = {},
+                 std::int64_t progress_every = 0) {
+    SamplerState& s = state_;
+    if (!s.initialized) initialize(ev);
+    const int d = s.settings.ndim, n = s.settings.nlive;
+    std::vector<double> nu(static_cast<std::size_t>(d)), nx(static_cast<std::size_t>(d));
+    std::vector<int> tied;
+    std::int64_t next_poll = s.niter + 256;
+    for (;;) {
+      const double dl = delta_logz();
+      if (progress && progress_every > 0 && s.niter % progress_every == 0) progress(s, dl);
+      if (dl < lim.dlogz) return StopReason::dlogz;
+      if (s.niter >= lim.maxiter) return StopReason::maxiter;
+      if (s.ncall >= lim.maxcall) return StopReason::maxcall;
+      if (s.niter >= next_poll) {
+        poll_or_throw(poll);
+        next_poll = s.niter + 256;
+      }
+      // the worst point(s); ties at the same likelihood leave together
+      const double* ll = s.live_logl.data();
+      double lstar = ll[0];
+      for (int i = 1; i < n; ++i) lstar = ll[i] < lstar ? ll[i] : lstar;
+      tied.clear();
+      for (int i = 0; i < n; ++i)
+        if (ll[i] == lstar) tied.push_back(i);
+      if (static_cast<int>(tied.size()) == n) return StopReason::plateau;
+      int nl = n;
+      for (int i : tied) {
+        record_dead(i, nl);
+        --nl;
+      }
+      // refit the bound as the live set shrinks
+      maybe_update();
+      for (int i : tied) {
+        double logl = 0.0;
+        proposal_->replace(s, lstar, ev, nu.data(), nx.data(), logl, poll);
+        std::copy(nu.begin(), nu.end(), s.live_u.row(i).data());
+        std::copy(nx.begin(), nx.end(), s.live_x.row(i).data());
+        s.live_logl[i] = logl;
+        s.live_birth[i] = lstar;
+      }
+    }
+  }
+
+  void set_proposal(std::unique_ptr<Proposal> p) { proposal_ = std::move(p); }
+
+ private:
+  SamplerState state_;
+  std::unique_ptr<Proposal> proposal_ = std::make_unique<RejectionProposal>();
+
+  void record_dead(int i, int nlive_now) {
+    SamplerState& s = state_;
+    const int d = s.settings.ndim;
+    const double dlv = 1.0 / nlive_now;
+    const double logdvol = s.logvol + std::log(-std::expm1(-dlv));
+    const double logl = s.live_logl[i];
+    s.dead_u.insert(s.dead_u.end(), s.live_u.row(i).data(), s.live_u.row(i).data() + d);
+    s.dead_x.insert(s.dead_x.end(), s.live_x.row(i).data(), s.live_x.row(i).data() + d);
+    s.dead_logl.push_back(logl);
+    s.dead_birth.push_back(s.live_birth[i]);
+    s.logvol -= dlv;
+    s.dead_logvol.push_back(s.logvol);
+    s.dead_nlive.push_back(nlive_now);
+    if (logl != kNegInf) s.logz = logaddexp(s.logz, logl + logdvol);
+    s.niter += 1;
+  }
+
+  void maybe_update() {
+    SamplerState& s = state_;
+    if (s.settings.bound == BoundKind::none) return;
+    if (!s.use_bound) {
+      const double eff = (s.accepted_total + 1.0) / (s.evaluated_total + 1.0);
+      if (s.evaluated_total >= s.settings.nlive && eff < s.settings.first_update_eff) proposal_->update(s);
+      return;
+    }
+    if (s.niter - s.iter_at_update >= s.settings.update_interval) proposal_->update(s);
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Evidence from a finished run, and its error by simulating the shrinkage.
+
+// The run as one sequence: dead points (each with the number of live points
+// when it died) followed by the final live points sorted by likelihood, which
+// share the last volume X as uniform order statistics.
+struct RunSequence {
+  std::vector<double> logl;   // dead then sorted final live
+  std::vector<int> nlive;     // for the dead part
+  std::size_t nfinal = 0;     // number of final live points (the tail of logl)
+  double logvol_end = 0.0;    // log X when the final live points were added
+};
+
+// Deterministic log volumes and log weights of a run sequence.
+inline void deterministic_weights(const RunSequence& r, std::vector<double>& logvol, std::vector<double>& logwt) {
+  const std::size_t ndead = r.logl.size() - r.nfinal;
+  logvol.resize(r.logl.size());
+  logwt.resize(r.logl.size());
+  double lv = 0.0;
+  for (std::size_t i = 0; i < ndead; ++i) {
+    const double dlv = 1.0 / r.nlive[i];
+    logwt[i] = r.logl[i] + lv + std::log(-std::expm1(-dlv));
+    lv -= dlv;
+    logvol[i] = lv;
+  }
+  const double nf = static_cast<double>(r.nfinal);
+  for (std::size_t k = 1; k <= r.nfinal; ++k) {
+    const std::size_t i = ndead + k - 1;
+    logvol[i] = r.logvol_end + std::log((nf + 1.0 - k) / (nf + 1.0));
+    const double share = (k == r.nfinal) ? 2.0 : 1.0;  // the last one also takes the volume below it
+    logwt[i] = r.logl[i] + r.logvol_end + std::log(share / (nf + 1.0));
+  }
+}
+
+// log Z of `nsim` runs whose shrinkage factors are redrawn: t ~ Beta(n, 1) for
+// the dead points, uniform order statistics for the final live points.
+inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::uint64_t seed) {
+  const std::size_t ntot = r.logl.size(), ndead = ntot - r.nfinal;
+  std::vector<double> out(static_cast<std::size_t>(std::max(nsim, 0)));
+  // shift: the largest deterministic log weight (fluctuations are O(1) around it)
+  std::vector<double> lv, lw;
+  deterministic_weights(r, lv, lw);
+  double shift = kNegInf;
+  for (double v : lw) shift = std::max(shift, v);
+  if (shift == kNegInf) {
+    std::fill(out.begin(), out.end(), kNegInf);
+    return out;
+  }
+  std::vector<double> e(r.nfinal + 1);
+  for (int sidx = 0; sidx < nsim; ++sidx) {
+    RandomStream rs(seed, static_cast<std::uint64_t>(sidx));
+    double logx = 0.0, acc = 0.0;
+    for (std::size_t i = 0; i < ndead; ++i) {
+      const double lt = std::log(rs.uniform()) / r.nlive[i];
+      if (r.logl[i] != kNegInf) acc += std::exp(r.logl[i] + logx + std::log(-std::expm1(lt)) - shift);
+      logx += lt;
+    }
+    if (r.nfinal > 0) {
+      double tot = 0.0;
+      for (auto& v : e) {
+        v = -std::log(rs.uniform());
+        tot += v;
+      }
+      const double base = logx;  // the simulated log X at the end of the dead points
+      for (std::size_t k = 0; k < r.nfinal; ++k) {
+        const double share = (k + 1 == r.nfinal) ? e[k] + e[k + 1] : e[k];
+        if (r.logl[ndead + k] != kNegInf) acc += std::exp(r.logl[ndead + k] + base + std::log(share / tot) - shift);
+      }
+    }
+    out[static_cast<std::size_t>(sidx)] = shift + std::log(acc);
+  }
+  return out;
+}
+
+}  // namespace ridgeline::nested

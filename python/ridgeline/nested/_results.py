@@ -1,0 +1,166 @@
+"""The result of a nested-sampling run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["NestedResult"]
+
+
+@dataclass(frozen=True)
+class NestedResult:
+    """The outcome of a nested-sampling run (immutable).
+
+    Attributes
+    ----------
+    logz, logzerr : float
+        Log evidence and its standard error.  The error is the standard deviation
+        of log Z over ``nsim`` runs whose prior-volume shrinkage factors are
+        redrawn (``logz_sim``).
+    samples : ndarray of shape (niter + nlive, ndim)
+        Points in parameter (x) space: dead points, then the final live points
+        in order of increasing likelihood.
+    samples_u : ndarray of shape (niter + nlive, ndim)
+        The same points in the unit cube.
+    logl, logwt, logvol : ndarray of shape (niter + nlive,)
+        Log-likelihood, log importance weight and expected log prior volume of
+        each point.
+    logl_birth : ndarray of shape (niter + nlive,)
+        The likelihood contour each point was drawn above (-inf for prior draws).
+    weights : ndarray of shape (niter + nlive,)
+        Normalised importance weights ``exp(logwt - logz)``.
+    information : float
+        Kullback-Leibler divergence H of the posterior from the prior (nats).
+    ncall, niter, nlive : int
+        Likelihood evaluations, iterations (dead points) and live points.
+    logz_sim : ndarray of shape (nsim,)
+        log Z of the simulated runs.
+    stop : str
+        Why the run stopped: 'dlogz', 'maxiter', 'maxcall' or 'plateau'.
+    """
+
+    logz: float
+    logzerr: float
+    samples: np.ndarray
+    samples_u: np.ndarray
+    logl: np.ndarray
+    logwt: np.ndarray
+    logvol: np.ndarray
+    logl_birth: np.ndarray
+    weights: np.ndarray
+    information: float
+    ncall: int
+    niter: int
+    nlive: int
+    logz_sim: np.ndarray
+    stop: str
+    nlive_it: np.ndarray = field(repr=False)
+
+    @property
+    def eff(self) -> float:
+        """Sampling efficiency: points kept (dead + final live) per likelihood call, in percent."""
+        return 100.0 * (self.niter + self.nlive) / max(self.ncall, 1)
+
+    @property
+    def ess(self) -> float:
+        """Kish effective sample size of the importance weights."""
+        w = self.weights
+        return float(w.sum() ** 2 / np.sum(w * w))
+
+    def posterior(self, n: int | None = None, rng: Any = None) -> np.ndarray:
+        """Equally weighted posterior draws (systematic resampling of the weights).
+
+        Parameters
+        ----------
+        n : int, optional
+            Number of draws; default the effective sample size (rounded).
+        rng : int, numpy Generator or None
+            Randomness of the resampling offset and of the final shuffle.
+
+        Returns
+        -------
+        ndarray of shape (n, ndim)
+        """
+        if n is None:
+            n = max(1, int(round(self.ess)))
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            msg = f"n={n!r} must be an int or None"
+            raise TypeError(msg)
+        if n < 1:
+            msg = f"n={n} must be >= 1"
+            raise ValueError(msg)
+        gen = np.random.default_rng(rng)
+        cdf = np.cumsum(self.weights)
+        cdf /= cdf[-1]
+        pos = (gen.random() + np.arange(n)) / n
+        idx = np.minimum(np.searchsorted(cdf, pos, side="right"), cdf.size - 1)
+        gen.shuffle(idx)
+        return self.samples[idx].copy()
+
+    def mean_and_cov(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted posterior mean and covariance."""
+        w = self.weights
+        mean = w @ self.samples
+        r = self.samples - mean
+        cov = (r * w[:, None]).T @ r / max(1.0 - float(np.sum(w * w)), 1e-300)
+        return mean, cov
+
+    def summary(self) -> str:
+        """A short human-readable report."""
+        mean, cov = self.mean_and_cov()
+        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        lines = [
+            f"niter: {self.niter}  ncall: {self.ncall}  eff(%): {self.eff:.1f}  stop: {self.stop}",
+            f"log Z: {self.logz:.4f} +/- {self.logzerr:.4f}  information: {self.information:.3f} nats",
+            f"effective sample size: {self.ess:.0f}",
+        ]
+        k = min(len(mean), 6)
+        lines.append("posterior mean +/- sd: " + ", ".join(f"{m:.4g}+/-{s:.2g}" for m, s in zip(mean[:k], sd[:k])))
+        if len(mean) > k:
+            lines[-1] += f", ... ({len(mean)} parameters)"
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_dynesty(self) -> Any:
+        """The run as dynesty-style results (per-iteration arrays).
+
+        Returns a ``dynesty.results.Results`` when dynesty is installed (so its
+        plotting functions work on it), otherwise a plain dict with the same keys.
+        """
+        n = self.logl.size
+        logz_cum = np.logaddexp.accumulate(self.logwt)
+        # running information and the classic error sqrt(H / nlive) per iteration
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            p = np.exp(self.logwt - logz_cum[-1])
+            ll = np.where(np.isfinite(self.logl), self.logl, 0.0)
+            h_cum = np.cumsum(p * ll) * np.exp(logz_cum[-1] - logz_cum) - logz_cum
+        h_cum = np.where(np.isfinite(h_cum), np.maximum(h_cum, 0.0), 0.0)
+        nlive_it = np.concatenate([self.nlive_it, np.arange(self.nlive, 0, -1)]).astype(int)
+        logzerr_cum = np.sqrt(h_cum / self.nlive)
+        out = {
+            "nlive": self.nlive,
+            "niter": self.niter,
+            "ncall": np.full(n, max(self.ncall // max(n, 1), 1), dtype=int),
+            "eff": self.eff,
+            "samples": self.samples,
+            "samples_u": self.samples_u,
+            "samples_id": np.arange(n),
+            "samples_it": np.arange(n),
+            "samples_n": nlive_it,
+            "logwt": self.logwt,
+            "logl": self.logl,
+            "logvol": self.logvol,
+            "logz": logz_cum,
+            "logzerr": logzerr_cum,
+            "information": h_cum,
+        }
+        try:
+            from dynesty.results import Results
+        except ImportError:
+            return out
+        return Results(list(out.items()))

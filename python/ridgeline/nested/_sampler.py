@@ -1,0 +1,335 @@
+"""NestedSampler: the public driver of the compiled nested-sampling core."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+from ridgeline import _core
+from ridgeline._random import mix_seed, seed_from
+from ridgeline.nested._results import NestedResult
+from ridgeline.nested.problems import BoxTransform, BuiltinLoglike
+
+__all__ = ["CLikelihood", "NestedSampler", "sample"]
+
+_BOUNDS = ("none", "single", "multi")
+_SAMPLES = ("auto", "unif")
+
+
+class CLikelihood:
+    """A compiled log-likelihood ``double f(const double* x, int64_t ndim, void* data)``.
+
+    The sampler calls it from C++ without the GIL and without any Python per call.
+
+    Parameters
+    ----------
+    address : int, ctypes function pointer or object with an ``address`` attribute
+        The function's address, e.g. ``numba.cfunc(sig)(f).address`` or a ctypes
+        ``CFUNCTYPE`` object / function from a shared library.
+    data : None, int, ctypes pointer/object or ndarray, optional
+        Passed as the ``void* data`` argument.  An array is kept alive by this
+        object and its buffer address is passed.
+
+    Examples
+    --------
+    >>> import ctypes
+    >>> proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_int64, ctypes.c_void_p)
+    >>> f = proto(lambda x, n, data: -0.5 * sum(x[i] ** 2 for i in range(n)))
+    >>> CLikelihood(f).address > 0
+    True
+    """
+
+    def __init__(self, address: Any, data: Any = None) -> None:
+        self._keep: list[Any] = []
+        self.address = self._to_address(address, "address")
+        if self.address == 0:
+            msg = "address=0 is not a valid function pointer"
+            raise ValueError(msg)
+        self.data = 0 if data is None else self._to_address(data, "data")
+
+    def _to_address(self, obj: Any, name: str) -> int:
+        if isinstance(obj, bool):
+            msg = f"{name}={obj!r} must be an address (int), a ctypes object or have an 'address' attribute"
+            raise TypeError(msg)
+        if isinstance(obj, (int, np.integer)):
+            if obj < 0:
+                msg = f"{name}={obj} must be >= 0"
+                raise ValueError(msg)
+            return int(obj)
+        if isinstance(obj, np.ndarray):
+            self._keep.append(obj)
+            return int(obj.ctypes.data)
+        if isinstance(obj, (ctypes._CFuncPtr, ctypes._Pointer, ctypes.c_void_p)):  # type: ignore[attr-defined]
+            self._keep.append(obj)
+            return int(ctypes.cast(obj, ctypes.c_void_p).value or 0)
+        if isinstance(obj, ctypes._SimpleCData) or hasattr(obj, "_b_base_"):  # other ctypes objects
+            self._keep.append(obj)
+            return int(ctypes.addressof(obj))
+        addr = getattr(obj, "address", None)
+        if isinstance(addr, (int, np.integer)) and not isinstance(addr, bool):
+            self._keep.append(obj)
+            return int(addr)
+        msg = f"{name}={obj!r} must be an address (int), a ctypes object or have an 'address' attribute"
+        raise TypeError(msg)
+
+    def __repr__(self) -> str:
+        return f"CLikelihood(address={self.address:#x}, data={self.data:#x})"
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        msg = f"{name}={value!r} must be an int"
+        raise TypeError(msg)
+    if value < minimum:
+        msg = f"{name}={value} must be >= {minimum}"
+        raise ValueError(msg)
+    return int(value)
+
+
+class NestedSampler:
+    """Static nested sampler with multi-ellipsoid bounded rejection sampling.
+
+    Parameters
+    ----------
+    loglike : callable or CLikelihood
+        Log-likelihood.  A scalar callable ``loglike(x) -> float`` with x of shape
+        (ndim,); with ``vectorized=True`` a callable taking (m, ndim) and returning
+        (m,); a :class:`CLikelihood` (compiled, no GIL); or a built-in problem's
+        ``loglike`` (:mod:`ridgeline.nested.problems`, run as C++).  ``-inf`` is a
+        legal value; NaN is an error.
+    prior_transform : callable or None
+        Maps a point u of the unit cube to parameter space, ``(ndim,) -> (ndim,)``
+        (batches ``(m, ndim) -> (m, ndim)`` with ``vectorized=True``).  None means
+        the identity.  A built-in problem's transform runs as C++.
+    ndim : int
+        Number of parameters.
+    nlive : int, default=500
+        Number of live points.
+    bound : {'multi', 'single', 'none'}, default='multi'
+        Bounding region for new points: a union of ellipsoids, one ellipsoid, or
+        the whole unit cube.
+    sample : {'auto', 'unif'}, default='auto'
+        How new points are drawn inside the bound ('unif': uniform rejection
+        sampling, which 'auto' selects).
+    vectorized : bool, default=False
+        Whether ``loglike`` (and a Python ``prior_transform``) take batches.
+    rng : int, numpy Generator or None
+        Seed of the run; the same seed gives the same run.
+    enlarge : float, default=1.25
+        Volume enlargement of each bounding ellipsoid.
+    update_interval : int, optional
+        Refit the bound every this many iterations (default ``nlive // 10``).
+    nsim : int, default=64
+        Number of simulated volume-shrinkage sequences behind ``logzerr``.
+
+    Examples
+    --------
+    >>> from ridgeline.nested import NestedSampler, problems
+    >>> p = problems.gaussian(2)
+    >>> res = NestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=200, rng=1).run(dlogz=0.5)
+    >>> abs(res.logz - p.logz_true) < 4 * res.logzerr
+    True
+    """
+
+    def __init__(
+        self,
+        loglike: Callable[..., Any] | CLikelihood,
+        prior_transform: Callable[..., Any] | None,
+        ndim: int,
+        *,
+        nlive: int = 500,
+        bound: str = "multi",
+        sample: str = "auto",
+        vectorized: bool = False,
+        rng: Any = None,
+        enlarge: float = 1.25,
+        update_interval: int | None = None,
+        nsim: int = 64,
+    ) -> None:
+        ndim = _check_int(ndim, "ndim", 1)
+        nlive = _check_int(nlive, "nlive", 2)
+        if nlive <= ndim:
+            msg = f"nlive={nlive} must be > ndim={ndim}"
+            raise ValueError(msg)
+        if not isinstance(bound, str) or bound not in _BOUNDS:
+            msg = f"bound={bound!r} is unknown; expected one of 'multi', 'single', 'none'"
+            raise ValueError(msg)
+        if not isinstance(sample, str) or sample not in _SAMPLES:
+            msg = f"sample={sample!r} is unknown; expected one of 'auto', 'unif'"
+            raise ValueError(msg)
+        if not isinstance(vectorized, (bool, np.bool_)):
+            msg = f"vectorized={vectorized!r} must be a bool"
+            raise TypeError(msg)
+        try:
+            enlarge = float(enlarge)
+        except (TypeError, ValueError) as err:
+            msg = f"enlarge={enlarge!r} must be a float"
+            raise TypeError(msg) from err
+        if not (math.isfinite(enlarge) and enlarge >= 1.0):
+            msg = f"enlarge={enlarge} must be a finite float >= 1"
+            raise ValueError(msg)
+        if update_interval is None:
+            update_interval = max(1, nlive // 10)
+        update_interval = _check_int(update_interval, "update_interval", 1)
+        self._nsim = _check_int(nsim, "nsim", 2)
+        if prior_transform is not None and not callable(prior_transform):
+            msg = f"prior_transform={prior_transform!r} must be callable or None"
+            raise TypeError(msg)
+        if not (callable(loglike) or isinstance(loglike, CLikelihood)):
+            msg = f"loglike={loglike!r} must be callable or a CLikelihood"
+            raise TypeError(msg)
+
+        seed = seed_from(rng)
+        self._seed = seed
+        self.ndim = ndim
+        self.nlive = nlive
+        self.vectorized = bool(vectorized)
+        self.loglike = loglike
+        self.prior_transform = prior_transform
+        python_like = not isinstance(loglike, (CLikelihood, BuiltinLoglike))
+        batch_min, batch_max = (32, 4096) if (self.vectorized and python_like) else (1, 1)
+        self._core = _core.nested.Sampler(
+            ndim, nlive, seed, bound, enlarge, update_interval, 0.5, batch_min, batch_max
+        )
+        if isinstance(loglike, BuiltinLoglike):
+            if loglike.ndim != ndim:
+                msg = f"ndim={ndim} does not match the built-in problem's ndim={loglike.ndim}"
+                raise ValueError(msg)
+            self._core.set_loglike_builtin(loglike.name)
+        elif isinstance(loglike, CLikelihood):
+            self._core.set_loglike_cfunc(loglike.address, loglike.data)
+        else:
+            self._core.set_loglike_python(loglike, self.vectorized)
+        if prior_transform is None:
+            self._core.set_transform_affine([0.0] * ndim, [1.0] * ndim)
+        elif isinstance(prior_transform, BoxTransform):
+            if prior_transform.lo.size != ndim:
+                msg = f"ndim={ndim} does not match the prior_transform's ndim={prior_transform.lo.size}"
+                raise ValueError(msg)
+            self._core.set_transform_affine(prior_transform.lo.tolist(), prior_transform.hi.tolist())
+        else:
+            self._core.set_transform_python(prior_transform, self.vectorized)
+        self._result: NestedResult | None = None
+
+    def run(
+        self,
+        dlogz: float = 0.01,
+        maxiter: int | None = None,
+        maxcall: int | None = None,
+        progress: bool = False,
+    ) -> NestedResult:
+        """Run until the remaining evidence is below ``dlogz`` (or a limit is hit).
+
+        Calling ``run`` again continues the same run with new limits.
+
+        Parameters
+        ----------
+        dlogz : float, default=0.01
+            Stop when log(Z + L_max X) - log Z < dlogz (L_max: best live point,
+            X: remaining prior volume).
+        maxiter, maxcall : int, optional
+            Limits on iterations and likelihood calls.
+        progress : bool, default=False
+            Print progress to stderr every 500 iterations.
+
+        Returns
+        -------
+        NestedResult
+        """
+        try:
+            dlogz = float(dlogz)
+        except (TypeError, ValueError) as err:
+            msg = f"dlogz={dlogz!r} must be a float"
+            raise TypeError(msg) from err
+        if not (dlogz >= 0.0) or math.isnan(dlogz):
+            msg = f"dlogz={dlogz} must be >= 0"
+            raise ValueError(msg)
+        mi = -1 if maxiter is None else _check_int(maxiter, "maxiter", 0)
+        mc = -1 if maxcall is None else _check_int(maxcall, "maxcall", 0)
+        cb = None
+        if progress:
+
+            def cb(niter: int, ncall: int, logz: float, dl: float) -> None:
+                print(f"iter {niter:8d} | ncall {ncall:9d} | log Z {logz:12.4f} | dlogz {dl:10.4f}", file=sys.stderr)
+
+        stop = self._core.run(dlogz, mi, mc, cb, 500)
+        self._result = self._make_result(stop)
+        return self._result
+
+    run_nested = run
+
+    @property
+    def results(self) -> NestedResult:
+        """The result of the last ``run``."""
+        if self._result is None:
+            msg = "no results yet; call run() first"
+            raise RuntimeError(msg)
+        return self._result
+
+    def _make_result(self, stop: str) -> NestedResult:
+        st = self._core.state()
+        order = np.argsort(st["live_logl"], kind="stable")
+        nfinal = order.size
+        logl = np.concatenate([st["dead_logl"], st["live_logl"][order]])
+        nlive_it = st["dead_nlive"].astype(np.int32)
+        logvol, logwt = _core.nested.deterministic_weights(logl, nlive_it, nfinal, st["logvol"])
+        logz = float(np.logaddexp.reduce(logwt))
+        sims = _core.nested.simulate_logz(logl, nlive_it, nfinal, st["logvol"], self._nsim, mix_seed(self._seed, 0xE77))
+        logzerr = float(np.std(sims, ddof=1))
+        weights = np.exp(logwt - logz)
+        finite = weights > 0
+        information = float(np.sum(weights[finite] * (logl[finite] - logz)))
+        return NestedResult(
+            logz=logz,
+            logzerr=logzerr,
+            samples=np.concatenate([st["dead_x"], st["live_x"][order]]),
+            samples_u=np.concatenate([st["dead_u"], st["live_u"][order]]),
+            logl=logl,
+            logwt=logwt,
+            logvol=logvol,
+            logl_birth=np.concatenate([st["dead_birth"], st["live_birth"][order]]),
+            weights=weights,
+            information=max(information, 0.0),
+            ncall=int(st["ncall"]),
+            niter=int(st["niter"]),
+            nlive=self.nlive,
+            logz_sim=sims,
+            stop=stop,
+            nlive_it=nlive_it,
+        )
+
+
+def sample(
+    loglike: Callable[..., Any] | CLikelihood,
+    prior_transform: Callable[..., Any] | None,
+    ndim: int,
+    *,
+    nlive: int = 500,
+    bound: str = "multi",
+    sample: str = "auto",
+    vectorized: bool = False,
+    rng: Any = None,
+    dlogz: float = 0.01,
+    maxiter: int | None = None,
+    maxcall: int | None = None,
+    progress: bool = False,
+    **kwargs: Any,
+) -> NestedResult:
+    """Create a :class:`NestedSampler` and run it; returns the :class:`NestedResult`.
+
+    Examples
+    --------
+    >>> from ridgeline.nested import problems, sample
+    >>> p = problems.shells()
+    >>> res = sample(p.loglike, p.prior_transform, p.ndim, nlive=300, rng=0, dlogz=0.5)
+    >>> abs(res.logz - p.logz_true) < 4 * res.logzerr
+    True
+    """
+    s = NestedSampler(
+        loglike, prior_transform, ndim, nlive=nlive, bound=bound, sample=sample, vectorized=vectorized, rng=rng, **kwargs
+    )
+    return s.run(dlogz=dlogz, maxiter=maxiter, maxcall=maxcall, progress=progress)
