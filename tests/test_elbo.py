@@ -319,3 +319,15 @@ def test_cli_and_bench_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "stratified l" in out and "shared masks cut" in out
     assert cli.main(["bench", "elbo", "--quick", "--repeats", "1"]) == 0
     assert "plan numpy ref" in capsys.readouterr().out
+
+
+def test_estimate_with_completion_mask_matches_oracle(chain: MarkovChain) -> None:
+    x = chain.sample(1, 14, rng=9)[0]
+    comp = np.zeros(14, dtype=bool)
+    comp[[2, 3, 4, 8, 9, 12, 13]] = True
+    R = 800
+    fn = chain.logprob_fn("tempered", temperature=0.8)
+    est = md.estimate(fn, np.tile(x, (R, 1)), np.tile(comp, (R, 1)), 3, chain.V, seed=5, row_ids=np.arange(R))
+    truth = chain.exact_elbo(x, comp, model="tempered", temperature=0.8)
+    assert abs(est.value.mean() - truth) < 4 * est.value.std(ddof=1) / np.sqrt(R)
+    assert not np.any(est.plan.masks & ~comp)
