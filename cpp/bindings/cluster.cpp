@@ -21,7 +21,7 @@ py::array_t<double> from_mat(const rc::Mat& m) {
   return out;
 }
 
-rc::NLROptions options(double tol, long max_iter, double beta0, int threads) {
+rc::NLROptions options(double tol, long max_iter, double beta0, int threads, double dual_c = 1.0, double dual_bb = 100.0) {
   if (!(tol > 0.0)) throw std::invalid_argument("tol=" + std::to_string(tol) + " must be > 0");
   if (max_iter < 1) throw std::invalid_argument("max_iter=" + std::to_string(max_iter) + " must be >= 1");
   rc::NLROptions o;
@@ -29,6 +29,8 @@ rc::NLROptions options(double tol, long max_iter, double beta0, int threads) {
   o.max_iter = max_iter;
   o.beta0 = beta0;
   o.threads = threads;
+  o.dual_c = dual_c;
+  o.dual_bb = dual_bb;
   return o;
 }
 
@@ -54,9 +56,9 @@ void bind_cluster(py::module_& m) {
   m.def(
       "peng_wei",
       [](const ridgeline::bind::farray& X, int n_clusters, int rank, std::uint64_t seed, double tol, long max_iter,
-         double beta0, int threads) {
+         double beta0, int threads, double dual_c, double dual_bb) {
         const rc::Mat Xm = to_mat(X, "X");
-        const rc::NLROptions opt = options(tol, max_iter, beta0, threads);
+        const rc::NLROptions opt = options(tol, max_iter, beta0, threads, dual_c, dual_bb);
         rc::PengWeiResult res;
         {
           py::gil_scoped_release release;
@@ -67,7 +69,8 @@ void bind_cluster(py::module_& m) {
         return d;
       },
       py::arg("X"), py::arg("n_clusters"), py::arg("rank"), py::arg("seed"), py::arg("tol") = 1e-6,
-      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1,
+      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1, py::arg("dual_c") = 1.0,
+      py::arg("dual_bb") = 100.0,
       "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a dict");
   m.def(
       "la_sdp",

@@ -97,6 +97,7 @@ def nlr_solve(
     memory: int = 10,
     max_move: float = 0.2,
     dual_c: float = 1.0,
+    dual_bb: float = 100.0,
 ) -> NLRResult:
     """Augmented-Lagrangian projected-gradient solver on the factor U.
 
@@ -109,7 +110,8 @@ def nlr_solve(
     halving the step on failure.  When the gradient mapping is small enough
     (relative to the current infeasibility) the dual takes a step
     ``y += beta r``; if the infeasibility did not fall below a quarter of its
-    previous value, beta doubles.  Converged when ``max|r| <= tol`` and the
+    previous value, beta doubles.  The dual step length is a Barzilai-Borwein
+    estimate from the last two dual steps, clipped to ``[beta, dual_bb * beta]``.  Converged when ``max|r| <= tol`` and the
     gradient mapping is below ``tol`` as well.
     """
     n = U0.shape[0]
@@ -136,6 +138,8 @@ def nlr_solve(
     it = 0
     converged = False
     n_dual = 0
+    dy_prev = None
+    r_prev = None
     while it < max_iter:
         it += 1
         fref = max(hist[-memory:])
@@ -163,7 +167,15 @@ def nlr_solve(
             if infeas <= tol and stat <= tol:
                 converged = True
                 break
-            y = y + beta * r
+            step = beta
+            if dual_bb and dy_prev is not None:
+                dr = r - r_prev
+                den = -float(dy_prev @ dr)
+                if den > 0.0:
+                    step = min(max(float(dy_prev @ dy_prev) / den, beta), dual_bb * beta)
+            dy_prev = step * r
+            r_prev = r.copy()
+            y = y + dy_prev
             n_dual += 1
             if _TRACE:
                 print(f"  dual it={it} infeas={infeas:.2e} stat={stat:.2e} beta*n={beta * n:.3g} f={f:.10f}")

@@ -75,6 +75,7 @@ struct NLROptions {
   int memory = 10;
   double max_move = 0.2;
   double dual_c = 1.0;
+  double dual_bb = 100.0;  // cap of the Barzilai-Borwein dual step, in units of beta (0: plain y += beta r)
   double beta0 = -1.0;  // <= 0: 1 / n
   int threads = 1;
 };
@@ -308,6 +309,8 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   double stat = std::numeric_limits<double>::infinity();
   long it = 0;
   Mat Un, V, D, Yg;
+  Vec dy_prev, r_prev;
+  bool have_prev = false;
   while (it < opt.max_iter) {
     ++it;
     if ((it & 15) == 0) poll_or_throw(poll);
@@ -338,7 +341,15 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
         res.converged = true;
         break;
       }
-      y += beta * cur.r;
+      double step = beta;
+      if (opt.dual_bb > 0.0 && have_prev) {
+        const double den = -(dy_prev.dot(cur.r - r_prev));
+        if (den > 0.0) step = std::min(std::max(dy_prev.squaredNorm() / den, beta), opt.dual_bb * beta);
+      }
+      dy_prev = step * cur.r;
+      r_prev = cur.r;
+      have_prev = true;
+      y += dy_prev;
       ++res.n_dual;
       if (cur.infeas > 0.25 * infeas_prev) beta *= 2.0;
       infeas_prev = cur.infeas;
