@@ -85,6 +85,52 @@ def initial_factor(n: int, r: int, seed: int, stream: int = 0) -> np.ndarray:
     return _random.uniform(seed, stream, n * r).reshape(n, r)
 
 
+def ls_multiplier(CU: np.ndarray, U: np.ndarray, iters: int = 200) -> np.ndarray:
+    """Least-squares multiplier estimate at U (warm starts).
+
+    ``(y, mu) = argmin || M o (2 C U + y s^T + 1 (U^T y)^T - 2 mu U) ||_F`` over the
+    support ``M = {U > 0}``, by Jacobi-preconditioned CG on the normal equations.
+    """
+    n, r = U.shape
+    M = (U > 0).astype(float)
+    s = U.sum(axis=0)
+    ones = np.ones(n)
+
+    def T(y: np.ndarray, mu: float) -> np.ndarray:
+        return M * (np.outer(y, s) + np.outer(ones, U.T @ y) - 2.0 * mu * U)
+
+    def Tt(E: np.ndarray) -> tuple[np.ndarray, float]:
+        return E @ s + U @ E.sum(axis=0), -2.0 * float(np.sum(E * U))
+
+    ry, rmu = Tt(M * (-2.0 * CU))
+    dy = M @ (s * s) + 1e-300
+    dmu = 4.0 * float(np.sum(M * U * U)) + 1e-300
+    xy = np.zeros(n)
+    zy, zmu = ry / dy, rmu / dmu
+    py, pmu = zy.copy(), zmu
+    rz = float(ry @ zy) + rmu * zmu
+    rz0 = abs(rz)
+    for _ in range(iters):
+        if rz0 == 0.0:
+            break
+        qy, qmu = Tt(T(py, pmu))
+        den = float(py @ qy) + pmu * qmu
+        if not den > 0.0:
+            break
+        alpha = rz / den
+        xy = xy + alpha * py
+        ry = ry - alpha * qy
+        rmu = rmu - alpha * qmu
+        zy, zmu = ry / dy, rmu / dmu
+        rz2 = float(ry @ zy) + rmu * zmu
+        if np.sqrt(abs(rz2)) < 1e-12 * np.sqrt(rz0):
+            break
+        py = zy + (rz2 / rz) * py
+        pmu = zmu + (rz2 / rz) * pmu
+        rz = rz2
+    return xy
+
+
 def nlr_solve(
     apply_cost: Callable[[np.ndarray], np.ndarray],
     U0: np.ndarray,
@@ -98,6 +144,7 @@ def nlr_solve(
     max_move: float = 0.2,
     dual_c: float = 1.0,
     dual_bb: float = 100.0,
+    multiplier_init: bool = False,
 ) -> NLRResult:
     """Augmented-Lagrangian projected-gradient solver on the factor U.
 
@@ -118,6 +165,8 @@ def nlr_solve(
     ones = np.ones(n)
     U = project(U0, blocks)
     y = np.zeros(n) if y0 is None else y0.copy()
+    if y0 is None and multiplier_init:
+        y = ls_multiplier(apply_cost(U), U)
     beta = float(n) ** -1 if beta0 is None else float(beta0)
 
     def evaluate(U: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -282,7 +331,9 @@ def la_sdp(
     def apply_cost(U: np.ndarray) -> np.ndarray:
         return np.concatenate([apply_k(U[:, k * rank : (k + 1) * rank], k) for k in range(K)], axis=1)
 
-    return nlr_solve(apply_cost, U0, blocks, tol=tol, max_iter=max_iter)
+    return nlr_solve(
+        apply_cost, U0, blocks, tol=tol, max_iter=max_iter, beta0=10.0 / X.shape[0], multiplier_init=True
+    )
 
 
 def labels_from_blocks(U: np.ndarray, K: int, rank: int) -> np.ndarray:

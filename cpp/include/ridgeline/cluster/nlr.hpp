@@ -78,6 +78,7 @@ struct NLROptions {
   double dual_bb = 100.0;  // cap of the Barzilai-Borwein dual step, in units of beta (0: plain y += beta r)
   double beta0 = -1.0;  // <= 0: 1 / n
   int threads = 1;
+  bool multiplier_init = false;  // start from the least-squares multiplier at the projected U0
 };
 
 struct NLRResult {
@@ -284,6 +285,77 @@ inline double dot_all(const Mat& A, const Mat& B, int threads) {
 
 }  // namespace detail
 
+// Least-squares multiplier estimate at U: (y, mu) minimising
+// || M o (2 C U + y s^T + 1 (U^T y)^T - 2 mu U) ||_F  over the support M = {U > 0},
+// by Jacobi-preconditioned conjugate gradients on the normal equations (at most
+// `iters` steps).  Used to start a warm-started solve with a consistent dual.
+template <class Cost>
+Vec ls_multiplier(const Cost& cost, const Mat& U, int iters, int threads) {
+  const std::size_t n = static_cast<std::size_t>(U.rows());
+  const Eigen::Index r = U.cols(), N = static_cast<Eigen::Index>(n);
+  Mat CU;
+  cost.apply(U, CU, threads);
+  const Eigen::RowVectorXd s = U.colwise().sum();
+  auto masked = [&](Mat& E) {
+    for (Eigen::Index i = 0; i < N; ++i)
+      for (Eigen::Index j = 0; j < r; ++j)
+        if (!(U(i, j) > 0.0)) E(i, j) = 0.0;
+  };
+  // T(y, mu) and T^T(E)
+  Mat E(N, r);
+  auto T = [&](const Vec& y, double mu) {
+    const Eigen::RowVectorXd w = (U.transpose() * y).transpose();
+    for (Eigen::Index i = 0; i < N; ++i)
+      for (Eigen::Index j = 0; j < r; ++j) E(i, j) = y[i] * s[j] + w[j] - 2.0 * mu * U(i, j);
+    masked(E);
+  };
+  auto Tt = [&](Vec& gy, double& gmu) {
+    const Eigen::RowVectorXd c = E.colwise().sum();
+    gy = E * s.transpose() + U * c.transpose();
+    gmu = -2.0 * E.cwiseProduct(U).sum();
+  };
+  E = -2.0 * CU;
+  masked(E);
+  Vec ry;
+  double rmu;
+  Tt(ry, rmu);
+  Vec dy(N);
+  for (Eigen::Index i = 0; i < N; ++i) {
+    double a = 0.0;
+    for (Eigen::Index j = 0; j < r; ++j)
+      if (U(i, j) > 0.0) a += s[j] * s[j];
+    dy[i] = a + 1e-300;
+  }
+  double dmu = 0.0;
+  for (Eigen::Index i = 0; i < N; ++i)
+    for (Eigen::Index j = 0; j < r; ++j)
+      if (U(i, j) > 0.0) dmu += 4.0 * U(i, j) * U(i, j);
+  dmu += 1e-300;
+  Vec xy = Vec::Zero(N), zy = ry.cwiseQuotient(dy), py = zy, qy;
+  double xmu = 0.0, zmu = rmu / dmu, pmu = zmu, qmu = 0.0;
+  double rz = ry.dot(zy) + rmu * zmu;
+  const double rz0 = std::abs(rz);
+  for (int it = 0; it < iters && rz0 > 0.0; ++it) {
+    T(py, pmu);
+    Tt(qy, qmu);
+    const double den = py.dot(qy) + pmu * qmu;
+    if (!(den > 0.0)) break;
+    const double alpha = rz / den;
+    xy += alpha * py;
+    xmu += alpha * pmu;
+    ry -= alpha * qy;
+    rmu -= alpha * qmu;
+    zy = ry.cwiseQuotient(dy);
+    zmu = rmu / dmu;
+    const double rz2 = ry.dot(zy) + rmu * zmu;
+    if (std::sqrt(std::abs(rz2)) < 1e-12 * std::sqrt(rz0)) break;
+    py = zy + (rz2 / rz) * py;
+    pmu = zmu + (rz2 / rz) * pmu;
+    rz = rz2;
+  }
+  return xy;
+}
+
 // The augmented-Lagrangian projected-gradient solver (see _reference.nlr_solve).
 template <class Cost>
 NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& blocks, const Vec* y0,
@@ -295,6 +367,7 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   Mat U;
   project(U0, U, blocks, th);
   Vec y = y0 ? *y0 : Vec(Vec::Zero(static_cast<Eigen::Index>(n)));
+  if (!y0 && opt.multiplier_init) y = ls_multiplier(cost, U, 200, th);
   double beta = opt.beta0 > 0.0 ? opt.beta0 : 1.0 / static_cast<double>(n);
   double rho_sum = 0.0;
   for (const Block& b : blocks) rho_sum += b.rho;
@@ -451,7 +524,10 @@ inline NLRResult la_sdp(const Mat& X, const std::vector<Eigen::MatrixXd>& covs, 
   const LACost cost = make_la_cost(X, covs, rank, resolve_threads(opt.threads));
   std::vector<Block> blocks;
   for (int k = 0; k < K; ++k) blocks.push_back(Block{k * rank, rank, 1.0});
-  return nlr_solve(cost, U0, blocks, nullptr, opt, poll);
+  NLROptions o = opt;
+  o.multiplier_init = true;
+  if (!(o.beta0 > 0.0)) o.beta0 = 10.0 / static_cast<double>(X.rows());
+  return nlr_solve(cost, U0, blocks, nullptr, o, poll);
 }
 
 }  // namespace ridgeline::cluster
