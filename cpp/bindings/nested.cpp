@@ -356,18 +356,19 @@ void bind_nested(py::module_& m) {
   m.def(
       "simulate_logz",
       [](const ridgeline::bind::farray& logl, const py::array_t<int, py::array::c_style | py::array::forcecast>& nlive,
-         std::size_t nfinal, double logvol_end, int nsim, std::uint64_t seed) {
+         std::size_t nfinal, double logvol_end, int nsim, std::uint64_t seed, int block) {
         if (nsim < 1) throw std::invalid_argument("nsim=" + std::to_string(nsim) + " must be >= 1");
+        if (block < 1) throw std::invalid_argument("block=" + std::to_string(block) + " must be >= 1");
         const nested::RunSequence r = make_sequence(logl, nlive, nfinal, logvol_end);
         std::vector<double> out;
         {
           py::gil_scoped_release release;
-          out = nested::simulate_logz(r, nsim, seed);
+          out = nested::simulate_logz(r, nsim, seed, block);
         }
         return py::array_t<double>(static_cast<py::ssize_t>(out.size()), out.data());
       },
       py::arg("logl"), py::arg("nlive"), py::arg("nfinal"), py::arg("logvol_end"), py::arg("nsim"), py::arg("seed"),
-      "log Z of nsim runs with redrawn shrinkage factors");
+      py::arg("block") = 16, "log Z of nsim runs with redrawn shrinkage factors");
   m.def(
       "deterministic_weights",
       [](const ridgeline::bind::farray& logl, const py::array_t<int, py::array::c_style | py::array::forcecast>& nlive,
@@ -380,6 +381,22 @@ void bind_nested(py::module_& m) {
       },
       py::arg("logl"), py::arg("nlive"), py::arg("nfinal"), py::arg("logvol_end"),
       "expected log volumes and log weights of a run");
+  m.def(
+      "fit_bound",
+      [](const ridgeline::bind::farray& points, double logpointvol, bool multi, double enlarge) {
+        ridgeline::bind::require_ndim(points, 2, "points");
+        if (points.shape(0) < 1 || points.shape(1) < 1) throw std::invalid_argument("points must be non-empty");
+        if (!(enlarge >= 1.0)) throw std::invalid_argument("enlarge=" + std::to_string(enlarge) + " must be >= 1");
+        nested::RowMatrix pts(points.shape(0), points.shape(1));
+        std::memcpy(pts.data(), points.data(), static_cast<std::size_t>(points.size()) * sizeof(double));
+        if (!pts.allFinite()) throw std::invalid_argument("points must be finite");
+        const nested::EllipsoidUnion u = nested::fit_bound(pts, logpointvol, multi, enlarge);
+        py::list out;
+        for (const auto& e : u.ells) out.append(py::make_tuple(e.center, e.shape, e.logvol));
+        return out;
+      },
+      py::arg("points"), py::arg("logpointvol"), py::arg("multi") = true, py::arg("enlarge") = 1.25,
+      "the (multi-)ellipsoid bound of a set of points: [(center, shape, logvol), ...]");
   m.def(
       "builtin_loglike",
       [](const std::string& name, const ridgeline::bind::farray& x) {

@@ -123,7 +123,7 @@ class NestedSampler:
         Volume enlargement of each bounding ellipsoid.
     update_interval : int, optional
         Refit the bound every this many iterations (default ``nlive // 10``).
-    nsim : int, default=64
+    nsim : int, default=100
         Number of simulated volume-shrinkage sequences behind ``logzerr``.
 
     Examples
@@ -148,7 +148,7 @@ class NestedSampler:
         rng: Any = None,
         enlarge: float = 1.25,
         update_interval: int | None = None,
-        nsim: int = 64,
+        nsim: int = 100,
     ) -> None:
         ndim = _check_int(ndim, "ndim", 1)
         nlive = _check_int(nlive, "nlive", 2)

@@ -109,6 +109,17 @@ inline Ellipsoid fit_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx
   const RowMatrix sp = sub * e.precision;
   const double rmax = n > 0 ? (sp.cwiseProduct(sub)).rowwise().sum().maxCoeff() : 0.0;
   if (rmax > 0.0) e.scale_log(std::log(rmax) + 1e-10);
+  // An ellipsoid fitted to few points (n / d small) misses much of the region
+  // they were drawn from (its shape is poorly estimated).  Simulating uniform
+  // points in d-balls, the volume factor that restores ~99% coverage is about
+  // exp(d g(n / d)) with g(r) = 2.5 r^-1.65 for r up to ~25 (and ~1 beyond).
+  // Applying it here both protects small clusters and makes splits into them
+  // correspondingly less attractive.
+  if (n > 0) {
+    const double ratio = static_cast<double>(n) / d;
+    const double g = 2.5 * (std::pow(ratio, -1.65) - std::pow(25.0, -1.65));
+    if (g > 0.0) e.scale_log(2.0 * std::min(g, 5.0));
+  }
   const double minvol = std::log(static_cast<double>(std::max<std::size_t>(n, 1))) + logpointvol;
   if (e.logvol < minvol) e.set_logvol(minvol);
   return e;

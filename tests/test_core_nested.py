@@ -1,0 +1,146 @@
+"""Direct calls into ridgeline._core.nested, compared with the numpy reference sampler."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ridgeline import _core
+from ridgeline.nested import NestedSampler, problems
+from ridgeline.nested import _reference as ref
+
+core = _core.nested
+
+
+def _a_run(p, seed=0, nlive=200):
+    s = NestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=nlive, rng=seed)
+    res = s.run(dlogz=0.5)
+    return s, res
+
+
+def test_expected_weights_match_reference():
+    s, res = _a_run(problems.shells())
+    logvol_end = float(s._core.state()["logvol"])
+    lv, lw = core.deterministic_weights(res.logl, res.nlive_it, res.nlive, logvol_end)
+    rlv, rlw = ref.expected_weights(res.logl, res.nlive_it, res.nlive, logvol_end)
+    np.testing.assert_allclose(lv, rlv, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lw, rlw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lw, res.logwt, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("p", [problems.gaussian(5), problems.eggbox()], ids=lambda p: p.name)
+def test_simulated_spread_matches_exact_reference(p):
+    s, res = _a_run(p, nlive=300)
+    logvol_end = float(s._core.state()["logvol"])
+    sims = core.simulate_logz(res.logl, res.nlive_it, res.nlive, logvol_end, 2000, 123)
+    exact = ref.simulate_logz(res.logl, res.nlive_it, res.nlive, 2000, np.random.default_rng(5))
+    # 2000 draws: the standard deviation has a relative standard error of ~1.6%
+    assert sims.std() == pytest.approx(exact.std(), rel=0.08)
+    assert abs(sims.mean() - exact.mean()) < 4 * exact.std() / np.sqrt(1000)
+    # point by point (block=1) is the exact scheme as well
+    one = core.simulate_logz(res.logl, res.nlive_it, res.nlive, logvol_end, 2000, 7, 1)
+    assert one.std() == pytest.approx(exact.std(), rel=0.08)
+    # same seed, same numbers
+    np.testing.assert_array_equal(sims, core.simulate_logz(res.logl, res.nlive_it, res.nlive, logvol_end, 2000, 123))
+
+
+def test_single_ellipsoid_matches_reference():
+    gen = np.random.default_rng(1)
+    for n, d in [(200, 2), (60, 5), (500, 10)]:
+        pts = gen.random((n, d)) * np.linspace(0.2, 1.0, d)
+        (c, shape, logvol), = core.fit_bound(pts, -3.0, False, 1.25)
+        (e,) = ref.fit_bound(pts, -3.0, False, 1.25)
+        np.testing.assert_allclose(c, e.center, rtol=1e-12)
+        np.testing.assert_allclose(shape, e.shape, rtol=1e-9, atol=1e-14)
+        assert logvol == pytest.approx(e.logvol, rel=1e-10)
+        # every point is inside, the volume is at least n * pointvol
+        p = np.linalg.inv(shape)
+        r2 = np.einsum("ij,jk,ik->i", pts - c, p, pts - c)
+        assert r2.max() <= 1.0
+        assert logvol >= np.log(n) - 3.0
+
+
+def test_multi_ellipsoid_split_matches_reference():
+    gen = np.random.default_rng(2)
+    centres = np.array([[0.2, 0.2, 0.2], [0.8, 0.3, 0.5], [0.4, 0.8, 0.7]])
+    pts = np.vstack([c + 0.02 * gen.standard_normal((150, 3)) for c in centres])
+    got = core.fit_bound(pts, -15.0, True, 1.25)
+    want = ref.fit_bound(pts, -15.0, True, 1.25)
+    assert len(got) == len(want) == 3
+    for (c, shape, logvol), e in zip(sorted(got, key=lambda t: tuple(t[0])), sorted(want, key=lambda e: tuple(e.center))):
+        np.testing.assert_allclose(c, e.center, rtol=1e-10)
+        np.testing.assert_allclose(shape, e.shape, rtol=1e-8, atol=1e-14)
+        assert logvol == pytest.approx(e.logvol, rel=1e-9)
+    # the union covers the clusters and each ellipsoid holds one cluster centre
+    for c in centres:
+        inside = [float((c - cc) @ np.linalg.inv(s) @ (c - cc)) <= 1 for cc, s, _ in got]
+        assert sum(inside) == 1
+    # a single compact cluster is not split
+    assert len(core.fit_bound(0.5 + 0.05 * gen.standard_normal((300, 3)), -15.0, True, 1.25)) == 1
+
+
+def test_core_rejects_bad_input():
+    with pytest.raises(ValueError, match="nsim=0 must be >= 1"):
+        core.simulate_logz(np.zeros(3), np.array([3], dtype=np.int32), 2, 0.0, 0, 1)
+    with pytest.raises(ValueError, match="logl must be 1-D"):
+        core.simulate_logz(np.zeros((3, 1)), np.array([3], dtype=np.int32), 2, 0.0, 10, 1)
+    with pytest.raises(ValueError, match="nlive must have length"):
+        core.deterministic_weights(np.zeros(3), np.array([3, 3], dtype=np.int32), 2, 0.0)
+    with pytest.raises(ValueError, match="nfinal=5 must be <= len"):
+        core.deterministic_weights(np.zeros(3), np.array([3], dtype=np.int32), 5, 0.0)
+    with pytest.raises(ValueError, match="logl must not contain nan"):
+        core.deterministic_weights(np.array([0.0, np.nan]), np.array([3], dtype=np.int32), 1, 0.0)
+    with pytest.raises(ValueError, match="points must be finite"):
+        core.fit_bound(np.array([[0.0, np.inf], [1.0, 2.0], [3.0, 1.0]]), 0.0)
+    with pytest.raises(ValueError, match="points must be 2-D"):
+        core.fit_bound(np.zeros(4), 0.0)
+    with pytest.raises(ValueError, match="enlarge=0.5"):
+        core.fit_bound(np.zeros((4, 2)), 0.0, True, 0.5)
+    with pytest.raises(ValueError, match="bound='cube' is unknown"):
+        core.Sampler(2, 50, 0, "cube")
+    with pytest.raises(ValueError, match="nlive=1 must be >= 2"):
+        core.Sampler(2, 1, 0)
+    s = core.Sampler(2, 50, 0)
+    with pytest.raises(ValueError, match="unknown problem 'nope'"):
+        s.set_loglike_builtin("nope")
+    with pytest.raises(ValueError, match="address=0"):
+        s.set_loglike_cfunc(0)
+    with pytest.raises(TypeError, match="loglike must be callable"):
+        s.set_loglike_python(3, False)
+    with pytest.raises(ValueError, match="lo and hi must have length ndim=2"):
+        s.set_transform_affine([0.0], [1.0])
+    with pytest.raises(ValueError, match="dlogz=-1"):
+        s.run(-1.0)
+    with pytest.raises(ValueError, match="must be 2 for shells"):
+        core.Sampler(3, 50, 0).set_loglike_builtin("shells")
+
+
+def _compare_with_reference(p, nlive, nseed):
+    zc, ec, zr, er = [], [], [], []
+    for seed in range(nseed):
+        res = NestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=nlive, rng=seed).run(dlogz=0.5)
+        zc.append(res.logz)
+        ec.append(res.logzerr)
+        r = ref.run(p.loglike_vectorized, p.prior_transform, p.ndim, nlive=nlive, dlogz=0.5, rng=1000 + seed)
+        zr.append(r["logz"])
+        er.append(r["logzerr"])
+    zc, ec, zr, er = map(np.asarray, (zc, ec, zr, er))
+    se = np.sqrt(zc.var(ddof=1) / nseed + zr.var(ddof=1) / nseed)
+    assert abs(zc.mean() - zr.mean()) < 4 * se, (zc.mean(), zr.mean(), se)
+    assert 1 / 1.25 < ec.mean() / er.mean() < 1.25, (ec.mean(), er.mean())
+    # both are right about the truth too
+    assert abs(zc.mean() - p.logz_true) < 4 * ec.mean() / np.sqrt(nseed) + 4 * zc.std(ddof=1) / np.sqrt(nseed)
+    return zc, ec, zr, er
+
+
+def test_core_agrees_with_reference_sampler_gaussian3():
+    _compare_with_reference(problems.gaussian(3), nlive=100, nseed=20)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "p", [problems.shells(), problems.mixture(3), problems.gaussian(6)], ids=lambda p: p.name
+)
+def test_core_agrees_with_reference_sampler_slow(p):
+    zc, ec, zr, er = _compare_with_reference(p, nlive=200, nseed=20)
+    print(f"\n{p.name}: core {zc.mean():.4f} +/- {ec.mean():.4f}   reference {zr.mean():.4f} +/- {er.mean():.4f}")
