@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "ridgeline/nested/problems.hpp"
 #include "ridgeline/nested/sampler.hpp"
@@ -102,6 +103,7 @@ class BindingEvaluator final : public nested::Evaluator {
   CLogLike cfn = nullptr;
   void* cdata = nullptr;
   py::object lfn;
+  PyThreadState* tstate = nullptr;  // set while a run has released the GIL
 
   bool needs_gil() const {
     return tkind != TKind::affine || lkind == LKind::py_scalar || lkind == LKind::py_vector;
@@ -113,7 +115,22 @@ class BindingEvaluator final : public nested::Evaluator {
       loglike_compiled(x, m, logl);
       return;
     }
-    py::gil_scoped_acquire gil;
+    // Take the GIL for the Python calls only (the run loop released it); the raw
+    // CPython calls are cheaper than a pybind11 gil_scoped_acquire per point.
+    struct Hold {
+      PyThreadState*& ts;
+      explicit Hold(PyThreadState*& t) : ts(t) { PyEval_RestoreThread(ts); }
+      ~Hold() { ts = PyEval_SaveThread(); }
+      Hold(const Hold&) = delete;
+      Hold& operator=(const Hold&) = delete;
+    };
+    std::optional<py::gil_scoped_acquire> fallback;
+    std::optional<Hold> hold;
+    if (tstate != nullptr) {
+      hold.emplace(tstate);
+    } else {
+      fallback.emplace();
+    }
     const auto du = static_cast<std::size_t>(d);
     if (tkind == TKind::affine) {
       transform_affine(u, m, x);
@@ -262,7 +279,16 @@ class PySampler {
     }
     nested::StopReason reason;
     {
-      py::gil_scoped_release release;
+      struct Release {
+        PyThreadState*& ts;
+        explicit Release(PyThreadState*& t) : ts(t) { ts = PyEval_SaveThread(); }
+        ~Release() {
+          PyEval_RestoreThread(ts);
+          ts = nullptr;
+        }
+        Release(const Release&) = delete;
+        Release& operator=(const Release&) = delete;
+      } release(ev_.tstate);
       reason = sampler_->run(ev_, lim, ridgeline::bind::python_poll(), pf, progress_every);
     }
     return nested::stop_reason_name(reason);

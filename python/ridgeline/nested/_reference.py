@@ -87,7 +87,7 @@ def fit_ellipsoid(points: np.ndarray, logpointvol: float) -> Ellipsoid:
     if r2 > 0:
         e.scale(math.log(r2) + 1e-10)
     # coverage factor for ellipsoids from few points (see the C++ core)
-    g = 2.5 * ((n / d) ** -1.65 - 25.0**-1.65) if n > 0 else 0.0
+    g = 2.5 * ((n / d) ** -1.65 - 25.0**-1.65) if (n > 0 and d >= 3) else 0.0
     if g > 0:
         e.scale(2.0 * min(g, 5.0))
     minvol = math.log(max(n, 1)) + logpointvol

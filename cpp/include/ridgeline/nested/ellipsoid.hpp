@@ -114,8 +114,9 @@ inline Ellipsoid fit_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx
   // points in d-balls, the volume factor that restores ~99% coverage is about
   // exp(d g(n / d)) with g(r) = 2.5 r^-1.65 for r up to ~25 (and ~1 beyond).
   // Applying it here both protects small clusters and makes splits into them
-  // correspondingly less attractive.
-  if (n > 0) {
+  // correspondingly less attractive.  In d <= 2 the volume floor n X / N already
+  // suffices (shells and eggbox stay calibrated without it, with fewer calls).
+  if (n > 0 && d >= 3) {
     const double ratio = static_cast<double>(n) / d;
     const double g = 2.5 * (std::pow(ratio, -1.65) - std::pow(25.0, -1.65));
     if (g > 0.0) e.scale_log(2.0 * std::min(g, 5.0));
