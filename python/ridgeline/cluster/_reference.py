@@ -159,7 +159,7 @@ def nlr_solve(
     ``y += beta r``; if the infeasibility did not fall below a quarter of its
     previous value, beta doubles.  The dual step length is a Barzilai-Borwein
     estimate from the last two dual steps, clipped to ``[beta, dual_bb * beta]``.  Converged when ``max|r| <= tol`` and the
-    gradient mapping is below ``tol`` as well.
+    gradient mapping is below ``max(tol, sqrt(tol) / 10)``.
     """
     n = U0.shape[0]
     ones = np.ones(n)
@@ -213,7 +213,7 @@ def nlr_solve(
         t = min(max(t, 1e-12), 1e12)
         # dual step once the primal has (approximately) settled
         if stat <= max(tol, dual_c * infeas) or dd == 0.0:
-            if infeas <= tol and stat <= tol:
+            if infeas <= tol and stat <= max(tol, 0.1 * np.sqrt(tol)):
                 converged = True
                 break
             step = beta

@@ -372,6 +372,8 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   double rho_sum = 0.0;
   for (const Block& b : blocks) rho_sum += b.rho;
   const double unorm = std::sqrt(rho_sum);
+  // stationarity target: the gradient-mapping norm at sqrt(tol) / 10 (at least tol)
+  const double stat_tol = std::max(opt.tol, 0.1 * std::sqrt(opt.tol));
 
   detail::Eval cur, nxt;
   detail::evaluate(cost, U, y, beta, th, cur);
@@ -410,7 +412,7 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
     if (sy > 0.0) t = (it % 2) ? dd / sy : sy / detail::dot_all(Yg, Yg, th);
     t = std::min(std::max(t, 1e-12), 1e12);
     if (stat <= std::max(opt.tol, opt.dual_c * cur.infeas) || dd == 0.0) {
-      if (cur.infeas <= opt.tol && stat <= opt.tol) {
+      if (cur.infeas <= opt.tol && stat <= stat_tol) {
         res.converged = true;
         break;
       }
