@@ -212,10 +212,10 @@ def nlr_solve(
             t = dd / sy if (it % 2) else sy / float(np.sum(Yg * Yg))
         t = min(max(t, 1e-12), 1e12)
         # dual step once the primal has (approximately) settled
+        if infeas <= tol and stat <= max(tol, 0.1 * np.sqrt(tol)):
+            converged = True
+            break
         if stat <= max(tol, dual_c * infeas) or dd == 0.0:
-            if infeas <= tol and stat <= max(tol, 0.1 * np.sqrt(tol)):
-                converged = True
-                break
             step = beta
             if dual_bb and dy_prev is not None:
                 dr = r - r_prev

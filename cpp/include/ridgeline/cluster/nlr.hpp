@@ -411,11 +411,11 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
     while (static_cast<int>(hist.size()) > opt.memory) hist.pop_front();
     if (sy > 0.0) t = (it % 2) ? dd / sy : sy / detail::dot_all(Yg, Yg, th);
     t = std::min(std::max(t, 1e-12), 1e12);
+    if (cur.infeas <= opt.tol && stat <= stat_tol) {
+      res.converged = true;
+      break;
+    }
     if (stat <= std::max(opt.tol, opt.dual_c * cur.infeas) || dd == 0.0) {
-      if (cur.infeas <= opt.tol && stat <= stat_tol) {
-        res.converged = true;
-        break;
-      }
       double step = beta;
       if (opt.dual_bb > 0.0 && have_prev) {
         const double den = -(dy_prev.dot(cur.r - r_prev));
