@@ -1,5 +1,232 @@
+// Thin bindings of the spectra kernels (cpp/include/ridgeline/spectra).
 #include "common.hpp"
 
+#include <memory>
+
+#include "ridgeline/spectra/lanczos.hpp"
+#include "ridgeline/spectra/mlp.hpp"
+#include "ridgeline/spectra/operators.hpp"
+
+namespace rs = ridgeline::spectra;
+namespace mlp = ridgeline::mlpapi;
+using rs::Index;
+using rs::Matrix;
+using rs::Vector;
+
+namespace {
+
+using ConstRef = Eigen::Ref<const Matrix>;
+
+// Operators that borrow numpy buffers keep them alive here.
+struct PyDense final : rs::LinearOperator {
+  py::array_t<double, py::array::c_style> keep;
+  rs::DenseOperator op;
+  explicit PyDense(py::array_t<double, py::array::c_style> a)
+      : keep(std::move(a)), op(keep.data(), static_cast<Index>(keep.shape(0))) {}
+  Index size() const override { return op.size(); }
+  void apply(const rs::ConstMatrixRef& X, rs::MatrixRef Y) const override { op.apply(X, Y); }
+};
+
+struct PyCsr final : rs::LinearOperator {
+  py::array_t<double, py::array::c_style> data;
+  py::array_t<std::int64_t, py::array::c_style> indices, indptr;
+  rs::CsrOperator op;
+  PyCsr(py::array_t<double, py::array::c_style> d, py::array_t<std::int64_t, py::array::c_style> ix,
+        py::array_t<std::int64_t, py::array::c_style> ip, Index n, int n_threads)
+      : data(std::move(d)), indices(std::move(ix)), indptr(std::move(ip)),
+        op(data.data(), indices.data(), indptr.data(), n, n_threads) {}
+  Index size() const override { return op.size(); }
+  void apply(const rs::ConstMatrixRef& X, rs::MatrixRef Y) const override { op.apply(X, Y); }
+};
+
+Matrix apply_block(const rs::LinearOperator& op, const ConstRef& X) {
+  if (X.rows() != op.size()) {
+    throw std::invalid_argument("X has " + std::to_string(X.rows()) + " rows, expected " + std::to_string(op.size()));
+  }
+  Matrix Y(X.rows(), X.cols());
+  {
+    py::gil_scoped_release release;
+    op.apply(X, Y);
+  }
+  return Y;
+}
+
+template <class Engine, class Cls>
+void bind_reverse_comm(Cls& cls) {
+  cls.def_property_readonly("done", &Engine::done)
+      .def_property_readonly("n_matvec", &Engine::n_matvec)
+      .def("request", [](const Engine& e) { return Matrix(e.request()); },
+           "the (n, b) block whose product with the operator is needed next")
+      .def("supply", [](Engine& e, const ConstRef& AX) { e.supply(AX); }, py::arg("AX"),
+           "hand back the product of the operator with request()")
+      .def(
+          "run",
+          [](Engine& e, const rs::LinearOperator& op) {
+            py::gil_scoped_release release;
+            rs::drive(e, op, ridgeline::bind::python_poll());
+          },
+          py::arg("op"), "drive the engine with a built-in operator (GIL released)");
+}
+
+bool cpu_has_avx2_fma() {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+std::shared_ptr<mlp::Backend> mlp::make_backend_baseline(const Spec& spec, const double* params, const double* X,
+                                                         Index N, const std::int64_t* labels,
+                                                         const double* targets) {
+  return std::make_shared<rs::MlpState>(spec, params, X, N, labels, targets);
+}
+
 void bind_spectra(py::module_& m) {
-  (void)m;  // kernels are added by the spectra engine
+  m.def(
+      "tridiagonal_eigh",
+      [](const Vector& alpha, const Vector& beta) {
+        Vector theta;
+        Matrix S;
+        rs::tridiagonal_eigh(alpha, beta, theta, S);
+        return py::make_tuple(theta, S);
+      },
+      py::arg("alpha"), py::arg("beta"), "eigenvalues (ascending) and eigenvectors of a symmetric tridiagonal matrix");
+  m.def(
+      "rademacher", [](std::uint64_t seed, std::uint64_t stream, Index n) {
+        Vector v(n);
+        rs::rademacher_vector(seed, stream, v.data(), n);
+        return v;
+      },
+      py::arg("seed"), py::arg("stream"), py::arg("n"));
+
+  py::class_<rs::LinearOperator, std::shared_ptr<rs::LinearOperator>>(m, "Operator")
+      .def_property_readonly("n", &rs::LinearOperator::size)
+      .def("matmat", &apply_block, py::arg("X"), "A @ X for an (n, b) block (GIL released)")
+      .def(
+          "matvec",
+          [](const rs::LinearOperator& op, const Vector& x) {
+            Matrix Y = apply_block(op, x);
+            return Vector(Y.col(0));
+          },
+          py::arg("x"));
+  py::class_<PyDense, rs::LinearOperator, std::shared_ptr<PyDense>>(m, "DenseOperator")
+      .def(py::init<py::array_t<double, py::array::c_style>>(), py::arg("A"));
+  py::class_<PyCsr, rs::LinearOperator, std::shared_ptr<PyCsr>>(m, "CsrOperator")
+      .def(py::init<py::array_t<double, py::array::c_style>, py::array_t<std::int64_t, py::array::c_style>,
+                    py::array_t<std::int64_t, py::array::c_style>, Index, int>(),
+           py::arg("data"), py::arg("indices"), py::arg("indptr"), py::arg("n"), py::arg("n_threads") = 1);
+
+  py::class_<mlp::Spec>(m, "Mlp")
+      .def(py::init([](std::vector<Index> sizes, const std::string& act, const std::string& loss) {
+             return mlp::Spec(std::move(sizes), mlp::parse_activation(act), mlp::parse_loss(loss));
+           }),
+           py::arg("layer_sizes"), py::arg("activation"), py::arg("loss"))
+      .def_property_readonly("n_params", &mlp::Spec::n_params);
+  m.def("cpu_has_avx2_fma", &cpu_has_avx2_fma);
+
+  py::class_<mlp::Backend, std::shared_ptr<mlp::Backend>>(m, "MlpState")
+      .def(py::init([](const mlp::Spec& net, const Vector& params, py::array_t<double, py::array::c_style> X,
+                       py::array y, const std::string& isa) {
+             if (params.size() != net.n_params()) {
+               throw std::invalid_argument("params has length " + std::to_string(params.size()) + ", expected " +
+                                           std::to_string(net.n_params()));
+             }
+             ridgeline::bind::require_ndim(X, 2, "X");
+             if (X.shape(1) != net.in_dim(0)) {
+               throw std::invalid_argument("X has " + std::to_string(X.shape(1)) + " features, expected " +
+                                           std::to_string(net.in_dim(0)));
+             }
+             mlp::Factory make = &mlp::make_backend_baseline;
+             if (isa == "auto" || isa == "avx2") {
+               if (cpu_has_avx2_fma()) {
+                 make = &mlp::make_backend_avx2;
+               } else if (isa == "avx2") {
+                 throw std::invalid_argument("isa='avx2' is not available on this CPU or build");
+               }
+             } else if (isa != "baseline") {
+               throw std::invalid_argument("unknown isa '" + isa + "'; expected one of 'auto', 'avx2', 'baseline'");
+             }
+             const Index N = static_cast<Index>(X.shape(0));
+             if (net.loss() == mlp::Loss::CrossEntropy) {
+               auto lab = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(y);
+               if (!lab || lab.ndim() != 1 || lab.shape(0) != N) {
+                 throw std::invalid_argument("y must be integer labels of shape (" + std::to_string(N) + ",)");
+               }
+               py::gil_scoped_release release;
+               return make(net, params.data(), X.data(), N, lab.data(), nullptr);
+             }
+             auto tg = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
+             const Index out = net.out_dim(net.n_layers() - 1);
+             if (!tg || tg.size() != N * out) {
+               throw std::invalid_argument("y must be targets of shape (" + std::to_string(N) + ", " +
+                                           std::to_string(out) + ")");
+             }
+             py::gil_scoped_release release;
+             return make(net, params.data(), X.data(), N, nullptr, tg.data());
+           }),
+           py::arg("net"), py::arg("params"), py::arg("X"), py::arg("y"), py::arg("isa") = "auto")
+      .def_property_readonly("loss", &mlp::Backend::loss)
+      .def_property_readonly("isa", &mlp::Backend::isa)
+      .def_property_readonly("gradient",
+                             [](const mlp::Backend& s) { return Vector(Eigen::Map<const Vector>(s.gradient(), s.size())); })
+      .def(
+          "product",
+          [](const mlp::Backend& s, const ConstRef& V, bool gauss_newton, int n_threads) {
+            if (V.rows() != s.size()) {
+              throw std::invalid_argument("V has " + std::to_string(V.rows()) + " rows, expected " +
+                                          std::to_string(s.size()));
+            }
+            if (!V.allFinite()) throw std::invalid_argument("V contains NaN or inf");
+            const Matrix Vc = V;
+            Matrix HV(V.rows(), V.cols());
+            py::gil_scoped_release release;
+            s.apply(Vc.data(), HV.data(), Vc.cols(), gauss_newton, n_threads);
+            return HV;
+          },
+          py::arg("V"), py::arg("gauss_newton") = false, py::arg("n_threads") = 1);
+
+  py::class_<rs::MlpOperator, rs::LinearOperator, std::shared_ptr<rs::MlpOperator>>(m, "MlpOperator")
+      .def(py::init<std::shared_ptr<const mlp::Backend>, bool, int>(), py::arg("state"), py::arg("gauss_newton"),
+           py::arg("n_threads") = 1);
+
+  py::class_<rs::LanczosEigs> eigs(m, "LanczosEigs");
+  eigs.def(py::init([](Index n, Index k, const std::string& which, double tol, Index ncv, Index max_matvec,
+                       std::uint64_t seed, std::optional<Vector> v0) {
+             return std::make_unique<rs::LanczosEigs>(n, k, rs::parse_which(which), tol, ncv, max_matvec, seed,
+                                                      v0 ? v0->data() : nullptr);
+           }),
+           py::arg("n"), py::arg("k"), py::arg("which"), py::arg("tol"), py::arg("ncv"), py::arg("max_matvec"),
+           py::arg("seed"), py::arg("v0") = py::none())
+      .def_property_readonly("eigenvalues", [](const rs::LanczosEigs& e) { return Vector(e.eigenvalues()); })
+      .def_property_readonly("eigenvectors", [](const rs::LanczosEigs& e) { return Matrix(e.eigenvectors()); })
+      .def_property_readonly("residuals", [](const rs::LanczosEigs& e) { return Vector(e.residuals()); })
+      .def_property_readonly("converged", &rs::LanczosEigs::converged)
+      .def_property_readonly("n_restarts", &rs::LanczosEigs::n_restarts);
+  bind_reverse_comm<rs::LanczosEigs>(eigs);
+
+  py::class_<rs::Slq> slq(m, "Slq");
+  slq.def(py::init<Index, Index, Index, std::uint64_t, bool, double>(), py::arg("n"), py::arg("n_probes"),
+          py::arg("n_steps"), py::arg("seed"), py::arg("deflate"), py::arg("deflate_tol"))
+      .def_property_readonly("nodes", [](const rs::Slq& s) { return Vector(s.nodes()); })
+      .def_property_readonly("weights", [](const rs::Slq& s) { return Vector(s.weights()); })
+      .def_property_readonly("n_deflated", &rs::Slq::n_deflated)
+      .def("alpha", &rs::Slq::alpha, py::arg("probe"))
+      .def("beta", &rs::Slq::beta, py::arg("probe"));
+  bind_reverse_comm<rs::Slq>(slq);
+
+  py::class_<rs::TraceEstimator> tr(m, "TraceEstimator");
+  tr.def(py::init([](Index n, const std::string& method, Index budget, std::uint64_t seed) {
+           return std::make_unique<rs::TraceEstimator>(n, rs::parse_trace_method(method), budget, seed);
+         }),
+         py::arg("n"), py::arg("method"), py::arg("budget"), py::arg("seed"))
+      .def_property_readonly("value", &rs::TraceEstimator::value)
+      .def_property_readonly("stderr", &rs::TraceEstimator::standard_error)
+      .def_property_readonly("method", &rs::TraceEstimator::method_used)
+      .def_property_readonly("samples", &rs::TraceEstimator::samples)
+      .def_property_readonly("predicted_ratio", &rs::TraceEstimator::predicted_ratio);
+  bind_reverse_comm<rs::TraceEstimator>(tr);
 }

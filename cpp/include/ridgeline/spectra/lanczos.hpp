@@ -1,0 +1,664 @@
+// Lanczos-based spectral kernels (no Python here).
+//
+// Every kernel is a reverse-communication engine: request() gives the block of
+// vectors whose products with the operator are needed next, supply() hands
+// back the products, done() says when to stop.  Python drives an engine with
+// user callbacks; drive() runs one against a built-in C++ operator.
+//
+// - tridiagonal_eigh: eigenpairs of a symmetric tridiagonal matrix.
+// - LanczosEigs: thick-restart Lanczos with full reorthogonalisation (CGS2,
+//   one matrix-vector product against the whole basis per pass) for k
+//   eigenpairs at one or both ends, with true residual norms.
+// - Slq: stochastic Lanczos quadrature (probes in lockstep, one block per step),
+//   optionally deflating the Ritz pairs that the first probe converged.
+// - TraceEstimator: Hutchinson, Hutch++, and an automatic choice between them.
+#pragma once
+
+#include <Eigen/Dense>
+#include <Eigen/Eigenvalues>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "ridgeline/common/errors.hpp"
+#include "ridgeline/common/random.hpp"
+#include "ridgeline/spectra/operators.hpp"
+
+namespace ridgeline::spectra {
+
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+
+// Eigenvalues (ascending) and eigenvectors of the symmetric tridiagonal matrix
+// with diagonal alpha (m) and off-diagonal beta (m - 1).
+inline void tridiagonal_eigh(const Vector& alpha, const Vector& beta, Vector& theta, Matrix& S) {
+  const Index m = alpha.size();
+  require(beta.size() == std::max<Index>(m - 1, 0), "beta must have len(alpha) - 1 entries");
+  require(alpha.allFinite() && beta.allFinite(), "tridiagonal entries contain NaN or inf");
+  if (m == 0) {
+    theta.resize(0);
+    S.resize(0, 0);
+    return;
+  }
+  Eigen::SelfAdjointEigenSolver<Matrix> es;
+  Vector a = alpha, b = beta;
+  es.computeFromTridiagonal(a, b, Eigen::ComputeEigenvectors);
+  if (es.info() != Eigen::Success) throw std::runtime_error("tridiagonal eigensolver did not converge");
+  theta = es.eigenvalues();
+  S = es.eigenvectors();
+}
+
+// Gaussian vector of stream `stream` (Box-Muller normals, in order).
+inline void normal_vector(std::uint64_t seed, std::uint64_t stream, double* out, Index n) {
+  RandomStream rs(seed, stream);
+  for (Index i = 0; i < n; ++i) out[i] = rs.normal();
+}
+
+// Rademacher vector of stream `stream`: entry i is +1 when bit (i mod 64) of word i / 64 is set.
+inline void rademacher_vector(std::uint64_t seed, std::uint64_t stream, double* out, Index n) {
+  std::uint64_t w = 0;
+  for (Index i = 0; i < n; ++i) {
+    if ((i & 63) == 0) w = philox_word(seed, stream, static_cast<std::uint64_t>(i >> 6));
+    out[i] = ((w >> (i & 63)) & 1u) ? 1.0 : -1.0;
+  }
+}
+
+// Classical Gram-Schmidt twice against the first `ncols` columns of V;
+// returns the accumulated coefficients V^T r (before removal).
+inline Vector cgs2(const Matrix& V, Index ncols, Eigen::Ref<Vector> r) {
+  Vector h = Vector::Zero(ncols);
+  if (ncols == 0) return h;
+  for (int pass = 0; pass < 2; ++pass) {
+    const Vector c = V.leftCols(ncols).transpose() * r;
+    r.noalias() -= V.leftCols(ncols) * c;
+    h += c;
+  }
+  return h;
+}
+
+class ReverseComm {
+ public:
+  virtual ~ReverseComm() = default;
+  virtual bool done() const = 0;
+  // The n x b block whose product is needed next.
+  virtual const Matrix& request() const = 0;
+  virtual void supply(const ConstMatrixRef& AX) = 0;
+  Index n_matvec() const { return n_matvec_; }
+
+ protected:
+  void check_supply(const ConstMatrixRef& AX) {
+    const Matrix& X = request();
+    require(!done(), "the engine has finished; no product was requested");
+    if (AX.rows() != X.rows() || AX.cols() != X.cols()) {
+      throw std::invalid_argument("the product has shape (" + std::to_string(AX.rows()) + ", " +
+                                  std::to_string(AX.cols()) + "), expected (" + std::to_string(X.rows()) + ", " +
+                                  std::to_string(X.cols()) + ")");
+    }
+    if (!AX.allFinite()) throw std::invalid_argument("the operator returned NaN or inf");
+    n_matvec_ += AX.cols();
+  }
+  Index n_matvec_ = 0;
+};
+
+// Run an engine against a built-in operator; poll for interrupts between products.
+inline void drive(ReverseComm& rc, const LinearOperator& op, const PollFn& poll) {
+  Matrix Y;
+  while (!rc.done()) {
+    const Matrix& X = rc.request();
+    require(X.rows() == op.size(), "operator size does not match the engine");
+    Y.resize(X.rows(), X.cols());
+    op.apply(X, Y);
+    rc.supply(Y);
+    poll_or_throw(poll);
+  }
+}
+
+enum class Which { LA, SA, LM, BE };
+
+inline Which parse_which(const std::string& s) {
+  if (s == "LA") return Which::LA;
+  if (s == "SA") return Which::SA;
+  if (s == "LM") return Which::LM;
+  if (s == "BE") return Which::BE;
+  throw std::invalid_argument("unknown which '" + s + "'; expected one of 'LA', 'SA', 'LM', 'BE'");
+}
+
+// Indices of ascending theta, most wanted first.
+inline std::vector<Index> wanted_order(const Vector& theta, Which which) {
+  const Index m = theta.size();
+  std::vector<Index> idx(static_cast<std::size_t>(m));
+  std::iota(idx.begin(), idx.end(), Index{0});
+  switch (which) {
+    case Which::LA:
+      std::reverse(idx.begin(), idx.end());
+      break;
+    case Which::SA:
+      break;
+    case Which::LM:
+      std::stable_sort(idx.begin(), idx.end(), [&](Index a, Index b) { return std::abs(theta(a)) > std::abs(theta(b)); });
+      break;
+    case Which::BE: {
+      std::vector<Index> out;
+      Index lo = 0, hi = m - 1;
+      bool high = true;
+      while (lo <= hi) out.push_back(high ? hi-- : lo++), high = !high;
+      idx = out;
+      break;
+    }
+  }
+  return idx;
+}
+
+class LanczosEigs final : public ReverseComm {
+ public:
+  LanczosEigs(Index n, Index k, Which which, double tol, Index ncv, Index max_matvec, std::uint64_t seed,
+              const double* v0)
+      : n_(n), k_(k), which_(which), tol_(tol), m_(ncv), max_matvec_(max_matvec), seed_(seed) {
+    require(n >= 1, "n=" + std::to_string(n) + " must be >= 1");
+    require(k >= 1 && k < n, "k=" + std::to_string(k) + " must satisfy 1 <= k < n=" + std::to_string(n));
+    require(ncv > k && ncv <= n, "ncv=" + std::to_string(ncv) + " must satisfy k < ncv <= n");
+    require(tol > 0.0 && std::isfinite(tol), "tol must be > 0");
+    require(max_matvec >= ncv, "max_matvec must be >= ncv");
+    V_.resize(n, m_ + 1);
+    W_.resize(n, m_);
+    T_ = Matrix::Zero(m_ + 1, m_ + 1);
+    Vector v(n);
+    if (v0 != nullptr) {
+      v = Eigen::Map<const Vector>(v0, n);
+      require(v.allFinite(), "v0 contains NaN or inf");
+    } else {
+      normal_vector(seed_, 0, v.data(), n);
+    }
+    const double nv = v.norm();
+    require(nv > 0.0, "v0 must be nonzero");
+    V_.col(0) = v / nv;
+    request_ = V_.col(0);
+  }
+
+  bool done() const override { return done_; }
+  const Matrix& request() const override { return request_; }
+
+  void supply(const ConstMatrixRef& AX) override {
+    check_supply(AX);
+    W_.col(j_) = AX.col(0);
+    Vector r = AX.col(0);
+    const Vector h = cgs2(V_, j_ + 1, r);
+    T_(j_, j_) = h(j_);
+    double beta = r.norm();
+    const Index size = j_ + 1;
+    // Ritz pairs of the current projection.
+    Eigen::SelfAdjointEigenSolver<Matrix> es(T_.topLeftCorner(size, size));
+    theta_ = es.eigenvalues();
+    S_ = es.eigenvectors();
+    anorm_ = std::max(anorm_, theta_.cwiseAbs().maxCoeff());
+    const bool exhausted = size == n_;
+    const bool breakdown = !exhausted && beta <= 1e-12 * std::max(anorm_, kEps);
+    if (exhausted) beta = 0.0;
+    if (size >= k_) {
+      order_ = wanted_order(theta_, which_);
+      bool all = true;
+      for (Index i = 0; i < k_; ++i) {
+        const Index c = order_[static_cast<std::size_t>(i)];
+        const double res = beta * std::abs(S_(j_, c));
+        if (res > tol_ * std::max(std::abs(theta_(c)), std::cbrt(kEps * kEps) * anorm_)) all = false;
+      }
+      // After a breakdown the Ritz values are exact for the subspace found so far but the
+      // start vector may have missed wanted directions: accept only if a fresh random
+      // direction breaks down again at once (the rest of the space is then annihilated).
+      const bool accept = all && (!breakdown || prev_breakdown_);
+      if (accept || exhausted || n_matvec_ >= max_matvec_) {
+        converged_ = all || exhausted;
+        finish(size);
+        return;
+      }
+    }
+    prev_breakdown_ = breakdown;
+    if (breakdown) {
+      // Invariant subspace: continue from a fresh random direction orthogonal to the basis.
+      Vector v(n_);
+      double nv = 0.0;
+      for (int attempt = 0; attempt < 8 && nv <= 1e-8; ++attempt) {
+        normal_vector(seed_, static_cast<std::uint64_t>(++restarts_), v.data(), n_);
+        const double n0 = v.norm();
+        cgs2(V_, size, v);
+        nv = v.norm() / n0;
+      }
+      require(nv > 1e-8, "could not extend the Krylov basis");
+      r = v / v.norm();
+      beta = 0.0;
+    } else {
+      r /= beta;
+    }
+    if (size == m_) {
+      restart(size, r, beta);
+    } else {
+      V_.col(size) = r;
+      T_(j_, size) = T_(size, j_) = beta;
+      j_ = size;
+    }
+    request_ = V_.col(j_);
+  }
+
+  const Vector& eigenvalues() const { return values_; }
+  const Matrix& eigenvectors() const { return vectors_; }
+  const Vector& residuals() const { return residuals_; }
+  bool converged() const { return converged_; }
+  Index n_restarts() const { return n_restarts_; }
+
+ private:
+  void restart(Index size, const Vector& r, double beta) {
+    order_ = wanted_order(theta_, which_);
+    const Index l = std::min(size - 1, k_ + (m_ - k_) / 2);
+    Matrix Ssel(size, l);
+    Vector th(l), arrow(l);
+    for (Index i = 0; i < l; ++i) {
+      const Index c = order_[static_cast<std::size_t>(i)];
+      Ssel.col(i) = S_.col(c);
+      th(i) = theta_(c);
+      arrow(i) = beta * S_(size - 1, c);
+    }
+    const Matrix Vn = V_.leftCols(size) * Ssel;
+    const Matrix Wn = W_.leftCols(size) * Ssel;
+    V_.leftCols(l) = Vn;
+    W_.leftCols(l) = Wn;
+    V_.col(l) = r;
+    T_.setZero();
+    for (Index i = 0; i < l; ++i) {
+      T_(i, i) = th(i);
+      T_(i, l) = T_(l, i) = arrow(i);
+    }
+    j_ = l;
+    ++n_restarts_;
+  }
+
+  void finish(Index size) {
+    order_ = wanted_order(theta_, which_);
+    std::vector<Index> sel(order_.begin(), order_.begin() + k_);
+    std::sort(sel.begin(), sel.end());  // ascending eigenvalues
+    values_.resize(k_);
+    vectors_.resize(n_, k_);
+    residuals_.resize(k_);
+    for (Index i = 0; i < k_; ++i) {
+      const Index c = sel[static_cast<std::size_t>(i)];
+      values_(i) = theta_(c);
+      vectors_.col(i) = V_.leftCols(size) * S_.col(c);
+      const Vector Ax = W_.leftCols(size) * S_.col(c);
+      residuals_(i) = (Ax - theta_(c) * vectors_.col(i)).norm();
+    }
+    done_ = true;
+    request_.resize(n_, 0);
+  }
+
+  Index n_, k_;
+  Which which_;
+  double tol_;
+  Index m_, max_matvec_;
+  std::uint64_t seed_;
+  Matrix V_, W_, T_, S_, request_;
+  Vector theta_;
+  std::vector<Index> order_;
+  Index j_ = 0, restarts_ = 0, n_restarts_ = 0;
+  double anorm_ = 0.0;
+  bool done_ = false, converged_ = false, prev_breakdown_ = false;
+  Vector values_, residuals_;
+  Matrix vectors_;
+};
+
+// Stochastic Lanczos quadrature.  Probe p starts from the normalised Gaussian
+// vector of stream p.  With deflation, probe 0 runs first; its Ritz pairs with
+// residual <= deflate_tol * max|theta| span an (almost) invariant subspace U
+// whose eigenvalues enter the measure with weight 1/n each, and the remaining
+// probes (and the rest of probe 0, renormalised) estimate the measure of the
+// operator restricted to the complement of U, with total weight (n - r) / n.
+class Slq final : public ReverseComm {
+ public:
+  Slq(Index n, Index n_probes, Index n_steps, std::uint64_t seed, bool deflate, double deflate_tol)
+      : n_(n), np_(n_probes), m_(std::min(n_steps, n)), seed_(seed), deflate_(deflate), dtol_(deflate_tol) {
+    require(n >= 1, "n=" + std::to_string(n) + " must be >= 1");
+    require(n_probes >= 1, "n_probes=" + std::to_string(n_probes) + " must be >= 1");
+    require(n_steps >= 1, "n_steps=" + std::to_string(n_steps) + " must be >= 1");
+    probes_.resize(static_cast<std::size_t>(np_));
+    U_.resize(n, 0);
+    if (deflate_ && np_ > 1) {
+      start_probe(0);
+    } else {
+      deflate_ = false;
+      for (Index p = 0; p < np_; ++p) start_probe(p);
+    }
+    build_request();
+  }
+
+  bool done() const override { return done_; }
+  const Matrix& request() const override { return request_; }
+
+  void supply(const ConstMatrixRef& AX) override {
+    check_supply(AX);
+    for (std::size_t c = 0; c < active_.size(); ++c) step(probes_[static_cast<std::size_t>(active_[c])], AX.col(static_cast<Index>(c)));
+    if (deflate_ && !phase2_ && !probes_[0].running) {
+      extract_deflation();
+      phase2_ = true;
+      if (U_.cols() < n_) {
+        for (Index p = 1; p < np_; ++p) start_probe(p);
+      }
+    }
+    build_request();
+    if (active_.empty()) assemble();
+  }
+
+  const Vector& nodes() const { return nodes_; }
+  const Vector& weights() const { return weights_; }
+  Index n_deflated() const { return U_.cols(); }
+  // Tridiagonal coefficients of probe p (for inspection and tests).
+  Vector alpha(Index p) const { return probe(p).alpha; }
+  Vector beta(Index p) const { return probe(p).beta; }
+
+ private:
+  struct Probe {
+    Matrix V;
+    Vector alpha, beta;  // beta(i) couples v_i and v_{i+1}
+    Index j = 0;
+    bool running = false, started = false;
+  };
+  const Probe& probe(Index p) const {
+    require(p >= 0 && p < np_, "probe index out of range");
+    return probes_[static_cast<std::size_t>(p)];
+  }
+
+  void start_probe(Index p) {
+    Probe& pr = probes_[static_cast<std::size_t>(p)];
+    pr.V.resize(n_, m_);
+    pr.alpha.resize(0);
+    pr.beta.resize(0);
+    Vector v(n_);
+    normal_vector(seed_, static_cast<std::uint64_t>(p), v.data(), n_);
+    if (U_.cols() > 0) cgs2(U_, U_.cols(), v);
+    const double nv = v.norm();
+    pr.started = true;
+    if (!(nv > 0.0)) return;  // probe inside U: contributes nothing
+    pr.V.col(0) = v / nv;
+    pr.j = 0;
+    pr.running = true;
+  }
+
+  void step(Probe& pr, const Eigen::Ref<const Vector>& w) {
+    Vector r = w;
+    if (U_.cols() > 0) cgs2(U_, U_.cols(), r);
+    const Vector h = cgs2(pr.V, pr.j + 1, r);
+    const Index j = pr.j;
+    pr.alpha.conservativeResize(j + 1);
+    pr.alpha(j) = h(j);
+    anorm_ = std::max(anorm_, std::abs(h(j)));
+    const double b = r.norm();
+    anorm_ = std::max(anorm_, b);
+    if (j + 1 >= m_ || b <= 1e-12 * std::max(anorm_, kEps) || U_.cols() + j + 1 >= n_) {
+      last_beta_ = (&pr == &probes_[0]) ? b : last_beta_;
+      pr.running = false;
+      return;
+    }
+    pr.beta.conservativeResize(j + 1);
+    pr.beta(j) = b;
+    pr.V.col(j + 1) = r / b;
+    pr.j = j + 1;
+  }
+
+  void extract_deflation() {
+    Probe& pr = probes_[0];
+    Vector theta;
+    Matrix S;
+    tridiagonal_eigh(pr.alpha, pr.beta, theta, S);
+    const Index k = theta.size();
+    const double scale = std::max(theta.cwiseAbs().maxCoeff(), kEps);
+    std::vector<Index> conv;
+    for (Index i = 0; i < k; ++i) {
+      if (last_beta_ * std::abs(S(k - 1, i)) <= dtol_ * scale) conv.push_back(i);
+    }
+    conv_ = conv;
+    const auto r = static_cast<Index>(conv.size());
+    U_.resize(n_, r);
+    Uvals_.resize(r);
+    for (Index c = 0; c < r; ++c) {
+      const Index i = conv[static_cast<std::size_t>(c)];
+      U_.col(c) = pr.V.leftCols(k) * S.col(i);
+      Uvals_(c) = theta(i);
+    }
+    // Re-orthonormalise U (Ritz vectors are orthonormal up to rounding).
+    if (r > 0) {
+      Eigen::HouseholderQR<Matrix> qr(U_);
+      U_ = qr.householderQ() * Matrix::Identity(n_, r);
+    }
+  }
+
+  void build_request() {
+    active_.clear();
+    for (Index p = 0; p < np_; ++p) {
+      if (probes_[static_cast<std::size_t>(p)].running) active_.push_back(p);
+    }
+    request_.resize(n_, static_cast<Index>(active_.size()));
+    for (std::size_t c = 0; c < active_.size(); ++c) {
+      const Probe& pr = probes_[static_cast<std::size_t>(active_[c])];
+      request_.col(static_cast<Index>(c)) = pr.V.col(pr.j);
+    }
+  }
+
+  void assemble() {
+    std::vector<double> nodes, weights;
+    const Index r = U_.cols();
+    for (Index i = 0; i < r; ++i) {
+      nodes.push_back(Uvals_(i));
+      weights.push_back(1.0 / static_cast<double>(n_));
+    }
+    std::vector<std::pair<Vector, Vector>> parts;
+    for (Index p = 0; p < np_; ++p) {
+      const Probe& pr = probes_[static_cast<std::size_t>(p)];
+      if (pr.alpha.size() == 0) continue;
+      Vector theta;
+      Matrix S;
+      tridiagonal_eigh(pr.alpha, pr.beta, theta, S);
+      Vector w = S.row(0).transpose().array().square();
+      if (deflate_ && p == 0 && r > 0) {
+        // Drop the deflated Ritz values (they are in U) and renormalise the rest.
+        Vector keep_t(theta.size()), keep_w(theta.size());
+        Index q = 0;
+        for (Index i = 0; i < theta.size(); ++i) {
+          if (std::find(conv_.begin(), conv_.end(), i) == conv_.end()) {
+            keep_t(q) = theta(i);
+            keep_w(q) = w(i);
+            ++q;
+          }
+        }
+        const double mass = keep_w.head(q).sum();
+        if (q == 0 || mass <= 1e-8) continue;
+        theta = keep_t.head(q);
+        w = keep_w.head(q) / mass;
+      }
+      parts.emplace_back(theta, w);
+    }
+    if (r < n_ && !parts.empty()) {
+      const double scale = static_cast<double>(n_ - r) / static_cast<double>(n_) / static_cast<double>(parts.size());
+      for (const auto& [t, w] : parts) {
+        for (Index i = 0; i < t.size(); ++i) {
+          nodes.push_back(t(i));
+          weights.push_back(scale * w(i));
+        }
+      }
+    }
+    nodes_ = Eigen::Map<Vector>(nodes.data(), static_cast<Index>(nodes.size()));
+    weights_ = Eigen::Map<Vector>(weights.data(), static_cast<Index>(weights.size()));
+    done_ = true;
+  }
+
+  Index n_, np_, m_;
+  std::uint64_t seed_;
+  bool deflate_;
+  double dtol_;
+  std::vector<Probe> probes_;
+  std::vector<Index> active_, conv_;
+  Matrix U_, request_;
+  Vector Uvals_, nodes_, weights_;
+  double anorm_ = 0.0, last_beta_ = 0.0;
+  bool phase2_ = false, done_ = false;
+};
+
+enum class TraceMethod { Auto, Hutchinson, HutchPP, Exact };
+
+inline TraceMethod parse_trace_method(const std::string& s) {
+  if (s == "auto") return TraceMethod::Auto;
+  if (s == "hutchinson") return TraceMethod::Hutchinson;
+  if (s == "hutch++") return TraceMethod::HutchPP;
+  if (s == "exact") return TraceMethod::Exact;
+  throw std::invalid_argument("unknown method '" + s + "'; expected one of 'auto', 'hutchinson', 'hutch++', 'exact'");
+}
+
+// Trace estimation with Rademacher probes (probe i from stream i).
+//  hutchinson: mean of z_i^T A z_i over `budget` probes.
+//  hutch++: s = budget / 3 sketch probes S, Q = orth(A S), exact tr(Q^T A Q) (s products),
+//    Hutchinson on (I - QQ^T) G for the remaining budget - 2 s probes (streams s, s + 1, ...).
+//  auto: from the sketch alone, predict the variance of both (Frobenius mass of A
+//    and of its part left after deflating with half the sketch, measured on the
+//    other half) and continue with the smaller.  If Hutchinson is chosen the sketch
+//    probes are Hutchinson samples, so the result equals method="hutchinson".
+//  exact: e_i^T A e_i, when budget >= n.
+class TraceEstimator final : public ReverseComm {
+ public:
+  TraceEstimator(Index n, TraceMethod method, Index budget, std::uint64_t seed)
+      : n_(n), method_(method), budget_(budget), seed_(seed) {
+    require(n >= 1, "n=" + std::to_string(n) + " must be >= 1");
+    require(budget >= 1, "budget=" + std::to_string(budget) + " must be >= 1");
+    if (method_ == TraceMethod::Exact) {
+      require(budget >= n, "method='exact' needs budget >= n=" + std::to_string(n));
+    }
+    if (budget >= n) method_ = TraceMethod::Exact;
+    if (method_ == TraceMethod::HutchPP) {
+      require(budget >= 6, "method='hutch++' needs budget >= 6, got " + std::to_string(budget));
+    }
+    if (method_ == TraceMethod::Auto && budget < 12) method_ = TraceMethod::Hutchinson;
+    if (method_ == TraceMethod::Exact) {
+      request_ = Matrix::Identity(n, n);
+      phase_ = Phase::Exact;
+    } else if (method_ == TraceMethod::Hutchinson) {
+      probes(0, budget_, request_);
+      phase_ = Phase::Plain;
+    } else {
+      s_ = budget_ / 3;
+      probes(0, s_, request_);
+      phase_ = Phase::Sketch;
+    }
+  }
+
+  bool done() const override { return phase_ == Phase::Done; }
+  const Matrix& request() const override { return request_; }
+
+  void supply(const ConstMatrixRef& AX) override {
+    check_supply(AX);
+    switch (phase_) {
+      case Phase::Exact: {
+        value_ = AX.diagonal().sum();
+        stderr_ = 0.0;
+        finish("exact");
+        break;
+      }
+      case Phase::Plain: {
+        add_samples(request_, AX);
+        finish_hutchinson(0.0, "hutchinson");
+        break;
+      }
+      case Phase::Sketch: {
+        S_ = request_;
+        Y_ = AX;
+        bool use_pp = method_ == TraceMethod::HutchPP;
+        if (method_ == TraceMethod::Auto) use_pp = prefer_hutchpp();
+        if (use_pp) {
+          Eigen::HouseholderQR<Matrix> qr(Y_);
+          Q_ = qr.householderQ() * Matrix::Identity(n_, s_);
+          request_ = Q_;
+          phase_ = Phase::LowRank;
+        } else {
+          add_samples(S_, Y_);
+          probes(s_, budget_ - s_, request_);
+          phase_ = Phase::Plain;
+        }
+        break;
+      }
+      case Phase::LowRank: {
+        exact_part_ = (Q_.transpose() * AX).trace();
+        const Index ng = budget_ - 2 * s_;
+        probes(s_, ng, request_);
+        request_ -= Q_ * (Q_.transpose() * request_);
+        phase_ = Phase::Deflated;
+        break;
+      }
+      case Phase::Deflated: {
+        add_samples(request_, AX);
+        finish_hutchinson(exact_part_, "hutch++");
+        break;
+      }
+      case Phase::Done:
+        break;
+    }
+  }
+
+  double value() const { return value_; }
+  double standard_error() const { return stderr_; }
+  const std::string& method_used() const { return used_; }
+  const std::vector<double>& samples() const { return samples_; }
+  double predicted_ratio() const { return ratio_; }
+
+ private:
+  enum class Phase { Exact, Plain, Sketch, LowRank, Deflated, Done };
+
+  void probes(Index first, Index count, Matrix& out) const {
+    out.resize(n_, count);
+    for (Index c = 0; c < count; ++c) rademacher_vector(seed_, static_cast<std::uint64_t>(first + c), out.col(c).data(), n_);
+  }
+
+  void add_samples(const Matrix& Z, const ConstMatrixRef& AZ) {
+    for (Index c = 0; c < Z.cols(); ++c) samples_.push_back(Z.col(c).dot(AZ.col(c)));
+  }
+
+  // Predicted variance of hutch++ relative to hutchinson at equal budget (< 1: hutch++ better).
+  bool prefer_hutchpp() {
+    const Index h = s_ / 2, h2 = s_ - h;
+    Eigen::HouseholderQR<Matrix> qr(Y_.leftCols(h));
+    const Matrix Q1 = qr.householderQ() * Matrix::Identity(n_, h);
+    const Matrix Y2 = Y_.rightCols(h2);
+    const double frob = Y2.squaredNorm() / static_cast<double>(h2);
+    const double tail = (Y2 - Q1 * (Q1.transpose() * Y2)).squaredNorm() / static_cast<double>(h2);
+    const double ng = static_cast<double>(budget_ - 2 * s_);
+    ratio_ = frob > 0.0 ? (tail / ng) / (frob / static_cast<double>(budget_)) : 0.0;
+    return ratio_ < 1.0;
+  }
+
+  void finish_hutchinson(double offset, const char* name) {
+    const auto m = static_cast<double>(samples_.size());
+    double mean = 0.0;
+    for (double x : samples_) mean += x;
+    mean /= m;
+    double ss = 0.0;
+    for (double x : samples_) ss += (x - mean) * (x - mean);
+    value_ = offset + mean;
+    stderr_ = samples_.size() >= 2 ? std::sqrt(ss / (m - 1.0) / m) : std::numeric_limits<double>::infinity();
+    finish(name);
+  }
+
+  void finish(const char* name) {
+    used_ = name;
+    phase_ = Phase::Done;
+    request_.resize(n_, 0);
+  }
+
+  Index n_;
+  TraceMethod method_;
+  Index budget_, s_ = 0;
+  std::uint64_t seed_;
+  Phase phase_ = Phase::Done;
+  Matrix request_, S_, Y_, Q_;
+  std::vector<double> samples_;
+  double exact_part_ = 0.0, value_ = 0.0, stderr_ = 0.0, ratio_ = -1.0;
+  std::string used_;
+};
+
+}  // namespace ridgeline::spectra

@@ -1,0 +1,305 @@
+"""Symmetric linear operators for the spectra kernels.
+
+:func:`aslinearoperator` turns numpy arrays, scipy sparse matrices, scipy
+``LinearOperator`` objects, plain callables and the built-in model operators
+into a :class:`LinearOperator`.  Operators backed by a compiled kernel (dense,
+sparse, built-in MLPs) are run by C++ without the GIL; the others are driven
+from Python by reverse communication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ridgeline import _core
+
+__all__ = ["LinearOperator", "aslinearoperator", "torch_hessian"]
+
+
+class LinearOperator:
+    """A symmetric ``n x n`` map ``v -> A v``.
+
+    Parameters
+    ----------
+    n : int
+        Dimension.
+    matvec : callable, optional
+        ``matvec(v)`` for ``v`` of shape (n,), returning shape (n,).
+    matmat : callable, optional
+        ``matmat(V)`` for ``V`` of shape (n, b), returning shape (n, b).
+    core : ridgeline._core.spectra.Operator, optional
+        A compiled operator (used instead of the callables).
+
+    Notes
+    -----
+    Products are float64.  A product containing NaN or inf raises ``ValueError``
+    inside the kernels.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        matvec: Callable[[np.ndarray], Any] | None = None,
+        matmat: Callable[[np.ndarray], Any] | None = None,
+        core: Any = None,
+    ) -> None:
+        n = int(n)
+        if n < 1:
+            msg = f"n={n} must be >= 1"
+            raise ValueError(msg)
+        if core is None and matvec is None and matmat is None:
+            msg = "a LinearOperator needs matvec, matmat or a compiled core"
+            raise TypeError(msg)
+        self.n = n
+        self._matvec = matvec
+        self._matmat = matmat
+        self._core = core
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n, n)."""
+        return (self.n, self.n)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Always float64."""
+        return np.dtype(np.float64)
+
+    def matmat(self, X: Any) -> np.ndarray:
+        """``A @ X`` for X of shape (n, b)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] != self.n:
+            msg = f"X has shape {X.shape}, expected ({self.n}, b)"
+            raise ValueError(msg)
+        if self._core is not None:
+            return np.asarray(self._core.matmat(X))
+        if self._matmat is not None:
+            Y = np.asarray(self._matmat(X), dtype=np.float64)
+        else:
+            assert self._matvec is not None
+            Y = np.empty_like(X)
+            for j in range(X.shape[1]):
+                Y[:, j] = np.asarray(self._matvec(np.ascontiguousarray(X[:, j])), dtype=np.float64).reshape(-1)
+        if Y.shape != X.shape:
+            msg = f"the operator returned shape {Y.shape}, expected {X.shape}"
+            raise ValueError(msg)
+        return Y
+
+    def matvec(self, x: Any) -> np.ndarray:
+        """``A @ x`` for x of shape (n,)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.n,):
+            msg = f"x has shape {x.shape}, expected ({self.n},)"
+            raise ValueError(msg)
+        if self._core is None and self._matvec is not None:
+            y = np.asarray(self._matvec(x), dtype=np.float64).reshape(-1)
+            if y.shape != (self.n,):
+                msg = f"the operator returned shape {y.shape}, expected ({self.n},)"
+                raise ValueError(msg)
+            return y
+        return self.matmat(x[:, None])[:, 0]
+
+    def __matmul__(self, x: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return self.matvec(x) if x.ndim == 1 else self.matmat(x)
+
+    def todense(self) -> np.ndarray:
+        """The full matrix, by n products with the unit vectors (small n only)."""
+        return self.matmat(np.eye(self.n))
+
+    def __repr__(self) -> str:
+        kind = "compiled" if self._core is not None else "python"
+        return f"<{type(self).__name__} n={self.n} ({kind})>"
+
+
+def _drive(engine: Any, op: LinearOperator) -> None:
+    """Run a reverse-communication engine: C++ for compiled operators, else Python callbacks."""
+    if op._core is not None:
+        engine.run(op._core)
+        return
+    while not engine.done:
+        X = engine.request()
+        engine.supply(op.matmat(X))
+
+
+def _check_symmetric_dense(A: np.ndarray, name: str) -> None:
+    scale = float(np.max(np.abs(A))) if A.size else 0.0
+    if not np.allclose(A, A.T, rtol=0.0, atol=1e-10 * max(scale, 1e-300)):
+        err = float(np.max(np.abs(A - A.T)))
+        msg = f"{name} must be symmetric (max |A - A.T| = {err:.3g})"
+        raise ValueError(msg)
+
+
+def _is_sparse(A: Any) -> bool:
+    return type(A).__module__.startswith("scipy.sparse") and hasattr(A, "tocsr")
+
+
+def aslinearoperator(
+    A: Any,
+    *,
+    n: int | None = None,
+    matmat: Callable[[np.ndarray], Any] | None = None,
+    check_symmetric: bool = True,
+    n_threads: int = 1,
+) -> LinearOperator:
+    """Wrap a symmetric matrix or a matrix-free map as a :class:`LinearOperator`.
+
+    Parameters
+    ----------
+    A : array-like, scipy sparse matrix, scipy LinearOperator, callable or LinearOperator
+        A square symmetric matrix (dense or sparse, run by C++), an object with
+        ``shape`` and ``matvec`` (and optionally ``matmat``), a callable
+        ``matvec(v)`` (then ``n`` is required), or one of ridgeline's operators
+        (returned unchanged).
+    n : int, optional
+        Dimension, for a plain callable.
+    matmat : callable, optional
+        Batched product ``matmat(V)`` for V of shape (n, b), for a plain callable.
+    check_symmetric : bool, default=True
+        Check dense and sparse input for symmetry.
+    n_threads : int, default=1
+        Threads for sparse products (rows split statically; same result for any count).
+
+    Returns
+    -------
+    LinearOperator
+
+    Raises
+    ------
+    ValueError
+        Non-square, non-symmetric, empty or non-finite matrices.
+    TypeError
+        Objects that are none of the above.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ridgeline.spectra import aslinearoperator
+    >>> op = aslinearoperator(np.diag([1.0, 2.0, 3.0]))
+    >>> op.matvec(np.ones(3)).tolist()
+    [1.0, 2.0, 3.0]
+    """
+    if isinstance(A, LinearOperator):
+        return A
+    if _is_sparse(A):
+        import scipy.sparse as sps
+
+        M = sps.csr_matrix(A)
+        if M.ndim != 2 or M.shape[0] != M.shape[1] or M.shape[0] == 0:
+            msg = f"A must be a non-empty square matrix, got shape {M.shape}"
+            raise ValueError(msg)
+        M = M.astype(np.float64)
+        M.sum_duplicates()
+        M.sort_indices()
+        if not np.all(np.isfinite(M.data)):
+            msg = "A contains NaN or inf"
+            raise ValueError(msg)
+        if check_symmetric and M.nnz:
+            scale = float(np.max(np.abs(M.data)))
+            diff = abs(M - M.T)
+            err = float(diff.max()) if diff.nnz else 0.0
+            if err > 1e-10 * scale:
+                msg = f"A must be symmetric (max |A - A.T| = {err:.3g})"
+                raise ValueError(msg)
+        core = _core.spectra.CsrOperator(
+            np.ascontiguousarray(M.data, dtype=np.float64),
+            np.ascontiguousarray(M.indices, dtype=np.int64),
+            np.ascontiguousarray(M.indptr, dtype=np.int64),
+            M.shape[0],
+            int(n_threads),
+        )
+        return LinearOperator(M.shape[0], core=core)
+    if isinstance(A, (np.ndarray, list, tuple)) or (hasattr(A, "__array__") and not hasattr(A, "matvec") and not callable(A)):
+        arr = np.asarray(A)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            msg = f"A must be a numeric array, got dtype {arr.dtype}"
+            raise TypeError(msg)
+        if np.iscomplexobj(arr):
+            msg = "A must be real (complex input is not supported)"
+            raise TypeError(msg)
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+            msg = f"A must be a non-empty square matrix, got shape {arr.shape}"
+            raise ValueError(msg)
+        if not np.all(np.isfinite(arr)):
+            msg = "A contains NaN or inf"
+            raise ValueError(msg)
+        if check_symmetric:
+            _check_symmetric_dense(arr, "A")
+        return LinearOperator(arr.shape[0], core=_core.spectra.DenseOperator(arr))
+    if hasattr(A, "shape") and (hasattr(A, "matvec") or hasattr(A, "matmat")):
+        shape = tuple(A.shape)
+        if len(shape) != 2 or shape[0] != shape[1]:
+            msg = f"A must be square, got shape {shape}"
+            raise ValueError(msg)
+        mv = getattr(A, "matvec", None)
+        mm = getattr(A, "matmat", None)
+        return LinearOperator(int(shape[0]), matvec=mv, matmat=mm)
+    if callable(A):
+        if n is None:
+            msg = "n is required when A is a plain callable"
+            raise ValueError(msg)
+        return LinearOperator(int(n), matvec=A, matmat=matmat)
+    msg = (
+        f"cannot make a linear operator from {type(A).__name__}; expected an array, a scipy sparse matrix, "
+        "a scipy LinearOperator, an object with shape and matvec, or a callable with n"
+    )
+    raise TypeError(msg)
+
+
+def torch_hessian(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any) -> LinearOperator:
+    """The Hessian of ``loss_fn(model(inputs), targets)`` in the model's parameters.
+
+    Products are by double backward with the gradient graph kept between calls
+    (one forward/backward when the operator is made).  The parameter order is
+    that of ``model.parameters()`` (trainable ones only), as in
+    ``torch.nn.utils.parameters_to_vector``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` returning a scalar tensor.
+    inputs, targets : torch.Tensor or array-like
+        Converted to tensors (inputs to the parameters' dtype).
+
+    Returns
+    -------
+    LinearOperator
+        Float64 products (computed in the parameters' dtype).
+
+    Raises
+    ------
+    ImportError
+        When torch is not installed.
+    """
+    try:
+        import torch
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        msg = "torch_hessian needs PyTorch: pip install 'ridgeline[torch]'"
+        raise ImportError(msg) from err
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        msg = "model has no trainable parameters"
+        raise ValueError(msg)
+    dtype = params[0].dtype
+    x = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(np.asarray(inputs), dtype=dtype)
+    t = targets if isinstance(targets, torch.Tensor) else torch.as_tensor(np.asarray(targets))
+    loss = loss_fn(model(x), t)
+    if loss.dim() != 0:
+        msg = f"loss_fn must return a scalar, got shape {tuple(loss.shape)}"
+        raise ValueError(msg)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    sizes = [p.numel() for p in params]
+    n = sum(sizes)
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        vt = torch.as_tensor(np.ascontiguousarray(v), dtype=dtype)
+        parts = [c.view_as(p) for c, p in zip(torch.split(vt, sizes), params)]
+        hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
+        return torch.cat([h.reshape(-1) for h in hv]).detach().to(torch.float64).numpy()
+
+    return LinearOperator(n, matvec=matvec)
