@@ -102,6 +102,14 @@ def test_eigsh_matches_eigvalsh(which: str) -> None:
     assert w is res.eigenvalues and v is res.eigenvectors
 
 
+def test_eigsh_single_eigenvalue() -> None:
+    A = _sym(150, 12)
+    ev = np.linalg.eigvalsh(A)
+    for which, want in [("LA", ev[-1]), ("SA", ev[0])]:
+        r = eigsh(A, k=1, which=which, rng=1)
+        assert r.eigenvalues[0] == pytest.approx(want, rel=1e-10)
+
+
 def test_eigsh_sparse_and_python_callbacks_agree() -> None:
     sps = pytest.importorskip("scipy.sparse")
     n = 500

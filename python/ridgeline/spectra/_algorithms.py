@@ -98,7 +98,10 @@ def eigsh(
         Largest algebraic, smallest algebraic, largest magnitude, or both ends
         (k // 2 from the low end, the rest from the high end).
     tol : float, default=1e-10
-        Stop when every wanted Ritz pair has residual ``<= tol * |lambda|``.
+        Relative accuracy of the eigenvalues: stop when every wanted Ritz pair
+        has residual ``r <= tol * |lambda|`` or ``r**2 / gap <= tol * |lambda|``
+        (the a-posteriori eigenvalue error bound, with the gap to the nearest
+        other Ritz value).  Residual norms are returned.
     rng : int, Generator or None
         Seeds the random start vector.
     ncv : int, optional

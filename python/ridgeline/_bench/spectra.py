@@ -1,0 +1,134 @@
+"""``ridgeline bench spectra``: Hessian spectra against torch, PyHessian and hessian-eigenthings.
+
+Case: the 64-32-10 tanh MLP trained on all of scikit-learn's digits (float64,
+P = 2410).  Every contender runs with one thread (torch.set_num_threads(1);
+ridgeline's products are single-threaded by default), timings are CPU-time
+medians of interleaved rounds.
+
+Tables:
+1. one Hessian-vector product: ridgeline (cached R-operator), ridgeline's
+   numpy reference, torch double backward with the gradient graph kept
+   (as PyHessian does), torch.func.hvp from scratch;
+2. top-5 eigenvalues end to end (operator set-up included): ridgeline.eigsh vs
+   PyHessian's default ``eigenvalues(top_n=5)`` and hessian-eigenthings'
+   ``lanczos``, with relative errors against the exact spectrum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ridgeline._bench import format_table, have
+
+
+def _median_cpu(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.process_time()
+            for _ in range(inner):
+                fn()
+            times[name].append((time.process_time() - t0) / inner)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite and print ratio tables."""
+    ap = argparse.ArgumentParser(prog="ridgeline bench spectra", description=__doc__)
+    ap.add_argument("--repeats", type=int, default=7, help="interleaved rounds (default 7)")
+    ap.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    ap.add_argument("--no-exact", action="store_true", help="skip the exact spectrum (no error columns)")
+    args = ap.parse_args(argv)
+    from ridgeline.spectra import MLP, eigsh
+    from ridgeline.spectra import _reference as ref
+    from ridgeline.spectra._data import digits, train
+
+    X, y = digits()
+    net = MLP([64, 32, 10])
+    p = train(net, X, y, rng=0, steps=args.steps, lr=0.1, momentum=0.9)
+    H = net.hessian_operator(p, X, y)
+    v = np.random.default_rng(0).standard_normal(net.n_params)
+    ev = None
+    if not args.no_exact:
+        Hd = H.todense()
+        ev = np.linalg.eigvalsh((Hd + Hd.T) / 2)
+    print(f"case: MLP {list(net.layer_sizes)} tanh on digits (N = {X.shape[0]}, P = {net.n_params}), "
+          f"loss {net.loss(p, X, y):.4g}, kernels: {H._state.isa}")
+
+    hvp: dict[str, Callable[[], Any]] = {
+        "ridgeline (cached R-op)": lambda: H.matvec(v),
+        "numpy reference": lambda: ref.mlp_hvp(net.layer_sizes, "tanh", "cross_entropy", p, X, y, v),
+    }
+    top: dict[str, Callable[[], Any]] = {
+        "ridgeline.eigsh": lambda: eigsh(net.hessian_operator(p, X, y), k=5, rng=0).eigenvalues[::-1],
+    }
+    torch = None
+    if have("torch"):
+        import torch
+
+        torch.set_num_threads(1)
+        from ridgeline.spectra import torch_hessian
+
+        model = net.to_torch()
+        torch.nn.utils.vector_to_parameters(torch.tensor(p), model.parameters())
+        Xt, yt = torch.tensor(X), torch.tensor(y)
+        Ht = torch_hessian(model, torch.nn.functional.cross_entropy, Xt, yt)
+        vt = torch.tensor(v)
+        params = tuple(pp.detach() for pp in model.parameters())
+        names = [n for n, _ in model.named_parameters()]
+
+        def loss_of(*ps: Any) -> Any:
+            out = torch.func.functional_call(model, dict(zip(names, ps)), (Xt,))
+            return torch.nn.functional.cross_entropy(out, yt)
+
+        vs = tuple(c.view_as(pp) for c, pp in zip(torch.split(vt, [pp.numel() for pp in params]), params))
+        hvp["torch (graph kept)"] = lambda: Ht.matvec(v)
+        grad_fn = torch.func.grad(lambda ps: loss_of(*ps))
+        hvp["torch.func jvp(grad) (scratch)"] = lambda: torch.func.jvp(grad_fn, (params,), (vs,))[1]
+    print("\n1. one Hessian-vector product (CPU ms, median of interleaved rounds, 1 thread)")
+    med = _median_cpu(hvp, args.repeats, inner=10)
+    base = med.get("torch (graph kept)")
+    rows = [[k, f"{t * 1e3:.3f}", f"{t / base:.3f}" if base else "-"] for k, t in med.items()]
+    print(format_table(["contender", "ms", "/ torch graph kept"], rows))
+
+    if torch is not None and have("pyhessian"):
+        from pyhessian import hessian as pyh
+
+        def run_pyhessian() -> Any:
+            h = pyh(model, torch.nn.functional.cross_entropy, data=(Xt, yt), cuda=False)
+            vals, _ = h.eigenvalues(top_n=5)
+            return np.sort(np.asarray(vals, dtype=float))[::-1]
+
+        top["PyHessian eigenvalues(top_n=5)"] = run_pyhessian
+    if torch is not None and have("hessian_eigenthings"):
+        import hessian_eigenthings as he
+
+        def run_he() -> Any:
+            op = he.HessianOperator(model, [(Xt, yt)], he.supervised_loss(torch.nn.functional.cross_entropy))
+            res = he.lanczos(op, k=5, seed=0)
+            return np.sort(res.eigenvalues.detach().cpu().numpy().astype(float))[::-1]
+
+        top["hessian-eigenthings lanczos(k=5)"] = run_he
+    print("\n2. top-5 eigenvalues end to end (CPU s, median of interleaved rounds)")
+    results = {k: fn() for k, fn in top.items()}
+    med = _median_cpu(top, max(3, args.repeats // 2))
+    base = med.get("PyHessian eigenvalues(top_n=5)")
+    rows = []
+    for k, t in med.items():
+        err = "-"
+        if ev is not None:
+            err = f"{float(np.max(np.abs(np.asarray(results[k]) - ev[::-1][:5]) / np.abs(ev[::-1][:5]))):.2e}"
+        rows.append([k, f"{t:.4f}", f"{t / base:.3f}" if base else "-", err])
+    print(format_table(["contender", "s", "/ PyHessian", "max rel. error"], rows))
+    r = eigsh(H, k=5, rng=0)
+    print(f"\nridgeline.eigsh: {r.n_matvec} HVPs, residuals <= {float(r.residuals.max()):.1e}")
+    missing = [m for m in ("torch", "pyhessian", "hessian_eigenthings") if not have(m)]
+    if missing:
+        print(f"not installed (skipped): {', '.join(missing)}")
+    return 0
