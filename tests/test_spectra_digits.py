@@ -120,3 +120,15 @@ def test_full_digits_slq_wasserstein(full: dict[str, Any]) -> None:
     print("\nSLQ 10x80 W1/range per seed:", np.round(w, 6), "median", np.median(w))
     print("plain SLQ (no deflation):   ", np.round(plain, 6), "median", np.median(plain))
     assert np.median(w) <= 6e-4 and max(w) <= 1e-3
+
+
+@pytest.mark.slow
+def test_cli_demo_runs(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    from ridgeline import cli
+
+    plot = tmp_path / "density.png"
+    assert cli.main(["spectra", "--hidden", "4", "--steps", "30", "--k", "3", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "top-3 eigenvalues" in out and "trace =" in out and "outliers:" in out
+    pytest.importorskip("matplotlib")
+    assert plot.exists() and plot.stat().st_size > 0
