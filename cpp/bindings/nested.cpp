@@ -9,6 +9,9 @@
 
 #include "ridgeline/nested/problems.hpp"
 #include "ridgeline/nested/sampler.hpp"
+#include "ridgeline/nested/slice.hpp"
+#include "ridgeline/nested/checkpoint.hpp"
+#include "ridgeline/common/parallel.hpp"
 
 namespace {
 
@@ -104,6 +107,7 @@ class BindingEvaluator final : public nested::Evaluator {
   void* cdata = nullptr;
   py::object lfn;
   PyThreadState* tstate = nullptr;  // set while a run has released the GIL
+  int nthreads = 1;  // threads for compiled likelihoods on a batch
 
   bool needs_gil() const {
     return tkind != TKind::affine || lkind == LKind::py_scalar || lkind == LKind::py_vector;
@@ -176,11 +180,14 @@ class BindingEvaluator final : public nested::Evaluator {
 
   void loglike_compiled(const double* x, std::size_t m, double* logl) const {
     const auto du = static_cast<std::size_t>(d);
-    if (lkind == LKind::builtin) {
-      for (std::size_t k = 0; k < m; ++k) logl[k] = problem.loglike(x + k * du);
-    } else {
-      for (std::size_t k = 0; k < m; ++k) logl[k] = cfn(x + k * du, d, cdata);
-    }
+    // each point's value is independent of the split: same result for any thread count
+    ridgeline::parallel_for(m, m >= 2 ? nthreads : 1, [&](std::size_t b, std::size_t e, int) {
+      if (lkind == LKind::builtin) {
+        for (std::size_t k = b; k < e; ++k) logl[k] = problem.loglike(x + k * du);
+      } else {
+        for (std::size_t k = b; k < e; ++k) logl[k] = cfn(x + k * du, d, cdata);
+      }
+    });
   }
 
   void check_x(const double* x, const double* u, std::size_t m) const {
@@ -294,7 +301,52 @@ class PySampler {
     return nested::stop_reason_name(reason);
   }
 
+  // How replacements are drawn: 'unif' (bounded rejection), 'slice' or 'auto'.
+  void set_sample(const std::string& kind, int slice_steps, double chord_scale, int slice_dim) {
+    nested::SliceSettings ss;
+    ss.nsteps = slice_steps;
+    ss.chord_scale = chord_scale;
+    if (kind == "unif") {
+      sampler_->set_proposal(std::make_unique<nested::RejectionProposal>());
+    } else if (kind == "slice") {
+      sampler_->state().slice_active = true;
+      sampler_->set_proposal(std::make_unique<nested::SliceProposal>(ss));
+    } else if (kind == "auto") {
+      sampler_->set_proposal(std::make_unique<nested::AutoProposal>(ss, slice_dim));
+    } else {
+      throw std::invalid_argument("sample='" + kind + "' is unknown; expected one of 'auto', 'unif', 'slice'");
+    }
+  }
+
   double delta_logz() const { return sampler_->delta_logz(); }
+
+  std::int64_t niter() const { return sampler_->state().niter; }
+
+  void set_threads(int n) {
+    if (n < 1) throw std::invalid_argument("nthreads=" + std::to_string(n) + " must be >= 1");
+    ev_.nthreads = n;
+  }
+
+  // The complete state as bytes (checkpoint payload) and its restoration.
+  py::bytes dump_state() const { return py::bytes(nested::dump_state(sampler_->state())); }
+  void load_state(const py::bytes& data) {
+    const std::string s = data;
+    try {
+      nested::load_state(sampler_->state(), s);
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument(std::string("invalid sampler state: ") + e.what());
+    }
+  }
+
+  // Evaluate prior transform and likelihood at the rows of u (no counters change).
+  py::tuple evaluate(const ridgeline::bind::farray& u) {
+    ridgeline::bind::require_ndim(u, 2, "u");
+    if (u.shape(1) != ev_.d) throw std::invalid_argument("u must have ndim=" + std::to_string(ev_.d) + " columns");
+    const auto m = static_cast<std::size_t>(u.shape(0));
+    py::array_t<double> x({u.shape(0), u.shape(1)}), logl(u.shape(0));
+    ev_.evaluate(u.data(), m, x.mutable_data(), logl.mutable_data());
+    return py::make_tuple(x, logl);
+  }
 
   py::dict state() const {
     const nested::SamplerState& s = sampler_->state();
@@ -322,6 +374,9 @@ class PySampler {
     out["ncall"] = s.ncall;
     out["nbound"] = static_cast<int>(s.use_bound ? s.bound.ells.size() : 0);
     out["initialized"] = s.initialized;
+    out["slice_active"] = s.slice_active;
+    out["slice_calls"] = s.slice_calls;
+    out["slice_replacements"] = s.slice_replacements;
     return out;
   }
 
@@ -375,6 +430,13 @@ void bind_nested(py::module_& m) {
       .def("set_transform_python", &PySampler::set_transform_python, py::arg("fn"), py::arg("vectorized"))
       .def("run", &PySampler::run, py::arg("dlogz"), py::arg("maxiter") = -1, py::arg("maxcall") = -1,
            py::arg("progress") = py::none(), py::arg("progress_every") = 0)
+      .def("set_sample", &PySampler::set_sample, py::arg("kind"), py::arg("slice_steps") = 0,
+           py::arg("chord_scale") = 1.5, py::arg("slice_dim") = 21)
+      .def("set_threads", &PySampler::set_threads, py::arg("nthreads"))
+      .def("niter", [](const PySampler& p) { return p.niter(); })
+      .def("dump_state", &PySampler::dump_state)
+      .def("load_state", &PySampler::load_state, py::arg("data"))
+      .def("evaluate", &PySampler::evaluate, py::arg("u"))
       .def("delta_logz", &PySampler::delta_logz)
       .def("state", &PySampler::state)
       .def("bound", &PySampler::bound);

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures as _cf
 import ctypes
 import math
-import sys
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -17,7 +18,7 @@ from ridgeline.nested.problems import BoxTransform, BuiltinLoglike
 __all__ = ["CLikelihood", "NestedSampler", "sample"]
 
 _BOUNDS = ("none", "single", "multi")
-_SAMPLES = ("auto", "unif")
+_SAMPLES = ("auto", "unif", "slice")
 
 
 class CLikelihood:
@@ -80,6 +81,19 @@ class CLikelihood:
         return f"CLikelihood(address={self.address:#x}, data={self.data:#x})"
 
 
+def _describe(fn: Any) -> str:
+    """A process-independent description of a likelihood or transform (checkpoint fingerprint)."""
+    if fn is None:
+        return "identity"
+    if isinstance(fn, (BuiltinLoglike, BoxTransform)):
+        return repr(fn)
+    if isinstance(fn, CLikelihood):
+        return "CLikelihood"
+    mod = getattr(fn, "__module__", None) or type(fn).__module__
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{mod}.{name}"
+
+
 def _check_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         msg = f"{name}={value!r} must be an int"
@@ -112,9 +126,15 @@ class NestedSampler:
     bound : {'multi', 'single', 'none'}, default='multi'
         Bounding region for new points: a union of ellipsoids, one ellipsoid, or
         the whole unit cube.
-    sample : {'auto', 'unif'}, default='auto'
-        How new points are drawn inside the bound ('unif': uniform rejection
-        sampling, which 'auto' selects).
+    sample : {'auto', 'unif', 'slice'}, default='auto'
+        How new points are drawn inside the bound: 'unif' is uniform rejection
+        sampling; 'slice' is slice sampling along random directions in the
+        coordinates whitened by the bounding ellipsoid (PolyChord style, the
+        initial interval of each step is the chord of the enlarged bound, so no
+        calls go to stepping out); 'auto' uses slice sampling from the start when
+        ``ndim >= slice_dim`` and otherwise switches from rejection to slice
+        sampling once rejection needs more calls per replacement than slice
+        sampling (measured at every refit of the bound).
     vectorized : bool, default=False
         Whether ``loglike`` (and a Python ``prior_transform``) take batches.
     rng : int, numpy Generator or None
@@ -125,6 +145,14 @@ class NestedSampler:
         Refit the bound every this many iterations (default ``nlive // 10``).
     nsim : int, default=100
         Number of simulated volume-shrinkage sequences behind ``logzerr``.
+    slice_steps : int, optional
+        Slice-sampling steps per replacement (default ``max(4, ndim)``).
+    chord_scale : float, default=1.5
+        Radius enlargement of the bounding ellipsoids that give the initial
+        interval of a slice step.
+    slice_dim : int, default=21
+        With ``sample='auto'``: the dimension from which slice sampling is used
+        from the start.
 
     Examples
     --------
@@ -149,6 +177,12 @@ class NestedSampler:
         enlarge: float = 1.25,
         update_interval: int | None = None,
         nsim: int = 100,
+        slice_steps: int | None = None,
+        chord_scale: float = 1.5,
+        slice_dim: int = 21,
+        executor: Any = None,
+        executor_chunks: int = 8,
+        nthreads: int = 1,
     ) -> None:
         ndim = _check_int(ndim, "ndim", 1)
         nlive = _check_int(nlive, "nlive", 2)
@@ -159,7 +193,7 @@ class NestedSampler:
             msg = f"bound={bound!r} is unknown; expected one of 'multi', 'single', 'none'"
             raise ValueError(msg)
         if not isinstance(sample, str) or sample not in _SAMPLES:
-            msg = f"sample={sample!r} is unknown; expected one of 'auto', 'unif'"
+            msg = f"sample={sample!r} is unknown; expected one of 'auto', 'unif', 'slice'"
             raise ValueError(msg)
         if not isinstance(vectorized, (bool, np.bool_)):
             msg = f"vectorized={vectorized!r} must be a bool"
@@ -176,6 +210,16 @@ class NestedSampler:
             update_interval = max(1, nlive // 10)
         update_interval = _check_int(update_interval, "update_interval", 1)
         self._nsim = _check_int(nsim, "nsim", 2)
+        slice_steps = 0 if slice_steps is None else _check_int(slice_steps, "slice_steps", 1)
+        slice_dim = _check_int(slice_dim, "slice_dim", 1)
+        try:
+            chord_scale = float(chord_scale)
+        except (TypeError, ValueError) as err:
+            msg = f"chord_scale={chord_scale!r} must be a float"
+            raise TypeError(msg) from err
+        if not (math.isfinite(chord_scale) and chord_scale >= 1.0):
+            msg = f"chord_scale={chord_scale} must be a finite float >= 1"
+            raise ValueError(msg)
         if prior_transform is not None and not callable(prior_transform):
             msg = f"prior_transform={prior_transform!r} must be callable or None"
             raise TypeError(msg)
@@ -191,10 +235,30 @@ class NestedSampler:
         self.loglike = loglike
         self.prior_transform = prior_transform
         python_like = not isinstance(loglike, (CLikelihood, BuiltinLoglike))
-        batch_min, batch_max = (32, 4096) if (self.vectorized and python_like) else (1, 1)
+        nthreads = _check_int(nthreads, "nthreads", 1)
+        self._executor_loglike = None
+        if executor is not None:
+            from ridgeline.nested._executor import ExecutorLoglike, check_picklable
+
+            if not python_like:
+                msg = "executor= needs a Python loglike (compiled likelihoods use nthreads= instead)"
+                raise TypeError(msg)
+            if not isinstance(executor, _cf.ThreadPoolExecutor):
+                check_picklable(loglike, "loglike")
+            chunks = _check_int(executor_chunks, "executor_chunks", 1)
+            self._executor_loglike = ExecutorLoglike(loglike, executor, self.vectorized, chunks, seed)
+        batch_min, batch_max = (32, 4096) if ((self.vectorized or executor is not None) and python_like) else (1, 1)
+        self._settings = {
+            "ndim": ndim, "nlive": nlive, "seed": seed, "bound": bound, "sample": sample, "enlarge": enlarge,
+            "update_interval": update_interval, "slice_steps": slice_steps, "chord_scale": chord_scale,
+            "slice_dim": slice_dim, "vectorized": self.vectorized, "batch": [batch_min, batch_max],
+            "loglike": _describe(loglike), "prior_transform": _describe(prior_transform),
+        }
         self._core = _core.nested.Sampler(
             ndim, nlive, seed, bound, enlarge, update_interval, 0.5, batch_min, batch_max
         )
+        self.sample = sample
+        self._core.set_sample(sample, slice_steps, chord_scale, slice_dim)
         if isinstance(loglike, BuiltinLoglike):
             if loglike.ndim != ndim:
                 msg = f"ndim={ndim} does not match the built-in problem's ndim={loglike.ndim}"
@@ -202,8 +266,11 @@ class NestedSampler:
             self._core.set_loglike_builtin(loglike.name)
         elif isinstance(loglike, CLikelihood):
             self._core.set_loglike_cfunc(loglike.address, loglike.data)
+        elif self._executor_loglike is not None:
+            self._core.set_loglike_python(self._executor_loglike, True)
         else:
             self._core.set_loglike_python(loglike, self.vectorized)
+        self._core.set_threads(nthreads)
         if prior_transform is None:
             self._core.set_transform_affine([0.0] * ndim, [1.0] * ndim)
         elif isinstance(prior_transform, BoxTransform):
@@ -221,6 +288,8 @@ class NestedSampler:
         maxiter: int | None = None,
         maxcall: int | None = None,
         progress: bool = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: float = 60.0,
     ) -> NestedResult:
         """Run until the remaining evidence is below ``dlogz`` (or a limit is hit).
 
@@ -234,11 +303,26 @@ class NestedSampler:
         maxiter, maxcall : int, optional
             Limits on iterations and likelihood calls.
         progress : bool, default=False
-            Print progress to stderr every 500 iterations.
+            Show a progress bar on stderr (iterations, calls, log Z and the
+            remaining-evidence criterion against ``dlogz``).
+        checkpoint : path, optional
+            Save the complete state to this file (atomically: temporary file,
+            fsync, rename, fsync of the directory) every ``checkpoint_every``
+            seconds and at the end.  If the file exists, the run resumes from it;
+            the resumed run is bit-identical to an uninterrupted one with the
+            same seed (for deterministic likelihoods).  A corrupt, truncated,
+            foreign or stale file raises :class:`CheckpointError` naming the path.
+        checkpoint_every : float, default=60
+            Seconds between saves (0: after every block of iterations).
 
         Returns
         -------
         NestedResult
+
+        Raises
+        ------
+        CheckpointError
+            When ``checkpoint`` names a file that cannot be used.
         """
         try:
             dlogz = float(dlogz)
@@ -250,13 +334,12 @@ class NestedSampler:
             raise ValueError(msg)
         mi = -1 if maxiter is None else _check_int(maxiter, "maxiter", 0)
         mc = -1 if maxcall is None else _check_int(maxcall, "maxcall", 0)
-        cb = None
-        if progress:
+        if checkpoint is None and not progress:
+            stop = self._core.run(dlogz, mi, mc, None, 0)
+        else:
+            from ridgeline.nested._runloop import run_blocks
 
-            def cb(niter: int, ncall: int, logz: float, dl: float) -> None:
-                print(f"iter {niter:8d} | ncall {ncall:9d} | log Z {logz:12.4f} | dlogz {dl:10.4f}", file=sys.stderr)
-
-        stop = self._core.run(dlogz, mi, mc, cb, 500)
+            stop = run_blocks(self, dlogz, mi, mc, progress, checkpoint, checkpoint_every)
         self._result = self._make_result(stop)
         return self._result
 

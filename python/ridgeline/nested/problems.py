@@ -14,6 +14,7 @@ shells()       2     two Gaussian shells (w=0.1, r=2, centres (+-3.5, 0)),      
                      prior U[-6, 6]^2 (Feroz et al. 2009)
 eggbox()       2     exp((2 + cos(x/2) cos(y/2))^5), prior U[0, 10 pi]^2         2-D Gauss-Legendre (235.85594)
 mixture(d)     any   0.5 N(0.25, 0.05^2 I) + 0.5 N(0.75, 0.05^2 I) on U[0, 1]^d  d log(Phi(15) - Phi(-5))
+correlated(d)  any   N(0.5, S) on U[0, 1]^d, S = 0.05^2 (0.1 I + 0.9 1 1^T)        0 (|error| < d erfc(10/sqrt 2))
 =============  ====  ==========================================================  ==========================
 """
 
@@ -26,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Problem", "eggbox", "gaussian", "mixture", "shells", "get"]
+__all__ = ["Problem", "correlated", "eggbox", "gaussian", "mixture", "shells", "get"]
 
 _LOG2PI = math.log(2.0 * math.pi)
 
@@ -123,6 +124,30 @@ def mixture(ndim: int = 10) -> Problem:
     return Problem(f"mixture({d})", d, BuiltinLoglike("mixture", d, fn), BoxTransform(np.zeros(d), np.ones(d)), truth)
 
 
+def correlated(ndim: int = 20) -> Problem:
+    """Strongly correlated Gaussian N(0.5, S) on the unit cube.
+
+    S = s^2 ((1 - rho) I + rho 1 1^T) with s = 0.05 and rho = 0.9 (condition number
+    1 + d rho / (1 - rho), 181 at d = 20).  Every marginal has standard deviation
+    0.05, so the cube holds all but at most d erfc(10 / sqrt 2) < 1e-21 d of the
+    mass: log Z = 0 to that accuracy.
+    """
+    d = _check_ndim(ndim)
+    s, rho = 0.05, 0.9
+    a = rho / (1.0 + (d - 1) * rho)
+    logdet = d * math.log(s * s) + (d - 1) * math.log1p(-rho) + math.log1p((d - 1) * rho)
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        r = x - 0.5
+        q = (np.sum(r * r, axis=1) - a * np.sum(r, axis=1) ** 2) / (s * s * (1.0 - rho))
+        return -0.5 * q - 0.5 * logdet - 0.5 * d * _LOG2PI
+
+    truth = 0.0  # log P(cube) = log(1 - eps), 0 <= eps <= d erfc(10 / sqrt 2) < 1e-21 d
+    return Problem(
+        f"correlated({d})", d, BuiltinLoglike("correlated", d, fn), BoxTransform(np.zeros(d), np.ones(d)), truth
+    )
+
+
 def shells() -> Problem:
     """Two Gaussian shells in 2-D (Feroz, Hobson & Bridges 2009), prior U[-6, 6]^2."""
     w, r = 0.1, 2.0
@@ -173,10 +198,12 @@ def get(name: str, ndim: int | None = None) -> Problem:
         return gaussian(2 if ndim is None else ndim)
     if name == "mixture":
         return mixture(10 if ndim is None else ndim)
+    if name == "correlated":
+        return correlated(20 if ndim is None else ndim)
     if name in ("shells", "eggbox"):
         if ndim not in (None, 2):
             msg = f"ndim={ndim} must be 2 for {name}"
             raise ValueError(msg)
         return shells() if name == "shells" else eggbox()
-    msg = f"unknown problem {name!r}; expected one of 'gaussian', 'shells', 'eggbox', 'mixture'"
+    msg = f"unknown problem {name!r}; expected one of 'gaussian', 'shells', 'eggbox', 'mixture', 'correlated'"
     raise ValueError(msg)

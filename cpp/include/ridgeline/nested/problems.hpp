@@ -13,7 +13,7 @@
 
 namespace ridgeline::nested {
 
-enum class ProblemKind { gaussian, shells, eggbox, mixture };
+enum class ProblemKind { gaussian, shells, eggbox, mixture, correlated };
 
 struct BuiltinProblem {
   ProblemKind kind = ProblemKind::gaussian;
@@ -27,6 +27,8 @@ struct BuiltinProblem {
       p.kind = ProblemKind::gaussian;
     } else if (name == "mixture") {
       p.kind = ProblemKind::mixture;
+    } else if (name == "correlated") {
+      p.kind = ProblemKind::correlated;
     } else if (name == "shells") {
       p.kind = ProblemKind::shells;
       require(ndim == 2, "ndim=" + std::to_string(ndim) + " must be 2 for shells");
@@ -34,7 +36,8 @@ struct BuiltinProblem {
       p.kind = ProblemKind::eggbox;
       require(ndim == 2, "ndim=" + std::to_string(ndim) + " must be 2 for eggbox");
     } else {
-      require(false, "unknown problem '" + name + "'; expected one of 'gaussian', 'shells', 'eggbox', 'mixture'");
+      require(false, "unknown problem '" + name +
+                         "'; expected one of 'gaussian', 'shells', 'eggbox', 'mixture', 'correlated'");
     }
     p.ndim = ndim;
     double a = 0.0, b = 1.0;
@@ -85,6 +88,20 @@ struct BuiltinProblem {
         const double a = -0.5 * d1 * d1 / (w * w), b = -0.5 * d2 * d2 / (w * w);
         const double m = a > b ? a : b;
         return m + std::log(std::exp(a - m) + std::exp(b - m)) - std::log(w) - 0.5 * kLog2Pi;
+      }
+      case ProblemKind::correlated: {
+        // N(0.5, S), S = s^2 ((1 - rho) I + rho 1 1^T), s = 0.05, rho = 0.9, normalised;
+        // S^-1 = (I - rho / (1 + (d - 1) rho) 1 1^T) / (s^2 (1 - rho))
+        const double sd = 0.05, rho = 0.9, dd = ndim;
+        double ss = 0.0, sum = 0.0;
+        for (int i = 0; i < ndim; ++i) {
+          const double r = x[i] - 0.5;
+          ss += r * r;
+          sum += r;
+        }
+        const double q = (ss - rho / (1.0 + (dd - 1.0) * rho) * sum * sum) / (sd * sd * (1.0 - rho));
+        const double logdet = dd * std::log(sd * sd) + (dd - 1.0) * std::log1p(-rho) + std::log1p((dd - 1.0) * rho);
+        return -0.5 * q - 0.5 * logdet - 0.5 * dd * kLog2Pi;
       }
       case ProblemKind::eggbox: {
         const double t = 2.0 + std::cos(0.5 * x[0]) * std::cos(0.5 * x[1]);

@@ -89,6 +89,9 @@ struct SamplerState {
   std::int64_t accepted_total = 0, evaluated_total = 0;
   double logvol = 0.0;  // log prior volume inside the current contour
   double logz = kNegInf;
+  // proposal choice and slice-sampling statistics (slice.hpp)
+  bool slice_active = false;
+  std::int64_t slice_calls = 0, slice_replacements = 0;
 
   std::size_t queue_size() const { return queue_logl.size() - queue_head; }
 };

@@ -1,0 +1,266 @@
+// Serialisation of the complete sampler state (plain C++, no Python).
+//
+// `dump_state` writes every field of `SamplerState` (settings, live and dead
+// points, the bound, the queue of evaluated candidates, the random stream
+// position and all counters) to a byte string; `load_state` restores it, so a
+// run continued from a restored state is bit-identical to an uninterrupted one.
+// The file format (header, version, checksum, problem fingerprint) lives in
+// Python (ridgeline.nested._checkpoint); this is only the payload.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ridgeline/nested/sampler.hpp"
+
+namespace ridgeline::nested {
+
+// Version of the payload layout; bump when SamplerState changes.
+constexpr std::uint32_t kStateVersion = 1;
+
+class StateWriter {
+ public:
+  std::string out;
+  template <class T>
+  void pod(const T& v) {
+    const char* p = reinterpret_cast<const char*>(&v);
+    out.append(p, sizeof(T));
+  }
+  void doubles(const double* p, std::size_t n) {
+    pod<std::uint64_t>(n);
+    out.append(reinterpret_cast<const char*>(p), n * sizeof(double));
+  }
+  void vec(const std::vector<double>& v) { doubles(v.data(), v.size()); }
+  void ivec(const std::vector<int>& v) {
+    pod<std::uint64_t>(v.size());
+    for (int x : v) pod<std::int32_t>(x);
+  }
+  void evec(const Eigen::VectorXd& v) { doubles(v.data(), static_cast<std::size_t>(v.size())); }
+  void emat(const Eigen::MatrixXd& m) {
+    pod<std::int64_t>(m.rows());
+    pod<std::int64_t>(m.cols());
+    out.append(reinterpret_cast<const char*>(m.data()), static_cast<std::size_t>(m.size()) * sizeof(double));
+  }
+  void rmat(const RowMatrix& m) {
+    pod<std::int64_t>(m.rows());
+    pod<std::int64_t>(m.cols());
+    out.append(reinterpret_cast<const char*>(m.data()), static_cast<std::size_t>(m.size()) * sizeof(double));
+  }
+};
+
+class StateReader {
+ public:
+  explicit StateReader(const std::string& s) : s_(s) {}
+  template <class T>
+  T pod() {
+    need(sizeof(T));
+    T v;
+    std::memcpy(&v, s_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  std::vector<double> vec() {
+    const auto n = pod<std::uint64_t>();
+    need_elems(n, sizeof(double));
+    std::vector<double> v(n);
+    if (n) std::memcpy(v.data(), s_.data() + pos_, n * sizeof(double));
+    pos_ += n * sizeof(double);
+    return v;
+  }
+  std::vector<int> ivec() {
+    const auto n = pod<std::uint64_t>();
+    need_elems(n, sizeof(std::int32_t));
+    std::vector<int> v(n);
+    for (auto& x : v) x = pod<std::int32_t>();
+    return v;
+  }
+  Eigen::VectorXd evec() {
+    const std::vector<double> v = vec();
+    return Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size()));
+  }
+  template <class M>
+  M mat() {
+    const auto r = pod<std::int64_t>(), c = pod<std::int64_t>();
+    if (r < 0 || c < 0 || (c > 0 && r > (std::int64_t{1} << 40) / c)) throw std::runtime_error("bad matrix shape");
+    need_elems(static_cast<std::uint64_t>(r * c), sizeof(double));
+    M m(r, c);
+    if (r * c) std::memcpy(m.data(), s_.data() + pos_, static_cast<std::size_t>(r * c) * sizeof(double));
+    pos_ += static_cast<std::size_t>(r * c) * sizeof(double);
+    return m;
+  }
+  bool done() const { return pos_ == s_.size(); }
+
+ private:
+  const std::string& s_;
+  std::size_t pos_ = 0;
+  void need(std::size_t n) const {
+    if (n > s_.size() - pos_) throw std::runtime_error("truncated state");
+  }
+  void need_elems(std::uint64_t n, std::size_t size) const {
+    if (n > (s_.size() - pos_) / size) throw std::runtime_error("truncated state");
+  }
+};
+
+inline void write_settings(StateWriter& w, const Settings& st) {
+  w.pod<std::int32_t>(st.ndim);
+  w.pod<std::int32_t>(st.nlive);
+  w.pod<std::int32_t>(static_cast<std::int32_t>(st.bound));
+  w.pod<double>(st.enlarge);
+  w.pod<std::int32_t>(st.update_interval);
+  w.pod<double>(st.first_update_eff);
+  w.pod<std::int32_t>(st.batch_min);
+  w.pod<std::int32_t>(st.batch_max);
+}
+
+inline std::string dump_state(const SamplerState& s) {
+  StateWriter w;
+  w.pod<std::uint32_t>(kStateVersion);
+  write_settings(w, s.settings);
+  w.rmat(s.live_u);
+  w.rmat(s.live_x);
+  w.evec(s.live_logl);
+  w.evec(s.live_birth);
+  w.vec(s.dead_u);
+  w.vec(s.dead_x);
+  w.vec(s.dead_logl);
+  w.vec(s.dead_birth);
+  w.vec(s.dead_logvol);
+  w.ivec(s.dead_nlive);
+  w.pod<std::uint64_t>(s.bound.ells.size());
+  for (const auto& e : s.bound.ells) {
+    w.evec(e.center);
+    w.emat(e.shape);
+    w.emat(e.precision);
+    w.emat(e.axes);
+    w.evec(e.major);
+    w.pod<double>(e.logvol);
+  }
+  w.vec(s.bound.cumprob);
+  w.pod<double>(s.bound.logvol_sum);
+  w.pod<std::uint8_t>(s.use_bound ? 1 : 0);
+  w.pod<std::int64_t>(s.iter_at_update);
+  w.pod<std::int64_t>(s.updates_since_search);
+  w.pod<std::int32_t>(s.last_search_nell);
+  w.vec(s.queue_u);
+  w.vec(s.queue_x);
+  w.vec(s.queue_logl);
+  w.pod<std::uint64_t>(s.queue_head);
+  w.pod<std::uint64_t>(s.rng.seed());
+  w.pod<std::uint64_t>(s.rng.stream());
+  w.pod<std::uint64_t>(s.rng.position());
+  w.pod<std::uint8_t>(s.rng.has_spare() ? 1 : 0);
+  w.pod<double>(s.rng.spare());
+  w.pod<std::uint8_t>(s.initialized ? 1 : 0);
+  w.pod<std::int64_t>(s.niter);
+  w.pod<std::int64_t>(s.ncall);
+  w.pod<std::int64_t>(s.accepted_since_update);
+  w.pod<std::int64_t>(s.evaluated_since_update);
+  w.pod<std::int64_t>(s.accepted_total);
+  w.pod<std::int64_t>(s.evaluated_total);
+  w.pod<double>(s.logvol);
+  w.pod<double>(s.logz);
+  w.pod<std::uint8_t>(s.slice_active ? 1 : 0);
+  w.pod<std::int64_t>(s.slice_calls);
+  w.pod<std::int64_t>(s.slice_replacements);
+  return w.out;
+}
+
+// Restore `s` from `data`.  The settings stored in the payload must equal the
+// current ones (the caller checks the fingerprint first; this is a safety net).
+// Throws std::runtime_error on any inconsistency; `s` is untouched then.
+inline void load_state(SamplerState& s, const std::string& data) {
+  StateReader r(data);
+  const auto version = r.pod<std::uint32_t>();
+  if (version != kStateVersion)
+    throw std::runtime_error("state version " + std::to_string(version) + " is not " + std::to_string(kStateVersion));
+  StateWriter cur, got;
+  write_settings(cur, s.settings);
+  Settings st;
+  st.ndim = r.pod<std::int32_t>();
+  st.nlive = r.pod<std::int32_t>();
+  st.bound = static_cast<BoundKind>(r.pod<std::int32_t>());
+  st.enlarge = r.pod<double>();
+  st.update_interval = r.pod<std::int32_t>();
+  st.first_update_eff = r.pod<double>();
+  st.batch_min = r.pod<std::int32_t>();
+  st.batch_max = r.pod<std::int32_t>();
+  write_settings(got, st);
+  if (cur.out != got.out) throw std::runtime_error("the saved settings differ from this sampler's");
+  const auto n = static_cast<Eigen::Index>(st.nlive), d = static_cast<Eigen::Index>(st.ndim);
+  SamplerState t;
+  t.settings = st;
+  t.live_u = r.mat<RowMatrix>();
+  t.live_x = r.mat<RowMatrix>();
+  t.live_logl = r.evec();
+  t.live_birth = r.evec();
+  const bool live_ok = (t.live_u.rows() == 0 && t.live_logl.size() == 0) ||
+                       (t.live_u.rows() == n && t.live_u.cols() == d && t.live_x.rows() == n && t.live_x.cols() == d &&
+                        t.live_logl.size() == n && t.live_birth.size() == n);
+  if (!live_ok) throw std::runtime_error("live points have the wrong shape");
+  t.dead_u = r.vec();
+  t.dead_x = r.vec();
+  t.dead_logl = r.vec();
+  t.dead_birth = r.vec();
+  t.dead_logvol = r.vec();
+  t.dead_nlive = r.ivec();
+  const std::size_t nd = t.dead_logl.size();
+  if (t.dead_u.size() != nd * static_cast<std::size_t>(d) || t.dead_x.size() != t.dead_u.size() ||
+      t.dead_birth.size() != nd || t.dead_logvol.size() != nd || t.dead_nlive.size() != nd)
+    throw std::runtime_error("dead points have inconsistent sizes");
+  const auto nell = r.pod<std::uint64_t>();
+  if (nell > static_cast<std::uint64_t>(st.nlive)) throw std::runtime_error("too many ellipsoids");
+  for (std::uint64_t k = 0; k < nell; ++k) {
+    Ellipsoid e;
+    e.center = r.evec();
+    e.shape = r.mat<Eigen::MatrixXd>();
+    e.precision = r.mat<Eigen::MatrixXd>();
+    e.axes = r.mat<Eigen::MatrixXd>();
+    e.major = r.evec();
+    e.logvol = r.pod<double>();
+    if (e.center.size() != d || e.shape.rows() != d || e.shape.cols() != d || e.precision.rows() != d ||
+        e.precision.cols() != d || e.axes.rows() != d || e.axes.cols() != d || e.major.size() != d)
+      throw std::runtime_error("an ellipsoid has the wrong dimension");
+    t.bound.ells.push_back(std::move(e));
+  }
+  t.bound.cumprob = r.vec();
+  if (t.bound.cumprob.size() != t.bound.ells.size()) throw std::runtime_error("bound probabilities are inconsistent");
+  t.bound.logvol_sum = r.pod<double>();
+  t.use_bound = r.pod<std::uint8_t>() != 0;
+  if (t.use_bound && t.bound.ells.empty()) throw std::runtime_error("bound in use but empty");
+  t.iter_at_update = r.pod<std::int64_t>();
+  t.updates_since_search = r.pod<std::int64_t>();
+  t.last_search_nell = r.pod<std::int32_t>();
+  t.queue_u = r.vec();
+  t.queue_x = r.vec();
+  t.queue_logl = r.vec();
+  t.queue_head = r.pod<std::uint64_t>();
+  if (t.queue_u.size() != t.queue_logl.size() * static_cast<std::size_t>(d) || t.queue_x.size() != t.queue_u.size() ||
+      t.queue_head > t.queue_logl.size())
+    throw std::runtime_error("candidate queue is inconsistent");
+  const auto seed = r.pod<std::uint64_t>(), stream = r.pod<std::uint64_t>(), pos = r.pod<std::uint64_t>();
+  const bool has_spare = r.pod<std::uint8_t>() != 0;
+  const double spare = r.pod<double>();
+  t.rng = RandomStream(seed, stream, pos);
+  t.rng.restore(pos, has_spare, spare);
+  t.initialized = r.pod<std::uint8_t>() != 0;
+  if (t.initialized && t.live_logl.size() != n) throw std::runtime_error("initialised without live points");
+  t.niter = r.pod<std::int64_t>();
+  t.ncall = r.pod<std::int64_t>();
+  t.accepted_since_update = r.pod<std::int64_t>();
+  t.evaluated_since_update = r.pod<std::int64_t>();
+  t.accepted_total = r.pod<std::int64_t>();
+  t.evaluated_total = r.pod<std::int64_t>();
+  t.logvol = r.pod<double>();
+  t.logz = r.pod<double>();
+  t.slice_active = r.pod<std::uint8_t>() != 0;
+  t.slice_calls = r.pod<std::int64_t>();
+  t.slice_replacements = r.pod<std::int64_t>();
+  if (!r.done()) throw std::runtime_error("trailing bytes after the state");
+  if (static_cast<std::size_t>(t.niter) != nd) throw std::runtime_error("niter does not match the dead points");
+  s = std::move(t);
+}
+
+}  // namespace ridgeline::nested

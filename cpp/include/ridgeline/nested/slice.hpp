@@ -1,0 +1,342 @@
+// Slice sampling in whitened coordinates for nested sampling (PolyChord style),
+// and the automatic choice between it and bounded rejection sampling.
+// Plain C++ and Eigen; no Python.
+//
+// A replacement starts at a random live point above the threshold L* (already a
+// draw from the constrained prior) and takes `nsteps` slice-sampling steps, each
+// along a random direction A z (z ~ N(0, I), A the square root of the shape of
+// the bounding ellipsoid that holds the start point: a step in whitened
+// coordinates).  The initial interval of a step is not found by stepping out:
+// it is the intersection of the line with the union of the bounding ellipsoids,
+// each enlarged by `chord_scale` in radius, and with the unit cube.  That set is
+// a function of the line alone (the same from any point on it), so shrinkage
+// sampling inside it (Neal 2003) leaves the uniform distribution on the
+// constrained region invariant, as long as the region lies inside the enlarged
+// bound (the bound contains every live point and is scaled up by `chord_scale`).
+// No likelihood calls are spent on stepping out: a step costs about 1-3 calls.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ridgeline/common/errors.hpp"
+#include "ridgeline/common/random.hpp"
+#include "ridgeline/nested/ellipsoid.hpp"
+#include "ridgeline/nested/sampler.hpp"
+
+namespace ridgeline::nested {
+
+struct SliceSettings {
+  int nsteps = 0;            // slice steps per replacement (0: automatic, from ndim)
+  double chord_scale = 1.5;  // radius enlargement of the bounding ellipsoids for the initial interval
+  int max_shrink = 200;      // shrinkage evaluations of one step before giving up on it (keeps the point)
+  bool radial = true;        // add a radial step (exact conditional of the distance from the centre)
+};
+
+// Number of steps per replacement when not given: grows linearly with ndim.
+inline int default_slice_steps(int d) { return std::max(4, d); }
+
+// Sorted, disjoint intervals on a line; the set a step samples in.
+class IntervalSet {
+ public:
+  void clear() { iv_.clear(); }
+  void add(double a, double b) {
+    if (b > a) iv_.emplace_back(a, b);
+  }
+  // Sort and merge overlapping intervals.
+  void normalize() {
+    std::sort(iv_.begin(), iv_.end());
+    std::vector<std::pair<double, double>> out;
+    for (const auto& p : iv_) {
+      if (!out.empty() && p.first <= out.back().second) {
+        out.back().second = std::max(out.back().second, p.second);
+      } else {
+        out.push_back(p);
+      }
+    }
+    iv_.swap(out);
+  }
+  void clip(double lo, double hi) {
+    std::vector<std::pair<double, double>> out;
+    for (const auto& p : iv_) {
+      const double a = std::max(p.first, lo), b = std::min(p.second, hi);
+      if (b > a) out.emplace_back(a, b);
+    }
+    iv_.swap(out);
+  }
+  bool contains(double t) const {
+    for (const auto& p : iv_)
+      if (t >= p.first && t <= p.second) return true;
+    return false;
+  }
+  double length() const {
+    double s = 0.0;
+    for (const auto& p : iv_) s += p.second - p.first;
+    return s;
+  }
+  bool empty() const { return iv_.empty(); }
+  double lo() const { return iv_.front().first; }
+  double hi() const { return iv_.back().second; }
+  // Map every end point a >= 0 to p log(a / scale) (increasing; 0 goes to -inf).
+  void map_log(double scale, double p) {
+    for (auto& q : iv_) {
+      q.first = p * std::log(q.first / scale);
+      q.second = p * std::log(q.second / scale);
+    }
+  }
+  // The point at arc length `w` (0 <= w <= length()) through the set.
+  double at(double w) const {
+    for (const auto& p : iv_) {
+      const double len = p.second - p.first;
+      if (w <= len) return p.first + w;
+      w -= len;
+    }
+    return iv_.back().second;
+  }
+
+ private:
+  std::vector<std::pair<double, double>> iv_;
+};
+
+// The interval {t : (x + t v - c)^T P (x + t v - c) <= r2} of a line and an
+// ellipsoid; false when the line misses it.
+inline bool line_ellipsoid(const Ellipsoid& e, const Eigen::VectorXd& x, const Eigen::VectorXd& v, double r2,
+                           double& t0, double& t1) {
+  const Eigen::VectorXd dx = x - e.center;
+  const Eigen::VectorXd pv = e.precision * v;
+  const double a = v.dot(pv), b = dx.dot(pv), c = dx.dot(e.precision * dx) - r2;
+  if (!(a > 0.0)) return false;
+  const double disc = b * b - a * c;
+  if (!(disc > 0.0)) return false;
+  const double sq = std::sqrt(disc);
+  t0 = (-b - sq) / a;
+  t1 = (-b + sq) / a;
+  return true;
+}
+
+// The interval of t with x + t v inside the open unit cube.
+inline void line_cube(const Eigen::VectorXd& x, const Eigen::VectorXd& v, double& lo, double& hi) {
+  lo = -std::numeric_limits<double>::infinity();
+  hi = std::numeric_limits<double>::infinity();
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    if (v[i] > 0.0) {
+      lo = std::max(lo, -x[i] / v[i]);
+      hi = std::min(hi, (1.0 - x[i]) / v[i]);
+    } else if (v[i] < 0.0) {
+      lo = std::max(lo, (1.0 - x[i]) / v[i]);
+      hi = std::min(hi, -x[i] / v[i]);
+    }
+  }
+}
+
+// Slice sampling along whitened random directions inside the bound.
+class SliceProposal final : public Proposal {
+ public:
+  explicit SliceProposal(const SliceSettings& ss = {}) : ss_(ss) {
+    require(ss.nsteps >= 0, "slice_steps=" + std::to_string(ss.nsteps) + " must be >= 0");
+    require(ss.chord_scale >= 1.0, "chord_scale=" + std::to_string(ss.chord_scale) + " must be >= 1");
+    require(ss.max_shrink >= 1, "max_shrink must be >= 1");
+  }
+
+  int nsteps(int d) const { return ss_.nsteps > 0 ? ss_.nsteps : default_slice_steps(d); }
+
+  void update(SamplerState& s) override { rejection_.update(s); }
+
+  void replace(SamplerState& s, double lstar, Evaluator& ev, double* u, double* x, double& logl,
+               const PollFn& poll) override {
+    if (!s.use_bound || s.bound.empty()) {
+      // before the first bound: rejection sampling from the unit cube
+      rejection_.replace(s, lstar, ev, u, x, logl, poll);
+      return;
+    }
+    const int d = s.settings.ndim, n = s.settings.nlive;
+    const auto du = static_cast<std::size_t>(d);
+    // a random live point strictly above the threshold
+    int j = 0;
+    for (int tries = 0;; ++tries) {
+      j = static_cast<int>(s.rng.integer(static_cast<std::uint64_t>(n)));
+      if (s.live_logl[j] > lstar) break;
+      if (tries > 100 * n) throw std::runtime_error("no live point above the likelihood threshold");
+    }
+    cur_u_ = s.live_u.row(j).transpose();
+    cur_x_.assign(s.live_x.row(j).data(), s.live_x.row(j).data() + d);
+    double cur_l = s.live_logl[j];
+    const double r2 = ss_.chord_scale * ss_.chord_scale;
+    z_.resize(d);
+    cand_u_.resize(d);
+    cand_x_.resize(du);
+    std::int64_t calls = 0;
+    const int steps = nsteps(d);
+    for (int step = 0; step < steps; ++step) {
+      // the metric (whitening and centre) of this step: an ellipsoid of the bound
+      // chosen by volume, independently of the current point (a choice that
+      // depended on the point would break the invariance of the chain)
+      const Ellipsoid& ell = s.bound.ells[pick_ellipsoid(s)];
+      const Eigen::MatrixXd& axes = ell.axes;
+      const Eigen::VectorXd& centre = ell.center;
+      // (1) a step along a random whitened direction through the current point
+      for (int i = 0; i < d; ++i) z_[i] = s.rng.normal();
+      dir_ = axes * z_;
+      line_set(s.bound, cur_u_, dir_, r2);
+      if (!set_.empty() && set_.contains(0.0)) {
+        calls += shrink(s, ev, lstar, cur_l, [this](double t) {
+          cand_u_ = cur_u_ + t * dir_;
+        });
+      }
+      // (2) a radial step: the distance from the centre of the chain's ellipsoid
+      // along the ray through the current point, by slice sampling its exact
+      // conditional (density t^(d-1) on the ray, i.e. e^y in y = d log(t / t_max))
+      if (ss_.radial) {
+        ray_ = cur_u_ - centre;
+        line_set(s.bound, centre, ray_, r2);
+        set_.clip(0.0, std::numeric_limits<double>::infinity());
+        if (!set_.empty() && set_.contains(1.0)) {
+          // in y = d log(t / t_max) the density is e^y: slice at height y0 - Exp(1)
+          const double tmax = set_.hi();
+          const double dd = static_cast<double>(d);
+          const double y0 = -dd * std::log(tmax);
+          const double yh = y0 + std::log(std::max(s.rng.uniform(), 1e-300));
+          set_.map_log(tmax, dd);
+          set_.clip(yh, std::numeric_limits<double>::infinity());
+          if (!set_.empty()) {
+            calls += shrink_around(s, ev, lstar, cur_l, y0, [this, &centre, tmax, dd](double y) {
+              cand_u_ = centre + (tmax * std::exp(y / dd)) * ray_;
+            });
+          }
+        }
+      }
+      if (calls >= next_poll_) {
+        poll_or_throw(poll);
+        next_poll_ = calls + 4096;
+      }
+    }
+    next_poll_ = 0;
+    std::copy_n(cur_u_.data(), d, u);
+    std::copy_n(cur_x_.data(), d, x);
+    logl = cur_l;
+    s.slice_calls += calls;
+    s.slice_replacements += 1;
+  }
+
+ private:
+  SliceSettings ss_;
+  RejectionProposal rejection_;
+  Eigen::VectorXd cur_u_, cand_u_, z_, dir_;
+  std::vector<double> cur_x_, cand_x_;
+  IntervalSet set_;
+
+  Eigen::VectorXd ray_;
+  std::int64_t next_poll_ = 0;
+
+  // The set of t with p + t v inside the union of the enlarged ellipsoids and the cube.
+  void line_set(const EllipsoidUnion& b, const Eigen::VectorXd& p, const Eigen::VectorXd& v, double r2) {
+    set_.clear();
+    for (const auto& e : b.ells) {
+      double t0 = 0.0, t1 = 0.0;
+      if (line_ellipsoid(e, p, v, r2, t0, t1)) set_.add(t0, t1);
+    }
+    double clo = 0.0, chi = 0.0;
+    line_cube(p, v, clo, chi);
+    set_.normalize();
+    set_.clip(clo, chi);
+  }
+
+  // Shrinkage sampling in set_ around the current parameter value 0; `place(t)`
+  // writes the candidate to cand_u_.  Returns the number of calls.
+  template <class Place>
+  std::int64_t shrink(SamplerState& s, Evaluator& ev, double lstar, double& cur_l, Place&& place) {
+    return shrink_around(s, ev, lstar, cur_l, 0.0, place);
+  }
+
+  template <class Place>
+  std::int64_t shrink_around(SamplerState& s, Evaluator& ev, double lstar, double& cur_l, double t_cur,
+                             Place&& place) {
+    const int d = s.settings.ndim;
+    std::int64_t calls = 0;
+    for (int it = 0; it < ss_.max_shrink; ++it) {
+      const double len = set_.length();
+      if (!(len > 0.0)) break;
+      const double t = set_.at(s.rng.uniform() * len);
+      place(t);
+      for (int i = 0; i < d; ++i) cand_u_[i] = std::clamp(cand_u_[i], 0.0, 1.0);
+      double cl = 0.0;
+      evaluate_batch(s, ev, cand_u_.data(), 1, cand_x_.data(), &cl);
+      ++calls;
+      if (cl > lstar) {
+        cur_u_ = cand_u_;
+        cur_x_ = cand_x_;
+        cur_l = cl;
+        break;
+      }
+      if (t < t_cur) {
+        set_.clip(t, std::numeric_limits<double>::infinity());
+      } else {
+        set_.clip(-std::numeric_limits<double>::infinity(), t);
+      }
+    }
+    return calls;
+  }
+
+  static std::size_t pick_ellipsoid(SamplerState& s) {
+    const EllipsoidUnion& b = s.bound;
+    if (b.ells.size() == 1) return 0;
+    const double r = s.rng.uniform();
+    const auto k = static_cast<std::size_t>(std::lower_bound(b.cumprob.begin(), b.cumprob.end(), r) - b.cumprob.begin());
+    return std::min(k, b.ells.size() - 1);
+  }
+};
+
+// Bounded rejection sampling while it is cheap, slice sampling once rejection
+// needs more calls per replacement than slice sampling does (measured), or
+// from the start in high dimension.  The choice is stored in the state
+// (`slice_active`), so a restored run continues with the same proposal.
+class AutoProposal final : public Proposal {
+ public:
+  // Below this dimension rejection sampling is kept (it handles multimodal
+  // low-dimensional problems best, and stays affordable there).
+  static constexpr int kMinSwitchDim = 6;
+
+  AutoProposal(const SliceSettings& ss, int slice_dim) : slice_(ss), slice_dim_(slice_dim) {}
+
+  void update(SamplerState& s) override {
+    const int d = s.settings.ndim;
+    if (!s.slice_active) {
+      if (d >= slice_dim_) {
+        s.slice_active = true;
+      } else if (d >= kMinSwitchDim && s.use_bound && s.evaluated_since_update >= 2 * s.settings.update_interval) {
+        // calls per replacement of rejection sampling since the last refit, against
+        // the measured (or, before any slice step, expected) cost of slice sampling
+        const double rej_cost = static_cast<double>(s.evaluated_since_update) /
+                                std::max<std::int64_t>(s.accepted_since_update, 1);
+        const double slice_cost = s.slice_replacements > 0
+                                      ? static_cast<double>(s.slice_calls) / static_cast<double>(s.slice_replacements)
+                                      : 2.5 * slice_.nsteps(d);
+        if (rej_cost > slice_cost) s.slice_active = true;
+      }
+    }
+    slice_.update(s);
+  }
+
+  void replace(SamplerState& s, double lstar, Evaluator& ev, double* u, double* x, double& logl,
+               const PollFn& poll) override {
+    if (s.slice_active) {
+      slice_.replace(s, lstar, ev, u, x, logl, poll);
+    } else {
+      rejection_.replace(s, lstar, ev, u, x, logl, poll);
+    }
+  }
+
+ private:
+  SliceProposal slice_;
+  RejectionProposal rejection_;
+  int slice_dim_;
+};
+
+}  // namespace ridgeline::nested

@@ -1,0 +1,115 @@
+"""Likelihood evaluation through a ``concurrent.futures.Executor`` (process pools, Dask, MPI).
+
+The sampler hands over batches of candidate points; a batch is split into at
+most ``chunks`` contiguous tasks (never one task per point), each task evaluates
+its rows and the results are put back in order, so the run is the same for any
+number of workers.  Every task carries its own 64-bit seed (from the run seed,
+the batch counter and the chunk index): it makes every task distinct, so a
+scheduler that de-duplicates identical calls (Dask's ``pure=True``) can never
+merge two of them, and a stochastic likelihood that accepts ``seed=`` gets an
+independent, reproducible stream per task.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import inspect
+import pickle
+from typing import Any, Callable
+
+import numpy as np
+
+from ridgeline._random import mix_seed
+
+__all__ = ["ExecutorLoglike", "check_picklable"]
+
+
+def check_picklable(obj: Any, name: str) -> None:
+    """Refuse, before the run starts, a callable that a process pool could not send."""
+    try:
+        pickle.dumps(obj)
+    except Exception as err:  # noqa: BLE001 - any pickling failure
+        msg = (
+            f"{name}={obj!r} cannot be pickled ({type(err).__name__}: {err}), so it cannot be sent to the "
+            "executor's workers; define it at module level (not a lambda or closure), or use a thread pool"
+        )
+        raise TypeError(msg) from err
+
+
+def _accepts_seed(fn: Callable[..., Any]) -> bool:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    return "seed" in sig.parameters
+
+
+def _eval_chunk(fn: Callable[..., Any], x: np.ndarray, vectorized: bool, seed: int, pass_seed: bool) -> np.ndarray:
+    """Evaluate one task (runs in the worker)."""
+    kw = {"seed": seed} if pass_seed else {}
+    if vectorized:
+        out = np.asarray(fn(x, **kw), dtype=np.float64).reshape(-1)
+    else:
+        out = np.array([float(fn(row, **kw)) for row in x], dtype=np.float64)
+    if out.shape != (x.shape[0],):
+        msg = f"loglike returned {out.shape[0]} values for a batch of {x.shape[0]} points"
+        raise ValueError(msg)
+    return out
+
+
+def _is_dask_client(ex: Any) -> bool:
+    return type(ex).__name__ == "Client" and type(ex).__module__.startswith("distributed")
+
+
+class ExecutorLoglike:
+    """A vectorised log-likelihood that evaluates batches through an executor.
+
+    Parameters
+    ----------
+    loglike : callable
+        The user's likelihood (scalar, or batch with ``vectorized=True``).
+    executor : concurrent.futures.Executor or dask.distributed.Client
+        Where to run the tasks.  A Dask ``Client`` is used through
+        ``client.submit(..., pure=False)``.
+    vectorized : bool
+        Whether ``loglike`` takes (m, ndim) batches.
+    chunks : int
+        Largest number of tasks per batch.
+    seed : int
+        Run seed (per-task seeds are derived from it).
+    """
+
+    def __init__(self, loglike: Callable[..., Any], executor: Any, vectorized: bool, chunks: int, seed: int) -> None:
+        if not (isinstance(executor, cf.Executor) or _is_dask_client(executor) or hasattr(executor, "submit")):
+            msg = f"executor={executor!r} must be a concurrent.futures.Executor or a dask.distributed.Client"
+            raise TypeError(msg)
+        self.loglike = loglike
+        self.executor = executor
+        self.vectorized = vectorized
+        self.chunks = max(1, int(chunks))
+        self.seed = seed
+        self.batches = 0
+        self.tasks = 0
+        self._pass_seed = _accepts_seed(loglike)
+        self._dask = _is_dask_client(executor)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        m = x.shape[0]
+        k = min(self.chunks, m)
+        bounds = [m * i // k for i in range(k + 1)]
+        futures = []
+        for i in range(k):
+            part = x[bounds[i] : bounds[i + 1]]
+            seed = mix_seed(mix_seed(self.seed, 0x5EED + self.batches), i)
+            args = (_eval_chunk, self.loglike, part, self.vectorized, seed, self._pass_seed)
+            if self._dask:
+                futures.append(self.executor.submit(*args, pure=False))
+            else:
+                futures.append(self.executor.submit(*args))
+        self.batches += 1
+        self.tasks += k
+        out = np.empty(m, dtype=np.float64)
+        for i, fut in enumerate(futures):
+            out[bounds[i] : bounds[i + 1]] = fut.result()
+        return out

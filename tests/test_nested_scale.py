@@ -1,0 +1,263 @@
+"""Nested sampling at scale: slice sampling, checkpoint/resume, executors, progress bar."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from ridgeline.nested import CheckpointError, NestedSampler, problems
+
+
+def _sampler(p, **kw):
+    kw.setdefault("nlive", 200)
+    kw.setdefault("rng", 3)
+    return NestedSampler(p.loglike, p.prior_transform, p.ndim, **kw)
+
+
+# --- slice sampling -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("p", "sample"), [(problems.gaussian(30), "auto"), (problems.correlated(12), "slice")],
+                         ids=["gaussian30-auto", "correlated12-slice"])
+def test_slice_logz_within_3p5_sigma(p, sample):
+    s = _sampler(p, sample=sample)
+    res = s.run(dlogz=0.5)
+    assert res.stop == "dlogz"
+    assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
+    st = s._core.state()
+    assert st["slice_active"]  # auto switches to slice sampling at d >= 21
+    assert st["slice_replacements"] > 0
+    # calls per slice replacement: ~2-3 per step, ndim steps (a random direction and a radial move)
+    per = st["slice_calls"] / st["slice_replacements"]
+    assert 2 * p.ndim < per < 8 * p.ndim
+
+
+def test_auto_keeps_rejection_in_low_dimension():
+    p = problems.gaussian(3)
+    s = _sampler(p)
+    s.run(dlogz=0.5)
+    assert not s._core.state()["slice_active"]
+
+
+def test_correlated_problem_truth():
+    p = problems.correlated(4)
+    # the normalised density integrates to 1 over the cube: Monte Carlo check of log Z = 0
+    rng = np.random.default_rng(0)
+    cov = 0.05**2 * (0.1 * np.eye(4) + 0.9 * np.ones((4, 4)))
+    x = rng.multivariate_normal(np.full(4, 0.5), cov, size=2000)
+    # density values agree with the closed form
+    r = x - 0.5
+    want = -0.5 * np.einsum("ij,jk,ik->i", r, np.linalg.inv(cov), r) - 0.5 * np.log(np.linalg.det(2 * np.pi * cov))
+    np.testing.assert_allclose(p.loglike.batch(x), want, rtol=1e-10, atol=1e-9)
+    from ridgeline import _core
+
+    np.testing.assert_allclose(_core.nested.builtin_loglike("correlated", x), want, rtol=1e-10, atol=1e-9)
+    assert p.logz_true == 0.0
+
+
+def test_slice_bad_arguments():
+    p = problems.gaussian(2)
+    with pytest.raises(ValueError, match="sample='walk'"):
+        _sampler(p, sample="walk")
+    with pytest.raises(ValueError, match="slice_steps=0"):
+        _sampler(p, sample="slice", slice_steps=0)
+    with pytest.raises(ValueError, match="chord_scale=0.5"):
+        _sampler(p, sample="slice", chord_scale=0.5)
+    with pytest.raises(ValueError, match="nthreads=0"):
+        _sampler(p, nthreads=0)
+
+
+# --- checkpoint and resume ----------------------------------------------------
+
+
+def _same(a, b):
+    assert a.logz == b.logz and a.logzerr == b.logzerr and a.ncall == b.ncall and a.niter == b.niter
+    np.testing.assert_array_equal(a.samples, b.samples)
+    np.testing.assert_array_equal(a.logl, b.logl)
+
+
+@pytest.mark.parametrize("sample", ["unif", "slice"])
+def test_checkpoint_resume_in_process_is_bit_identical(tmp_path, sample):
+    p = problems.gaussian(4)
+    ref = _sampler(p, sample=sample).run(dlogz=0.5)
+    ck = tmp_path / "run.ckpt"
+    part = _sampler(p, sample=sample).run(dlogz=0.5, maxiter=ref.niter // 2, checkpoint=ck, checkpoint_every=0)
+    assert part.stop == "maxiter" and ck.exists()
+    res = _sampler(p, sample=sample).run(dlogz=0.5, checkpoint=ck)  # a fresh sampler resumes
+    _same(ref, res)
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from ridgeline.nested import NestedSampler, problems
+    p = problems.gaussian(3)
+    s = NestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=200, rng=11, sample=sys.argv[3])
+    r = s.run(dlogz=0.01, checkpoint=sys.argv[1], checkpoint_every=0)
+    import numpy as np
+    np.savez(sys.argv[2], logz=r.logz, samples=r.samples, logl=r.logl, ncall=r.ncall)
+    """
+)
+
+
+def _child(tmp_path, ck, out, sample, env_extra=None):
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    env = dict(os.environ)
+    env.pop("RIDGELINE_CHECKPOINT_KILL", None)
+    env.update(env_extra or {})
+    return subprocess.Popen([sys.executable, str(script), str(ck), str(out), sample], env=env)
+
+
+@pytest.mark.parametrize("point", ["after_temp_write", "before_rename", "after_rename"])
+def test_sigkill_inside_save_then_resume_is_bit_identical(tmp_path, point):
+    ref_ck, ref_out = tmp_path / "ref.ckpt", tmp_path / "ref.npz"
+    assert _child(tmp_path, ref_ck, ref_out, "slice").wait() == 0
+    ck, out = tmp_path / "run.ckpt", tmp_path / "run.npz"
+    # the first save kills the process at the named point
+    proc = _child(tmp_path, ck, out, "slice", {"RIDGELINE_CHECKPOINT_KILL": point})
+    assert proc.wait() == -signal.SIGKILL
+    assert not out.exists()
+    assert _child(tmp_path, ck, out, "slice").wait() == 0  # resume in a fresh process
+    a, b = np.load(ref_out), np.load(out)
+    assert float(a["logz"]) == float(b["logz"]) and int(a["ncall"]) == int(b["ncall"])
+    np.testing.assert_array_equal(a["samples"], b["samples"])
+
+
+def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
+    import time
+
+    ref_ck, ref_out = tmp_path / "ref.ckpt", tmp_path / "ref.npz"
+    assert _child(tmp_path, ref_ck, ref_out, "unif").wait() == 0
+    ck, out = tmp_path / "run.ckpt", tmp_path / "run.npz"
+    rng = np.random.default_rng(5)
+    kills = 0
+    for _ in range(3):
+        proc = _child(tmp_path, ck, out, "unif")
+        time.sleep(float(rng.uniform(0.4, 1.2)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    if out.exists():
+        out.unlink()
+    assert _child(tmp_path, ck, out, "unif").wait() == 0
+    a, b = np.load(ref_out), np.load(out)
+    assert float(a["logz"]) == float(b["logz"]) and int(a["ncall"]) == int(b["ncall"])
+    np.testing.assert_array_equal(a["samples"], b["samples"])
+    np.testing.assert_array_equal(a["logl"], b["logl"])
+
+
+def test_bad_checkpoints_raise_one_error_naming_the_path(tmp_path):
+    p = problems.gaussian(3)
+    ck = tmp_path / "run.ckpt"
+    _sampler(p).run(dlogz=0.5, maxiter=300, checkpoint=ck, checkpoint_every=0)
+    data = ck.read_bytes()
+
+    def bad(content, match, **kw):
+        f = tmp_path / "bad.ckpt"
+        f.write_bytes(content)
+        with pytest.raises(CheckpointError, match=match) as info:
+            _sampler(kw.pop("problem", p), **kw).run(dlogz=0.5, checkpoint=f)
+        assert str(f) in str(info.value)
+
+    bad(data[:40], "truncated")
+    bad(data[: len(data) // 2], "truncated")
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2] ^= 0xFF
+    bad(bytes(corrupt), "corrupt")
+    bad(b"PK\x03\x04" + data[4:], "not a ridgeline")
+    bad(data, "different run: seed", rng=4)  # foreign: another seed
+    bad(data, "different run: nlive", nlive=250)
+    bad(data, "different run: loglike", problem=problems.mixture(3))
+    # stale: same fingerprint but the likelihood changed
+    q = problems.gaussian(3)
+    f = tmp_path / "stale.ckpt"
+    NestedSampler(lambda x: float(-np.sum((x - 0.5) ** 2)), None, 3, nlive=200, rng=3).run(
+        dlogz=0.5, maxiter=300, checkpoint=f, checkpoint_every=0
+    )
+    with pytest.raises(CheckpointError, match="stale"):
+        NestedSampler(lambda x: float(-2 * np.sum((x - 0.5) ** 2)), None, 3, nlive=200, rng=3).run(
+            dlogz=0.5, checkpoint=f
+        )
+    assert q.ndim == 3
+    assert issubclass(CheckpointError, ValueError)
+
+
+# --- executors and threads ----------------------------------------------------
+
+
+def loglike_quadratic(x):
+    r = x - 0.5
+    return float(-0.5 * (r @ r) / 0.01)
+
+
+def loglike_quadratic_batch(x):
+    r = x - 0.5
+    return -0.5 * np.sum(r * r, axis=1) / 0.01
+
+
+def test_executor_process_pool_same_result_for_any_worker_count():
+    res = []
+    for workers in (1, 2):
+        with cf.ProcessPoolExecutor(workers) as ex:
+            s = NestedSampler(loglike_quadratic, None, 3, nlive=100, rng=2, sample="unif", executor=ex)
+            res.append(s.run(dlogz=0.5))
+    serial = NestedSampler(loglike_quadratic_batch, None, 3, nlive=100, rng=2, sample="unif", vectorized=True).run(
+        dlogz=0.5
+    )
+    _same(res[0], res[1])
+    _same(res[0], serial)  # batches are the same as the vectorised serial run's
+    assert abs(res[0].logz - (3 * np.log(np.sqrt(2 * np.pi) * 0.1))) < 4 * res[0].logzerr
+
+
+def test_executor_refuses_unpicklable_loglike_at_construction():
+    with cf.ProcessPoolExecutor(1) as ex, pytest.raises(TypeError, match="cannot be pickled"):
+        NestedSampler(lambda x: 0.0, None, 2, nlive=50, executor=ex)
+    with pytest.raises(TypeError, match="executor="):
+        NestedSampler(loglike_quadratic, None, 2, nlive=50, executor=object())
+
+
+def test_executor_thread_pool_allows_closures():
+    scale = 0.01
+    with cf.ThreadPoolExecutor(2) as ex:
+        s = NestedSampler(lambda x: float(-0.5 * np.sum((x - 0.5) ** 2) / scale), None, 2, nlive=100, rng=1,
+                          executor=ex)
+        res = s.run(dlogz=0.5)
+    assert res.ncall > 0
+
+
+def test_dask_local_cluster_same_result():
+    distributed = pytest.importorskip("distributed")
+    from ridgeline.nested._expensive import ExpensiveLoglike
+
+    f = ExpensiveLoglike("gaussian", 3)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client:
+        a = NestedSampler(f, None, 3, nlive=60, rng=2, sample="unif", executor=client).run(dlogz=0.5)
+        b = NestedSampler(f.batch, None, 3, nlive=60, rng=2, sample="unif", vectorized=True,
+                          executor=client.get_executor()).run(dlogz=0.5)
+    serial = NestedSampler(f.batch, None, 3, nlive=60, rng=2, sample="unif", vectorized=True).run(dlogz=0.5)
+    _same(a, serial)
+    _same(b, serial)
+
+
+def test_threads_for_compiled_likelihood_same_result():
+    p = problems.gaussian(5)
+    a = _sampler(p, nthreads=1).run(dlogz=0.5)
+    b = _sampler(p, nthreads=2).run(dlogz=0.5)
+    _same(a, b)
+
+
+def test_progress_bar(capsys):
+    p = problems.gaussian(2)
+    _sampler(p).run(dlogz=0.5, progress=True)
+    err = capsys.readouterr().err
+    assert "100.0%" in err and "log Z" in err and "ncall" in err
