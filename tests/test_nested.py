@@ -238,7 +238,7 @@ def _ok(x):
         ({"nlive": 2}, ValueError, "nlive=2 must be > ndim=2"),
         ({"nlive": 1}, ValueError, "nlive=1 must be >= 2"),
         ({"bound": "cube"}, ValueError, "bound='cube' is unknown"),
-        ({"sample": "slice"}, ValueError, "sample='slice' is unknown"),
+        ({"sample": "walk"}, ValueError, "sample='walk' is unknown"),
         ({"vectorized": "yes"}, TypeError, "vectorized='yes' must be a bool"),
         ({"rng": -1}, ValueError, "rng=-1 must be >= 0"),
         ({"rng": "seed"}, TypeError, "rng='seed'"),
