@@ -82,7 +82,7 @@ def test_full_digits_top5_within_40_hvps(full: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="measured RMS 1.04e-2 (hutch++ / auto) vs the 1e-2 target: a narrow miss", strict=False)
+@pytest.mark.xfail(reason="measured RMS 1.04e-2 (auto), 1.08e-2 (hutch++) vs the 1e-2 target: a narrow miss", strict=False)
 def test_full_digits_trace_rms(full: dict[str, Any]) -> None:
     truth = full["ev"].sum()
     rel = {m: [] for m in ("auto", "hutchinson", "hutch++")}
