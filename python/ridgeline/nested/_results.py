@@ -126,6 +126,48 @@ class NestedResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def to_anesthetic(self, columns: Any = None) -> Any:
+        """The run as ``anesthetic.NestedSamples`` (needs anesthetic).
+
+        Each point carries the likelihood contour it was drawn above
+        (``logl_birth``, -inf for the initial prior draws), so anesthetic can
+        rebuild the live-point history and its own evidence estimates.
+
+        Parameters
+        ----------
+        columns : sequence of str, optional
+            Parameter names (default ``x0, x1, ...``).
+        """
+        try:
+            from anesthetic import NestedSamples
+        except ImportError as err:
+            msg = "to_anesthetic needs anesthetic; install it with `pip install anesthetic`"
+            raise ImportError(msg) from err
+        ndim = self.samples.shape[1]
+        cols = [f"x{i}" for i in range(ndim)] if columns is None else list(columns)
+        if len(cols) != ndim:
+            msg = f"columns has {len(cols)} names, expected ndim={ndim}"
+            raise ValueError(msg)
+        return NestedSamples(data=self.samples, columns=cols, logL=self.logl, logL_birth=self.logl_birth)
+
+    def plot_run(self, **kwargs: Any) -> Any:
+        """Run plot (log L, weights, evidence against log X); see :func:`ridgeline.nested.plotting.runplot`."""
+        from ridgeline.nested.plotting import runplot
+
+        return runplot(self, **kwargs)
+
+    def plot_trace(self, dims: Any = None, **kwargs: Any) -> Any:
+        """Trace plot; see :func:`ridgeline.nested.plotting.traceplot`."""
+        from ridgeline.nested.plotting import traceplot
+
+        return traceplot(self, dims, **kwargs)
+
+    def plot_corner(self, dims: Any = None, **kwargs: Any) -> Any:
+        """Weighted corner plot; see :func:`ridgeline.nested.plotting.cornerplot`."""
+        from ridgeline.nested.plotting import cornerplot
+
+        return cornerplot(self, dims, **kwargs)
+
     def to_dynesty(self) -> Any:
         """The run as dynesty-style results (per-iteration arrays).
 
