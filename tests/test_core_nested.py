@@ -63,9 +63,15 @@ def test_single_ellipsoid_matches_reference():
 def test_multi_ellipsoid_split_matches_reference():
     gen = np.random.default_rng(2)
     centres = np.array([[0.2, 0.2, 0.2], [0.8, 0.3, 0.5], [0.4, 0.8, 0.7]])
-    pts = np.vstack([c + 0.02 * gen.standard_normal((150, 3)) for c in centres])
-    got = core.fit_bound(pts, -15.0, True, 1.25)
-    want = ref.fit_bound(pts, -15.0, True, 1.25)
+
+    def ball(n):  # uniform in the ball of radius 0.1
+        z = gen.standard_normal((n, 3))
+        return 0.1 * z / np.linalg.norm(z, axis=1)[:, None] * gen.random((n, 1)) ** (1 / 3)
+
+    pts = np.vstack([c + ball(150) for c in centres])
+    logpointvol = np.log(4 / 3 * np.pi * 0.1**3 / 150)  # the volume each point fills
+    got = core.fit_bound(pts, logpointvol, True, 1.25)
+    want = ref.fit_bound(pts, logpointvol, True, 1.25)
     assert len(got) == len(want) == 3
     for (c, shape, logvol), e in zip(sorted(got, key=lambda t: tuple(t[0])), sorted(want, key=lambda e: tuple(e.center))):
         np.testing.assert_allclose(c, e.center, rtol=1e-10)
@@ -76,7 +82,7 @@ def test_multi_ellipsoid_split_matches_reference():
         inside = [float((c - cc) @ np.linalg.inv(s) @ (c - cc)) <= 1 for cc, s, _ in got]
         assert sum(inside) == 1
     # a single compact cluster is not split
-    assert len(core.fit_bound(0.5 + 0.05 * gen.standard_normal((300, 3)), -15.0, True, 1.25)) == 1
+    assert len(core.fit_bound(0.5 + ball(300), logpointvol + np.log(0.5), True, 1.25)) == 1
 
 
 def test_core_rejects_bad_input():

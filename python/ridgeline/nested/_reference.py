@@ -8,7 +8,7 @@ A readable, independent implementation of the same method as the C++ core:
 - the bound is one or several ellipsoids fitted to the live points (sample
   covariance scaled to enclose them, a volume of at least n X / N, a coverage
   factor for small clusters, an enlargement), split recursively by 2-means from
-  the ends of the major axis while the volume halves (MultiNest/nestle rules),
+  the ends of the major axis while the volume shrinks enough (MultiNest/nestle rules),
   refitted every ``update_interval`` iterations, with overlap-corrected uniform
   sampling in the union;
 - log Z from the expected volumes, and its error as the spread of log Z over runs
@@ -29,6 +29,9 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["expected_weights", "fit_bound", "fit_ellipsoid", "run", "simulate_logz"]
+
+
+_SPLIT_GAIN = 0.85  # keep a split that shrinks the volume below this fraction
 
 
 def _log_unit_ball(d: int) -> float:
@@ -87,7 +90,7 @@ def fit_ellipsoid(points: np.ndarray, logpointvol: float) -> Ellipsoid:
     if r2 > 0:
         e.scale(math.log(r2) + 1e-10)
     # coverage factor for ellipsoids from few points (see the C++ core)
-    g = 2.5 * ((n / d) ** -1.65 - 25.0**-1.65) if (n > 0 and d >= 3) else 0.0
+    g = 2.5 * ((n / d) ** -1.65 - 25.0**-1.65) if n > 0 else 0.0
     if g > 0:
         e.scale(2.0 * min(g, 5.0))
     minvol = math.log(max(n, 1)) + logpointvol
@@ -121,13 +124,13 @@ def _split(points: np.ndarray, e: Ellipsoid, logpointvol: float, min_points: int
     if a.shape[0] < min_points or b.shape[0] < min_points:
         return [e]
     ea, eb = fit_ellipsoid(a, logpointvol), fit_ellipsoid(b, logpointvol)
-    if np.logaddexp(ea.logvol, eb.logvol) < e.logvol + math.log(0.5):
+    if np.logaddexp(ea.logvol, eb.logvol) < e.logvol + math.log(_SPLIT_GAIN):
         return _split(a, ea, logpointvol, min_points, 64) + _split(b, eb, logpointvol, min_points, 64)
     if lookahead <= 0:
         return [e]
     deeper = _split(a, ea, logpointvol, min_points, lookahead - 1) + _split(b, eb, logpointvol, min_points, lookahead - 1)
     total = np.logaddexp.reduce([x.logvol for x in deeper])
-    return deeper if total < e.logvol + math.log(0.5) else [e]
+    return deeper if total < e.logvol + math.log(_SPLIT_GAIN) else [e]
 
 
 def fit_bound(points: np.ndarray, logpointvol: float, multi: bool = True, enlarge: float = 1.25) -> list[Ellipsoid]:
