@@ -87,7 +87,7 @@ class StateReader {
     if (r < 0 || c < 0 || (c > 0 && r > (std::int64_t{1} << 40) / c)) throw std::runtime_error("bad matrix shape");
     need_elems(static_cast<std::uint64_t>(r * c), sizeof(double));
     M m(r, c);
-    if (r * c) std::memcpy(m.data(), s_.data() + pos_, static_cast<std::size_t>(r * c) * sizeof(double));
+    if (r > 0 && c > 0) std::memcpy(m.data(), s_.data() + pos_, static_cast<std::size_t>(r * c) * sizeof(double));
     pos_ += static_cast<std::size_t>(r * c) * sizeof(double);
     return m;
   }
