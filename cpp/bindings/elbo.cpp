@@ -78,7 +78,7 @@ py::array_t<double> reduce_terms(const i64array& indptr, const i64array& indices
   return terms;
 }
 
-py::array_t<double> sobol_uniform(std::int64_t n, std::int64_t d, std::uint64_t key, bool scramble) {
+py::array_t<double> sobol_array(std::int64_t n, std::int64_t d, std::uint64_t key, bool scramble, bool normal) {
   ridgeline::require(n >= 1, "n=" + std::to_string(n) + " must be >= 1");
   ridgeline::require(d >= 1 && d <= ridgeline::elbo::kMaxSobolDim,
                      "d=" + std::to_string(d) + " must be in [1, " + std::to_string(ridgeline::elbo::kMaxSobolDim) + "]");
@@ -86,22 +86,17 @@ py::array_t<double> sobol_uniform(std::int64_t n, std::int64_t d, std::uint64_t 
   double* o = out.mutable_data();
   {
     py::gil_scoped_release release;
-    ridgeline::elbo::sobol_points(n, d, key, scramble, o, false);
+    ridgeline::elbo::sobol_points(n, d, key, scramble, o, normal);
   }
   return out;
 }
 
+py::array_t<double> sobol_uniform(std::int64_t n, std::int64_t d, std::uint64_t key, bool scramble) {
+  return sobol_array(n, d, key, scramble, false);
+}
+
 py::array_t<double> sobol_normal(std::int64_t n, std::int64_t d, std::uint64_t key) {
-  ridgeline::require(n >= 1, "n=" + std::to_string(n) + " must be >= 1");
-  ridgeline::require(d >= 1 && d <= ridgeline::elbo::kMaxSobolDim,
-                     "d=" + std::to_string(d) + " must be in [1, " + std::to_string(ridgeline::elbo::kMaxSobolDim) + "]");
-  py::array_t<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(d)});
-  double* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    ridgeline::elbo::sobol_points(n, d, key, true, o, true);
-  }
-  return out;
+  return sobol_array(n, d, key, true, true);
 }
 
 }  // namespace
