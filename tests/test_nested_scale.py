@@ -141,12 +141,18 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     kills = 0
     for _ in range(3):
         proc = _child(tmp_path, ck, out, "unif")
-        time.sleep(float(rng.uniform(0.4, 1.2)))
+        # wait for the run to be under way (its first checkpoint), then kill at a random moment
+        deadline = time.monotonic() + 60.0
+        while not ck.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(float(rng.uniform(0.0, 0.15)))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
+            assert proc.wait() == -signal.SIGKILL
             kills += 1
         proc.wait()
-    if out.exists():
+    assert kills >= 1  # at least one kill landed mid-run, so the final run really resumed
+    if out.exists():  # a round may have finished the run; the last one then resumes a finished checkpoint
         out.unlink()
     assert _child(tmp_path, ck, out, "unif").wait() == 0
     a, b = np.load(ref_out), np.load(out)
