@@ -318,6 +318,58 @@ class PySampler {
     }
   }
 
+  // --- dynamic nested sampling (batches of live points) ---
+  void set_live(const ridgeline::bind::farray& u, const ridgeline::bind::farray& x, const ridgeline::bind::farray& logl,
+                const ridgeline::bind::farray& birth, double logvol) {
+    ridgeline::bind::require_ndim(u, 2, "u");
+    ridgeline::bind::require_ndim(x, 2, "x");
+    ridgeline::bind::require_ndim(logl, 1, "logl");
+    ridgeline::bind::require_ndim(birth, 1, "birth");
+    nested::RowMatrix mu(u.shape(0), u.shape(1)), mx(x.shape(0), x.shape(1));
+    std::memcpy(mu.data(), u.data(), static_cast<std::size_t>(u.size()) * sizeof(double));
+    std::memcpy(mx.data(), x.data(), static_cast<std::size_t>(x.size()) * sizeof(double));
+    const Eigen::VectorXd vl = Eigen::Map<const Eigen::VectorXd>(logl.data(), logl.shape(0));
+    const Eigen::VectorXd vb = Eigen::Map<const Eigen::VectorXd>(birth.data(), birth.shape(0));
+    sampler_->set_live(mu, mx, vl, vb, logvol);
+  }
+
+  py::tuple draw_above(double lstar, std::size_t m) {
+    const auto d = static_cast<py::ssize_t>(ev_.d);
+    const auto pm = static_cast<py::ssize_t>(m);
+    py::array_t<double> u({pm, d}), x({pm, d}), logl(pm);
+    double* pu = u.mutable_data();
+    double* px = x.mutable_data();
+    double* pl = logl.mutable_data();
+    released([&] { sampler_->draw_above(ev_, lstar, m, pu, px, pl, ridgeline::bind::python_poll()); });
+    return py::make_tuple(u, x, logl);
+  }
+
+  std::string run_until(double logl_stop, double dlogz, std::int64_t maxcall) {
+    nested::RunLimits lim;
+    lim.dlogz = dlogz;
+    lim.logl_stop = logl_stop;
+    if (maxcall >= 0) lim.maxcall = maxcall;
+    nested::StopReason reason = nested::StopReason::maxiter;
+    released([&] { reason = sampler_->run(ev_, lim, ridgeline::bind::python_poll()); });
+    return nested::stop_reason_name(reason);
+  }
+
+  // Run body with the GIL released (the evaluator re-takes it for Python calls).
+  template <class F>
+  void released(F&& body) {
+    struct Release {
+      PyThreadState*& ts;
+      explicit Release(PyThreadState*& t) : ts(t) { ts = PyEval_SaveThread(); }
+      ~Release() {
+        PyEval_RestoreThread(ts);
+        ts = nullptr;
+      }
+      Release(const Release&) = delete;
+      Release& operator=(const Release&) = delete;
+    } release(ev_.tstate);
+    body();
+  }
+
   double delta_logz() const { return sampler_->delta_logz(); }
 
   std::int64_t niter() const { return sampler_->state().niter; }
@@ -438,6 +490,10 @@ void bind_nested(py::module_& m) {
       .def("load_state", &PySampler::load_state, py::arg("data"))
       .def("evaluate", &PySampler::evaluate, py::arg("u"))
       .def("delta_logz", &PySampler::delta_logz)
+      .def("set_live", &PySampler::set_live, py::arg("u"), py::arg("x"), py::arg("logl"), py::arg("birth"),
+           py::arg("logvol"))
+      .def("draw_above", &PySampler::draw_above, py::arg("lstar"), py::arg("m"))
+      .def("run_until", &PySampler::run_until, py::arg("logl_stop"), py::arg("dlogz"), py::arg("maxcall") = -1)
       .def("state", &PySampler::state)
       .def("bound", &PySampler::bound);
 

@@ -195,7 +195,11 @@ def _overhead_table(repeats: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the suite and print the tables."""
+    """Run the suite and print the tables (``executor`` first: the executor speed-up table only)."""
+    if argv and argv[0] == "executor":
+        from ridgeline._bench.nested_executor import main as executor_main
+
+        return executor_main(argv[1:])
     ap = argparse.ArgumentParser(prog="ridgeline bench nested", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3, help="seeds per problem (default 3)")

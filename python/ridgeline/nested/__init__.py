@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from ridgeline.nested import problems
 from ridgeline.nested._checkpoint import CheckpointError
+from ridgeline.nested._dynamic import DynamicNestedSampler
 from ridgeline.nested._results import NestedResult
 from ridgeline.nested._sampler import CLikelihood, NestedSampler, sample
 
-__all__ = ["CLikelihood", "CheckpointError", "NestedResult", "NestedSampler", "problems", "sample"]
+__all__ = ["CLikelihood", "CheckpointError", "DynamicNestedSampler", "NestedResult", "NestedSampler", "problems", "sample"]
 
 
 def __dir__() -> list[str]:

@@ -247,9 +247,10 @@ struct RunLimits {
   double dlogz = 0.01;
   std::int64_t maxiter = std::numeric_limits<std::int64_t>::max();
   std::int64_t maxcall = std::numeric_limits<std::int64_t>::max();
+  double logl_stop = std::numeric_limits<double>::infinity();  // stop once the worst live point is above this
 };
 
-enum class StopReason { dlogz, maxiter, maxcall, plateau };
+enum class StopReason { dlogz, maxiter, maxcall, plateau, logl };
 
 inline const char* stop_reason_name(StopReason r) {
   switch (r) {
@@ -261,6 +262,8 @@ inline const char* stop_reason_name(StopReason r) {
       return "maxcall";
     case StopReason::plateau:
       return "plateau";
+    case StopReason::logl:
+      return "logl";
   }
   return "?";
 }
@@ -337,6 +340,7 @@ class Sampler {
       for (int i = 0; i < n; ++i)
         if (ll[i] == lstar) tied.push_back(i);
       if (static_cast<int>(tied.size()) == n) return StopReason::plateau;
+      if (lstar > lim.logl_stop) return StopReason::logl;
       int nl = n;
       for (int i : tied) {
         record_dead(i, nl);
@@ -356,6 +360,40 @@ class Sampler {
   }
 
   void set_proposal(std::unique_ptr<Proposal> p) { proposal_ = std::move(p); }
+
+  // Dynamic nested sampling (batches): start from a given live set, drawn from
+  // the prior restricted to a contour whose log prior volume is `logvol`, and
+  // fit the bound to it at once.
+  void set_live(const RowMatrix& u, const RowMatrix& x, const Eigen::VectorXd& logl, const Eigen::VectorXd& birth,
+                double logvol) {
+    SamplerState& s = state_;
+    const int d = s.settings.ndim, n = s.settings.nlive;
+    require(u.rows() == n && u.cols() == d && x.rows() == n && x.cols() == d && logl.size() == n &&
+                birth.size() == n,
+            "the live set must have nlive=" + std::to_string(n) + " rows and ndim=" + std::to_string(d) + " columns");
+    s.live_u = u;
+    s.live_x = x;
+    s.live_logl = logl;
+    s.live_birth = birth;
+    s.logvol = logvol;
+    s.logz = kNegInf;
+    s.initialized = true;
+    if (s.settings.bound != BoundKind::none) proposal_->update(s);
+  }
+
+  // Draw m points from the prior restricted to L > lstar with the proposal,
+  // leaving the live set unchanged (the seeds of a batch of live points).
+  void draw_above(Evaluator& ev, double lstar, std::size_t m, double* u, double* x, double* logl,
+                  const PollFn& poll) {
+    SamplerState& s = state_;
+    require(s.initialized, "draw_above needs a live set");
+    require(s.live_logl.maxCoeff() > lstar, "no live point is above the likelihood threshold");
+    const auto d = static_cast<std::size_t>(s.settings.ndim);
+    for (std::size_t k = 0; k < m; ++k) {
+      proposal_->replace(s, lstar, ev, u + k * d, x + k * d, logl[k], poll);
+      if ((k & 63) == 63) poll_or_throw(poll);
+    }
+  }
 
  private:
   SamplerState state_;
