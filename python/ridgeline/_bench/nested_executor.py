@@ -67,10 +67,11 @@ def _make_like(kind: str, name: str, ndim: int, cost: float) -> Any:
     return ExpensiveLoglike(name, ndim, cost)
 
 
-def _run(like: Any, ndim: int, nlive: int, dlogz: float, seed: int, executor: Any) -> tuple[float, float, Any]:
+def _run(like: Any, ndim: int, nlive: int, dlogz: float, seed: int, executor: Any, chunks: int) -> tuple[float, float, Any]:
     from ridgeline.nested import NestedSampler
 
-    s = NestedSampler(like, None, ndim, nlive=nlive, rng=seed, executor=executor, sample="unif")
+    s = NestedSampler(like, None, ndim, nlive=nlive, rng=seed, executor=executor, executor_chunks=chunks,
+                      sample="unif")
     t0, c0 = time.perf_counter(), time.process_time()
     r = s.run(dlogz=dlogz)
     return time.perf_counter() - t0, time.process_time() - c0, r
@@ -96,11 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cost", type=float, default=0.003, help="seconds per likelihood call (default 0.003)")
     ap.add_argument("--kinds", default="sleep,cpu", help="likelihood costs to run: sleep, cpu")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds (median)")
+    ap.add_argument("--chunks", type=int, default=8, help="executor_chunks: tasks per batch (default 8)")
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster")
     args = ap.parse_args(argv)
     use_dask = have("distributed") and not args.no_dask
     print(f"executor speed-up: {args.problem}({args.ndim}), nlive={args.nlive}, dlogz={args.dlogz}, sample='unif', "
-          f"cost {args.cost * 1e3:.1f} ms per call, seed 0, {args.repeats} interleaved rounds; "
+          f"cost {args.cost * 1e3:.1f} ms per call, executor_chunks={args.chunks}, seed 0, {args.repeats} interleaved rounds; "
           f"os.cpu_count()={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     pool = cf.ProcessPoolExecutor(2)
     cluster = client = None
@@ -127,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             res: dict[str, Any] = {}
             for _ in range(args.repeats):
                 for cname, ex in contenders.items():
-                    w, c, r = _run(like, args.ndim, args.nlive, args.dlogz, 0, ex)
+                    w, c, r = _run(like, args.ndim, args.nlive, args.dlogz, 0, ex, args.chunks)
                     wall[cname].append(w)
                     cpu[cname].append(c)
                     res[cname] = r
