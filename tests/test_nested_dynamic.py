@@ -210,3 +210,23 @@ def test_bad_constructor_arguments():
         _dyn(p, nlive_batch=2)
     with pytest.raises(TypeError, match="nlive_batch"):
         _dyn(p, nlive_batch=2.5)
+
+
+def _quadratic(x):
+    r = x - 0.5
+    return float(-0.5 * (r @ r) / 0.01)
+
+
+def test_executor_batches_same_result_for_any_worker_count():
+    import concurrent.futures as cf
+
+    out = []
+    for workers in (1, 2):
+        with cf.ThreadPoolExecutor(workers) as ex:
+            s = DynamicNestedSampler(_quadratic, None, 2, nlive=60, rng=3, executor=ex)
+            out.append(s.run(target_ess=800, dlogz_init=0.5))
+    assert out[0].ess >= 800
+    assert out[0].logz == out[1].logz
+    np.testing.assert_array_equal(out[0].samples, out[1].samples)
+    # log Z of the unnormalised Gaussian: ln(2 pi 0.01) (the prior cut at 5 sigma is negligible)
+    assert abs(out[0].logz - math.log(2 * math.pi * 0.01)) < 3.5 * out[0].logzerr
