@@ -22,8 +22,18 @@ from ridgeline.nested._checkpoint import CheckpointError
 from ridgeline.nested._dynamic import DynamicNestedSampler
 from ridgeline.nested._results import NestedResult
 from ridgeline.nested._sampler import CLikelihood, NestedSampler, sample
+from ridgeline.nested._surrogate import SurrogateOptions
 
-__all__ = ["CLikelihood", "CheckpointError", "DynamicNestedSampler", "NestedResult", "NestedSampler", "problems", "sample"]
+__all__ = [
+    "CLikelihood",
+    "CheckpointError",
+    "DynamicNestedSampler",
+    "NestedResult",
+    "NestedSampler",
+    "SurrogateOptions",
+    "problems",
+    "sample",
+]
 
 
 def __dir__() -> list[str]:

@@ -40,6 +40,12 @@ class NestedResult:
         log Z of the simulated runs.
     stop : str
         Why the run stopped: 'dlogz', 'maxiter', 'maxcall' or 'plateau'.
+    ncall_surrogate : int
+        Likelihood values given by the neural surrogate instead of a true call
+        (``NestedSampler(surrogate=...)``; ``ncall`` counts true calls only).
+    surrogate : dict or None
+        Surrogate statistics: trainings, switches on and off, spot checks, the
+        last validation error and the final log Z correction.
     """
 
     logz: float
@@ -58,6 +64,8 @@ class NestedResult:
     logz_sim: np.ndarray
     stop: str
     nlive_it: np.ndarray = field(repr=False)
+    ncall_surrogate: int = 0
+    surrogate: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def eff(self) -> float:

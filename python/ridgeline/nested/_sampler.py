@@ -153,6 +153,14 @@ class NestedSampler:
     slice_dim : int, default=21
         With ``sample='auto'``: the dimension from which slice sampling is used
         from the start.
+    surrogate : {None, 'mlp'}, dict or SurrogateOptions, optional
+        Replace most true likelihood calls by a small neural network trained on
+        the true evaluations during the run (for expensive likelihoods), with
+        validation, spot checks, fallback to the true likelihood and a final
+        bias correction of log Z; a dict or :class:`SurrogateOptions` sets its
+        options.  ``ncall`` then counts true calls only and
+        ``ncall_surrogate`` the network's answers.  See
+        :mod:`ridgeline.nested._surrogate`.
 
     Examples
     --------
@@ -183,6 +191,7 @@ class NestedSampler:
         executor: Any = None,
         executor_chunks: int = 8,
         nthreads: int = 1,
+        surrogate: Any = None,
     ) -> None:
         ndim = _check_int(ndim, "ndim", 1)
         nlive = _check_int(nlive, "nlive", 2)
@@ -248,6 +257,14 @@ class NestedSampler:
             chunks = _check_int(executor_chunks, "executor_chunks", 1)
             self._executor_loglike = ExecutorLoglike(loglike, executor, self.vectorized, chunks, seed)
         batch_min, batch_max = (32, 4096) if ((self.vectorized or executor is not None) and python_like) else (1, 1)
+        self._surrogate = None
+        if surrogate is not None and surrogate is not False:
+            from ridgeline.nested._surrogate import surrogate_loglike
+
+            self._surrogate = surrogate_loglike(
+                surrogate, loglike, self._executor_loglike, self.vectorized, ndim, nlive, seed
+            )
+            batch_min, batch_max = 1, 4096
         self._settings = {
             "ndim": ndim, "nlive": nlive, "seed": seed, "bound": bound, "sample": sample, "enlarge": enlarge,
             "update_interval": update_interval, "slice_steps": slice_steps, "chord_scale": chord_scale,
@@ -263,7 +280,12 @@ class NestedSampler:
             if loglike.ndim != ndim:
                 msg = f"ndim={ndim} does not match the built-in problem's ndim={loglike.ndim}"
                 raise ValueError(msg)
-            self._core.set_loglike_builtin(loglike.name)
+            if self._surrogate is None:
+                self._core.set_loglike_builtin(loglike.name)
+            else:
+                self._core.set_loglike_python(self._surrogate, True)
+        elif self._surrogate is not None:
+            self._core.set_loglike_python(self._surrogate, True)
         elif isinstance(loglike, CLikelihood):
             self._core.set_loglike_cfunc(loglike.address, loglike.data)
         elif self._executor_loglike is not None:
@@ -334,13 +356,22 @@ class NestedSampler:
             raise ValueError(msg)
         mi = -1 if maxiter is None else _check_int(maxiter, "maxiter", 0)
         mc = -1 if maxcall is None else _check_int(maxcall, "maxcall", 0)
-        if checkpoint is None and not progress:
+        if self._surrogate is not None:
+            from ridgeline.nested._surrogate import run_surrogate
+
+            if checkpoint is not None:
+                msg = "checkpoint= cannot be combined with surrogate= (the network and its training set are not saved)"
+                raise ValueError(msg)
+            stop = run_surrogate(self, dlogz, mi, mc, progress)
+        elif checkpoint is None and not progress:
             stop = self._core.run(dlogz, mi, mc, None, 0)
         else:
             from ridgeline.nested._runloop import run_blocks
 
             stop = run_blocks(self, dlogz, mi, mc, progress, checkpoint, checkpoint_every)
         self._result = self._make_result(stop)
+        if self._surrogate is not None:
+            self._result = self._surrogate.finish(self._result)
         return self._result
 
     run_nested = run

@@ -1,0 +1,206 @@
+"""Neural surrogate likelihood inside nested sampling (``NestedSampler(surrogate=...)``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ridgeline.nested import CLikelihood, NestedSampler, SurrogateOptions, problems
+from ridgeline.nested._expensive import ExpensiveLoglike
+from ridgeline.nested._results import NestedResult
+from ridgeline.nested._surrogate import SurrogateLoglike, make_options
+
+
+class Counted:
+    """A scalar Python likelihood that counts its true calls."""
+
+    def __init__(self, p: problems.Problem) -> None:
+        self.fn = p.loglike
+        self.calls = 0
+
+    def __call__(self, x: np.ndarray) -> float:
+        self.calls += 1
+        return self.fn(x)
+
+
+FAST = {"steps": 200}  # shorter trainings keep the default test run quick
+
+
+def _run(p, seed, surrogate=FAST, nlive=200, dlogz=0.5, **kw):
+    like = Counted(p)
+    res = NestedSampler(like, p.prior_transform, p.ndim, nlive=nlive, rng=seed, surrogate=surrogate, **kw).run(
+        dlogz=dlogz
+    )
+    return res, like.calls
+
+
+# --- options ------------------------------------------------------------------
+
+
+def test_options_forms():
+    assert make_options(None) is None
+    assert make_options("mlp") == SurrogateOptions()
+    assert make_options({"tol": 0.05, "hidden": 16}) == SurrogateOptions(tol=0.05, hidden=16)
+    assert make_options({"kind": "mlp"}) == SurrogateOptions()
+    opts = SurrogateOptions(check_every=3)
+    assert make_options(opts) is opts
+
+
+@pytest.mark.parametrize(
+    ("arg", "exc", "match"),
+    [
+        ("gp", ValueError, "surrogate='gp' is unknown"),
+        ({"kind": "gp"}, ValueError, "kind='gp' is unknown"),
+        ({"tol": 0.1, "bogus": 1}, ValueError, "unknown option.*'bogus'"),
+        ({"tol": -1.0}, ValueError, "tol=-1.0 must be in"),
+        ({"tol": "a"}, TypeError, "tol='a' must be a float"),
+        ({"hidden": 0}, ValueError, "hidden=0 must be >= 1"),
+        ({"check_every": 2.5}, TypeError, "check_every=2.5 must be an int"),
+        (3, TypeError, "surrogate=3 must be None"),
+    ],
+)
+def test_options_errors(arg, exc, match):
+    p = problems.gaussian(2)
+    with pytest.raises(exc, match=match):
+        NestedSampler(Counted(p), p.prior_transform, 2, nlive=50, surrogate=arg)
+
+
+def test_compiled_likelihood_and_checkpoint_refused(tmp_path):
+    import ctypes
+
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_int64, ctypes.c_void_p)
+    f = proto(lambda x, n, data: 0.0)
+    with pytest.raises(TypeError, match="surrogate= needs a Python loglike"):
+        NestedSampler(CLikelihood(f), None, 2, nlive=50, surrogate="mlp")
+    p = problems.gaussian(2)
+    s = NestedSampler(Counted(p), p.prior_transform, 2, nlive=50, surrogate="mlp")
+    with pytest.raises(ValueError, match="checkpoint= cannot be combined with surrogate="):
+        s.run(checkpoint=tmp_path / "run.ckpt")
+
+
+# --- whole runs -----------------------------------------------------------------
+
+
+def test_gaussian_fewer_true_calls_and_correct_logz():
+    p = problems.gaussian(4)
+    plain, calls0 = _run(p, 5, surrogate=None)
+    res, calls = _run(p, 5)
+    # ncall counts true evaluations only, exactly
+    assert res.ncall == calls
+    assert plain.ncall == calls0
+    assert res.ncall_surrogate > 0
+    assert res.surrogate["switch_on"] >= 1
+    assert res.surrogate["spot_checks"] > 0
+    assert calls0 / calls > 2.5
+    assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
+    # the final correction is tiny for an accurate network, and its error is in logzerr
+    assert abs(res.surrogate["logz_correction"]) < 0.05
+    assert res.logzerr >= res.surrogate["logz_correction_err"]
+    assert np.isclose(np.logaddexp.reduce(res.logwt), res.logz)
+
+
+def test_same_seed_same_result():
+    p = problems.gaussian(3)
+    a, _ = _run(p, 11, nlive=100)
+    b, _ = _run(p, 11, nlive=100)
+    assert a.logz == b.logz
+    assert a.ncall == b.ncall and a.ncall_surrogate == b.ncall_surrogate
+    np.testing.assert_array_equal(a.logl, b.logl)
+
+
+def test_vectorized_builtin_and_expensive_likelihoods():
+    p = problems.gaussian(3)
+    r1 = NestedSampler(p.loglike, p.prior_transform, 3, nlive=150, rng=2, surrogate={"check_every": 4, "steps": 200}).run(dlogz=0.5)
+    like = ExpensiveLoglike("gaussian", 3)
+    r2 = NestedSampler(like.batch, p.prior_transform, 3, nlive=150, rng=2, vectorized=True,
+                       surrogate={"check_every": 4, "steps": 200}).run(dlogz=0.5)
+    for r in (r1, r2):
+        assert r.ncall_surrogate > r.ncall
+        assert abs(r.logz - p.logz_true) < 3.5 * r.logzerr
+    # the same true values in the same order: identical runs
+    assert r1.logz == r2.logz
+
+
+def test_hard_likelihood_falls_back_and_stays_correct():
+    # eggbox: many sharp modes; the network must not replace the truth where it is poor
+    p = problems.eggbox()
+    res, calls = _run(p, 1, nlive=100, surrogate={"tol": 0.1, "steps": 200})
+    assert res.ncall == calls
+    assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
+
+
+# --- the safety mechanisms, one at a time -----------------------------------------
+
+
+def _trained(shift=0.0, **kw):
+    """A wrapper trained on a 3-d Gaussian; the true function is then shifted by ``shift``."""
+    p = problems.gaussian(3)
+    state = {"shift": 0.0}
+
+    def true_fn(x):
+        return p.loglike.batch(x) + state["shift"]
+
+    sur = SurrogateLoglike(true_fn, 3, 100, SurrogateOptions(**kw), seed=7)
+    gen = np.random.default_rng(0)
+    sur(0.5 + 0.15 * gen.standard_normal((800, 3)))
+    sur.train(lstar=-5.0, llow=-math.inf, niter=0)
+    sur.lstar = -5.0
+    state["shift"] = shift
+    return sur, gen
+
+
+def test_validation_switches_on_for_accurate_network():
+    sur, gen = _trained()
+    assert sur.active
+    assert sur.stats["valid_rms"] < 0.1
+    n0 = sur.ntrue
+    x = 0.5 + 0.05 * gen.standard_normal((50, 3))
+    out = sur(x)
+    np.testing.assert_allclose(out, problems.gaussian(3).loglike.batch(x), atol=0.05)
+    # only the spot checks (1 in check_every above L*) cost true calls
+    assert 0 < sur.ntrue - n0 <= 50 // sur.opts.check_every + 1
+
+
+def test_failed_spot_check_switches_off():
+    sur, gen = _trained(shift=1.0, check_every=1)
+    out = sur(0.5 + 0.05 * gen.standard_normal((4, 3)))
+    assert not sur.active
+    assert sur.stats["switch_off_check"] == 1
+    # after the switch the true likelihood answers
+    x = 0.5 + 0.05 * gen.standard_normal((3, 3))
+    np.testing.assert_array_equal(sur(x), problems.gaussian(3).loglike.batch(x) + 1.0)
+    assert out.shape == (4,)
+
+
+def test_too_many_proposals_switch_off():
+    sur, gen = _trained(max_proposals=100)
+    sur.lstar = 1e9  # nothing can be above: a network that under-predicts would stall the run
+    for _ in range(3):
+        sur(0.5 + 0.05 * gen.standard_normal((40, 3)))
+    assert not sur.active
+    assert sur.stats["switch_off_proposals"] == 1
+
+
+def test_final_correction_recovers_a_constant_offset():
+    # every recorded value came from a "network" that is 0.3 nat too low
+    gen = np.random.default_rng(1)
+    n, d = 400, 2
+    x = gen.random((n, d))
+    logl = -np.sum((x - 0.5) ** 2, axis=1) / 0.02
+    logwt = logl + np.log(1.0 / n)
+    logz = float(np.logaddexp.reduce(logwt))
+    res = NestedResult(
+        logz=logz, logzerr=0.1, samples=x, samples_u=x, logl=logl, logwt=logwt, logvol=np.zeros(n),
+        logl_birth=np.zeros(n), weights=np.exp(logwt - logz), information=1.0, ncall=0, niter=n - 10, nlive=10,
+        logz_sim=np.full(5, logz), stop="dlogz", nlive_it=np.full(n - 10, 10),
+    )
+    sur = SurrogateLoglike(lambda z: -np.sum((z - 0.5) ** 2, axis=1) / 0.02 + 0.3, d, 10,
+                           SurrogateOptions(final_checks=50), seed=3)
+    sur.sur_values = {row.tobytes(): 0.0 for row in x}
+    out = sur.finish(res)
+    assert out.surrogate["logz_correction"] == pytest.approx(0.3, abs=1e-12)
+    assert out.surrogate["logz_correction_err"] == pytest.approx(0.0, abs=1e-12)
+    assert out.logz == pytest.approx(logz + 0.3, abs=1e-12)
+    assert 0 < out.ncall <= 50 and out.ncall == out.surrogate["final_true_calls"]
