@@ -230,3 +230,13 @@ def test_executor_batches_same_result_for_any_worker_count():
     np.testing.assert_array_equal(out[0].samples, out[1].samples)
     # log Z of the unnormalised Gaussian: ln(2 pi 0.01) (the prior cut at 5 sigma is negligible)
     assert abs(out[0].logz - math.log(2 * math.pi * 0.01)) < 3.5 * out[0].logzerr
+
+
+def test_slice_sampling_batches():
+    p = problems.correlated(8)
+    s = DynamicNestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=100, rng=2, sample="slice")
+    res = s.run(target_ess=1500, dlogz_init=0.5)
+    assert res.ess >= 1500
+    assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
+    mean, _ = res.mean_and_cov()
+    assert np.all(np.abs(mean - 0.5) < 0.01)  # posterior sd per coordinate 0.05
