@@ -210,6 +210,8 @@ def test_bad_constructor_arguments():
         _dyn(p, nlive_batch=2)
     with pytest.raises(TypeError, match="nlive_batch"):
         _dyn(p, nlive_batch=2.5)
+    with pytest.raises(TypeError, match="surrogate"):
+        _dyn(p, surrogate="mlp")
 
 
 def _quadratic(x):

@@ -202,9 +202,10 @@ class DynamicNestedSampler:
         rng: Any = None,
         **kwargs: Any,
     ) -> None:
-        if "checkpoint" in kwargs:
-            msg = "checkpoint= is not supported by DynamicNestedSampler"
-            raise TypeError(msg)
+        for name in ("checkpoint", "surrogate"):
+            if kwargs.get(name) is not None:
+                msg = f"{name}= is not supported by DynamicNestedSampler"
+                raise TypeError(msg)
         self._base = NestedSampler(loglike, prior_transform, ndim, nlive=nlive, rng=rng, **kwargs)
         self.nlive_batch = nlive if nlive_batch is None else _check_int(nlive_batch, "nlive_batch", 2)
         if self.nlive_batch <= ndim:
