@@ -242,3 +242,50 @@ def test_slice_sampling_batches():
     assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
     mean, _ = res.mean_and_cov()
     assert np.all(np.abs(mean - 0.5) < 0.01)  # posterior sd per coordinate 0.05
+
+
+def test_dynesty_tools_read_a_dynamic_run():
+    pytest.importorskip("dynesty")
+    from dynesty import utils as dyutils
+
+    p = problems.gaussian(2)
+    res = _dyn(p, nlive=80).run(target_ess=800, dlogz_init=0.5)
+    d = res.to_dynesty()
+    np.testing.assert_allclose(d.importance_weights(), res.weights, rtol=1e-10)
+    mean, cov = dyutils.mean_and_cov(d.samples, d.importance_weights())
+    np.testing.assert_allclose(mean, res.mean_and_cov()[0], rtol=1e-10)
+
+
+def test_core_run_until_stops_above_the_contour():
+    p = problems.gaussian(3)
+    s = NestedSampler(p.loglike, p.prior_transform, 3, nlive=100, rng=0)
+    stop = s._core.run_until(2.0, 0.0)
+    st = s._core.state()
+    assert stop == "logl"
+    assert st["live_logl"].min() > 2.0
+    assert st["dead_logl"][-1] <= 2.0 < st["live_logl"].min()
+    # continuing with dlogz only: the ordinary stopping rule
+    assert s._core.run_until(math.inf, 0.5) == "dlogz"
+
+
+def test_cli_target_ess(capsys):
+    from ridgeline.nested._cli import main
+
+    assert main(["--problem", "gaussian", "--nlive", "100", "--target-ess", "1000"]) == 0
+    out = capsys.readouterr().out
+    ess = float(out.split("effective sample size ")[1].split()[0])
+    assert ess >= 1000
+
+
+def test_evidence_batches_start_from_the_prior():
+    # pfrac=0: the importance is the evidence still to come, largest at the first point,
+    # so the batches start from the prior (logl_low = -inf)
+    p = problems.gaussian(3)
+    s = _dyn(p, nlive=100, rng=8)
+    res = s.run(target_ess=1e9, dlogz_init=0.5, pfrac=0.0, maxbatch=2)
+    assert res.stop == "maxbatch"
+    assert s.batches[0]["logl_low"] == -math.inf
+    n_all = np.concatenate([res.nlive_it, np.arange(res.nlive, 0, -1)])
+    assert n_all[0] == 100 * (1 + sum(b["logl_low"] == -math.inf for b in s.batches))
+    np.testing.assert_array_equal(n_all, _birth_count(res))
+    assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr

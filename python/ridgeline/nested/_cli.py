@@ -26,9 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="builtin",
         help="run the likelihood as compiled C++ (default), scalar Python or vectorised Python",
     )
+    p.add_argument("--target-ess", type=float, default=None,
+                   help="dynamic nested sampling: add batches of live points until this effective sample size")
     args = p.parse_args(argv)
 
-    from ridgeline.nested import NestedSampler, problems
+    from ridgeline.nested import DynamicNestedSampler, NestedSampler, problems
 
     prob = problems.get(args.problem, args.ndim)
     if args.likelihood == "builtin":
@@ -43,13 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         like, vec = prob.loglike_vectorized, True
     t0, c0 = time.perf_counter(), time.process_time()
-    sampler = NestedSampler(like, prob.prior_transform, prob.ndim, nlive=args.nlive, rng=args.seed, vectorized=vec)
-    res = sampler.run(dlogz=args.dlogz)
+    if args.target_ess is None:
+        sampler = NestedSampler(like, prob.prior_transform, prob.ndim, nlive=args.nlive, rng=args.seed, vectorized=vec)
+        res = sampler.run(dlogz=args.dlogz)
+    else:
+        dyn = DynamicNestedSampler(like, prob.prior_transform, prob.ndim, nlive=args.nlive, rng=args.seed,
+                                   vectorized=vec)
+        res = dyn.run(target_ess=args.target_ess, dlogz_init=args.dlogz)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     dev = (res.logz - prob.logz_true) / res.logzerr
     print(f"problem: {prob.name}  (nlive={args.nlive}, dlogz={args.dlogz}, seed={args.seed}, likelihood={args.likelihood})")
     print(f"log Z = {res.logz:.4f} +/- {res.logzerr:.4f}   truth {prob.logz_true:.6f}   deviation {dev:+.2f} sigma")
     print(f"ncall {res.ncall}  niter {res.niter}  eff {res.eff:.1f}%  information {res.information:.2f} nats")
+    if args.target_ess is not None:
+        print(f"dynamic: {len(dyn.batches)} batches, effective sample size {res.ess:.0f} (target {args.target_ess:.0f})")
     print(f"time {wall:.3f} s wall, {cpu:.3f} s CPU")
     if prob.name.startswith("mixture"):
         w = res.weights
