@@ -120,6 +120,41 @@ def test_ila_sdp_iris() -> None:
     assert error_rate(ir.target, res.labels) <= 0.020 + 1e-12
 
 
+def test_ledoit_wolf_covariances_match_reference_and_sklearn() -> None:
+    rng = np.random.default_rng(7)
+    X = np.r_[rng.standard_normal((40, 5)) @ np.diag([1.0, 2.0, 0.5, 1.0, 3.0]), 4.0 + rng.standard_normal((25, 5))]
+    lab = np.repeat([0, 1], [40, 25])
+    from ridgeline.cluster import _api
+
+    ours = _api._covariances(X, lab, 2, 1e-3)
+    ref = R._covariances(X, lab, 2, 1e-3)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-14)
+    base = float(np.mean(np.var(X, axis=0)))
+    covariance = pytest.importorskip("sklearn.covariance")
+    for k in range(2):
+        lw = covariance.LedoitWolf().fit(X[lab == k]).covariance_
+        np.testing.assert_allclose(ours[k] - 1e-3 * base * np.eye(5), lw, rtol=1e-10, atol=1e-13)
+    # a fixed intensity: 0 is the ML covariance, 1 the scaled identity
+    D = X[lab == 0] - X[lab == 0].mean(axis=0)
+    S = D.T @ D / 40
+    np.testing.assert_allclose(_api._covariances(X, lab, 2, 1e-3, 0.0)[0], S + 1e-3 * base * np.eye(5), rtol=1e-12)
+    np.testing.assert_allclose(
+        _api._covariances(X, lab, 2, 1e-3, 1.0)[0], (np.trace(S) / 5 + 1e-3 * base) * np.eye(5), rtol=1e-12
+    )
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_ila_sdp_matches_reference() -> None:
+    """Whole iLA-SDP rounds (Peng-Wei start, Ledoit-Wolf covariances, LA-SDP) against the numpy reference."""
+    rng = np.random.default_rng(1)
+    X = np.r_[rng.standard_normal((30, 3)), 3.0 + 2.5 * rng.standard_normal((30, 3))]
+    res = ila_sdp(X, 2, rng=3, max_iter=600, max_rounds=2)
+    lab_r, cov_r, rounds_r = R.ila_sdp(X, 2, max_iter=600, max_rounds=2, seed=3)
+    assert res.n_rounds == rounds_r
+    np.testing.assert_array_equal(res.labels, lab_r)
+    np.testing.assert_allclose(res.covariances, cov_r, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     ("X", "k", "err", "match"),
     [
@@ -147,6 +182,12 @@ def test_bad_options() -> None:
         kmeans_sdp(X, 2, sketch=1)
     with pytest.raises(ValueError, match="X contains NaN"):
         _core.cluster.peng_wei(np.array([[np.nan]]), 1, 1, 0)
+    with pytest.raises(ValueError, match="shrinkage=1.5 must be in"):
+        ila_sdp(X, 2, shrinkage=1.5)
+    with pytest.raises(ValueError, match="shrinkage='oas' must be"):
+        ila_sdp(X, 2, shrinkage="oas")
+    with pytest.raises(TypeError, match="shrinkage=None must be"):
+        ila_sdp(X, 2, shrinkage=None)  # type: ignore[arg-type]
 
 
 def test_convergence_warning() -> None:

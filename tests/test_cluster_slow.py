@@ -70,15 +70,38 @@ def test_digits_ari() -> None:
     assert ari >= 0.68
 
 
-def test_ila_two_scale_mixture() -> None:
-    """Two clusters, covariances I and 9I, p=10, n=200 (seeds 0-5)."""
+def two_scale(seed: int, shift: float = 0.0) -> np.ndarray:
+    """Two clusters of 100 points in p=10: N(0, I) and N(shift e_1, 9 I)."""
+    rng = np.random.default_rng(seed)
+    X = np.r_[rng.standard_normal((100, 10)), 3.0 * rng.standard_normal((100, 10))]
+    X[100:, 0] += shift
+    return X
+
+
+def bayes_error_two_scale() -> float:
+    """Error of the Bayes rule for N(0, I) vs N(0, 9I), p=10, equal weights: ||x||^2 against t."""
+    from scipy.stats import chi2
+
+    t = 5.0 * np.log(9.0) / (0.5 - 0.5 / 9.0)  # where the two densities are equal
+    return 0.5 * (chi2.sf(t, 10) + chi2.cdf(t / 9.0, 10))
+
+
+@pytest.mark.parametrize(("shift", "n_seeds"), [(0.0, 20), (4.0, 10)])
+def test_ila_two_scale_mixture(shift: float, n_seeds: int) -> None:
+    """Covariances I and 9I, p=10, n=200: mean error over seeds <= 0.015 (the issue's target).
+
+    shift=0: concentric clusters (the Peng-Wei start is near chance, error about 0.42;
+    Bayes error 0.0096); shift=4: centres 4 apart (KMeans error about 0.2, as in sdp.md's row).
+    """
     y = np.repeat([0, 1], 100)
-    errs = []
-    for s in range(6):
-        rng = np.random.default_rng(s)
-        X = np.r_[rng.standard_normal((100, 10)), 3.0 * rng.standard_normal((100, 10))]
+    errs, rounds = [], []
+    for s in range(n_seeds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            errs.append(error_rate(y, ila_sdp(X, 2, rng=0).labels))
-    print(f"\ntwo-scale iLA-SDP errors by seed: {errs} mean={np.mean(errs):.4f}")
-    assert np.median(errs) <= 0.030 + 1e-9  # the issue asks 0.015 on its draw; see the README
+            res = ila_sdp(two_scale(s, shift), 2, rng=0)
+        errs.append(error_rate(y, res.labels))
+        rounds.append(res.n_rounds)
+    print(f"\ntwo-scale shift={shift}: iLA-SDP errors by seed {np.round(errs, 3).tolist()} "
+          f"mean={np.mean(errs):.4f} max={np.max(errs):.3f} rounds={rounds} (Bayes {bayes_error_two_scale():.4f})")
+    assert np.mean(errs) <= 0.015
+    assert np.max(errs) <= 0.05

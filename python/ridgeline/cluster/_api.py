@@ -304,20 +304,56 @@ def kmeans_sdp(
     )
 
 
-def _covariances(X: np.ndarray, labels: np.ndarray, K: int, ridge: float) -> np.ndarray:
-    """Per-cluster ML covariance plus ``ridge * mean feature variance * I``."""
+def _shrinkage_arg(value: object) -> str | float:
+    if isinstance(value, str):
+        if value != "ledoit-wolf":
+            msg = f"shrinkage={value!r} must be 'ledoit-wolf' or a number in [0, 1]"
+            raise ValueError(msg)
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        msg = f"shrinkage={value!r} must be 'ledoit-wolf' or a number in [0, 1]"
+        raise TypeError(msg)
+    v = float(value)
+    if not 0.0 <= v <= 1.0:
+        msg = f"shrinkage={value} must be in [0, 1]"
+        raise ValueError(msg)
+    return v
+
+
+def _covariances(
+    X: np.ndarray, labels: np.ndarray, K: int, ridge: float, shrinkage: str | float = "ledoit-wolf"
+) -> np.ndarray:
+    """Per-cluster covariance, shrunk towards ``(tr S / p) I``, plus ``ridge * mean feature variance * I``.
+
+    ``shrinkage="ledoit-wolf"`` takes the Ledoit-Wolf (2004) intensity
+    ``min(b^2, d^2) / d^2`` with ``d^2 = ||S - (tr S / p) I||_F^2`` and
+    ``b^2 = sum_i ||x_i x_i^T - S||_F^2 / n_k^2`` over the cluster's centred points
+    (O(n_k p^2), from ``||x x^T - S||_F^2 = ||x||^4 - 2 x^T S x + ||S||_F^2``); a number
+    in [0, 1] fixes it (0: the maximum-likelihood covariance).
+    """
     p = X.shape[1]
     base = float(np.mean(np.var(X, axis=0))) if X.shape[0] > 1 else 1.0
     base = base if base > 0.0 else 1.0
     covs = np.empty((K, p, p))
+    eye = np.eye(p)
     for k in range(K):
         Xk = X[labels == k]
-        if Xk.shape[0] > 1:
+        nk = Xk.shape[0]
+        if nk > 1:
             D = Xk - Xk.mean(axis=0)
-            S = D.T @ D / Xk.shape[0]
+            S = D.T @ D / nk
+            mu = float(np.trace(S)) / p
+            if shrinkage == "ledoit-wolf":
+                d2 = float(np.sum((S - mu * eye) ** 2))
+                q = np.sum(D * D, axis=1)
+                b2 = float(np.sum(q * q - 2.0 * np.sum((D @ S) * D, axis=1) + np.sum(S * S))) / nk**2
+                a = min(b2, d2) / d2 if d2 > 0.0 else 1.0
+            else:
+                a = float(shrinkage)
+            S = (1.0 - a) * S + a * mu * eye
         else:
             S = np.zeros((p, p))
-        covs[k] = S + ridge * base * np.eye(p)
+        covs[k] = S + ridge * base * eye
     return covs
 
 
@@ -344,6 +380,7 @@ def ila_sdp(
     n_clusters: int,
     *,
     ridge: float = 1e-3,
+    shrinkage: str | float = "ledoit-wolf",
     max_rounds: int = 10,
     rank: int = 2,
     tol: float = 1e-6,
@@ -356,7 +393,8 @@ def ila_sdp(
     """Iterative likelihood-adjusted SDP (iLA-SDP) for clusters of different shapes.
 
     Starts from the Peng-Wei SDP labels, then alternates: per-cluster covariances
-    (plus ``ridge`` times the mean feature variance on the diagonal), and the LA-SDP
+    (shrunk towards a multiple of the identity, by default with the Ledoit-Wolf
+    intensity, plus ``ridge`` times the mean feature variance on the diagonal), and the LA-SDP
     ``min sum_k <W_k, B_k>`` over K non-negative factor blocks ``B_k = U_k U_k^T``
     (``tr B_k = 1``, ``sum_k B_k 1 = 1``), warm-started from the previous factor, with
     ``W_k`` applied from whitened data and never formed.  Labels are
@@ -368,6 +406,13 @@ def ila_sdp(
     n_clusters : int
     ridge : float, default=1e-3
         Relative ridge added to each covariance.
+    shrinkage : {"ledoit-wolf"} or float in [0, 1], default="ledoit-wolf"
+        Shrinkage of each cluster covariance ``S`` towards ``(tr S / p) I``:
+        ``(1 - a) S + a (tr S / p) I``.  "ledoit-wolf" estimates ``a`` from the
+        cluster's points (Ledoit & Wolf 2004); 0 keeps the maximum-likelihood
+        covariance.  Covariances estimated from the current hard labels are noisy
+        (O(p^2) parameters from each cluster) and the noise feeds back into the
+        labels of the next round; shrinkage damps it.
     max_rounds : int, default=10
     rank : int, default=2
         Columns per factor block.
@@ -383,6 +428,7 @@ def ila_sdp(
     """
     Xa, K = check_data(X, n_clusters)
     rd = _check_float(ridge, "ridge")
+    sh = _shrinkage_arg(shrinkage)
     mr = _check_int(max_rounds, "max_rounds", 1)
     rk = _check_int(rank, "rank", 1)
     tol_ = _check_float(tol, "tol")
@@ -408,7 +454,7 @@ def ila_sdp(
     repeated = False
     infeas = 0.0
     for rounds in range(1, mr + 1):
-        covs = _covariances(Xa, labels, K, rd)
+        covs = _covariances(Xa, labels, K, rd, sh)
         out = _core.cluster.la_sdp(Xa, covs, U, rank=rk, tol=tol_, max_iter=mi, threads=nt)
         total_iter += int(out["n_iter"])
         all_conv = all_conv and bool(out["converged"])
@@ -425,7 +471,7 @@ def ila_sdp(
     return ILAResult(
         labels=labels,
         means=_means(Xa, labels, K),
-        covariances=_covariances(Xa, labels, K, rd),
+        covariances=_covariances(Xa, labels, K, rd, sh),
         n_rounds=rounds,
         n_iter=total_iter,
         infeasibility=infeas,

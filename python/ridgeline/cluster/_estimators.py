@@ -144,6 +144,8 @@ class ILASDP(ClusterMixin, BaseEstimator):
     n_clusters : int, default=8
     ridge : float, default=1e-3
         Relative ridge on each covariance (times the mean feature variance).
+    shrinkage : {"ledoit-wolf"} or float in [0, 1], default="ledoit-wolf"
+        Shrinkage of each covariance towards a multiple of the identity (see :func:`ila_sdp`).
     max_rounds : int, default=10
     rank : int, default=2
         Columns per factor block.
@@ -169,6 +171,7 @@ class ILASDP(ClusterMixin, BaseEstimator):
         n_clusters: int = 8,
         *,
         ridge: float = 1e-3,
+        shrinkage: str | float = "ledoit-wolf",
         max_rounds: int = 10,
         rank: int = 2,
         tol: float = 1e-6,
@@ -178,6 +181,7 @@ class ILASDP(ClusterMixin, BaseEstimator):
     ) -> None:
         self.n_clusters = n_clusters
         self.ridge = ridge
+        self.shrinkage = shrinkage
         self.max_rounds = max_rounds
         self.rank = rank
         self.tol = tol
@@ -197,6 +201,7 @@ class ILASDP(ClusterMixin, BaseEstimator):
                 Xv,
                 self.n_clusters,
                 ridge=self.ridge,
+                shrinkage=self.shrinkage,
                 max_rounds=self.max_rounds,
                 rank=self.rank,
                 tol=self.tol,

@@ -41,6 +41,7 @@ __all__ = [
     "round_factor",
     "kmeans",
     "labels_from_blocks",
+    "ledoit_wolf_intensity",
 ]
 
 
@@ -342,7 +343,26 @@ def labels_from_blocks(U: np.ndarray, K: int, rank: int) -> np.ndarray:
     return np.argmax(np.stack(cols, axis=1), axis=1)
 
 
-def _covariances(X: np.ndarray, labels: np.ndarray, K: int, ridge: float) -> np.ndarray:
+def ledoit_wolf_intensity(D: np.ndarray) -> float:
+    """Ledoit-Wolf (2004) shrinkage intensity of centred points D (n x p), by its definition.
+
+    ``S = D^T D / n``, ``m = tr(S) / p``, ``d^2 = ||S - m I||_F^2``,
+    ``b^2 = (1/n^2) sum_i ||x_i x_i^T - S||_F^2``; intensity ``min(b^2, d^2) / d^2``
+    (1 when ``d^2 = 0``).  Forms every outer product: O(n p^2) memory, for tests.
+    """
+    n, p = D.shape
+    S = D.T @ D / n
+    m = float(np.trace(S)) / p
+    d2 = float(np.linalg.norm(S - m * np.eye(p), "fro") ** 2)
+    outer = D[:, :, None] * D[:, None, :]
+    b2 = float(np.sum((outer - S[None, :, :]) ** 2)) / n**2
+    return min(b2, d2) / d2 if d2 > 0.0 else 1.0
+
+
+def _covariances(
+    X: np.ndarray, labels: np.ndarray, K: int, ridge: float, shrinkage: str | float = "ledoit-wolf"
+) -> np.ndarray:
+    """Cluster covariances ``(1 - a) S_k + a (tr S_k / p) I + ridge * mean feature variance * I``."""
     p = X.shape[1]
     base = float(np.mean(np.var(X, axis=0))) if X.shape[0] > 1 else 1.0
     base = base if base > 0.0 else 1.0
@@ -352,6 +372,8 @@ def _covariances(X: np.ndarray, labels: np.ndarray, K: int, ridge: float) -> np.
         if Xk.shape[0] > 1:
             D = Xk - Xk.mean(axis=0)
             S = D.T @ D / Xk.shape[0]
+            a = ledoit_wolf_intensity(D) if shrinkage == "ledoit-wolf" else float(shrinkage)
+            S = (1.0 - a) * S + a * (float(np.trace(S)) / p) * np.eye(p)
         else:
             S = np.zeros((p, p))
         covs[k] = S + ridge * base * np.eye(p)
@@ -375,6 +397,7 @@ def ila_sdp(
     n_clusters: int,
     *,
     ridge: float = 1e-3,
+    shrinkage: str | float = "ledoit-wolf",
     max_rounds: int = 10,
     rank: int = 2,
     tol: float = 1e-6,
@@ -396,14 +419,14 @@ def ila_sdp(
     U = _block_start(labels, K, rank, seed)
     rounds = 0
     for rounds in range(1, max_rounds + 1):
-        covs = _covariances(X, labels, K, ridge)
+        covs = _covariances(X, labels, K, ridge, shrinkage)
         res = la_sdp(X, covs, U, rank=rank, tol=tol, max_iter=max_iter)
         new = labels_from_blocks(res.U, K, rank)
         U = res.U
         if np.array_equal(new, labels):
             break
         labels = new
-    return labels, _covariances(X, labels, K, ridge), rounds
+    return labels, _covariances(X, labels, K, ridge, shrinkage), rounds
 
 
 def round_factor(U: np.ndarray, K: int) -> np.ndarray:
