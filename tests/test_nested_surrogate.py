@@ -204,3 +204,27 @@ def test_final_correction_recovers_a_constant_offset():
     assert out.surrogate["logz_correction_err"] == pytest.approx(0.0, abs=1e-12)
     assert out.logz == pytest.approx(logz + 0.3, abs=1e-12)
     assert 0 < out.ncall <= 50 and out.ncall == out.surrogate["final_true_calls"]
+
+
+# --- the acceptance check (slow) --------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "ndim"), [("gaussian", 10), ("correlated", 6)])
+def test_five_seeds_fewer_true_calls_within_3_sigma(name, ndim):
+    # an artificially expensive likelihood (the cost itself is irrelevant to the counts: 0 s keeps it fast)
+    p = problems.get(name, ndim)
+    like = ExpensiveLoglike(name, ndim, 0.0)
+    rows = []
+    for seed in range(5):
+        plain = NestedSampler(like, p.prior_transform, ndim, nlive=500, rng=seed).run(dlogz=0.5)
+        res = NestedSampler(like, p.prior_transform, ndim, nlive=500, rng=seed, surrogate="mlp").run(dlogz=0.5)
+        rows.append((seed, plain.ncall, res.ncall, plain.ncall / res.ncall, res.ncall_surrogate,
+                     (res.logz - p.logz_true) / res.logzerr, (plain.logz - p.logz_true) / plain.logzerr))
+    print(f"\n{name}({ndim}), nlive=500, dlogz=0.5")
+    print("seed | true calls plain | true calls surrogate | ratio | surrogate answers | pull surrogate | pull plain")
+    for r in rows:
+        print(f"{r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]} | {r[5]:+.2f} | {r[6]:+.2f}")
+    for r in rows:
+        assert r[3] >= 3.0, r
+        assert abs(r[5]) < 3.0, r

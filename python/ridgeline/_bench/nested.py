@@ -195,11 +195,15 @@ def _overhead_table(repeats: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the suite and print the tables (``executor`` first: the executor speed-up table only)."""
+    """Run the suite and print the tables (``executor`` / ``surrogate`` first: only that table)."""
     if argv and argv[0] == "executor":
         from ridgeline._bench.nested_executor import main as executor_main
 
         return executor_main(argv[1:])
+    if argv and argv[0] == "surrogate":
+        from ridgeline._bench.nested_surrogate import main as surrogate_main
+
+        return surrogate_main(argv[1:])
     ap = argparse.ArgumentParser(prog="ridgeline bench nested", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3, help="seeds per problem (default 3)")

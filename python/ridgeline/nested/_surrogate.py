@@ -67,8 +67,9 @@ class SurrogateOptions:
     ----------
     hidden : int, default=32
         Units in each of the two tanh hidden layers.  The network also has a
-        linear skip path on the whitened inputs and their squares (initialised
-        by ridge regression), so a locally Gaussian log L is easy for it.
+        linear skip path on the whitened inputs and their products (all
+        z_i z_j up to 15 dimensions, the squares beyond), initialised by ridge
+        regression, so a locally Gaussian log L is easy for it.
     tol : float, default=0.1
         Switch on only when the held-out RMS error of log L (nats) on points at
         or above the current contour is below ``tol`` (and the mean error below
@@ -164,6 +165,7 @@ def make_options(surrogate: Any) -> SurrogateOptions | None:
 
 
 _BATCH = 192
+_FULL_QUADRATIC = 15  # up to this dimension the skip path has every product z_i z_j, beyond it only z_i^2
 
 # ---------------------------------------------------------------------------
 # The network: whitening, 2 tanh layers, a skip path on [z, z^2], Adam.
@@ -203,9 +205,12 @@ class _Net:
     def whiten(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mu) @ self.wh
 
-    @staticmethod
-    def _features(z: np.ndarray) -> np.ndarray:
-        return np.concatenate([z, z * z], axis=1)
+    def _features(self, z: np.ndarray) -> np.ndarray:
+        d = z.shape[1]
+        if d > _FULL_QUADRATIC:
+            return np.concatenate([z, z * z], axis=1)
+        iu, ju = np.triu_indices(d)
+        return np.concatenate([z, z[:, iu] * z[:, ju]], axis=1)
 
     def _forward(self, z: np.ndarray, p: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
         h1 = np.tanh(z @ p["w1"] + p["b1"])
