@@ -165,6 +165,7 @@ def make_options(surrogate: Any) -> SurrogateOptions | None:
 
 
 _BATCH = 192
+_BLAS_SIZE = 200_000  # rows * hidden^2 of one product: below OpenBLAS's threading threshold
 _FULL_QUADRATIC = 15  # up to this dimension the skip path has every product z_i z_j, beyond it only z_i^2
 
 # ---------------------------------------------------------------------------
@@ -234,7 +235,7 @@ class _Net:
         v2 = {k: np.zeros_like(v) for k, v in p.items()}
         b1, b2, eps, wd = 0.9, 0.999, 1e-8, 1e-5
         n = len(t)
-        nb = min(n, _BATCH)
+        nb = min(n, self._batch_rows())
         order = rng.permutation(n)
         pos = 0
         best = (self._mse(zv, tv, p), {k: a.copy() for k, a in p.items()})
@@ -270,10 +271,15 @@ class _Net:
                     best = (e, {k: a.copy() for k, a in p.items()})
         self.p = best[1]
 
+    def _batch_rows(self) -> int:
+        h = self.p["w2"].shape[0]
+        return max(16, min(_BATCH, _BLAS_SIZE // (h * h)))
+
     def _out(self, z: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
-        if z.shape[0] <= _BATCH:
+        nb = self._batch_rows()
+        if z.shape[0] <= nb:
             return self._forward(z, p)[0]
-        return np.concatenate([self._forward(z[i : i + _BATCH], p)[0] for i in range(0, z.shape[0], _BATCH)])
+        return np.concatenate([self._forward(z[i : i + nb], p)[0] for i in range(0, z.shape[0], nb)])
 
     def _mse(self, z: np.ndarray, t: np.ndarray, p: dict[str, np.ndarray]) -> float:
         return float(np.mean((self._out(z, p) - t) ** 2))
