@@ -156,10 +156,14 @@ def nlr_solve(
     Inner loop: projected gradient with Barzilai-Borwein steps and a
     non-monotone (max of the last ``memory`` values) sufficient-decrease test,
     halving the step on failure.  When the gradient mapping is small enough
-    (relative to the current infeasibility) the dual takes a step
-    ``y += beta r``; if the infeasibility did not fall below a quarter of its
+    (below ``dual_c`` times the current infeasibility, or below the final
+    stationarity target ``max(tol, sqrt(tol) / 10)``: the inner solve is never
+    asked for more than the stopping test needs) the dual takes a step
+    ``y += step * r``; if the infeasibility did not fall below a quarter of its
     previous value, beta doubles.  The dual step length is a Barzilai-Borwein
-    estimate from the last two dual steps, clipped to ``[beta, dual_bb * beta]``.  Converged when ``max|r| <= tol`` and the
+    estimate from the last two dual steps, clipped to ``[beta, dual_bb * beta]``,
+    and falls back to ``beta`` when the infeasibility grew since the last dual
+    step (an overshooting multiplier).  Converged when ``max|r| <= tol`` and the
     gradient mapping is below ``max(tol, sqrt(tol) / 10)``.
     """
     n = U0.shape[0]
@@ -184,6 +188,7 @@ def nlr_solve(
     unorm = float(np.sqrt(sum(rho for _, _, rho in blocks)))
     t = 0.1 * unorm / max(float(np.linalg.norm(G)), 1e-300)
     infeas_prev = float(np.abs(r).max())
+    stat_tol = max(tol, 0.1 * np.sqrt(tol))
     stat = np.inf
     it = 0
     converged = False
@@ -213,12 +218,12 @@ def nlr_solve(
             t = dd / sy if (it % 2) else sy / float(np.sum(Yg * Yg))
         t = min(max(t, 1e-12), 1e12)
         # dual step once the primal has (approximately) settled
-        if infeas <= tol and stat <= max(tol, 0.1 * np.sqrt(tol)):
+        if infeas <= tol and stat <= stat_tol:
             converged = True
             break
-        if stat <= max(tol, dual_c * infeas) or dd == 0.0:
+        if stat <= max(stat_tol, dual_c * infeas) or dd == 0.0:
             step = beta
-            if dual_bb and dy_prev is not None:
+            if dual_bb and dy_prev is not None and infeas <= infeas_prev:
                 dr = r - r_prev
                 den = -float(dy_prev @ dr)
                 if den > 0.0:

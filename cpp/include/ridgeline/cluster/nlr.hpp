@@ -415,9 +415,12 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
       res.converged = true;
       break;
     }
-    if (stat <= std::max(opt.tol, opt.dual_c * cur.infeas) || dd == 0.0) {
+    // dual step once the primal has settled to dual_c * infeasibility, or to the final
+    // stationarity target (never asking more of the inner solve than the stopping test)
+    if (stat <= std::max(stat_tol, opt.dual_c * cur.infeas) || dd == 0.0) {
       double step = beta;
-      if (opt.dual_bb > 0.0 && have_prev) {
+      // BB dual step, unless the infeasibility grew since the last dual step (overshoot)
+      if (opt.dual_bb > 0.0 && have_prev && cur.infeas <= infeas_prev) {
         const double den = -(dy_prev.dot(cur.r - r_prev));
         if (den > 0.0) step = std::min(std::max(dy_prev.squaredNorm() / den, beta), opt.dual_bb * beta);
       }
