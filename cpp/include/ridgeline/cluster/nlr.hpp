@@ -22,6 +22,7 @@
 #include <deque>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ridgeline/common/errors.hpp"
@@ -77,6 +78,7 @@ struct NLROptions {
   double dual_c = 1.0;
   double dual_bb = 100.0;  // cap of the Barzilai-Borwein dual step, in units of beta (0: plain y += beta r)
   double beta0 = -1.0;  // <= 0: 1 / n
+  double beta_max = -1.0;  // > 0: the penalty never doubles past it (<= 0: no cap)
   int threads = 1;
   bool multiplier_init = false;  // start from the least-squares multiplier at the projected U0
 };
@@ -215,72 +217,165 @@ struct LACost {
 
 namespace detail {
 
+// One point of the inner iteration: U, C U, s = U^T 1, r = U s - 1,
+// v = y + beta r, w = U^T v, and the values.  The gradient is
+// G = 2 C U + v s^T + 1 w^T (formed by `gradient`).
 struct Eval {
-  Mat CU, G;
-  Vec r;
+  Mat U, CU, G;
+  Vec r, v;
+  Eigen::RowVectorXd s, w;
   double f = 0.0, obj = 0.0, infeas = 0.0;
 };
 
-// f, gradient, residual at U for multiplier y and penalty beta.
-template <class Cost>
-void evaluate(const Cost& cost, const Mat& U, const Vec& y, double beta, int threads, Eval& e) {
-  const std::size_t n = static_cast<std::size_t>(U.rows());
-  const Eigen::Index r = U.cols();
-  cost.apply(U, e.CU, threads);
-  const Eigen::RowVectorXd s = block_reduce(n, threads, Eigen::RowVectorXd(Eigen::RowVectorXd::Zero(r)),
-                                            [&](std::size_t i0, std::size_t i1) {
-                                              return Eigen::RowVectorXd(
-                                                  U.middleRows(static_cast<Eigen::Index>(i0),
-                                                               static_cast<Eigen::Index>(i1 - i0))
-                                                      .colwise()
-                                                      .sum());
-                                            });
+// Everything but C U and the gradient, in one pass over the rows (s must be set).
+inline void values(Eval& e, const Vec& y, double beta, int threads) {
+  const std::size_t n = static_cast<std::size_t>(e.U.rows());
+  const Eigen::Index r = e.U.cols();
   e.r.resize(static_cast<Eigen::Index>(n));
+  e.v.resize(static_cast<Eigen::Index>(n));
   // partial sums: [obj, y.r, r.r, max|r|, U^T v (r entries)]
-  Vec zero = Vec::Zero(4 + r);
-  const Vec acc = block_reduce(n, threads, zero, [&](std::size_t i0, std::size_t i1) {
+  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(4 + r)), [&](std::size_t i0, std::size_t i1) {
     Vec a = Vec::Zero(4 + r);
+    double* aw = a.data() + 4;
     for (std::size_t i = i0; i < i1; ++i) {
       const Eigen::Index ii = static_cast<Eigen::Index>(i);
+      const double* u = e.U.data() + i * static_cast<std::size_t>(r);
+      const double* cu = e.CU.data() + i * static_cast<std::size_t>(r);
       double us = 0.0, uc = 0.0;
       for (Eigen::Index j = 0; j < r; ++j) {
-        us += U(ii, j) * s[j];
-        uc += U(ii, j) * e.CU(ii, j);
+        us += u[j] * e.s[j];
+        uc += u[j] * cu[j];
       }
       const double ri = us - 1.0;
-      e.r[ii] = ri;
       const double vi = y[ii] + beta * ri;
+      e.r[ii] = ri;
+      e.v[ii] = vi;
       a[0] += uc;
       a[1] += y[ii] * ri;
       a[2] += ri * ri;
       a[3] = std::max(a[3], std::abs(ri));
-      for (Eigen::Index j = 0; j < r; ++j) a[4 + j] += U(ii, j) * vi;
+      for (Eigen::Index j = 0; j < r; ++j) aw[j] += u[j] * vi;
     }
     return a;
   });
-  // max is not additive: recompute it exactly (cheap)
-  double mx = 0.0;
-  for (Eigen::Index i = 0; i < e.r.size(); ++i) mx = std::max(mx, std::abs(e.r[i]));
   e.obj = acc[0];
   e.f = acc[0] + acc[1] + 0.5 * beta * acc[2];
+  // the block maxima add up to at most nb times the maximum: take it exactly
+  double mx = 0.0;
+  for (Eigen::Index i = 0; i < e.r.size(); ++i) mx = std::max(mx, std::abs(e.r[i]));
   e.infeas = mx;
-  const Eigen::RowVectorXd w = acc.tail(r).transpose();
-  e.G.resize(U.rows(), r);
-  rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      const Eigen::Index ii = static_cast<Eigen::Index>(i);
-      const double vi = y[ii] + beta * e.r[ii];
-      for (Eigen::Index j = 0; j < r; ++j) e.G(ii, j) = 2.0 * e.CU(ii, j) + vi * s[j] + w[j];
-    }
-  });
+  e.w = acc.tail(r).transpose();
 }
 
-inline double dot_all(const Mat& A, const Mat& B, int threads) {
+inline double block_dot(const Mat& A, const Mat& B, int threads) {
   const std::size_t n = static_cast<std::size_t>(A.rows());
   return block_reduce(n, threads, 0.0, [&](std::size_t i0, std::size_t i1) {
     const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
     return A.middleRows(a, m).cwiseProduct(B.middleRows(a, m)).sum();
   });
+}
+
+// C U, s and the values at e.U.
+template <class Cost>
+void evaluate(const Cost& cost, Eval& e, const Vec& y, double beta, int threads) {
+  const std::size_t n = static_cast<std::size_t>(e.U.rows());
+  const Eigen::Index r = e.U.cols();
+  cost.apply(e.U, e.CU, threads);
+  e.s = block_reduce(n, threads, Eigen::RowVectorXd(Eigen::RowVectorXd::Zero(r)), [&](std::size_t i0, std::size_t i1) {
+    return Eigen::RowVectorXd(
+        e.U.middleRows(static_cast<Eigen::Index>(i0), static_cast<Eigen::Index>(i1 - i0)).colwise().sum());
+  });
+  values(e, y, beta, threads);
+}
+
+// e.G = 2 C U + v s^T + 1 w^T; with `prev` also returns (<U - prev.U, G - prev.G>, ||G - prev.G||^2).
+inline std::pair<double, double> gradient(Eval& e, const Eval* prev, int threads) {
+  const std::size_t n = static_cast<std::size_t>(e.U.rows());
+  const Eigen::Index r = e.U.cols();
+  e.G.resize(e.U.rows(), r);
+  using P = Eigen::Vector2d;
+  const P acc = block_reduce(n, threads, P(P::Zero()), [&](std::size_t i0, std::size_t i1) {
+    double sy = 0.0, yy = 0.0;
+    for (std::size_t i = i0; i < i1; ++i) {
+      const Eigen::Index ii = static_cast<Eigen::Index>(i);
+      const std::size_t o = i * static_cast<std::size_t>(r);
+      const double vi = e.v[ii];
+      const double* cu = e.CU.data() + o;
+      double* g = e.G.data() + o;
+      for (Eigen::Index j = 0; j < r; ++j) g[j] = 2.0 * cu[j] + vi * e.s[j] + e.w[j];
+      if (prev) {
+        const double* g0 = prev->G.data() + o;
+        const double* u = e.U.data() + o;
+        const double* u0 = prev->U.data() + o;
+        for (Eigen::Index j = 0; j < r; ++j) {
+          const double dg = g[j] - g0[j];
+          sy += (u[j] - u0[j]) * dg;
+          yy += dg * dg;
+        }
+      }
+    }
+    return P(sy, yy);
+  });
+  return {acc[0], acc[1]};
+}
+
+// Trial point e.U = P(U - t G) (exact projection onto the blocks), its column sums e.s,
+// and ||e.U - U||^2, in two passes over the rows.
+inline double step_project(const Eval& cur, double t, const std::vector<Block>& blocks, int threads, Eval& e) {
+  const std::size_t n = static_cast<std::size_t>(cur.U.rows());
+  const Eigen::Index r = cur.U.cols();
+  const std::size_t nbk = blocks.size();
+  e.U.resize(cur.U.rows(), r);
+  std::vector<int> col_block(static_cast<std::size_t>(r), 0);
+  for (std::size_t k = 0; k < nbk; ++k)
+    for (int j = blocks[k].c0; j < blocks[k].c0 + blocks[k].w; ++j) col_block[static_cast<std::size_t>(j)] = static_cast<int>(k);
+  const Vec sq = block_reduce(n, threads, Vec(Vec::Zero(static_cast<Eigen::Index>(nbk))), [&](std::size_t i0, std::size_t i1) {
+    Vec acc = Vec::Zero(static_cast<Eigen::Index>(nbk));
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * static_cast<std::size_t>(r);
+      const double* u = cur.U.data() + o;
+      const double* g = cur.G.data() + o;
+      double* un = e.U.data() + o;
+      for (Eigen::Index j = 0; j < r; ++j) {
+        const double x = std::max(u[j] - t * g[j], 0.0);
+        un[j] = x;
+        acc[col_block[static_cast<std::size_t>(j)]] += x * x;
+      }
+    }
+    return acc;
+  });
+  Eigen::RowVectorXd fac(r);
+  bool degenerate = false;
+  for (std::size_t k = 0; k < nbk; ++k) {
+    const double nrm = std::sqrt(sq[static_cast<Eigen::Index>(k)]);
+    if (!(nrm > 0.0)) degenerate = true;
+    for (int j = blocks[k].c0; j < blocks[k].c0 + blocks[k].w; ++j) fac[j] = nrm > 0.0 ? std::sqrt(blocks[k].rho) / nrm : 0.0;
+  }
+  if (degenerate) {  // a block without positive entries: the general projection
+    const Mat V = cur.U - t * cur.G;
+    Mat Un;
+    project(V, Un, blocks, threads);
+    e.U = std::move(Un);
+    fac.setOnes();
+  }
+  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(1 + r)), [&](std::size_t i0, std::size_t i1) {
+    Vec a = Vec::Zero(1 + r);
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * static_cast<std::size_t>(r);
+      const double* u = cur.U.data() + o;
+      double* un = e.U.data() + o;
+      for (Eigen::Index j = 0; j < r; ++j) {
+        const double x = un[j] * fac[j];
+        un[j] = x;
+        const double d = x - u[j];
+        a[0] += d * d;
+        a[1 + j] += x;
+      }
+    }
+    return a;
+  });
+  e.s = acc.tail(r).transpose();
+  return acc[0];
 }
 
 }  // namespace detail
@@ -376,14 +471,15 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   const double stat_tol = std::max(opt.tol, 0.1 * std::sqrt(opt.tol));
 
   detail::Eval cur, nxt;
-  detail::evaluate(cost, U, y, beta, th, cur);
+  cur.U = std::move(U);
+  detail::evaluate(cost, cur, y, beta, th);
+  detail::gradient(cur, nullptr, th);
   std::deque<double> hist{cur.f};
-  const double gnorm = std::sqrt(detail::dot_all(cur.G, cur.G, th));
+  const double gnorm = std::sqrt(detail::block_dot(cur.G, cur.G, th));
   double t = 0.1 * unorm / std::max(gnorm, 1e-300);
   double infeas_prev = cur.infeas;
   double stat = std::numeric_limits<double>::infinity();
   long it = 0;
-  Mat Un, V, D, Yg;
   Vec dy_prev, r_prev;
   bool have_prev = false;
   while (it < opt.max_iter) {
@@ -393,23 +489,19 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
     for (double h : hist) fref = std::max(fref, h);
     double dd = 0.0;
     while (true) {
-      V = U - t * cur.G;
-      project(V, Un, blocks, th);
-      D = Un - U;
-      dd = detail::dot_all(D, D, th);
-      detail::evaluate(cost, Un, y, beta, th, nxt);
+      dd = detail::step_project(cur, t, blocks, th, nxt);
+      cost.apply(nxt.U, nxt.CU, th);
+      detail::values(nxt, y, beta, th);
       const bool small = dd <= (opt.max_move * unorm) * (opt.max_move * unorm);
       if ((small && nxt.f <= fref - 1e-4 * dd / t) || dd == 0.0 || t < 1e-20) break;
       t *= 0.5;
     }
     stat = std::sqrt(dd) / t;
-    Yg = nxt.G - cur.G;
-    const double sy = detail::dot_all(D, Yg, th);
-    U.swap(Un);
+    const auto [sy, yy] = detail::gradient(nxt, &cur, th);
     std::swap(cur, nxt);
     hist.push_back(cur.f);
     while (static_cast<int>(hist.size()) > opt.memory) hist.pop_front();
-    if (sy > 0.0) t = (it % 2) ? dd / sy : sy / detail::dot_all(Yg, Yg, th);
+    if (sy > 0.0) t = (it % 2) ? dd / sy : sy / yy;
     t = std::min(std::max(t, 1e-12), 1e12);
     if (cur.infeas <= opt.tol && stat <= stat_tol) {
       res.converged = true;
@@ -429,13 +521,14 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
       have_prev = true;
       y += dy_prev;
       ++res.n_dual;
-      if (cur.infeas > 0.25 * infeas_prev) beta *= 2.0;
+      if (cur.infeas > 0.25 * infeas_prev && !(opt.beta_max > 0.0 && 2.0 * beta > opt.beta_max)) beta *= 2.0;
       infeas_prev = cur.infeas;
-      detail::evaluate(cost, U, y, beta, th, cur);
+      detail::values(cur, y, beta, th);  // U (so C U, s) unchanged
+      detail::gradient(cur, nullptr, th);
       hist.assign(1, cur.f);
     }
   }
-  res.U = std::move(U);
+  res.U = std::move(cur.U);
   res.y = std::move(y);
   res.beta = beta;
   res.objective = cur.obj;
@@ -486,8 +579,12 @@ inline PengWeiResult peng_wei(const Mat& X, int K, int rank, std::uint64_t seed,
   PengWeiResult out;
   const Mat Y = centre_scale(X, &out.scale2, th);
   PengWeiCost cost{&Y};
+  NLROptions o = opt;
+  // a moderate penalty: beyond beta n ~ 64 the inner solve slows down (its step is
+  // ~1 / (beta n)) far more than the multiplier steps speed up
+  if (!(o.beta_max > 0.0)) o.beta_max = 64.0 / static_cast<double>(X.rows());
   const Mat U0 = initial_factor(static_cast<std::size_t>(X.rows()), rank, seed, 0);
-  out.nlr = nlr_solve(cost, U0, {Block{0, rank, static_cast<double>(K)}}, nullptr, opt, poll);
+  out.nlr = nlr_solve(cost, U0, {Block{0, rank, static_cast<double>(K)}}, nullptr, o, poll);
   return out;
 }
 
