@@ -112,10 +112,11 @@ def test_same_seed_same_result():
 
 def test_vectorized_builtin_and_expensive_likelihoods():
     p = problems.gaussian(3)
-    r1 = NestedSampler(p.loglike, p.prior_transform, 3, nlive=150, rng=2, surrogate={"check_every": 4, "steps": 200}).run(dlogz=0.5)
+    opts = {"check_every": 4, "steps": 200}
+    r1 = NestedSampler(p.loglike, p.prior_transform, 3, nlive=150, rng=2, surrogate=opts).run(dlogz=0.5)
     like = ExpensiveLoglike("gaussian", 3)
     r2 = NestedSampler(like.batch, p.prior_transform, 3, nlive=150, rng=2, vectorized=True,
-                       surrogate={"check_every": 4, "steps": 200}).run(dlogz=0.5)
+                       surrogate=opts).run(dlogz=0.5)
     for r in (r1, r2):
         assert r.ncall_surrogate > r.ncall
         assert abs(r.logz - p.logz_true) < 3.5 * r.logzerr

@@ -386,8 +386,10 @@ class SurrogateLoglike:
             for e in err:
                 self.recent_err.append(float(e) if np.isfinite(e) else math.inf)
             self.recent_err = self.recent_err[-16:]
-            bad_single = err.size > 0 and (not np.all(np.isfinite(err)) or float(np.max(np.abs(err))) > 4 * self.opts.tol)
-            bad_rms = len(self.recent_err) >= 8 and math.sqrt(float(np.mean(np.square(self.recent_err)))) > 1.5 * self.opts.tol
+            tol = self.opts.tol
+            bad_single = err.size > 0 and (not np.all(np.isfinite(err)) or float(np.max(np.abs(err))) > 4 * tol)
+            recent_rms = math.sqrt(float(np.mean(np.square(self.recent_err)))) if self.recent_err else 0.0
+            bad_rms = len(self.recent_err) >= 8 and recent_rms > 1.5 * tol
             if bad_single or bad_rms:
                 self._switch_off("switch_off_check")
         used = ~ev
