@@ -118,6 +118,17 @@ def _scs_row(n: int) -> list[object]:
     return [n, f"{t_sdp:.3f}", f"{cpu:.2f}", f"{wall:.2f}", f"{peak:.0f}", f"{cpu / t_sdp:.0f}", f"{rel:.1e}", str(same)]
 
 
+def _one_thread() -> object:
+    """OpenMP/BLAS pools at one thread (scikit-learn's KMeans is OpenMP-threaded); a no-op without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite and print tables."""
     p = argparse.ArgumentParser(prog="ridgeline bench cluster", description=__doc__)
@@ -143,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # medians of interleaved repeats (the machine may be shared)
         ts: dict[str, list[float]] = {"sdp": [], "km": [], "gm": []}
         for _ in range(args.repeats):
+            limit = _one_thread()
             t0 = time.process_time()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -158,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 t0 = time.process_time()
                 gm = GaussianMixture(4, random_state=0).fit(X)
                 ts["gm"].append(time.process_time() - t0)
+            limit.__exit__(None, None, None)
         t_sdp = float(np.median(ts["sdp"]))
         row = [n, f"{t_sdp:.3f}", f"{error(lab, res.labels):.4f}", f"{res.infeasibility:.1e}", str(res.tight)]
         if sk:
