@@ -97,6 +97,15 @@ def test_same_result_any_thread_count() -> None:
     np.testing.assert_array_equal(a["U"], b["U"])
 
 
+def test_non_tight_instance_converges_past_the_penalty_cap() -> None:
+    # below the recovery threshold the SDP is not tight; the capped penalty must still rise
+    # when the infeasibility stalls (without that this instance stalls at 1e-4 for 100,000 iterations)
+    X, _ = mixture(400, 20, 4, 0.9, 0)
+    d = _core.cluster.peng_wei(X, 4, 8, 3, max_iter=30000)
+    assert d["converged"] and d["infeasibility"] <= 1e-6
+    assert d["beta"] * 400 > 64.0
+
+
 def test_sketch_and_lift() -> None:
     X, lab = mixture(4000, 10, 3, 1.6, 5)
     res = kmeans_sdp(X, 3, sketch=300, rng=1)

@@ -147,6 +147,7 @@ def nlr_solve(
     dual_bb: float = 100.0,
     multiplier_init: bool = False,
     beta_max: float | None = None,
+    stall_duals: int = 20,
 ) -> NLRResult:
     """Augmented-Lagrangian projected-gradient solver on the factor U.
 
@@ -164,7 +165,8 @@ def nlr_solve(
     previous value, beta doubles.  The dual step length is a Barzilai-Borwein
     estimate from the last two dual steps, clipped to ``[beta, dual_bb * beta]``,
     and falls back to ``beta`` when the infeasibility grew since the last dual
-    step (an overshooting multiplier).  ``beta_max`` caps the penalty.  Converged when ``max|r| <= tol`` and the
+    step (an overshooting multiplier).  ``beta_max`` caps the penalty; the cap
+    doubles after ``stall_duals`` dual steps that did not halve the best infeasibility.  Converged when ``max|r| <= tol`` and the
     gradient mapping is below ``max(tol, sqrt(tol) / 10)``.
     """
     n = U0.shape[0]
@@ -190,6 +192,8 @@ def nlr_solve(
     t = 0.1 * unorm / max(float(np.linalg.norm(G)), 1e-300)
     infeas_prev = float(np.abs(r).max())
     stat_tol = max(tol, 0.1 * np.sqrt(tol))
+    beta_cap = -1.0 if beta_max is None else float(beta_max)
+    best_infeas, stall = np.inf, 0
     stat = np.inf
     it = 0
     converged = False
@@ -235,7 +239,14 @@ def nlr_solve(
             n_dual += 1
             if _TRACE:
                 print(f"  dual it={it} infeas={infeas:.2e} stat={stat:.2e} beta*n={beta * n:.3g} f={f:.10f}")
-            if infeas > 0.25 * infeas_prev and not (beta_max is not None and 2.0 * beta > beta_max):
+            # the cap on beta rises only when the infeasibility stalls at it
+            if infeas < 0.5 * best_infeas:
+                best_infeas, stall = infeas, 0
+            else:
+                stall += 1
+                if stall >= stall_duals:
+                    beta_cap, stall = 2.0 * beta_cap, 0
+            if infeas > 0.25 * infeas_prev and not (beta_cap > 0.0 and 2.0 * beta > beta_cap):
                 beta *= 2.0
             infeas_prev = infeas
             f, G, r, CU = evaluate(U)

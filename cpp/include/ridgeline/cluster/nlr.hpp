@@ -78,7 +78,8 @@ struct NLROptions {
   double dual_c = 1.0;
   double dual_bb = 100.0;  // cap of the Barzilai-Borwein dual step, in units of beta (0: plain y += beta r)
   double beta0 = -1.0;  // <= 0: 1 / n
-  double beta_max = -1.0;  // > 0: the penalty never doubles past it (<= 0: no cap)
+  double beta_max = -1.0;  // > 0: the penalty doubles past it only after the infeasibility stalls (<= 0: no cap)
+  int stall_duals = 20;    // the cap doubles after this many dual steps without halving the best infeasibility
   int threads = 1;
   bool multiplier_init = false;  // start from the least-squares multiplier at the projected U0
 };
@@ -482,6 +483,8 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   long it = 0;
   Vec dy_prev, r_prev;
   bool have_prev = false;
+  double beta_cap = opt.beta_max, best_infeas = std::numeric_limits<double>::infinity();
+  int stall = 0;
   while (it < opt.max_iter) {
     ++it;
     if ((it & 15) == 0) poll_or_throw(poll);
@@ -521,7 +524,15 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
       have_prev = true;
       y += dy_prev;
       ++res.n_dual;
-      if (cur.infeas > 0.25 * infeas_prev && !(opt.beta_max > 0.0 && 2.0 * beta > opt.beta_max)) beta *= 2.0;
+      // the cap on beta rises only when the infeasibility stalls at it
+      if (cur.infeas < 0.5 * best_infeas) {
+        best_infeas = cur.infeas;
+        stall = 0;
+      } else if (++stall >= opt.stall_duals) {
+        beta_cap *= 2.0;
+        stall = 0;
+      }
+      if (cur.infeas > 0.25 * infeas_prev && !(beta_cap > 0.0 && 2.0 * beta > beta_cap)) beta *= 2.0;
       infeas_prev = cur.infeas;
       detail::values(cur, y, beta, th);  // U (so C U, s) unchanged
       detail::gradient(cur, nullptr, th);
