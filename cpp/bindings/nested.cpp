@@ -429,6 +429,8 @@ class PySampler {
     out["slice_active"] = s.slice_active;
     out["slice_calls"] = s.slice_calls;
     out["slice_replacements"] = s.slice_replacements;
+    out["slice_nsteps"] = s.slice_nsteps;
+    out["slice_stats"] = vec(s.slice_stats);
     return out;
   }
 

@@ -194,6 +194,119 @@ def _overhead_table(repeats: int) -> str:
                         rows)
 
 
+# --- slice sampling at d = 30 against dynesty (rslice) and UltraNest (SliceSampler) ---------------
+
+_LOG2PI = math.log(2.0 * math.pi)
+
+
+def _scale_problem(name: str) -> tuple[Callable[[np.ndarray], float], int, float]:
+    """A plain scalar numpy likelihood (the same callable for every contender), ndim and the true log Z."""
+    from ridgeline.nested import problems
+
+    base, _, arg = name.partition("-")
+    d = int(arg)
+    truth = problems.get(base, d).logz_true
+    if base == "gaussian":
+        norm = -d * (math.log(0.1) + 0.5 * _LOG2PI)
+
+        def like(x: np.ndarray) -> float:
+            r = x - 0.5
+            return -50.0 * float(r @ r) + norm
+
+    elif base == "correlated":
+        s, rho = 0.05, 0.9
+        a = rho / (1.0 + (d - 1) * rho)
+        logdet = d * math.log(s * s) + (d - 1) * math.log1p(-rho) + math.log1p((d - 1) * rho)
+        c = -0.5 * logdet - 0.5 * d * _LOG2PI
+        inv = 1.0 / (s * s * (1.0 - rho))
+
+        def like(x: np.ndarray) -> float:
+            r = x - 0.5
+            t = float(r.sum())
+            return -0.5 * (float(r @ r) - a * t * t) * inv + c
+
+    else:
+        msg = f"problem={name!r} is not a scale problem; expected gaussian-<d> or correlated-<d>"
+        raise ValueError(msg)
+    return like, d, truth
+
+
+def _scale_ours(like: Callable, ndim: int, seed: int, nlive: int, dlogz: float) -> tuple[int, float, float]:
+    from ridgeline.nested import NestedSampler
+
+    r = NestedSampler(like, None, ndim, nlive=nlive, rng=seed, sample="slice").run(dlogz=dlogz)
+    return r.ncall, r.logz, r.logzerr
+
+
+def _scale_dynesty(like: Callable, ndim: int, seed: int, nlive: int, dlogz: float) -> tuple[int, float, float]:
+    import dynesty
+
+    # rslice with dynesty's default number of slices (3 + ndim) and default bound ('multi')
+    s = dynesty.NestedSampler(like, _identity, ndim, nlive=nlive, sample="rslice",
+                              rstate=np.random.default_rng(seed))
+    s.run_nested(dlogz=dlogz, print_progress=False)
+    r = s.results
+    return int(np.sum(r.ncall)), float(r.logz[-1]), float(r.logzerr[-1])
+
+
+def _scale_ultranest(like: Callable, ndim: int, seed: int, nlive: int, dlogz: float) -> tuple[int, float, float]:
+    import logging
+
+    import ultranest
+    import ultranest.stepsampler as uss
+
+    logging.getLogger("ultranest").setLevel(logging.WARNING)
+    # UltraNest draws from numpy's global random state, which this package never touches: its runs are
+    # not seeded (the seed argument only orders the interleaving)
+    del seed
+    s = ultranest.ReactiveNestedSampler([f"p{i}" for i in range(ndim)], like, _identity)
+    # nsteps = 2 ndim: the UltraNest high-dimensional tutorial's setting (its FAQ: double nsteps until
+    # log Z stops changing; its calibrator starts at ndim and doubles)
+    s.stepsampler = uss.SliceSampler(nsteps=2 * ndim, generate_direction=uss.generate_mixture_random_direction)
+    # the same stopping rule as ours and dynesty's: remaining evidence ln(Z + Lmax X) - ln Z < dlogz,
+    # i.e. remainder fraction < 1 - exp(-dlogz); no live-point increases (dlogz goal, dKL, ESS off)
+    r = s.run(min_num_live_points=nlive, cluster_num_live_points=0, frac_remain=-math.expm1(-dlogz),
+              dlogz=1e6, dKL=1e6, min_ess=0, max_num_improvement_loops=0, show_status=False, viz_callback=False)
+    return int(r["ncall"]), float(r["logz"]), float(r["logzerr"])
+
+
+SCALE_CONTENDERS: dict[str, Callable[..., tuple[int, float, float]]] = {
+    "ridgeline": _scale_ours,
+    "dynesty": _scale_dynesty,
+    "ultranest": _scale_ultranest,
+}
+
+
+def scale_table(problem_names: Sequence[str], seeds: int, nlive: int, dlogz: float,
+                peers: Sequence[str] = ("dynesty", "ultranest"), verbose: bool = True) -> str:
+    """Calls, CPU and log Z of slice samplers in high dimension (interleaved seeds); ratios to ridgeline."""
+    rows = []
+    for name in problem_names:
+        like, d, truth = _scale_problem(name)
+        contenders = {"ridgeline": _scale_ours, **{k: SCALE_CONTENDERS[k] for k in peers if have(k)}}
+        stats: dict[str, list[tuple[int, float, float, float]]] = {k: [] for k in contenders}
+        for seed in range(seeds):
+            for cname, fn in contenders.items():
+                t0 = time.process_time()
+                ncall, logz, err = fn(like, d, seed, nlive, dlogz)
+                stats[cname].append((ncall, time.process_time() - t0, logz, err))
+                if verbose:
+                    print(f"  {name} {cname} seed {seed}: ncall {ncall} cpu {stats[cname][-1][1]:.1f}s "
+                          f"logz {logz:.3f} +- {err:.3f} (truth {truth:.3g})", flush=True)
+        ours_calls = float(np.mean([s[0] for s in stats["ridgeline"]]))
+        ours_cpu = float(np.mean([s[1] for s in stats["ridgeline"]]))
+        for cname, st in stats.items():
+            calls = float(np.mean([s[0] for s in st]))
+            cpu = float(np.mean([s[1] for s in st]))
+            z = np.array([(s[2] - truth) / s[3] for s in st])
+            per_seed = ", ".join(f"{s[2] - truth:+.2f}+-{s[3]:.2f}" for s in st)
+            rows.append([name, cname, f"{calls:.0f}", f"{calls / ours_calls:.1f}", f"{cpu:.1f}",
+                         f"{cpu / ours_cpu:.1f}", per_seed, f"{float(np.sqrt(np.mean(z**2))):.2f}"])
+    header = ["problem", "sampler", "calls (mean)", "calls / ours", "CPU s (mean)", "CPU / ours",
+              "log Z - truth +- err, per seed", "rms z"]
+    return format_table(header, rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite and print the tables (``executor`` / ``surrogate`` first: only that table)."""
     if argv and argv[0] == "executor":
@@ -212,7 +325,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ultranest-max-ndim", type=int, default=10,
                     help="skip UltraNest above this dimension (it takes minutes there)")
     ap.add_argument("--quick", action="store_true", help="1 seed, nestle only, small problems")
+    ap.add_argument("--scale", action="store_true",
+                    help="only the high-dimensional slice table: ridgeline against dynesty rslice and "
+                         "UltraNest SliceSampler (slow: minutes per UltraNest run)")
+    ap.add_argument("--scale-problems", default="gaussian-30", help="problems of --scale (gaussian-<d>, correlated-<d>)")
+    ap.add_argument("--scale-nlive", type=int, default=200, help="live points of every contender in --scale")
     args = ap.parse_args(argv)
+    if args.scale:
+        peers = [p for p in ("dynesty", "ultranest") if p in args.peers.split(",")]
+        print(f"slice sampling in high dimension: nlive={args.scale_nlive}, stopping rule ln(Z + Lmax X) - ln Z < "
+              f"{DLOGZ} for all, {args.seeds} seed(s), scalar numpy likelihood, CPU = process time")
+        print("dynesty: sample='rslice' (slices = 3 + ndim, its default); UltraNest: SliceSampler(nsteps=2 ndim, "
+              "generate_mixture_random_direction); ridgeline: sample='slice' (adaptive steps)\n")
+        print(scale_table(args.scale_problems.split(","), args.seeds, args.scale_nlive, DLOGZ, peers))
+        return 0
     peers = _available([s for s in args.peers.split(",") if s])
     problem_names = args.problems.split(",")
     seeds = args.seeds

@@ -146,7 +146,9 @@ class NestedSampler:
     nsim : int, default=100
         Number of simulated volume-shrinkage sequences behind ``logzerr``.
     slice_steps : int, optional
-        Slice-sampling steps per replacement (default ``max(4, ndim)``).
+        Slice-sampling steps per replacement (default adaptive: ``max(4, ceil(ndim / 2))``,
+        doubled while the new point's log-likelihood rank stays correlated with
+        its starting live point's; see ``state()['slice_nsteps']``).
     chord_scale : float, default=1.5
         Radius enlargement of the bounding ellipsoids that give the initial
         interval of a slice step.

@@ -19,7 +19,7 @@
 namespace ridgeline::nested {
 
 // Version of the payload layout; bump when SamplerState changes.
-constexpr std::uint32_t kStateVersion = 1;
+constexpr std::uint32_t kStateVersion = 2;
 
 class StateWriter {
  public:
@@ -165,6 +165,8 @@ inline std::string dump_state(const SamplerState& s) {
   w.pod<std::uint8_t>(s.slice_active ? 1 : 0);
   w.pod<std::int64_t>(s.slice_calls);
   w.pod<std::int64_t>(s.slice_replacements);
+  w.pod<std::int32_t>(s.slice_nsteps);
+  w.vec(s.slice_stats);
   return w.out;
 }
 
@@ -258,6 +260,8 @@ inline void load_state(SamplerState& s, const std::string& data) {
   t.slice_active = r.pod<std::uint8_t>() != 0;
   t.slice_calls = r.pod<std::int64_t>();
   t.slice_replacements = r.pod<std::int64_t>();
+  t.slice_nsteps = r.pod<std::int32_t>();
+  t.slice_stats = r.vec();
   if (!r.done()) throw std::runtime_error("trailing bytes after the state");
   if (static_cast<std::size_t>(t.niter) != nd) throw std::runtime_error("niter does not match the dead points");
   s = std::move(t);

@@ -92,6 +92,9 @@ struct SamplerState {
   // proposal choice and slice-sampling statistics (slice.hpp)
   bool slice_active = false;
   std::int64_t slice_calls = 0, slice_replacements = 0;
+  // adaptive number of slice steps and its decorrelation statistics (slice.hpp)
+  std::int32_t slice_nsteps = 0;
+  std::vector<double> slice_stats;
 
   std::size_t queue_size() const { return queue_logl.size() - queue_head; }
 };
