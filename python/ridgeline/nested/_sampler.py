@@ -146,9 +146,10 @@ class NestedSampler:
     nsim : int, default=100
         Number of simulated volume-shrinkage sequences behind ``logzerr``.
     slice_steps : int, optional
-        Slice-sampling steps per replacement (default adaptive: ``max(4, ceil(ndim / 2))``,
-        doubled while the new point's log-likelihood rank stays correlated with
-        its starting live point's; see ``state()['slice_nsteps']``).
+        Slice-sampling steps per replacement (default adaptive: it starts at
+        ``max(4, ceil(ndim / 2))`` when ``nlive >= 15 * ndim`` and at ``max(4, ndim)``
+        otherwise, and doubles while the new point's log-likelihood rank stays
+        measurably correlated with its starting live point's).
     chord_scale : float, default=1.5
         Radius enlargement of the bounding ellipsoids that give the initial
         interval of a slice step.

@@ -16,16 +16,20 @@
 // No likelihood calls are spent on stepping out: a step costs about 1-3 calls.
 //
 // The number of steps per replacement K is adaptive (unless fixed by the user).
-// It starts at max(4, ceil(d / 2)): measured on gaussian(30) with 500 live
-// points, K = 15 gives calibrated log Z while K = 4 and K = 8 are biased high
-// (+2 to +5 sigma), although the log-likelihood rank of the new point is
-// already uncorrelated with that of its starting live point after 4 steps; so K
-// never goes below the start.  For every replacement the rank of the chain's
+// It starts at max(4, ceil(d / 2)) when nlive >= 15 d and at max(4, d)
+// otherwise, and never goes below the start.  Measured (5 seeds each, 500 live
+// points unless stated): gaussian(30) is calibrated with K = 15 (z from -0.8 to
+// +1.3) but biased high with K = 8, 10, 12 (mean z +2.5, +2.7, +1.7); with 200
+// live points K = 15 is biased (+2.5 sigma); gaussian(50) needs K ~ d (K = 25:
+// +3.6 to +5.0 sigma).  The log-likelihood rank of the new point is already
+// uncorrelated with that of its starting live point after ~4 steps, so that
+// rank alone cannot choose K.  For every replacement the rank of the chain's
 // log-likelihood among the live points after each step is recorded with the
 // rank of the starting point (no extra calls), and every window of
 // replacements the correlation of the two after K steps is estimated; when it
-// exceeds kSliceDecorr (a problem where the radial and whitened moves mix
-// slowly), K doubles.  The adaptation only uses the past of the run, so every
+// exceeds kSliceDecorr by 2.5 standard errors (a problem where the radial and
+// whitened moves mix slowly), K doubles.  The adaptation only uses the past of
+// the run, so every
 // step still leaves the constrained prior invariant.  The statistics live in
 // the sampler state (checkpointed).
 #pragma once
@@ -56,7 +60,12 @@ struct SliceSettings {
 
 // Adaptive number of steps: from initial_slice_steps(d), doubled while the
 // measured decorrelation is insufficient, up to max_slice_steps(d).
-inline int initial_slice_steps(int d) { return std::max(4, (d + 1) / 2); }
+// The whitening (live-point covariance) is good when nlive >= kSliceWellSampled * d:
+// then K starts at ceil(d / 2), otherwise at d.
+constexpr int kSliceWellSampled = 15;
+inline int initial_slice_steps(int d, int nlive) {
+  return std::max(4, nlive >= kSliceWellSampled * d ? (d + 1) / 2 : d);
+}
 inline int max_slice_steps(int d) { return std::max(16, 4 * d); }
 // Largest accepted rank correlation between the start of a chain and its K-th step.
 constexpr double kSliceDecorr = 0.1;
@@ -182,7 +191,7 @@ class SliceProposal final : public Proposal {
   // Steps per replacement now (the adaptive value once set).
   int nsteps(const SamplerState& s) const {
     if (!adaptive()) return ss_.nsteps;
-    return s.slice_nsteps > 0 ? s.slice_nsteps : initial_slice_steps(s.settings.ndim);
+    return s.slice_nsteps > 0 ? s.slice_nsteps : initial_slice_steps(s.settings.ndim, s.settings.nlive);
   }
 
   void update(SamplerState& s) override { rejection_.update(s); }
@@ -323,10 +332,11 @@ class SliceProposal final : public Proposal {
       return (va > 0.0 && vb > 0.0) ? cov / std::sqrt(va * vb) : 1.0;
     };
     const double corr1 = corr_at(1), corrk = corr_at(steps);
-    // slow mixing: the rank is still correlated with the start after K steps
-    const int next = corrk < kSliceDecorr ? steps : 2 * steps;
+    // slow mixing: the rank is still correlated with the start after K steps,
+    // beyond the target by more than 2.5 standard errors of the estimate
+    const int next = corrk < kSliceDecorr + 2.5 / std::sqrt(n) ? steps : 2 * steps;
     const int d = s.settings.ndim;
-    s.slice_nsteps = std::clamp(next, initial_slice_steps(d), std::max(max_slice_steps(d), steps));
+    s.slice_nsteps = std::clamp(next, initial_slice_steps(d, s.settings.nlive), std::max(max_slice_steps(d), steps));
     st[kStatCorr1] = corr1;
     st[kStatCorrK] = corrk;
     st[kStatWindows] += 1.0;
