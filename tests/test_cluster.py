@@ -135,8 +135,8 @@ def test_ledoit_wolf_covariances_match_reference_and_sklearn() -> None:
     lab = np.repeat([0, 1], [40, 25])
     from ridgeline.cluster import _api
 
-    ours = _api._covariances(X, lab, 2, 1e-3)
-    ref = R._covariances(X, lab, 2, 1e-3)
+    ours = _api._covariances(X, lab, 2, 1e-3, "ledoit-wolf")
+    ref = R._covariances(X, lab, 2, 1e-3, "ledoit-wolf")
     np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-14)
     base = float(np.mean(np.var(X, axis=0)))
     covariance = pytest.importorskip("sklearn.covariance")
@@ -157,8 +157,8 @@ def test_ila_sdp_matches_reference() -> None:
     """Whole iLA-SDP rounds (Peng-Wei start, Ledoit-Wolf covariances, LA-SDP) against the numpy reference."""
     rng = np.random.default_rng(1)
     X = np.r_[rng.standard_normal((30, 3)), 3.0 + 2.5 * rng.standard_normal((30, 3))]
-    res = ila_sdp(X, 2, rng=3, max_iter=600, max_rounds=2)
-    lab_r, cov_r, rounds_r = R.ila_sdp(X, 2, max_iter=600, max_rounds=2, seed=3)
+    res = ila_sdp(X, 2, rng=3, max_iter=600, max_rounds=2, shrinkage="ledoit-wolf")
+    lab_r, cov_r, rounds_r = R.ila_sdp(X, 2, max_iter=600, max_rounds=2, seed=3, shrinkage="ledoit-wolf")
     assert res.n_rounds == rounds_r
     np.testing.assert_array_equal(res.labels, lab_r)
     np.testing.assert_allclose(res.covariances, cov_r, rtol=1e-9)

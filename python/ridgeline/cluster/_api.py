@@ -321,7 +321,7 @@ def _shrinkage_arg(value: object) -> str | float:
 
 
 def _covariances(
-    X: np.ndarray, labels: np.ndarray, K: int, ridge: float, shrinkage: str | float = "ledoit-wolf"
+    X: np.ndarray, labels: np.ndarray, K: int, ridge: float, shrinkage: str | float = 0.0
 ) -> np.ndarray:
     """Per-cluster covariance, shrunk towards ``(tr S / p) I``, plus ``ridge * mean feature variance * I``.
 
@@ -380,7 +380,7 @@ def ila_sdp(
     n_clusters: int,
     *,
     ridge: float = 1e-3,
-    shrinkage: str | float = "ledoit-wolf",
+    shrinkage: str | float = 0.0,
     max_rounds: int = 10,
     rank: int = 2,
     tol: float = 1e-6,
@@ -393,8 +393,8 @@ def ila_sdp(
     """Iterative likelihood-adjusted SDP (iLA-SDP) for clusters of different shapes.
 
     Starts from the Peng-Wei SDP labels, then alternates: per-cluster covariances
-    (shrunk towards a multiple of the identity, by default with the Ledoit-Wolf
-    intensity, plus ``ridge`` times the mean feature variance on the diagonal), and the LA-SDP
+    (optionally shrunk towards a multiple of the identity, plus ``ridge`` times the
+    mean feature variance on the diagonal), and the LA-SDP
     ``min sum_k <W_k, B_k>`` over K non-negative factor blocks ``B_k = U_k U_k^T``
     (``tr B_k = 1``, ``sum_k B_k 1 = 1``), warm-started from the previous factor, with
     ``W_k`` applied from whitened data and never formed.  Labels are
@@ -406,13 +406,17 @@ def ila_sdp(
     n_clusters : int
     ridge : float, default=1e-3
         Relative ridge added to each covariance.
-    shrinkage : {"ledoit-wolf"} or float in [0, 1], default="ledoit-wolf"
+    shrinkage : {"ledoit-wolf"} or float in [0, 1], default=0.0
         Shrinkage of each cluster covariance ``S`` towards ``(tr S / p) I``:
         ``(1 - a) S + a (tr S / p) I``.  "ledoit-wolf" estimates ``a`` from the
         cluster's points (Ledoit & Wolf 2004); 0 keeps the maximum-likelihood
         covariance.  Covariances estimated from the current hard labels are noisy
         (O(p^2) parameters from each cluster) and the noise feeds back into the
-        labels of the next round; shrinkage damps it.
+        labels of the next round; "ledoit-wolf" damps it when the clusters are
+        roughly isotropic (two clusters with covariances I and 9I, p=10, n=200:
+        mean error 0.0115 against 0.028 over 20 seeds), but it hurts strongly
+        anisotropic, near-singular clusters (standardised breast_cancer: 0.36
+        against 0.079), hence not the default.
     max_rounds : int, default=10
     rank : int, default=2
         Columns per factor block.

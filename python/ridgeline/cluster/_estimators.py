@@ -144,7 +144,7 @@ class ILASDP(ClusterMixin, BaseEstimator):
     n_clusters : int, default=8
     ridge : float, default=1e-3
         Relative ridge on each covariance (times the mean feature variance).
-    shrinkage : {"ledoit-wolf"} or float in [0, 1], default="ledoit-wolf"
+    shrinkage : {"ledoit-wolf"} or float in [0, 1], default=0.0
         Shrinkage of each covariance towards a multiple of the identity (see :func:`ila_sdp`).
     max_rounds : int, default=10
     rank : int, default=2
@@ -171,7 +171,7 @@ class ILASDP(ClusterMixin, BaseEstimator):
         n_clusters: int = 8,
         *,
         ridge: float = 1e-3,
-        shrinkage: str | float = "ledoit-wolf",
+        shrinkage: str | float = 0.0,
         max_rounds: int = 10,
         rank: int = 2,
         tol: float = 1e-6,

@@ -379,7 +379,7 @@ def ledoit_wolf_intensity(D: np.ndarray) -> float:
 
 
 def _covariances(
-    X: np.ndarray, labels: np.ndarray, K: int, ridge: float, shrinkage: str | float = "ledoit-wolf"
+    X: np.ndarray, labels: np.ndarray, K: int, ridge: float, shrinkage: str | float = 0.0
 ) -> np.ndarray:
     """Cluster covariances ``(1 - a) S_k + a (tr S_k / p) I + ridge * mean feature variance * I``."""
     p = X.shape[1]
@@ -416,7 +416,7 @@ def ila_sdp(
     n_clusters: int,
     *,
     ridge: float = 1e-3,
-    shrinkage: str | float = "ledoit-wolf",
+    shrinkage: str | float = 0.0,
     max_rounds: int = 10,
     rank: int = 2,
     tol: float = 1e-6,
