@@ -99,6 +99,45 @@ def test_trace_estimator_matches_reference(method: str) -> None:
         assert t.value == pytest.approx(np.trace(A), abs=1e-12)
 
 
+@pytest.mark.parametrize("fallback", [True, False])
+@pytest.mark.parametrize("case", ["decay", "indefinite", "diagonal"])
+def test_krylov_trace_matches_reference(case: str, fallback: bool) -> None:
+    rng = np.random.default_rng(12)
+    Qm = np.linalg.qr(rng.standard_normal((200, 200)))[0]
+    if case == "decay":
+        A = (Qm * (3.0 / np.arange(1, 201))) @ Qm.T
+    elif case == "indefinite":
+        A = _sym(200, 13)
+    else:
+        A = np.diag(rng.uniform(1, 2, 200))
+    A = (A + A.T) / 2
+    for budget, seed in [(60, 3), (9, 4)]:
+        t = sp.KrylovTrace(200, budget, seed, fallback)
+        while not t.done:
+            t.supply(A @ t.request())
+        r = ref.krylov_trace(lambda X: A @ X, 200, budget, seed, fallback)
+        assert t.n_matvec == budget == r["n_matvec"]
+        assert t.n_krylov == r["n_krylov"] and t.method == r["method"]
+        np.testing.assert_allclose(t.value, r["value"], rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(t.stderr, r["stderr"], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(t.krylov_value, r["krylov_value"], rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(t.samples, r["samples"], rtol=1e-9, atol=1e-11)
+    if case == "decay":
+        assert t.n_krylov > 4 and t.method == "krylov"
+    if case == "diagonal" and fallback:
+        assert t.method == "hutchinson" and t.value == pytest.approx(np.trace(A), rel=1e-12)
+
+
+def test_krylov_trace_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="budget=7"):
+        sp.KrylovTrace(100, 7, 0, True)
+    with pytest.raises(ValueError, match="n=50"):
+        sp.KrylovTrace(50, 60, 0, True)
+    t = sp.KrylovTrace(100, 20, 0, True)
+    with pytest.raises(ValueError, match="NaN"):
+        t.supply(np.full(t.request().shape, np.nan))
+
+
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("loss", ["cross_entropy", "squared"])
 @pytest.mark.parametrize("isa", ["baseline", "auto"])

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "ridgeline/spectra/krylov_trace.hpp"
 #include "ridgeline/spectra/lanczos.hpp"
 #include "ridgeline/spectra/mlp.hpp"
 #include "ridgeline/spectra/operators.hpp"
@@ -229,4 +230,16 @@ void bind_spectra(py::module_& m) {
       .def_property_readonly("samples", &rs::TraceEstimator::samples)
       .def_property_readonly("predicted_ratio", &rs::TraceEstimator::predicted_ratio);
   bind_reverse_comm<rs::TraceEstimator>(tr);
+
+  py::class_<rs::KrylovTrace> kt(m, "KrylovTrace");
+  kt.def(py::init<Index, Index, std::uint64_t, bool>(), py::arg("n"), py::arg("budget"), py::arg("seed"),
+         py::arg("fallback"))
+      .def_property_readonly("value", &rs::KrylovTrace::value)
+      .def_property_readonly("stderr", &rs::KrylovTrace::standard_error)
+      .def_property_readonly("method", &rs::KrylovTrace::method_used)
+      .def_property_readonly("samples", &rs::KrylovTrace::samples)
+      .def_property_readonly("n_krylov", &rs::KrylovTrace::n_krylov)
+      .def_property_readonly("krylov_value", &rs::KrylovTrace::krylov_value)
+      .def_property_readonly("krylov_stderr", &rs::KrylovTrace::krylov_stderr);
+  bind_reverse_comm<rs::KrylovTrace>(kt);
 }

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 _WHICH = ("LA", "SA", "LM", "BE")
-_TRACE_METHODS = ("auto", "hutchinson", "hutch++", "exact")
+_TRACE_METHODS = ("auto", "krylov", "hutchinson", "hutch++", "exact")
 
 
 class ConvergenceWarning(RuntimeWarning):
@@ -184,9 +184,9 @@ class TraceResult:
     n_matvec : int
         Operator products used.
     method : str
-        "hutchinson", "hutch++" or "exact" (what ``method="auto"`` chose).
+        "krylov", "hutchinson", "hutch++" or "exact" (what ``method="auto"`` chose).
     samples : ndarray
-        The Hutchinson samples (deflated ones for Hutch++).
+        The Hutchinson samples (deflated ones for Krylov and Hutch++).
     """
 
     value: float
@@ -210,13 +210,24 @@ def trace(
     ----------
     A : array-like, sparse matrix, LinearOperator or callable
         Anything :func:`aslinearoperator` accepts.
-    method : {"auto", "hutchinson", "hutch++", "exact"}, default="auto"
-        Hutchinson with Rademacher probes; Hutch++ (a third of the budget sketches
-        the dominant subspace, whose trace is then exact, Hutchinson on the rest);
-        "auto" measures from the sketch how much of the Frobenius mass the sketch
-        captures and continues with whichever is predicted to have the smaller
-        variance (the sketch products are reused as Hutchinson samples, so no
-        product is wasted).  When ``budget >= n`` the trace is computed exactly.
+    method : {"auto", "krylov", "hutchinson", "hutch++", "exact"}, default="auto"
+        "krylov": Lanczos (full reorthogonalisation) from a random start
+        builds a subspace Q whose trace ``tr(Q^T A Q)`` is exact (the sum of
+        the Lanczos diagonal, no extra product), and Hutchinson with fresh
+        Rademacher probes estimates the trace of the deflated rest
+        ``(I - QQ^T) A (I - QQ^T)``.  A quarter of the budget goes to probes
+        first; the Krylov depth is then chosen from the data: one more step is
+        taken while the measured drop of ``||(I - QQ^T) A (I - QQ^T)||_F^2``
+        pays for the probe it costs.  A Krylov subspace captures the outlier
+        eigenvalues of a Hessian much better per product than Hutch++'s
+        one-pass sketch, and on an indefinite, flat spectrum the depth stays
+        at a few products.
+        "auto": "krylov", but the plain Hutchinson estimate of the same probes
+        is returned instead when its standard error is smaller (e.g. a
+        diagonally dominant matrix); plain Hutchinson below 12 products.
+        "hutchinson": Rademacher probes.  "hutch++": a third of the budget
+        sketches the dominant subspace, whose trace is then exact, Hutchinson
+        on the rest.  When ``budget >= n`` the trace is computed exactly.
     budget : int, default=99
         Number of operator products.
     rng : int, Generator or None
@@ -237,7 +248,7 @@ def trace(
     """
     op = aslinearoperator(A)
     if method not in _TRACE_METHODS:
-        msg = f"unknown method {method!r}; expected one of 'auto', 'hutchinson', 'hutch++', 'exact'"
+        msg = f"unknown method {method!r}; expected one of 'auto', 'krylov', 'hutchinson', 'hutch++', 'exact'"
         raise ValueError(msg)
     budget = _check_int("budget", budget, 1)
     if method == "exact" and budget < op.n:
@@ -246,7 +257,15 @@ def trace(
     if method == "hutch++" and budget < 6 and budget < op.n:
         msg = f"method='hutch++' needs budget >= 6, got budget={budget}"
         raise ValueError(msg)
-    eng = _core.spectra.TraceEstimator(op.n, method, budget, seed_from(rng))
+    if method == "krylov" and budget < 8 and budget < op.n:
+        msg = f"method='krylov' needs budget >= 8, got budget={budget}"
+        raise ValueError(msg)
+    seed = seed_from(rng)
+    if budget < op.n and (method == "krylov" or (method == "auto" and budget >= 12)):
+        eng = _core.spectra.KrylovTrace(op.n, budget, seed, method == "auto")
+    else:
+        base = "hutchinson" if method == "auto" else method
+        eng = _core.spectra.TraceEstimator(op.n, "exact" if base == "krylov" else base, budget, seed)
     _drive(eng, op)
     return TraceResult(
         float(eng.value), float(eng.stderr), int(eng.n_matvec), str(eng.method), np.asarray(eng.samples)
