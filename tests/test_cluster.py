@@ -7,17 +7,8 @@ import pytest
 
 from ridgeline import _core
 from ridgeline.cluster import _reference as R
+from ridgeline._bench.cluster import mixture  # the bench's test problem (Chen & Yang threshold)
 from ridgeline.cluster import ila_sdp, kmeans_sdp
-
-
-def mixture(n: int, p: int, K: int, ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-size isotropic mixture with separation ratio * Dbar (Chen & Yang threshold)."""
-    rng = np.random.default_rng(seed)
-    dbar = np.sqrt(4 * (1 + np.sqrt(1 + K * p / (n * np.log(n)))) * np.log(n))
-    mu = np.zeros((K, p))
-    mu[np.arange(K), np.arange(K)] = ratio * dbar / np.sqrt(2)
-    lab = np.arange(n) * K // n
-    return mu[lab] + rng.standard_normal((n, p)), lab
 
 
 def error_rate(a: np.ndarray, b: np.ndarray) -> float:

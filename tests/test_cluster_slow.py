@@ -7,28 +7,11 @@ import warnings
 import numpy as np
 import pytest
 
+from ridgeline._bench.cluster import error as error_rate
+from ridgeline._bench.cluster import mixture
 from ridgeline.cluster import ila_sdp, kmeans_sdp
 
 pytestmark = pytest.mark.slow
-
-
-def mixture(n: int, p: int, K: int, ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    dbar = np.sqrt(4 * (1 + np.sqrt(1 + K * p / (n * np.log(n)))) * np.log(n))
-    mu = np.zeros((K, p))
-    mu[np.arange(K), np.arange(K)] = ratio * dbar / np.sqrt(2)
-    lab = np.arange(n) * K // n
-    return mu[lab] + rng.standard_normal((n, p)), lab
-
-
-def error_rate(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.optimize import linear_sum_assignment
-
-    K = int(max(a.max(), b.max())) + 1
-    C = np.zeros((K, K))
-    np.add.at(C, (a, b), 1)
-    r, c = linear_sum_assignment(-C)
-    return 1.0 - C[r, c].sum() / len(a)
 
 
 def test_matches_cvxpy_scs_near_threshold() -> None:
