@@ -55,6 +55,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ridgeline._random import mix_seed
+from ridgeline.nested._sampler import _check_int  # _sampler imports this module lazily: no cycle
 
 __all__ = ["SurrogateLoglike", "SurrogateOptions", "make_options", "run_surrogate", "surrogate_loglike"]
 
@@ -125,16 +126,6 @@ class SurrogateOptions:
             if not (lo < float(v) <= hi) or math.isnan(float(v)):
                 msg = f"{name}={v} must be in ({lo}, {hi}]"
                 raise ValueError(msg)
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        msg = f"{name}={value!r} must be an int"
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name}={value} must be >= {minimum}"
-        raise ValueError(msg)
-    return int(value)
 
 
 def make_options(surrogate: Any) -> SurrogateOptions | None:
