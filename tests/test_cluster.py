@@ -22,9 +22,20 @@ def error_rate(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 - best / len(a)
 
 
-def test_core_matches_reference_peng_wei() -> None:
+ISAS = [
+    "baseline",
+    pytest.param(
+        "avx2",
+        marks=pytest.mark.skipif(not _core.cluster.cpu_has_avx2_fma(), reason="the CPU has no AVX2 + FMA"),
+    ),
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_core_matches_reference_peng_wei(isa: str) -> None:
     X, _ = mixture(80, 6, 3, 1.3, 1)
-    d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=400)
+    d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=400, isa=isa)
+    assert d["isa"] == ("baseline" if isa == "baseline" else "avx2+fma")
     ref, s2 = R.peng_wei(X, 3, rank=6, tol=1e-6, max_iter=400, seed=11)
     assert d["n_iter"] == ref.n_iter
     np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
@@ -81,11 +92,23 @@ def test_exact_recovery_regime_is_tight() -> None:
     np.testing.assert_allclose(res.sdp_value, zval, rtol=1e-5)
 
 
-def test_same_result_any_thread_count() -> None:
+@pytest.mark.parametrize("isa", ISAS)
+def test_same_result_any_thread_count(isa: str) -> None:
     X, _ = mixture(9000, 5, 3, 1.2, 4)
-    a = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=1)
-    b = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=2)
+    a = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=1, isa=isa)
+    b = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=2, isa=isa)
     np.testing.assert_array_equal(a["U"], b["U"])
+    assert a["n_iter"] == b["n_iter"] and a["objective"] == b["objective"]
+
+
+def test_isa_builds_agree_and_bad_isa() -> None:
+    # the AVX2 + FMA build may differ from the baseline in the last bits only (same path on a short run)
+    X, _ = mixture(300, 10, 3, 1.3, 5)
+    a = _core.cluster.peng_wei(X, 3, 6, 2, max_iter=50, isa="baseline")
+    b = _core.cluster.peng_wei(X, 3, 6, 2, max_iter=50, isa="auto")
+    np.testing.assert_allclose(b["U"], a["U"], atol=1e-10)
+    with pytest.raises(ValueError, match="unknown isa 'sse9'"):
+        _core.cluster.peng_wei(X, 3, 6, 2, isa="sse9")
 
 
 def test_non_tight_instance_converges_past_the_penalty_cap() -> None:

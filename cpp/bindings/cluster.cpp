@@ -4,6 +4,12 @@
 #include "ridgeline/cluster/rounding.hpp"
 
 namespace rc = ridgeline::cluster;
+namespace api = ridgeline::clusterapi;
+
+api::PengWeiOut api::peng_wei_baseline(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
+                                       const NLROptions& opt, const PollFn& poll) {
+  return rc::peng_wei_flat(X, n, p, K, rank, seed, opt, poll);
+}
 
 namespace {
 
@@ -56,22 +62,50 @@ void bind_cluster(py::module_& m) {
   m.def(
       "peng_wei",
       [](const ridgeline::bind::farray& X, int n_clusters, int rank, std::uint64_t seed, double tol, long max_iter,
-         double beta0, int threads, double dual_c, double dual_bb) {
+         double beta0, int threads, double dual_c, double dual_bb, const std::string& isa) {
         const rc::Mat Xm = to_mat(X, "X");
         const rc::NLROptions opt = options(tol, max_iter, beta0, threads, dual_c, dual_bb);
-        rc::PengWeiResult res;
+        api::PengWeiFn solve = &api::peng_wei_baseline;
+        if (isa == "auto" || isa == "avx2") {
+          if (ridgeline::bind::cpu_has_avx2_fma()) {
+            solve = &api::peng_wei_avx2;
+          } else if (isa == "avx2") {
+            throw std::invalid_argument("isa='avx2' is not available on this CPU or build");
+          }
+        } else if (isa != "baseline") {
+          throw std::invalid_argument("unknown isa '" + isa + "'; expected one of 'auto', 'avx2', 'baseline'");
+        }
+        api::PengWeiOut res;
         {
           py::gil_scoped_release release;
-          res = rc::peng_wei(Xm, n_clusters, rank, seed, opt, ridgeline::bind::python_poll());
+          res = solve(Xm.data(), static_cast<long>(Xm.rows()), static_cast<long>(Xm.cols()), n_clusters, rank, seed,
+                      opt, ridgeline::bind::python_poll());
         }
-        py::dict d = result_dict(res.nlr);
+        py::dict d;
+        py::array_t<double> U({static_cast<py::ssize_t>(res.rows), static_cast<py::ssize_t>(res.cols)});
+        if (!res.U.empty()) std::copy(res.U.begin(), res.U.end(), U.mutable_data());
+        d["U"] = U;
+        py::array_t<double> y(static_cast<py::ssize_t>(res.y.size()));
+        if (!res.y.empty()) std::copy(res.y.begin(), res.y.end(), y.mutable_data());
+        d["y"] = y;
+        d["beta"] = res.beta;
+        d["objective"] = res.objective;
+        d["infeasibility"] = res.infeasibility;
+        d["stationarity"] = res.stationarity;
+        d["n_iter"] = res.n_iter;
+        d["n_dual"] = res.n_dual;
+        d["converged"] = res.converged;
         d["scale2"] = res.scale2;
+        d["isa"] = std::string(res.isa);
         return d;
       },
       py::arg("X"), py::arg("n_clusters"), py::arg("rank"), py::arg("seed"), py::arg("tol") = 1e-6,
       py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1, py::arg("dual_c") = 1.0,
-      py::arg("dual_bb") = 100.0,
-      "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a dict");
+      py::arg("dual_bb") = 100.0, py::arg("isa") = "auto",
+      "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a dict. isa: 'auto' "
+      "(AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits");
+  m.def("cpu_has_avx2_fma", &ridgeline::bind::cpu_has_avx2_fma,
+        "whether peng_wei(isa='auto') uses the AVX2 + FMA build on this CPU");
   m.def(
       "la_sdp",
       [](const ridgeline::bind::farray& X, const ridgeline::bind::farray& covariances, const ridgeline::bind::farray& U0,

@@ -26,6 +26,17 @@ inline PollFn python_poll() {
   };
 }
 
+// Whether this CPU runs the kernels compiled a second time for AVX2 + FMA
+// (cpp/bindings/*_avx2.cpp); false where those are not built (not GCC on x86-64).
+inline bool cpu_has_avx2_fma() {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
 // Same, for loops that already hold the GIL.
 inline bool check_signals_held() { return PyErr_CheckSignals() != 0; }
 

@@ -69,14 +69,7 @@ void bind_reverse_comm(Cls& cls) {
           py::arg("op"), "drive the engine with a built-in operator (GIL released)");
 }
 
-bool cpu_has_avx2_fma() {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
+using ridgeline::bind::cpu_has_avx2_fma;
 
 }  // namespace
 

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "ridgeline/cluster/nlr_api.hpp"
 #include "ridgeline/common/errors.hpp"
 #include "ridgeline/common/parallel.hpp"
 #include "ridgeline/common/random.hpp"
@@ -70,19 +71,7 @@ struct Block {
   double rho = 1.0;
 };
 
-struct NLROptions {
-  double tol = 1e-6;
-  long max_iter = 20000;
-  int memory = 10;
-  double max_move = 0.2;
-  double dual_c = 1.0;
-  double dual_bb = 100.0;  // cap of the Barzilai-Borwein dual step, in units of beta (0: plain y += beta r)
-  double beta0 = -1.0;  // <= 0: 1 / n
-  double beta_max = -1.0;  // > 0: the penalty doubles past it only after the infeasibility stalls (<= 0: no cap)
-  int stall_duals = 20;    // the cap doubles after this many dual steps without halving the best infeasibility
-  int threads = 1;
-  bool multiplier_init = false;  // start from the least-squares multiplier at the projected U0
-};
+using NLROptions = clusterapi::NLROptions;
 
 struct NLRResult {
   Mat U;
@@ -152,21 +141,32 @@ inline Mat initial_factor(std::size_t n, int r, std::uint64_t seed, std::uint64_
 
 // Cost operator interface: void apply(const Mat& U, Mat& CU, int threads) const.
 
-// C U = -Y (Y^T U) for Y = Xc / ||Xc||_2 (Peng-Wei).
+// C U = -Y (Y^T U) for Y = Xc / ||Xc||_2 (Peng-Wei).  The per-block partial
+// products and Y^T U live in a workspace reused across calls (no allocation per call).
 struct PengWeiCost {
   const Mat* Y = nullptr;
+  mutable std::vector<Mat> part_;
+  mutable Mat YtU_;
   void apply(const Mat& U, Mat& CU, int threads) const {
     const Mat& X = *Y;
     const std::size_t n = static_cast<std::size_t>(X.rows());
-    const Mat zero = Mat::Zero(X.cols(), U.cols());
-    const Mat XtU = block_reduce(n, threads, zero, [&](std::size_t i0, std::size_t i1) {
-      const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
-      return Mat(X.middleRows(a, m).transpose() * U.middleRows(a, m));
+    const std::size_t nb = n_row_blocks(n);
+    part_.resize(nb);
+    parallel_for(nb, threads, [&](std::size_t b0, std::size_t b1, int) {
+      for (std::size_t b = b0; b < b1; ++b) {
+        const std::size_t i0 = b * kRowBlock, i1 = std::min(n, i0 + kRowBlock);
+        const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+        part_[b].resize(X.cols(), U.cols());
+        part_[b].noalias() = X.middleRows(a, m).transpose() * U.middleRows(a, m);
+      }
     });
+    // summed in block order (the result does not depend on the thread count)
+    YtU_ = part_[0];
+    for (std::size_t b = 1; b < nb; ++b) YtU_ += part_[b];
     CU.resize(U.rows(), U.cols());
     rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
       const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
-      CU.middleRows(a, m).noalias() = -(X.middleRows(a, m) * XtU);
+      CU.middleRows(a, m).noalias() = -(X.middleRows(a, m) * YtU_);
     });
   }
 };
@@ -228,44 +228,130 @@ struct Eval {
   double f = 0.0, obj = 0.0, infeas = 0.0;
 };
 
+// Row kernels.  They take restrict-qualified pointers and keep their sums in
+// per-column accumulators (or four interleaved lanes for a dot product along a
+// row) so that the compiler vectorises them without reassociating anything:
+// the order of every floating-point sum is fixed by the code.
+
+// sum_j a[j] b[j] in four interleaved lanes.
+inline double row_dot(const double* __restrict a, const double* __restrict b, Eigen::Index r) {
+  double l[4] = {0.0, 0.0, 0.0, 0.0};
+  Eigen::Index j = 0;
+  for (; j + 4 <= r; j += 4)
+    for (int q = 0; q < 4; ++q) l[q] += a[j + q] * b[j + q];
+  for (int q = 0; j < r; ++j, ++q) l[q] += a[j] * b[j];
+  return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+// rows [0, m) of: un = max(u - t g, 0); colsq[j] += un^2 (two loops: the first,
+// over contiguous memory, vectorises with the branch-free max).
+inline void kernel_step(const double* __restrict u, const double* __restrict g, double* __restrict un,
+                        double* __restrict colsq, std::size_t m, Eigen::Index r, double t) {
+  const std::size_t len = m * static_cast<std::size_t>(r);
+  for (std::size_t k = 0; k < len; ++k) {
+    const double z = u[k] - t * g[k];
+    un[k] = z < 0.0 ? 0.0 : z;  // std::max(z, 0.0)
+  }
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t o = i * static_cast<std::size_t>(r);
+    for (Eigen::Index j = 0; j < r; ++j) colsq[j] += un[o + j] * un[o + j];
+  }
+}
+
+// rows [0, m) of: un *= fac; acc[j] += (un - u)^2, acc[r + j] += un.
+inline void kernel_scale(const double* __restrict u, double* __restrict un, const double* __restrict fac,
+                         double* __restrict acc, std::size_t m, Eigen::Index r) {
+  double* __restrict dd = acc;
+  double* __restrict cs = acc + r;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t o = i * static_cast<std::size_t>(r);
+    for (Eigen::Index j = 0; j < r; ++j) {
+      const double x = un[o + j] * fac[j];
+      un[o + j] = x;
+      const double d = x - u[o + j];
+      dd[j] += d * d;
+      cs[j] += x;
+    }
+  }
+}
+
+// rows [0, m) of the values: ri = u.s - 1, vi = y + beta ri, and the sums
+// acc = [obj, y.r, r.r, max|r|, U^T v (r entries), <U, C U> by column (r entries)].
+inline void kernel_values(const double* __restrict u, const double* __restrict cu, const double* __restrict s,
+                          const double* __restrict y, double* __restrict rr, double* __restrict vv,
+                          double* __restrict acc, std::size_t m, Eigen::Index r, double beta) {
+  double yr = 0.0, r2 = 0.0, mx = 0.0;
+  double* __restrict w = acc + 4;
+  double* __restrict oc = acc + 4 + r;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t o = i * static_cast<std::size_t>(r);
+    const double ri = row_dot(u + o, s, r) - 1.0;
+    const double vi = y[i] + beta * ri;
+    rr[i] = ri;
+    vv[i] = vi;
+    yr += y[i] * ri;
+    r2 += ri * ri;
+    mx = std::max(mx, std::abs(ri));
+    for (Eigen::Index j = 0; j < r; ++j) {
+      w[j] += u[o + j] * vi;
+      oc[j] += u[o + j] * cu[o + j];
+    }
+  }
+  acc[1] += yr;
+  acc[2] += r2;
+  acc[3] = std::max(acc[3], mx);
+}
+
+// rows [0, m) of g = 2 cu + v s^T + 1 w^T; with u0, g0 also acc[j] += (u - u0)(g - g0), acc[r + j] += (g - g0)^2.
+inline void kernel_gradient(const double* __restrict cu, const double* __restrict v, const double* __restrict s,
+                            const double* __restrict w, double* __restrict g, const double* __restrict u,
+                            const double* __restrict u0, const double* __restrict g0, double* __restrict acc,
+                            std::size_t m, Eigen::Index r) {
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t o = i * static_cast<std::size_t>(r);
+    const double vi = v[i];
+    for (Eigen::Index j = 0; j < r; ++j) g[o + j] = 2.0 * cu[o + j] + vi * s[j] + w[j];
+  }
+  if (!g0) return;
+  double* __restrict sy = acc;
+  double* __restrict yy = acc + r;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t o = i * static_cast<std::size_t>(r);
+    for (Eigen::Index j = 0; j < r; ++j) {
+      const double dg = g[o + j] - g0[o + j];
+      sy[j] += (u[o + j] - u0[o + j]) * dg;
+      yy[j] += dg * dg;
+    }
+  }
+}
+
 // Everything but C U and the gradient, in one pass over the rows (s must be set).
 inline void values(Eval& e, const Vec& y, double beta, int threads) {
   const std::size_t n = static_cast<std::size_t>(e.U.rows());
   const Eigen::Index r = e.U.cols();
   e.r.resize(static_cast<Eigen::Index>(n));
   e.v.resize(static_cast<Eigen::Index>(n));
-  // partial sums: [obj, y.r, r.r, max|r|, U^T v (r entries)]
-  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(4 + r)), [&](std::size_t i0, std::size_t i1) {
-    Vec a = Vec::Zero(4 + r);
-    double* aw = a.data() + 4;
-    for (std::size_t i = i0; i < i1; ++i) {
-      const Eigen::Index ii = static_cast<Eigen::Index>(i);
-      const double* u = e.U.data() + i * static_cast<std::size_t>(r);
-      const double* cu = e.CU.data() + i * static_cast<std::size_t>(r);
-      double us = 0.0, uc = 0.0;
-      for (Eigen::Index j = 0; j < r; ++j) {
-        us += u[j] * e.s[j];
-        uc += u[j] * cu[j];
-      }
-      const double ri = us - 1.0;
-      const double vi = y[ii] + beta * ri;
-      e.r[ii] = ri;
-      e.v[ii] = vi;
-      a[0] += uc;
-      a[1] += y[ii] * ri;
-      a[2] += ri * ri;
-      a[3] = std::max(a[3], std::abs(ri));
-      for (Eigen::Index j = 0; j < r; ++j) aw[j] += u[j] * vi;
-    }
+  // partial sums: [obj (unused), y.r, r.r, max|r|, U^T v (r entries), <U, C U> by column (r entries)]
+  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(4 + 2 * r)), [&](std::size_t i0, std::size_t i1) {
+    Vec a = Vec::Zero(4 + 2 * r);
+    const std::size_t o = i0 * static_cast<std::size_t>(r);
+    kernel_values(e.U.data() + o, e.CU.data() + o, e.s.data(), y.data() + i0, e.r.data() + i0, e.v.data() + i0,
+                  a.data(), i1 - i0, r, beta);
     return a;
   });
-  e.obj = acc[0];
-  e.f = acc[0] + acc[1] + 0.5 * beta * acc[2];
+  double obj = 0.0;
+  for (Eigen::Index j = 0; j < r; ++j) obj += acc[4 + r + j];
+  e.obj = obj;
+  e.f = obj + acc[1] + 0.5 * beta * acc[2];
   // the block maxima add up to at most nb times the maximum: take it exactly
-  double mx = 0.0;
-  for (Eigen::Index i = 0; i < e.r.size(); ++i) mx = std::max(mx, std::abs(e.r[i]));
-  e.infeas = mx;
-  e.w = acc.tail(r).transpose();
+  if (n_row_blocks(n) == 1) {
+    e.infeas = acc[3];
+  } else {
+    double mx = 0.0;
+    for (Eigen::Index i = 0; i < e.r.size(); ++i) mx = std::max(mx, std::abs(e.r[i]));
+    e.infeas = mx;
+  }
+  e.w = acc.segment(4, r).transpose();
 }
 
 inline double block_dot(const Mat& A, const Mat& B, int threads) {
@@ -294,30 +380,19 @@ inline std::pair<double, double> gradient(Eval& e, const Eval* prev, int threads
   const std::size_t n = static_cast<std::size_t>(e.U.rows());
   const Eigen::Index r = e.U.cols();
   e.G.resize(e.U.rows(), r);
-  using P = Eigen::Vector2d;
-  const P acc = block_reduce(n, threads, P(P::Zero()), [&](std::size_t i0, std::size_t i1) {
-    double sy = 0.0, yy = 0.0;
-    for (std::size_t i = i0; i < i1; ++i) {
-      const Eigen::Index ii = static_cast<Eigen::Index>(i);
-      const std::size_t o = i * static_cast<std::size_t>(r);
-      const double vi = e.v[ii];
-      const double* cu = e.CU.data() + o;
-      double* g = e.G.data() + o;
-      for (Eigen::Index j = 0; j < r; ++j) g[j] = 2.0 * cu[j] + vi * e.s[j] + e.w[j];
-      if (prev) {
-        const double* g0 = prev->G.data() + o;
-        const double* u = e.U.data() + o;
-        const double* u0 = prev->U.data() + o;
-        for (Eigen::Index j = 0; j < r; ++j) {
-          const double dg = g[j] - g0[j];
-          sy += (u[j] - u0[j]) * dg;
-          yy += dg * dg;
-        }
-      }
-    }
-    return P(sy, yy);
+  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(2 * r)), [&](std::size_t i0, std::size_t i1) {
+    Vec a = Vec::Zero(2 * r);
+    const std::size_t o = i0 * static_cast<std::size_t>(r);
+    kernel_gradient(e.CU.data() + o, e.v.data() + i0, e.s.data(), e.w.data(), e.G.data() + o, e.U.data() + o,
+                    prev ? prev->U.data() + o : nullptr, prev ? prev->G.data() + o : nullptr, a.data(), i1 - i0, r);
+    return a;
   });
-  return {acc[0], acc[1]};
+  double sy = 0.0, yy = 0.0;
+  for (Eigen::Index j = 0; j < r; ++j) {
+    sy += acc[j];
+    yy += acc[r + j];
+  }
+  return {sy, yy};
 }
 
 // Trial point e.U = P(U - t G) (exact projection onto the blocks), its column sums e.s,
@@ -327,28 +402,18 @@ inline double step_project(const Eval& cur, double t, const std::vector<Block>& 
   const Eigen::Index r = cur.U.cols();
   const std::size_t nbk = blocks.size();
   e.U.resize(cur.U.rows(), r);
-  std::vector<int> col_block(static_cast<std::size_t>(r), 0);
-  for (std::size_t k = 0; k < nbk; ++k)
-    for (int j = blocks[k].c0; j < blocks[k].c0 + blocks[k].w; ++j) col_block[static_cast<std::size_t>(j)] = static_cast<int>(k);
-  const Vec sq = block_reduce(n, threads, Vec(Vec::Zero(static_cast<Eigen::Index>(nbk))), [&](std::size_t i0, std::size_t i1) {
-    Vec acc = Vec::Zero(static_cast<Eigen::Index>(nbk));
-    for (std::size_t i = i0; i < i1; ++i) {
-      const std::size_t o = i * static_cast<std::size_t>(r);
-      const double* u = cur.U.data() + o;
-      const double* g = cur.G.data() + o;
-      double* un = e.U.data() + o;
-      for (Eigen::Index j = 0; j < r; ++j) {
-        const double x = std::max(u[j] - t * g[j], 0.0);
-        un[j] = x;
-        acc[col_block[static_cast<std::size_t>(j)]] += x * x;
-      }
-    }
+  const Vec colsq = block_reduce(n, threads, Vec(Vec::Zero(r)), [&](std::size_t i0, std::size_t i1) {
+    Vec acc = Vec::Zero(r);
+    const std::size_t o = i0 * static_cast<std::size_t>(r);
+    kernel_step(cur.U.data() + o, cur.G.data() + o, e.U.data() + o, acc.data(), i1 - i0, r, t);
     return acc;
   });
   Eigen::RowVectorXd fac(r);
   bool degenerate = false;
   for (std::size_t k = 0; k < nbk; ++k) {
-    const double nrm = std::sqrt(sq[static_cast<Eigen::Index>(k)]);
+    double sq = 0.0;
+    for (int j = blocks[k].c0; j < blocks[k].c0 + blocks[k].w; ++j) sq += colsq[j];
+    const double nrm = std::sqrt(sq);
     if (!(nrm > 0.0)) degenerate = true;
     for (int j = blocks[k].c0; j < blocks[k].c0 + blocks[k].w; ++j) fac[j] = nrm > 0.0 ? std::sqrt(blocks[k].rho) / nrm : 0.0;
   }
@@ -359,24 +424,16 @@ inline double step_project(const Eval& cur, double t, const std::vector<Block>& 
     e.U = std::move(Un);
     fac.setOnes();
   }
-  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(1 + r)), [&](std::size_t i0, std::size_t i1) {
-    Vec a = Vec::Zero(1 + r);
-    for (std::size_t i = i0; i < i1; ++i) {
-      const std::size_t o = i * static_cast<std::size_t>(r);
-      const double* u = cur.U.data() + o;
-      double* un = e.U.data() + o;
-      for (Eigen::Index j = 0; j < r; ++j) {
-        const double x = un[j] * fac[j];
-        un[j] = x;
-        const double d = x - u[j];
-        a[0] += d * d;
-        a[1 + j] += x;
-      }
-    }
+  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(2 * r)), [&](std::size_t i0, std::size_t i1) {
+    Vec a = Vec::Zero(2 * r);
+    const std::size_t o = i0 * static_cast<std::size_t>(r);
+    kernel_scale(cur.U.data() + o, e.U.data() + o, fac.data(), a.data(), i1 - i0, r);
     return a;
   });
+  double dd = 0.0;
+  for (Eigen::Index j = 0; j < r; ++j) dd += acc[j];
   e.s = acc.tail(r).transpose();
-  return acc[0];
+  return dd;
 }
 
 }  // namespace detail
@@ -589,13 +646,39 @@ inline PengWeiResult peng_wei(const Mat& X, int K, int rank, std::uint64_t seed,
   const int th = resolve_threads(opt.threads);
   PengWeiResult out;
   const Mat Y = centre_scale(X, &out.scale2, th);
-  PengWeiCost cost{&Y};
+  PengWeiCost cost;
+  cost.Y = &Y;
   NLROptions o = opt;
   // a moderate penalty: beyond beta n ~ 64 the inner solve slows down (its step is
   // ~1 / (beta n)) far more than the multiplier steps speed up
   if (!(o.beta_max > 0.0)) o.beta_max = 64.0 / static_cast<double>(X.rows());
   const Mat U0 = initial_factor(static_cast<std::size_t>(X.rows()), rank, seed, 0);
   out.nlr = nlr_solve(cost, U0, {Block{0, rank, static_cast<double>(K)}}, nullptr, o, poll);
+  return out;
+}
+
+// peng_wei on a row-major buffer, with a standard-type result (the interface of nlr_api.hpp).
+#ifndef RIDGELINE_CLUSTER_ISA
+#define RIDGELINE_CLUSTER_ISA "baseline"
+#endif
+inline clusterapi::PengWeiOut peng_wei_flat(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
+                                            const NLROptions& opt, const PollFn& poll) {
+  const Mat Xm = Eigen::Map<const Mat>(X, n, p);
+  PengWeiResult r = peng_wei(Xm, K, rank, seed, opt, poll);
+  clusterapi::PengWeiOut out;
+  out.rows = static_cast<long>(r.nlr.U.rows());
+  out.cols = static_cast<long>(r.nlr.U.cols());
+  out.U.assign(r.nlr.U.data(), r.nlr.U.data() + r.nlr.U.size());
+  out.y.assign(r.nlr.y.data(), r.nlr.y.data() + r.nlr.y.size());
+  out.beta = r.nlr.beta;
+  out.objective = r.nlr.objective;
+  out.infeasibility = r.nlr.infeasibility;
+  out.stationarity = r.nlr.stationarity;
+  out.scale2 = r.scale2;
+  out.n_iter = r.nlr.n_iter;
+  out.n_dual = r.nlr.n_dual;
+  out.converged = r.nlr.converged;
+  out.isa = RIDGELINE_CLUSTER_ISA;
   return out;
 }
 

@@ -1,0 +1,79 @@
+// The Peng-Wei solver (ridgeline/cluster/nlr.hpp) compiled a second time for AVX2 + FMA.
+//
+// Not a binding: the build compiles every cpp/bindings/*.cpp into _core, and this
+// translation unit must be separate from the baseline one.  The pattern is that of
+// spectra_avx2.cpp: GCC's target pragma switches code generation for what is
+// defined below it, the __AVX2__-style macros that Eigen reads are defined by hand,
+// and everything compiled for AVX2 lives in renamed namespaces (Eigen ->
+// ridgeline_eigen_avx2_cluster, ridgeline::cluster -> ridgeline::cluster_avx2), so
+// no inline function is shared with the baseline build.  Only the standard-type
+// interface of nlr_api.hpp crosses over, and it is called only after the runtime CPU
+// check (ridgeline::bind::cpu_has_avx2_fma in cluster.cpp).  Standard headers are
+// included before the pragma so that their inline code stays baseline.
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cerrno>
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iosfwd>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ridgeline/cluster/nlr_api.hpp"
+#include "ridgeline/common/errors.hpp"
+#include "ridgeline/common/parallel.hpp"
+#include "ridgeline/common/random.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
+#include <immintrin.h>
+#pragma GCC target("avx2,fma")
+#define __SSE3__ 1
+#define __SSSE3__ 1
+#define __SSE4_1__ 1
+#define __SSE4_2__ 1
+#define __AVX__ 1
+#define __AVX2__ 1
+#define __FMA__ 1
+#define RIDGELINE_CLUSTER_AVX2_BUILD 1
+#endif
+
+#ifdef RIDGELINE_CLUSTER_AVX2_BUILD
+#define Eigen ridgeline_eigen_avx2_cluster
+#define cluster cluster_avx2
+#define RIDGELINE_CLUSTER_ISA "avx2+fma"
+#include "ridgeline/cluster/nlr.hpp"
+#undef cluster
+
+ridgeline::clusterapi::PengWeiOut ridgeline::clusterapi::peng_wei_avx2(const double* X, long n, long p, int K,
+                                                                       int rank, std::uint64_t seed,
+                                                                       const NLROptions& opt, const PollFn& poll) {
+  return ridgeline::cluster_avx2::peng_wei_flat(X, n, p, K, rank, seed, opt, poll);
+}
+#else
+// Built for AVX2 already (or not GCC on x86-64): the baseline solver is used.
+ridgeline::clusterapi::PengWeiOut ridgeline::clusterapi::peng_wei_avx2(const double* X, long n, long p, int K,
+                                                                       int rank, std::uint64_t seed,
+                                                                       const NLROptions& opt, const PollFn& poll) {
+  return peng_wei_baseline(X, n, p, K, rank, seed, opt, poll);
+}
+#endif

@@ -1,0 +1,53 @@
+// Options and the Eigen-free interface of the Peng-Wei solver (no Python here).
+//
+// The solver (nlr.hpp) is compiled twice: once for the baseline instruction set
+// and once, in its own translation unit and namespaces, for AVX2 + FMA
+// (cpp/bindings/cluster_avx2.cpp).  This header is the boundary between them
+// and therefore uses only standard types.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ridgeline/common/errors.hpp"
+
+namespace ridgeline::clusterapi {
+
+struct NLROptions {
+  double tol = 1e-6;
+  long max_iter = 20000;
+  int memory = 10;
+  double max_move = 0.2;
+  double dual_c = 1.0;
+  double dual_bb = 100.0;  // cap of the Barzilai-Borwein dual step, in units of beta (0: plain y += beta r)
+  double beta0 = -1.0;     // <= 0: 1 / n
+  double beta_max = -1.0;  // > 0: the penalty doubles past it only after the infeasibility stalls (<= 0: no cap)
+  int stall_duals = 20;    // the cap doubles after this many dual steps without halving the best infeasibility
+  int threads = 1;
+  bool multiplier_init = false;  // start from the least-squares multiplier at the projected U0
+};
+
+// Result of the Peng-Wei solve; U is rows x cols, row-major.
+struct PengWeiOut {
+  std::vector<double> U;
+  long rows = 0, cols = 0;
+  std::vector<double> y;
+  double beta = 0.0, objective = 0.0, infeasibility = 0.0, stationarity = 0.0;
+  double scale2 = 1.0;  // ||Xc||_2^2
+  long n_iter = 0, n_dual = 0;
+  bool converged = false;
+  const char* isa = "baseline";
+};
+
+// The Peng-Wei K-means SDP from X (n x p, row-major), rank-r factor, random start.
+using PengWeiFn = PengWeiOut (*)(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
+                                 const NLROptions& opt, const PollFn& poll);
+
+PengWeiOut peng_wei_baseline(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
+                             const NLROptions& opt, const PollFn& poll);
+// Compiled for AVX2 + FMA; call only when the CPU has both (falls back to the
+// baseline where the AVX2 build is not available).
+PengWeiOut peng_wei_avx2(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
+                         const NLROptions& opt, const PollFn& poll);
+
+}  // namespace ridgeline::clusterapi
