@@ -31,26 +31,43 @@ ISAS = [
 ]
 
 
+# Long Barzilai-Borwein steps amplify round-off over the iterations (~1e-15 at the start,
+# ~1e-11 after 60 iterations, ~1e-6 by convergence), so the engine and the reference are
+# compared tightly on a fixed prefix of the path and loosely at convergence.
+
+
 @pytest.mark.parametrize("isa", ISAS)
 def test_core_matches_reference_peng_wei(isa: str) -> None:
     X, _ = mixture(80, 6, 3, 1.3, 1)
-    d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=400, isa=isa)
+    d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=60, isa=isa)
     assert d["isa"] == ("baseline" if isa == "baseline" else "avx2+fma")
-    ref, s2 = R.peng_wei(X, 3, rank=6, tol=1e-6, max_iter=400, seed=11)
-    assert d["n_iter"] == ref.n_iter
+    ref, s2 = R.peng_wei(X, 3, rank=6, tol=1e-6, max_iter=60, seed=11)
+    assert d["n_iter"] == ref.n_iter == 60
     np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
     np.testing.assert_allclose(d["objective"], ref.objective, rtol=1e-10)
     np.testing.assert_allclose(d["scale2"], s2, rtol=1e-12)
+    d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=400, isa=isa)
+    ref, _ = R.peng_wei(X, 3, rank=6, tol=1e-6, max_iter=400, seed=11)
+    assert d["converged"] and ref.converged
+    assert abs(d["n_iter"] - ref.n_iter) <= 3
+    np.testing.assert_allclose(d["U"], ref.U, atol=1e-5)
+    np.testing.assert_allclose(d["objective"], ref.objective, rtol=1e-7)
 
 
 def test_core_matches_reference_la_sdp() -> None:
     X, lab = mixture(60, 4, 2, 1.5, 2)
     covs = R._covariances(X, lab, 2, 1e-3)
     U0 = R._block_start(lab, 2, 2, 5)
+    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
+    ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
+    assert d["n_iter"] == ref.n_iter == 60
+    np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
     d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
     ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
-    assert d["n_iter"] == ref.n_iter
-    np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
+    assert d["converged"] and ref.converged
+    assert abs(d["n_iter"] - ref.n_iter) <= 3
+    np.testing.assert_allclose(d["U"], ref.U, atol=1e-5)
+    np.testing.assert_allclose(d["objective"], ref.objective, rtol=1e-7)
 
 
 def test_projection_all_nonpositive_block() -> None:

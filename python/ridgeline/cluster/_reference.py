@@ -155,9 +155,11 @@ def nlr_solve(
     over the product of scaled non-negative spheres, where ``apply_cost(U)``
     returns ``C U`` (block-diagonal C applied block by block).
 
-    Inner loop: projected gradient with Barzilai-Borwein steps and a
-    non-monotone (max of the last ``memory`` values) sufficient-decrease test,
-    halving the step on failure.  When the gradient mapping is small enough
+    Inner loop: projected gradient with Barzilai-Borwein steps ``<s, s> / <s, y>``
+    (the step doubles instead when ``<s, y> <= 0``: the alternating BB1/BB2 rule
+    can lock into a 2-cycle of short steps, and keeping the last step on negative
+    curvature stalls) and a non-monotone (max of the last ``memory`` values)
+    sufficient-decrease test, halving the step on failure.  When the gradient mapping is small enough
     (below ``dual_c`` times the current infeasibility, or below the final
     stationarity target ``max(tol, sqrt(tol) / 10)``: the inner solve is never
     asked for more than the stopping test needs) the dual takes a step
@@ -219,8 +221,9 @@ def nlr_solve(
         U, f, G, r, CU = Un, fn, Gn, rn, CUn
         hist.append(f)
         infeas = float(np.abs(r).max())
-        if sy > 0.0:
-            t = dd / sy if (it % 2) else sy / float(np.sum(Yg * Yg))
+        # Barzilai-Borwein (long) step <s, s> / <s, y>; along non-positive curvature the
+        # step doubles instead (the line search still checks it)
+        t = dd / sy if sy > 0.0 else 2.0 * t
         t = min(max(t, 1e-12), 1e12)
         # dual step once the primal has (approximately) settled
         if infeas <= tol and stat <= stat_tol:

@@ -302,7 +302,7 @@ inline void kernel_values(const double* __restrict u, const double* __restrict c
   acc[3] = std::max(acc[3], mx);
 }
 
-// rows [0, m) of g = 2 cu + v s^T + 1 w^T; with u0, g0 also acc[j] += (u - u0)(g - g0), acc[r + j] += (g - g0)^2.
+// rows [0, m) of g = 2 cu + v s^T + 1 w^T; with u0, g0 also acc[j] += (u - u0)(g - g0).
 inline void kernel_gradient(const double* __restrict cu, const double* __restrict v, const double* __restrict s,
                             const double* __restrict w, double* __restrict g, const double* __restrict u,
                             const double* __restrict u0, const double* __restrict g0, double* __restrict acc,
@@ -313,15 +313,9 @@ inline void kernel_gradient(const double* __restrict cu, const double* __restric
     for (Eigen::Index j = 0; j < r; ++j) g[o + j] = 2.0 * cu[o + j] + vi * s[j] + w[j];
   }
   if (!g0) return;
-  double* __restrict sy = acc;
-  double* __restrict yy = acc + r;
   for (std::size_t i = 0; i < m; ++i) {
     const std::size_t o = i * static_cast<std::size_t>(r);
-    for (Eigen::Index j = 0; j < r; ++j) {
-      const double dg = g[o + j] - g0[o + j];
-      sy[j] += (u[o + j] - u0[o + j]) * dg;
-      yy[j] += dg * dg;
-    }
+    for (Eigen::Index j = 0; j < r; ++j) acc[j] += (u[o + j] - u0[o + j]) * (g[o + j] - g0[o + j]);
   }
 }
 
@@ -375,24 +369,21 @@ void evaluate(const Cost& cost, Eval& e, const Vec& y, double beta, int threads)
   values(e, y, beta, threads);
 }
 
-// e.G = 2 C U + v s^T + 1 w^T; with `prev` also returns (<U - prev.U, G - prev.G>, ||G - prev.G||^2).
-inline std::pair<double, double> gradient(Eval& e, const Eval* prev, int threads) {
+// e.G = 2 C U + v s^T + 1 w^T; with `prev` also returns <U - prev.U, G - prev.G>.
+inline double gradient(Eval& e, const Eval* prev, int threads) {
   const std::size_t n = static_cast<std::size_t>(e.U.rows());
   const Eigen::Index r = e.U.cols();
   e.G.resize(e.U.rows(), r);
-  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(2 * r)), [&](std::size_t i0, std::size_t i1) {
-    Vec a = Vec::Zero(2 * r);
+  const Vec acc = block_reduce(n, threads, Vec(Vec::Zero(r)), [&](std::size_t i0, std::size_t i1) {
+    Vec a = Vec::Zero(r);
     const std::size_t o = i0 * static_cast<std::size_t>(r);
     kernel_gradient(e.CU.data() + o, e.v.data() + i0, e.s.data(), e.w.data(), e.G.data() + o, e.U.data() + o,
                     prev ? prev->U.data() + o : nullptr, prev ? prev->G.data() + o : nullptr, a.data(), i1 - i0, r);
     return a;
   });
-  double sy = 0.0, yy = 0.0;
-  for (Eigen::Index j = 0; j < r; ++j) {
-    sy += acc[j];
-    yy += acc[r + j];
-  }
-  return {sy, yy};
+  double sy = 0.0;
+  for (Eigen::Index j = 0; j < r; ++j) sy += acc[j];
+  return sy;
 }
 
 // Trial point e.U = P(U - t G) (exact projection onto the blocks), its column sums e.s,
@@ -557,11 +548,17 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
       t *= 0.5;
     }
     stat = std::sqrt(dd) / t;
-    const auto [sy, yy] = detail::gradient(nxt, &cur, th);
+    const double sy = detail::gradient(nxt, &cur, th);
     std::swap(cur, nxt);
     hist.push_back(cur.f);
     while (static_cast<int>(hist.size()) > opt.memory) hist.pop_front();
-    if (sy > 0.0) t = (it % 2) ? dd / sy : sy / yy;
+    // Barzilai-Borwein (long) step <s, s> / <s, y>; along non-positive curvature the
+    // step doubles instead (the line search still checks it)
+    if (sy > 0.0) {
+      t = dd / sy;
+    } else {
+      t *= 2.0;
+    }
     t = std::min(std::max(t, 1e-12), 1e12);
     if (cur.infeas <= opt.tol && stat <= stat_tol) {
       res.converged = true;
