@@ -10,6 +10,7 @@ from ridgeline.nested import NestedSampler, problems
 
 # layout of state()["slice_stats"] (slice.hpp, enum SliceStat)
 _DIR_CALLS, _RAD_CALLS, _STEPS, _CORR1, _CORRK, _WINDOWS = 3, 4, 5, 6, 7, 8
+_FRESH_TRIES, _FRESH_OK, _FRESH_CALLS, _FRESH_STARTS = 9, 10, 11, 12
 
 
 def _run(p, nlive, **kw):
@@ -20,7 +21,8 @@ def _run(p, nlive, **kw):
 @pytest.mark.parametrize(("ndim", "nlive", "start"), [(24, 300, 24), (10, 150, 5)])
 def test_adaptive_steps_start_and_bookkeeping(ndim, nlive, start):
     p = problems.gaussian(ndim)
-    s, res = _run(p, nlive)
+    # chains from live-point copies: the ones whose rank correlation adapts K
+    s, res = _run(p, nlive, slice_start="live")
     st = s._core.state()
     stats = st["slice_stats"]
     # K starts at ceil(d / 2) when nlive >= 15 d, at d otherwise, and only doubles from there
@@ -40,7 +42,37 @@ def test_adaptive_steps_start_and_bookkeeping(ndim, nlive, start):
 
 def test_fixed_steps_are_not_adapted():
     p = problems.gaussian(8)
-    s, _ = _run(p, 100, slice_steps=3)
+    s, _ = _run(p, 100, slice_steps=3, slice_start="live")
     st = s._core.state()
     assert st["slice_nsteps"] == 0  # no adaptive state when the user fixes the steps
     assert st["slice_stats"][_STEPS] == 3 * st["slice_replacements"]
+    assert st["slice_stats"][_FRESH_TRIES] == 0
+
+
+def test_fresh_starts_bookkeeping_and_savings():
+    # a Gaussian is bounded well by its ellipsoid: most chains start from an accepted
+    # draw from the bound and take 2 steps instead of K, so far fewer calls are made
+    p = problems.gaussian(20)
+    k = 10
+    s, res = _run(p, 300, slice_steps=k)
+    st = s._core.state()
+    stats = st["slice_stats"]
+    rep, fresh = st["slice_replacements"], stats[_FRESH_STARTS]
+    assert fresh > 0.5 * rep
+    # every call is a fresh-start draw, a directional or a radial one
+    assert stats[_DIR_CALLS] + stats[_RAD_CALLS] + stats[_FRESH_CALLS] == st["slice_calls"]
+    # 2 steps after a fresh start, K otherwise
+    assert stats[_STEPS] == 2 * fresh + k * (rep - fresh)
+    # the measured acceptance of the draws (decayed counts) is a fraction
+    assert 0.0 < stats[_FRESH_OK] <= stats[_FRESH_TRIES]
+    assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
+    s_live, res_live = _run(p, 300, slice_steps=k, slice_start="live")
+    assert s_live._core.state()["slice_stats"][_FRESH_TRIES] == 0
+    assert res_live.ncall > 1.5 * res.ncall
+    assert abs(res_live.logz - p.logz_true) < 3.5 * res_live.logzerr
+
+
+def test_slice_start_argument():
+    p = problems.gaussian(3)
+    with pytest.raises(ValueError, match="slice_start='x'"):
+        NestedSampler(p.loglike, p.prior_transform, p.ndim, sample="slice", slice_start="x")

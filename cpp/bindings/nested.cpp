@@ -302,10 +302,14 @@ class PySampler {
   }
 
   // How replacements are drawn: 'unif' (bounded rejection), 'slice' or 'auto'.
-  void set_sample(const std::string& kind, int slice_steps, double chord_scale, int slice_dim) {
+  void set_sample(const std::string& kind, int slice_steps, double chord_scale, int slice_dim,
+                  const std::string& slice_start) {
     nested::SliceSettings ss;
     ss.nsteps = slice_steps;
     ss.chord_scale = chord_scale;
+    if (slice_start != "auto" && slice_start != "live")
+      throw std::invalid_argument("slice_start='" + slice_start + "' is unknown; expected 'auto' or 'live'");
+    ss.fresh = slice_start == "auto";
     if (kind == "unif") {
       sampler_->set_proposal(std::make_unique<nested::RejectionProposal>());
     } else if (kind == "slice") {
@@ -485,7 +489,7 @@ void bind_nested(py::module_& m) {
       .def("run", &PySampler::run, py::arg("dlogz"), py::arg("maxiter") = -1, py::arg("maxcall") = -1,
            py::arg("progress") = py::none(), py::arg("progress_every") = 0)
       .def("set_sample", &PySampler::set_sample, py::arg("kind"), py::arg("slice_steps") = 0,
-           py::arg("chord_scale") = 1.5, py::arg("slice_dim") = 21)
+           py::arg("chord_scale") = 1.5, py::arg("slice_dim") = 21, py::arg("slice_start") = "auto")
       .def("set_threads", &PySampler::set_threads, py::arg("nthreads"))
       .def("niter", [](const PySampler& p) { return p.niter(); })
       .def("dump_state", &PySampler::dump_state)

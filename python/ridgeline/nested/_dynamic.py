@@ -177,7 +177,7 @@ class DynamicNestedSampler:
     **kwargs
         Any other :class:`NestedSampler` option (``bound``, ``sample``,
         ``vectorized``, ``enlarge``, ``update_interval``, ``nsim``,
-        ``slice_steps``, ``chord_scale``, ``slice_dim``, ``executor``,
+        ``slice_steps``, ``chord_scale``, ``slice_dim``, ``slice_start``, ``executor``,
         ``executor_chunks``, ``nthreads``); it applies to the baseline and to
         every batch.
 

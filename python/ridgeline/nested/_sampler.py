@@ -156,6 +156,14 @@ class NestedSampler:
     slice_dim : int, default=21
         With ``sample='auto'``: the dimension from which slice sampling is used
         from the start.
+    slice_start : {'auto', 'live'}, default='auto'
+        Where a slice-sampling chain starts.  'live': a copy of a random live
+        point, then ``slice_steps`` steps.  'auto': first a few uniform draws
+        from the bound (as in rejection sampling, no call for draws outside the
+        unit cube); the first one above the threshold starts a chain of only 2
+        steps (which reach what the bound misses), otherwise the chain starts
+        from a live-point copy.  The number of draws follows their measured
+        acceptance: they are made while a draw saves more calls than it costs.
     surrogate : {None, 'mlp'}, dict or SurrogateOptions, optional
         Replace most true likelihood calls by a small neural network trained on
         the true evaluations during the run (for expensive likelihoods), with
@@ -191,6 +199,7 @@ class NestedSampler:
         slice_steps: int | None = None,
         chord_scale: float = 1.5,
         slice_dim: int = 21,
+        slice_start: str = "auto",
         executor: Any = None,
         executor_chunks: int = 8,
         nthreads: int = 1,
@@ -224,6 +233,9 @@ class NestedSampler:
         self._nsim = _check_int(nsim, "nsim", 2)
         slice_steps = 0 if slice_steps is None else _check_int(slice_steps, "slice_steps", 1)
         slice_dim = _check_int(slice_dim, "slice_dim", 1)
+        if not isinstance(slice_start, str) or slice_start not in ("auto", "live"):
+            msg = f"slice_start={slice_start!r} is unknown; expected 'auto' or 'live'"
+            raise ValueError(msg)
         try:
             chord_scale = float(chord_scale)
         except (TypeError, ValueError) as err:
@@ -271,14 +283,14 @@ class NestedSampler:
         self._settings = {
             "ndim": ndim, "nlive": nlive, "seed": seed, "bound": bound, "sample": sample, "enlarge": enlarge,
             "update_interval": update_interval, "slice_steps": slice_steps, "chord_scale": chord_scale,
-            "slice_dim": slice_dim, "vectorized": self.vectorized, "batch": [batch_min, batch_max],
+            "slice_dim": slice_dim, "slice_start": slice_start, "vectorized": self.vectorized, "batch": [batch_min, batch_max],
             "loglike": _describe(loglike), "prior_transform": _describe(prior_transform),
         }
         self._core = _core.nested.Sampler(
             ndim, nlive, seed, bound, enlarge, update_interval, 0.5, batch_min, batch_max
         )
         self.sample = sample
-        self._core.set_sample(sample, slice_steps, chord_scale, slice_dim)
+        self._core.set_sample(sample, slice_steps, chord_scale, slice_dim, slice_start)
         if isinstance(loglike, BuiltinLoglike):
             if loglike.ndim != ndim:
                 msg = f"ndim={ndim} does not match the built-in problem's ndim={loglike.ndim}"

@@ -19,7 +19,7 @@
 namespace ridgeline::nested {
 
 // Version of the payload layout; bump when SamplerState changes.
-constexpr std::uint32_t kStateVersion = 2;
+constexpr std::uint32_t kStateVersion = 3;
 
 class StateWriter {
  public:

@@ -32,6 +32,28 @@
 // the run, so every
 // step still leaves the constrained prior invariant.  The statistics live in
 // the sampler state (checkpointed).
+//
+// Fresh starts.  Before a chain, up to m points are drawn uniformly from the
+// bound (the union of the fitted ellipsoids, not enlarged) inside the unit cube
+// (points outside the cube cost no call), as in bounded rejection sampling.  The
+// first one above L* replaces the live-point copy as the start, and the chain
+// then takes only `fresh_steps` (2) steps: such a start is already independent
+// of the live points, and its level (log-likelihood rank) is exact; the short
+// chain lets the point reach the parts of the constrained region that the
+// rejection bound misses (pure rejection sampling is biased by that in high
+// dimension: correlated(20) with 500 live points, mean z +1.1 over 10 seeds;
+// with the 2-step correction +0.35).  When no draw is accepted the chain starts
+// from the live-point copy and takes the full K steps.  Whether a draw is
+// accepted does not depend on the start, so the choice of the chain length
+// does not either.  m comes from the measured acceptance a of these draws
+// (decayed counts in the state) and the measured calls c per slice step: the
+// draws continue (up to the cost of a full chain, K c) only while
+// a (K - fresh_steps) c > 1, that is while a draw saves more calls than it
+// costs; otherwise one draw per replacement keeps a measured.  On gaussian(30)
+// with 500 live points this takes the calls per replacement from ~80 to ~30.
+// During the early, prior-dominated part of a run (the region is the cube cut
+// by a large ball: slow for local moves, cheap for rejection) it is also what
+// removes the bias of short chains.
 #pragma once
 
 #include <Eigen/Dense>
@@ -56,6 +78,8 @@ struct SliceSettings {
   double chord_scale = 1.5;  // radius enlargement of the bounding ellipsoids for the initial interval
   int max_shrink = 200;      // shrinkage evaluations of one step before giving up on it (keeps the point)
   bool radial = true;        // add a radial step (exact conditional of the distance from the centre)
+  bool fresh = true;         // try draws from the bound before a chain (fresh starts, see above)
+  int fresh_steps = 2;       // steps of a chain that starts from an accepted draw
 };
 
 // Adaptive number of steps: from initial_slice_steps(d), doubled while the
@@ -71,6 +95,8 @@ inline int max_slice_steps(int d) { return std::max(16, 4 * d); }
 constexpr double kSliceDecorr = 0.1;
 // Replacements per adaptation window: max(nlive, kSliceWindow).
 constexpr int kSliceWindow = 400;
+// The counts of fresh-start draws are halved once they pass this many draws.
+constexpr double kFreshMemory = 2000.0;
 // Layout of SamplerState::slice_stats: a header, then (sum b, sum b^2, sum a b) for k = 1..K.
 enum SliceStat : int {
   kStatN = 0,       // replacements in the current window
@@ -82,6 +108,10 @@ enum SliceStat : int {
   kStatCorr1,       // correlation after one step, last window
   kStatCorrK,       // correlation after K steps, last window
   kStatWindows,     // windows completed
+  kStatFreshTries,  // draws from the bound for fresh starts (decayed count)
+  kStatFreshOk,     // of which accepted (decayed count)
+  kStatFreshCalls,  // calls of those draws (whole run)
+  kStatFreshStarts, // replacements that started fresh (whole run)
   kStatHeader
 };
 
@@ -185,6 +215,7 @@ class SliceProposal final : public Proposal {
     require(ss.nsteps >= 0, "slice_steps=" + std::to_string(ss.nsteps) + " must be >= 0");
     require(ss.chord_scale >= 1.0, "chord_scale=" + std::to_string(ss.chord_scale) + " must be >= 1");
     require(ss.max_shrink >= 1, "max_shrink must be >= 1");
+    require(ss.fresh_steps >= 1, "fresh_steps must be >= 1");
   }
 
   bool adaptive() const { return ss_.nsteps == 0; }
@@ -220,8 +251,11 @@ class SliceProposal final : public Proposal {
     cand_u_.resize(d);
     cand_x_.resize(du);
     std::int64_t calls = 0, dir_calls = 0;
-    const int steps = nsteps(s);
-    if (s.slice_stats.size() < static_cast<std::size_t>(kStatHeader)) s.slice_stats.assign(kStatHeader, 0.0);
+    fresh_calls_ = 0;
+    int steps = nsteps(s);
+    if (s.slice_stats.size() < static_cast<std::size_t>(kStatHeader)) s.slice_stats.resize(kStatHeader, 0.0);
+    const bool fresh = ss_.fresh && steps > ss_.fresh_steps && fresh_start(s, ev, lstar, steps, cur_l, calls);
+    if (fresh) steps = ss_.fresh_steps;
     ranks_.assign(static_cast<std::size_t>(steps) + 1, 0.0);
     ranks_[0] = rank_fraction(s, cur_l);
     for (int step = 0; step < steps; ++step) {
@@ -272,9 +306,10 @@ class SliceProposal final : public Proposal {
     }
     next_poll_ = 0;
     s.slice_stats[kStatDirCalls] += static_cast<double>(dir_calls);
-    s.slice_stats[kStatRadCalls] += static_cast<double>(calls - dir_calls);
+    s.slice_stats[kStatRadCalls] += static_cast<double>(calls - dir_calls - fresh_calls_);
     s.slice_stats[kStatSteps] += steps;
-    if (adaptive()) adapt(s, steps);
+    // the rank statistics describe chains from live-point copies only
+    if (adaptive() && !fresh) adapt(s, steps);
     std::copy_n(cur_u_.data(), d, u);
     std::copy_n(cur_x_.data(), d, x);
     logl = cur_l;
@@ -291,7 +326,55 @@ class SliceProposal final : public Proposal {
 
   Eigen::VectorXd ray_;
   std::int64_t next_poll_ = 0;
+  std::int64_t fresh_calls_ = 0;  // calls of the fresh-start draws of the current replacement
   std::vector<double> ranks_;
+
+  // Free draws (no call) from the bound per fresh-start draw before giving up on
+  // a point inside the unit cube.
+  static constexpr int kMaxFreeDraws = 1000;
+
+  // Fresh start: up to m draws from the bound inside the cube (see the top of
+  // the file); true when one is above lstar (then it is the current point).
+  bool fresh_start(SamplerState& s, Evaluator& ev, double lstar, int steps, double& cur_l, std::int64_t& calls) {
+    const int d = s.settings.ndim;
+    std::vector<double>& st = s.slice_stats;
+    fresh_calls_ = 0;
+    const double a = (st[kStatFreshOk] + 0.5) / (st[kStatFreshTries] + 1.0);
+    const double nsteps_run = st[kStatSteps];
+    const double per_step = nsteps_run > 0.0 ? (st[kStatDirCalls] + st[kStatRadCalls]) / nsteps_run : 5.0;
+    const double chain = per_step * steps;
+    const double saved = per_step * (steps - ss_.fresh_steps);
+    const int m = a * saved > 1.0 ? std::max(1, static_cast<int>(std::ceil(chain))) : 1;
+    bool ok = false;
+    for (int t = 0; t < m && !ok; ++t) {
+      bool in_cube = false;
+      for (int f = 0; f < kMaxFreeDraws && !in_cube; ++f) {
+        s.bound.sample(s.rng, cand_u_.data(), z_);
+        in_cube = true;
+        for (int i = 0; i < d && in_cube; ++i) in_cube = cand_u_[i] > 0.0 && cand_u_[i] < 1.0;
+      }
+      st[kStatFreshTries] += 1.0;
+      if (!in_cube) continue;
+      double cl = 0.0;
+      evaluate_batch(s, ev, cand_u_.data(), 1, cand_x_.data(), &cl);
+      ++fresh_calls_;
+      if (cl > lstar) {
+        cur_u_ = cand_u_;
+        cur_x_ = cand_x_;
+        cur_l = cl;
+        st[kStatFreshOk] += 1.0;
+        ok = true;
+      }
+    }
+    if (st[kStatFreshTries] > kFreshMemory) {
+      st[kStatFreshTries] *= 0.5;
+      st[kStatFreshOk] *= 0.5;
+    }
+    st[kStatFreshCalls] += static_cast<double>(fresh_calls_);
+    if (ok) st[kStatFreshStarts] += 1.0;
+    calls += fresh_calls_;
+    return ok;
+  }
 
   // Fraction of the live points with a log-likelihood below v (ties count half).
   static double rank_fraction(const SamplerState& s, double v) {
