@@ -238,6 +238,13 @@ def _scale_ours(like: Callable, ndim: int, seed: int, nlive: int, dlogz: float) 
     return r.ncall, r.logz, r.logzerr
 
 
+def _scale_ours_live(like: Callable, ndim: int, seed: int, nlive: int, dlogz: float) -> tuple[int, float, float]:
+    from ridgeline.nested import NestedSampler
+
+    r = NestedSampler(like, None, ndim, nlive=nlive, rng=seed, sample="slice", slice_start="live").run(dlogz=dlogz)
+    return r.ncall, r.logz, r.logzerr
+
+
 def _scale_dynesty(like: Callable, ndim: int, seed: int, nlive: int, dlogz: float) -> tuple[int, float, float]:
     import dynesty
 
@@ -272,6 +279,7 @@ def _scale_ultranest(like: Callable, ndim: int, seed: int, nlive: int, dlogz: fl
 
 SCALE_CONTENDERS: dict[str, Callable[..., tuple[int, float, float]]] = {
     "ridgeline": _scale_ours,
+    "ridgeline-live": _scale_ours_live,
     "dynesty": _scale_dynesty,
     "ultranest": _scale_ultranest,
 }
@@ -283,7 +291,8 @@ def scale_table(problem_names: Sequence[str], seeds: int, nlive: int, dlogz: flo
     rows = []
     for name in problem_names:
         like, d, truth = _scale_problem(name)
-        contenders = {"ridgeline": _scale_ours, **{k: SCALE_CONTENDERS[k] for k in peers if have(k)}}
+        contenders = {"ridgeline": _scale_ours, "ridgeline-live": _scale_ours_live,
+                      **{k: SCALE_CONTENDERS[k] for k in peers if have(k)}}
         stats: dict[str, list[tuple[int, float, float, float]]] = {k: [] for k in contenders}
         for seed in range(seeds):
             for cname, fn in contenders.items():
@@ -336,7 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"slice sampling in high dimension: nlive={args.scale_nlive}, stopping rule ln(Z + Lmax X) - ln Z < "
               f"{DLOGZ} for all, {args.seeds} seed(s), scalar numpy likelihood, CPU = process time")
         print("dynesty: sample='rslice' (slices = 3 + ndim, its default); UltraNest: SliceSampler(nsteps=2 ndim, "
-              "generate_mixture_random_direction); ridgeline: sample='slice' (adaptive steps)\n")
+              "generate_mixture_random_direction); ridgeline: sample='slice' (adaptive steps; fresh starts from the "
+              "bound when they save calls); ridgeline-live: the same with slice_start='live' (every chain from a "
+              "live-point copy)\n")
         print(scale_table(args.scale_problems.split(","), args.seeds, args.scale_nlive, DLOGZ, peers))
         return 0
     peers = _available([s for s in args.peers.split(",") if s])
