@@ -160,11 +160,15 @@ def nlr_solve(
     can lock into a 2-cycle of short steps, and keeping the last step on negative
     curvature stalls) and a non-monotone (max of the last ``memory`` values)
     sufficient-decrease test, halving the step on failure.  When the gradient mapping is small enough
-    (below ``dual_c`` times the current infeasibility, or below the final
+    (below ``c`` times the current infeasibility, or below the final
     stationarity target ``max(tol, sqrt(tol) / 10)``: the inner solve is never
     asked for more than the stopping test needs) the dual takes a step
     ``y += step * r``; if the infeasibility did not fall below a quarter of its
-    previous value, beta doubles.  The dual step length is a Barzilai-Borwein
+    previous value, beta doubles.  ``c`` starts at ``dual_c`` and halves at every dual
+    step that finds the infeasibility grown since the previous one: the previous
+    multiplier step was taken on a too inexact inner solve (its residual r was
+    mostly inner-solve error), which otherwise makes the multipliers oscillate near
+    convergence and the penalty climb.  The dual step length is a Barzilai-Borwein
     estimate from the last two dual steps, clipped to ``[beta, dual_bb * beta]``,
     and falls back to ``beta`` when the infeasibility grew since the last dual
     step (an overshooting multiplier).  ``beta_max`` caps the penalty; the cap
@@ -202,6 +206,7 @@ def nlr_solve(
     n_dual = 0
     dy_prev = None
     r_prev = None
+    inner_c = dual_c
     while it < max_iter:
         it += 1
         fref = max(hist[-memory:])
@@ -229,7 +234,11 @@ def nlr_solve(
         if infeas <= tol and stat <= stat_tol:
             converged = True
             break
-        if stat <= max(stat_tol, dual_c * infeas) or dd == 0.0:
+        if stat <= max(stat_tol, inner_c * infeas) or dd == 0.0:
+            # an infeasibility that grew since the last dual step means that step was taken
+            # on a too inexact inner solve: ask more of the following ones
+            if infeas > infeas_prev:
+                inner_c *= 0.5
             step = beta
             if dual_bb and dy_prev is not None and infeas <= infeas_prev:
                 dr = r - r_prev

@@ -533,6 +533,7 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   bool have_prev = false;
   double beta_cap = opt.beta_max, best_infeas = std::numeric_limits<double>::infinity();
   int stall = 0;
+  double inner_c = opt.dual_c;  // inner-solve accuracy asked before a dual step, relative to infeasibility
   while (it < opt.max_iter) {
     ++it;
     if ((it & 15) == 0) poll_or_throw(poll);
@@ -566,7 +567,10 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
     }
     // dual step once the primal has settled to dual_c * infeasibility, or to the final
     // stationarity target (never asking more of the inner solve than the stopping test)
-    if (stat <= std::max(stat_tol, opt.dual_c * cur.infeas) || dd == 0.0) {
+    if (stat <= std::max(stat_tol, inner_c * cur.infeas) || dd == 0.0) {
+      // an infeasibility that grew since the last dual step means that step was taken on a
+      // too inexact inner solve: ask more of the following ones
+      if (cur.infeas > infeas_prev) inner_c *= 0.5;
       double step = beta;
       // BB dual step, unless the infeasibility grew since the last dual step (overshoot)
       if (opt.dual_bb > 0.0 && have_prev && cur.infeas <= infeas_prev) {
