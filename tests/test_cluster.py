@@ -133,13 +133,14 @@ def test_isa_builds_agree_and_bad_isa() -> None:
         _core.cluster.peng_wei(X, 3, 6, 2, isa="sse9")
 
 
-def test_non_tight_instance_converges_past_the_penalty_cap() -> None:
-    # below the recovery threshold the SDP is not tight; the capped penalty must still rise
-    # when the infeasibility stalls (without that this instance stalls at 1e-4 for 100,000 iterations)
-    X, _ = mixture(400, 20, 4, 0.9, 0)
+@pytest.mark.parametrize("ratio", [0.9, 0.7])
+def test_non_tight_instance_converges(ratio: float) -> None:
+    # below the recovery threshold the SDP is not tight; with neither the capped penalty rising
+    # nor the inner accuracy tightening after dual overshoots, 0.9 stalled at 1e-4 for 100,000
+    # iterations (now it converges in ~1,000 at beta n = 64)
+    X, _ = mixture(400, 20, 4, ratio, 0)
     d = _core.cluster.peng_wei(X, 4, 8, 3, max_iter=30000)
     assert d["converged"] and d["infeasibility"] <= 1e-6
-    assert d["beta"] * 400 > 64.0
 
 
 def test_sketch_and_lift() -> None:

@@ -165,8 +165,8 @@ def nlr_solve(
     asked for more than the stopping test needs) the dual takes a step
     ``y += step * r``; if the infeasibility did not fall below a quarter of its
     previous value, beta doubles.  ``c`` starts at ``dual_c`` and halves at every dual
-    step that finds the infeasibility grown since the previous one: the previous
-    multiplier step was taken on a too inexact inner solve (its residual r was
+    step that finds the infeasibility grown since a previous step longer than beta:
+    that extrapolated multiplier step was taken on a too inexact inner solve (its residual r was
     mostly inner-solve error), which otherwise makes the multipliers oscillate near
     convergence and the penalty climb.  The dual step length is a Barzilai-Borwein
     estimate from the last two dual steps, clipped to ``[beta, dual_bb * beta]``,
@@ -207,6 +207,7 @@ def nlr_solve(
     dy_prev = None
     r_prev = None
     inner_c = dual_c
+    step_prev, beta_at_prev = 0.0, 0.0
     while it < max_iter:
         it += 1
         fref = max(hist[-memory:])
@@ -235,9 +236,10 @@ def nlr_solve(
             converged = True
             break
         if stat <= max(stat_tol, inner_c * infeas) or dd == 0.0:
-            # an infeasibility that grew since the last dual step means that step was taken
-            # on a too inexact inner solve: ask more of the following ones
-            if infeas > infeas_prev:
+            # an infeasibility that grew after an extrapolated (Barzilai-Borwein, > beta) dual
+            # step means that step was taken on a too inexact inner solve: ask more of the
+            # following ones
+            if infeas > infeas_prev and step_prev > beta_at_prev:
                 inner_c *= 0.5
             step = beta
             if dual_bb and dy_prev is not None and infeas <= infeas_prev:
@@ -245,6 +247,7 @@ def nlr_solve(
                 den = -float(dy_prev @ dr)
                 if den > 0.0:
                     step = min(max(float(dy_prev @ dy_prev) / den, beta), dual_bb * beta)
+            step_prev, beta_at_prev = step, beta
             dy_prev = step * r
             r_prev = r.copy()
             y = y + dy_prev

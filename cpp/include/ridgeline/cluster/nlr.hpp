@@ -533,6 +533,7 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   bool have_prev = false;
   double beta_cap = opt.beta_max, best_infeas = std::numeric_limits<double>::infinity();
   int stall = 0;
+  double step_prev = 0.0, beta_at_prev = 0.0;
   double inner_c = opt.dual_c;  // inner-solve accuracy asked before a dual step, relative to infeasibility
   while (it < opt.max_iter) {
     ++it;
@@ -568,15 +569,17 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
     // dual step once the primal has settled to dual_c * infeasibility, or to the final
     // stationarity target (never asking more of the inner solve than the stopping test)
     if (stat <= std::max(stat_tol, inner_c * cur.infeas) || dd == 0.0) {
-      // an infeasibility that grew since the last dual step means that step was taken on a
-      // too inexact inner solve: ask more of the following ones
-      if (cur.infeas > infeas_prev) inner_c *= 0.5;
+      // an infeasibility that grew after an extrapolated (Barzilai-Borwein, > beta) dual step
+      // means that step was taken on a too inexact inner solve: ask more of the following ones
+      if (cur.infeas > infeas_prev && step_prev > beta_at_prev) inner_c *= 0.5;
       double step = beta;
       // BB dual step, unless the infeasibility grew since the last dual step (overshoot)
       if (opt.dual_bb > 0.0 && have_prev && cur.infeas <= infeas_prev) {
         const double den = -(dy_prev.dot(cur.r - r_prev));
         if (den > 0.0) step = std::min(std::max(dy_prev.squaredNorm() / den, beta), opt.dual_bb * beta);
       }
+      step_prev = step;
+      beta_at_prev = beta;
       dy_prev = step * cur.r;
       r_prev = cur.r;
       have_prev = true;
