@@ -40,12 +40,9 @@ rc::NLROptions options(double tol, long max_iter, double beta0, int threads, dou
   return o;
 }
 
-py::dict result_dict(const rc::NLRResult& r) {
-  py::dict d;
-  d["U"] = from_mat(r.U);
-  py::array_t<double> y(r.y.size());
-  if (r.y.size() > 0) std::copy(r.y.data(), r.y.data() + r.y.size(), y.mutable_data());
-  d["y"] = y;
+// The scalar fields shared by NLRResult and clusterapi::PengWeiOut.
+template <class R>
+void add_scalars(py::dict& d, const R& r) {
   d["beta"] = r.beta;
   d["objective"] = r.objective;
   d["infeasibility"] = r.infeasibility;
@@ -53,6 +50,19 @@ py::dict result_dict(const rc::NLRResult& r) {
   d["n_iter"] = r.n_iter;
   d["n_dual"] = r.n_dual;
   d["converged"] = r.converged;
+}
+
+py::array_t<double> from_vector(const double* v, std::size_t n) {
+  py::array_t<double> out(static_cast<py::ssize_t>(n));
+  if (n > 0) std::copy(v, v + n, out.mutable_data());
+  return out;
+}
+
+py::dict result_dict(const rc::NLRResult& r) {
+  py::dict d;
+  d["U"] = from_mat(r.U);
+  d["y"] = from_vector(r.y.data(), static_cast<std::size_t>(r.y.size()));
+  add_scalars(d, r);
   return d;
 }
 
@@ -65,16 +75,7 @@ void bind_cluster(py::module_& m) {
          double beta0, int threads, double dual_c, double dual_bb, const std::string& isa) {
         const rc::Mat Xm = to_mat(X, "X");
         const rc::NLROptions opt = options(tol, max_iter, beta0, threads, dual_c, dual_bb);
-        api::PengWeiFn solve = &api::peng_wei_baseline;
-        if (isa == "auto" || isa == "avx2") {
-          if (ridgeline::bind::cpu_has_avx2_fma()) {
-            solve = &api::peng_wei_avx2;
-          } else if (isa == "avx2") {
-            throw std::invalid_argument("isa='avx2' is not available on this CPU or build");
-          }
-        } else if (isa != "baseline") {
-          throw std::invalid_argument("unknown isa '" + isa + "'; expected one of 'auto', 'avx2', 'baseline'");
-        }
+        const api::PengWeiFn solve = ridgeline::bind::use_avx2(isa) ? &api::peng_wei_avx2 : &api::peng_wei_baseline;
         api::PengWeiOut res;
         {
           py::gil_scoped_release release;
@@ -85,16 +86,8 @@ void bind_cluster(py::module_& m) {
         py::array_t<double> U({static_cast<py::ssize_t>(res.rows), static_cast<py::ssize_t>(res.cols)});
         if (!res.U.empty()) std::copy(res.U.begin(), res.U.end(), U.mutable_data());
         d["U"] = U;
-        py::array_t<double> y(static_cast<py::ssize_t>(res.y.size()));
-        if (!res.y.empty()) std::copy(res.y.begin(), res.y.end(), y.mutable_data());
-        d["y"] = y;
-        d["beta"] = res.beta;
-        d["objective"] = res.objective;
-        d["infeasibility"] = res.infeasibility;
-        d["stationarity"] = res.stationarity;
-        d["n_iter"] = res.n_iter;
-        d["n_dual"] = res.n_dual;
-        d["converged"] = res.converged;
+        d["y"] = from_vector(res.y.data(), res.y.size());
+        add_scalars(d, res);
         d["scale2"] = res.scale2;
         d["isa"] = std::string(res.isa);
         return d;

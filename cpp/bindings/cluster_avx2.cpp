@@ -44,20 +44,9 @@
 #include "ridgeline/common/parallel.hpp"
 #include "ridgeline/common/random.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
-#include <immintrin.h>
-#pragma GCC target("avx2,fma")
-#define __SSE3__ 1
-#define __SSSE3__ 1
-#define __SSE4_1__ 1
-#define __SSE4_2__ 1
-#define __AVX__ 1
-#define __AVX2__ 1
-#define __FMA__ 1
-#define RIDGELINE_CLUSTER_AVX2_BUILD 1
-#endif
+#include "avx2_target.hpp"  // after every other include: AVX2 code generation from here on
 
-#ifdef RIDGELINE_CLUSTER_AVX2_BUILD
+#ifdef RIDGELINE_AVX2_BUILD
 #define Eigen ridgeline_eigen_avx2_cluster
 #define cluster cluster_avx2
 #define RIDGELINE_CLUSTER_ISA "avx2+fma"

@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "ridgeline/common/errors.hpp"
@@ -35,6 +36,20 @@ inline bool cpu_has_avx2_fma() {
 #else
   return false;
 #endif
+}
+
+// The `isa=` argument of a kernel with an AVX2 + FMA build: true to use that
+// build ('auto' where the CPU has it, 'avx2'), false for 'baseline'; a clear
+// error for 'avx2' on a CPU without it and for unknown names.
+inline bool use_avx2(const std::string& isa) {
+  if (isa == "auto" || isa == "avx2") {
+    if (cpu_has_avx2_fma()) return true;
+    if (isa == "avx2") throw std::invalid_argument("isa='avx2' is not available on this CPU or build");
+    return false;
+  }
+  if (isa != "baseline")
+    throw std::invalid_argument("unknown isa '" + isa + "'; expected one of 'auto', 'avx2', 'baseline'");
+  return false;
 }
 
 // Same, for loops that already hold the GIL.

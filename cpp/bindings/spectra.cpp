@@ -134,16 +134,8 @@ void bind_spectra(py::module_& m) {
                throw std::invalid_argument("X has " + std::to_string(X.shape(1)) + " features, expected " +
                                            std::to_string(net.in_dim(0)));
              }
-             mlp::Factory make = &mlp::make_backend_baseline;
-             if (isa == "auto" || isa == "avx2") {
-               if (cpu_has_avx2_fma()) {
-                 make = &mlp::make_backend_avx2;
-               } else if (isa == "avx2") {
-                 throw std::invalid_argument("isa='avx2' is not available on this CPU or build");
-               }
-             } else if (isa != "baseline") {
-               throw std::invalid_argument("unknown isa '" + isa + "'; expected one of 'auto', 'avx2', 'baseline'");
-             }
+             const mlp::Factory make =
+                 ridgeline::bind::use_avx2(isa) ? &mlp::make_backend_avx2 : &mlp::make_backend_baseline;
              const Index N = static_cast<Index>(X.shape(0));
              if (net.loss() == mlp::Loss::CrossEntropy) {
                auto lab = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(y);

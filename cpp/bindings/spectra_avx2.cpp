@@ -4,7 +4,7 @@
 // this translation unit must be separate from the baseline one.  GCC's target
 // pragma switches code generation for the functions defined below it; Eigen
 // picks its SIMD kernels from the __AVX__-style macros, which the pragma does
-// not set, so they are defined here.  Everything compiled for AVX2 lives in
+// not set, so avx2_target.hpp defines them.  Everything compiled for AVX2 lives in
 // renamed namespaces (Eigen -> ridgeline_eigen_avx2, ridgeline::spectra ->
 // ridgeline::spectra_avx2), so no inline function is shared with the baseline
 // build; only the standard-type interface in mlp_spec.hpp crosses over, and it
@@ -33,18 +33,7 @@
 #include "ridgeline/common/parallel.hpp"
 #include "ridgeline/spectra/mlp_spec.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__AVX2__)
-#include <immintrin.h>
-#pragma GCC target("avx2,fma")
-#define __SSE3__ 1
-#define __SSSE3__ 1
-#define __SSE4_1__ 1
-#define __SSE4_2__ 1
-#define __AVX__ 1
-#define __AVX2__ 1
-#define __FMA__ 1
-#define RIDGELINE_AVX2_BUILD 1
-#endif
+#include "avx2_target.hpp"  // after every other include: AVX2 code generation from here on
 
 #ifdef RIDGELINE_AVX2_BUILD
 namespace ridgeline_mlp_iface = ridgeline::mlpapi;
