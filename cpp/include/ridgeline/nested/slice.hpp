@@ -338,6 +338,18 @@ class SliceProposal final : public Proposal {
   // a point inside the unit cube.
   static constexpr int kMaxFreeDraws = 1000;
 
+  // Evaluate the candidate cand_u_ (one call); when it is above lstar it becomes
+  // the current point.
+  bool try_candidate(SamplerState& s, Evaluator& ev, double lstar, double& cur_l) {
+    double cl = 0.0;
+    evaluate_batch(s, ev, cand_u_.data(), 1, cand_x_.data(), &cl);
+    if (!(cl > lstar)) return false;
+    cur_u_ = cand_u_;
+    cur_x_ = cand_x_;
+    cur_l = cl;
+    return true;
+  }
+
   // Fresh start: up to m draws from the bound inside the cube (see the top of
   // the file); true when one is above lstar (then it is the current point).
   bool fresh_start(SamplerState& s, Evaluator& ev, double lstar, int steps, double& cur_l, std::int64_t& calls) {
@@ -360,13 +372,8 @@ class SliceProposal final : public Proposal {
       }
       st[kStatFreshTries] += 1.0;
       if (!in_cube) continue;
-      double cl = 0.0;
-      evaluate_batch(s, ev, cand_u_.data(), 1, cand_x_.data(), &cl);
       ++fresh_calls_;
-      if (cl > lstar) {
-        cur_u_ = cand_u_;
-        cur_x_ = cand_x_;
-        cur_l = cl;
+      if (try_candidate(s, ev, lstar, cur_l)) {
         st[kStatFreshOk] += 1.0;
         ok = true;
       }
@@ -463,15 +470,8 @@ class SliceProposal final : public Proposal {
       const double t = set_.at(s.rng.uniform() * len);
       place(t);
       for (int i = 0; i < d; ++i) cand_u_[i] = std::clamp(cand_u_[i], 0.0, 1.0);
-      double cl = 0.0;
-      evaluate_batch(s, ev, cand_u_.data(), 1, cand_x_.data(), &cl);
       ++calls;
-      if (cl > lstar) {
-        cur_u_ = cand_u_;
-        cur_x_ = cand_x_;
-        cur_l = cl;
-        break;
-      }
+      if (try_candidate(s, ev, lstar, cur_l)) break;
       if (t < t_cur) {
         set_.clip(t, std::numeric_limits<double>::infinity());
       } else {
