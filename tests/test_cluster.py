@@ -238,7 +238,7 @@ def test_bad_options() -> None:
 
 def test_convergence_warning() -> None:
     pytest.importorskip("sklearn")
-    from sklearn.exceptions import ConvergenceWarning
+    from ridgeline import ConvergenceWarning
 
     X, _ = mixture(60, 4, 3, 1.0, 6)
     with pytest.warns(ConvergenceWarning, match="max_iter=3"):

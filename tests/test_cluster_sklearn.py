@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
 from ridgeline.cluster import ILASDP, SDPKMeans  # noqa: E402
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::ridgeline._exceptions.ConvergenceWarning")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 @pytest.mark.parametrize(
     "est", [SDPKMeans(max_iter=3000, tol=1e-4), ILASDP(max_iter=1000, tol=1e-4, max_rounds=3)], ids=type

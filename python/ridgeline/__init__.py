@@ -22,10 +22,13 @@ except ImportError as err:  # pragma: no cover - only when the extension is miss
     )
     raise ImportError(msg) from err
 
+from ridgeline._exceptions import ConvergenceWarning
+from ridgeline._io import load
+
 __version__ = "0.1.0"
 
 _ENGINES = ("nested", "cluster", "elbo", "spectra")
-__all__ = ["__version__", *_ENGINES]
+__all__ = ["__version__", "ConvergenceWarning", "load", *_ENGINES]
 
 
 def __getattr__(name: str) -> Any:

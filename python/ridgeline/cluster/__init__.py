@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ridgeline._exceptions import ConvergenceWarning
 from ridgeline.cluster._api import ILAResult, SDPResult, ila_sdp, kmeans_sdp
 
 __all__ = ["SDPKMeans", "ILASDP", "kmeans_sdp", "ila_sdp", "SDPResult", "ILAResult", "ConvergenceWarning"]
@@ -26,10 +27,6 @@ def __getattr__(name: str) -> Any:
         value = getattr(_estimators, name)
         globals()[name] = value
         return value
-    if name == "ConvergenceWarning":
-        from ridgeline.cluster._api import _convergence_warning
-
-        return _convergence_warning()
     msg = f"module 'ridgeline.cluster' has no attribute {name!r}"
     raise AttributeError(msg)
 

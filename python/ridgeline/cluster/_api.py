@@ -9,21 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ridgeline import _core
+from ridgeline._exceptions import ConvergenceWarning
 from ridgeline._random import seed_from
 
 __all__ = ["SDPResult", "ILAResult", "kmeans_sdp", "ila_sdp", "check_data", "ConvergenceWarning"]
-
-
-class ConvergenceWarning(UserWarning):
-    """Fallback when scikit-learn is missing; scikit-learn's class is used when it is installed."""
-
-
-def _convergence_warning() -> type[Warning]:
-    try:
-        from sklearn.exceptions import ConvergenceWarning as skw
-    except ImportError:  # pragma: no cover - sklearn is optional
-        return ConvergenceWarning
-    return skw
 
 
 @dataclass(frozen=True)
@@ -287,7 +276,7 @@ def kmeans_sdp(
             f"the SDP solver stopped at max_iter={mi} with infeasibility {out['infeasibility']:.3g} "
             f"(tol={tol_:g}); increase max_iter"
         )
-        warnings.warn(msg, _convergence_warning(), stacklevel=2)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
     return SDPResult(
         labels=labels,
         centers=centers,
@@ -471,7 +460,7 @@ def ila_sdp(
         labels = new
     if not (repeated and all_conv):
         msg = f"iLA-SDP did not converge in max_rounds={mr} rounds (labels repeated: {repeated})"
-        warnings.warn(msg, _convergence_warning(), stacklevel=2)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
     return ILAResult(
         labels=labels,
         means=_means(Xa, labels, K),

@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
+from ridgeline._exceptions import ConvergenceWarning
 from ridgeline.cluster._api import ila_sdp, kmeans_sdp
 
 __all__ = ["SDPKMeans", "ILASDP"]

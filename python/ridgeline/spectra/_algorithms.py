@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ridgeline._exceptions import ConvergenceWarning
+
 from ridgeline import _core
 from ridgeline._random import seed_from
 from ridgeline.spectra._operators import LinearOperator, _drive, aslinearoperator
@@ -27,10 +29,6 @@ __all__ = [
 
 _WHICH = ("LA", "SA", "LM", "BE")
 _TRACE_METHODS = ("auto", "krylov", "hutchinson", "hutch++", "exact")
-
-
-class ConvergenceWarning(RuntimeWarning):
-    """An iterative method stopped at its product budget before reaching its tolerance."""
 
 
 @dataclass(frozen=True)
