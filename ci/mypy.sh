@@ -31,5 +31,5 @@ grep -E "^python/ridgeline/.*: error:" "$out" \
   | sed -E 's#^python/ridgeline/([^/:]+)(/[^:]*)?:.*#\1#' | sort | uniq -c | sort -rn || echo "      0 (none)"
 
 # The stubs must match the compiled module (names, signatures, properties).
-"$PY" -m mypy.stubtest ridgeline._core --allowlist ci/stubtest-allowlist.txt || status=1
+"$PY" -m mypy.stubtest ridgeline._core --mypy-config-file pyproject.toml --allowlist ci/stubtest-allowlist.txt || status=1
 exit "$status"
