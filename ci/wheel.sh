@@ -17,7 +17,8 @@ t0=$SECONDS
 # 1. The wheel, built in pip's isolated build environment, exactly as a user's `pip wheel .` would.
 if [[ "${1:-}" != "--no-build" ]]; then
   rm -rf dist/raw
-  "$PY" -m pip wheel . -w dist/raw --no-deps
+  # Warnings are errors in this build: it doubles as the -Werror compile check of the C++ code.
+  "$PY" -m pip wheel . -w dist/raw --no-deps -Ccmake.define.RIDGELINE_WERROR=ON
 fi
 RAW="$(ls dist/raw/ridgeline-*.whl)"
 t_build=$((SECONDS - t0))
