@@ -105,7 +105,8 @@ def test_limits_stop_the_batches():
 def test_result_interoperates():
     p = problems.gaussian(2)
     s = _dyn(p, nlive=100, nlive_batch=60)
-    res = s.run(n_effective=1500, dlogz_init=0.5)
+    with pytest.warns(DeprecationWarning, match="'n_effective' is deprecated.*'target_ess'"):
+        res = s.run(n_effective=1500, dlogz_init=0.5)
     assert res.ess >= 1500
     draws = res.posterior(rng=0)
     assert draws.shape == (round(res.ess), 2)
