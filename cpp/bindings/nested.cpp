@@ -75,6 +75,11 @@ double read_float(PyObject* res) {
       PyErr_Clear();
       throw py::type_error(std::string("loglike must return a float, got ") + Py_TYPE(res)->tp_name);
     }
+    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+      PyErr_Clear();
+      throw py::value_error(std::string("loglike returned a ") + Py_TYPE(res)->tp_name +
+                            " too large for a float; log-likelihoods must be finite or -inf");
+    }
     throw py::error_already_set();
   }
   return v;

@@ -39,6 +39,8 @@ from ridgeline.nested._sampler import CLikelihood, NestedSampler
 __all__ = ["DynamicNestedSampler", "batch_bounds", "merge_runs"]
 
 _NEG_INF = -math.inf
+# Largest target effective sample size (every unit of ESS needs stored points).
+_MAX_ESS = 1e9
 
 
 def _run_from_state(st: dict[str, Any], start: float) -> dict[str, Any]:
@@ -341,7 +343,7 @@ class DynamicNestedSampler:
         """
         target = pop_renamed(kwargs, {"n_effective": "target_ess"}, "DynamicNestedSampler.run",
                              {"target_ess": target_ess}).get("target_ess", target_ess)
-        target = 10.0 * self.nlive if target is None else check_float(target, "target_ess", 0.0, low_inclusive=False)
+        target = 10.0 * self.nlive if target is None else check_float(target, "target_ess", 0.0, _MAX_ESS, low_inclusive=False)
         dlogz_init = check_float(dlogz_init, "dlogz_init", 0.0, allow_inf=True)
         mb = math.inf if maxbatch is None else check_int(maxbatch, "maxbatch", low=0)
         mc = -1 if maxcall is None else check_int(maxcall, "maxcall", low=1)

@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from ridgeline import _io
+from ridgeline import _io, _validation
 
 __all__ = ["NestedResult"]
 
 _KIND = "nested.NestedResult"
+_MAX_DRAWS = 100_000_000  # posterior draws per call (bounds the memory)
 _ARRAYS = ("samples", "samples_u", "logl", "logwt", "logvol", "logl_birth", "weights", "logz_sim", "nlive_it")
 _SCALARS = ("logz", "logzerr", "information", "ncall", "niter", "nlive", "stop", "ncall_surrogate", "surrogate")
 
@@ -101,12 +102,7 @@ class NestedResult:
         """
         if n is None:
             n = max(1, int(round(self.ess)))
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            msg = f"n={n!r} must be an int or None"
-            raise TypeError(msg)
-        if n < 1:
-            msg = f"n={n} must be >= 1"
-            raise ValueError(msg)
+        n = _validation.check_int(n, "n", low=1, high=_MAX_DRAWS)
         gen = np.random.default_rng(rng)
         cdf = np.cumsum(self.weights)
         cdf /= cdf[-1]

@@ -61,6 +61,9 @@ class CLikelihood:
             if obj < 0:
                 msg = f"{name}={obj} must be >= 0"
                 raise ValueError(msg)
+            if obj >= 2**64:
+                msg = f"{name}={obj} must be < 2**64 (an address)"
+                raise ValueError(msg)
             return int(obj)
         if isinstance(obj, np.ndarray):
             self._keep.append(obj)
@@ -240,6 +243,7 @@ class NestedSampler:
             msg = f"loglike={loglike!r} must be callable or a CLikelihood"
             raise TypeError(msg)
         n_threads = check_n_threads(n_threads) or (os.cpu_count() or 1)
+        chunks = check_int(executor_chunks, "executor_chunks", low=1, high=1 << 20)
 
         seed = check_rng(rng)
         self._seed = seed
@@ -258,7 +262,6 @@ class NestedSampler:
                 raise TypeError(msg)
             if not isinstance(executor, _cf.ThreadPoolExecutor):
                 check_picklable(loglike, "loglike")
-            chunks = check_int(executor_chunks, "executor_chunks", low=1, high=1 << 20)
             self._executor_loglike = ExecutorLoglike(loglike, executor, self.vectorized, chunks, seed)
         batch_min, batch_max = (32, 4096) if ((self.vectorized or executor is not None) and python_like) else (1, 1)
         self._surrogate = None
@@ -355,6 +358,9 @@ class NestedSampler:
         mi = -1 if maxiter is None else check_int(maxiter, "maxiter", low=0)
         mc = -1 if maxcall is None else check_int(maxcall, "maxcall", low=0)
         progress = check_bool(progress, "progress")
+        if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+            msg = f"checkpoint={checkpoint!r} must be a path (str or os.PathLike) or None"
+            raise TypeError(msg)
         if self._surrogate is not None:
             from ridgeline.nested._surrogate import run_surrogate
 

@@ -215,6 +215,30 @@ class RejectionProposal final : public Proposal {
  private:
   Eigen::VectorXd z_;
   std::vector<double> xbuf_;
+  std::vector<double> box_lo_, box_hi_;
+
+  // The bounding box of the union of ellipsoids, intersected with the unit cube
+  // (the whole cube when that is empty or not finite).
+  void bounding_box(const SamplerState& s) {
+    const int d = s.settings.ndim;
+    box_lo_.assign(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
+    box_hi_.assign(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
+    for (const auto& e : s.bound.ells) {
+      for (int i = 0; i < d; ++i) {
+        const double h = std::sqrt(std::max(e.shape(i, i), 0.0));
+        box_lo_[i] = std::min(box_lo_[i], e.center[i] - h);
+        box_hi_[i] = std::max(box_hi_[i], e.center[i] + h);
+      }
+    }
+    for (int i = 0; i < d; ++i) {
+      box_lo_[i] = std::max(box_lo_[i], 0.0);
+      box_hi_[i] = std::min(box_hi_[i], 1.0);
+      if (!(box_hi_[i] > box_lo_[i])) {
+        box_lo_[i] = 0.0;
+        box_hi_[i] = 1.0;
+      }
+    }
+  }
 
   static void clear_queue(SamplerState& s) {
     s.queue_u.clear();
@@ -233,12 +257,13 @@ class RejectionProposal final : public Proposal {
 
   // Draws from the bound that fall outside the unit cube cost no call, but they
   // are bounded: after this many in a row the candidate is drawn uniformly from
-  // the whole cube instead.  A candidate's distribution is then a mixture of the
-  // uniform distributions on (bound ∩ cube) and on the cube, chosen
-  // independently of where it lands, so an accepted point is still uniform in
-  // the likelihood contour (both sets contain it); only efficiency is lost.
-  // This keeps a bound that lies almost entirely outside the cube (a huge
-  // `enlarge`, a peak in a corner of a high-dimensional cube) from looping.
+  // the bound's bounding box intersected with the cube instead.  A candidate's
+  // distribution is then a mixture of the uniform distributions on
+  // (bound ∩ cube) and on (box ∩ cube), chosen independently of where it lands,
+  // so an accepted point is still uniform in the likelihood contour (both sets
+  // contain it); only efficiency is lost.  This keeps a bound that lies almost
+  // entirely outside the cube (a huge `enlarge`, a peak in a corner of a
+  // high-dimensional cube) from looping.
   static constexpr std::int64_t kMaxOutsideDraws = 10000;
   // Ctrl-C is checked every this many draws outside the cube.
   static constexpr std::int64_t kPollDraws = 4096;
@@ -250,6 +275,7 @@ class RejectionProposal final : public Proposal {
     // stream and the queue are left as they were, so a new call draws and
     // evaluates the same candidates
     const RandomStream saved = s.rng;
+    box_lo_.clear();
     try {
       s.queue_u.resize(m * d);
       s.queue_x.resize(m * d);
@@ -269,7 +295,9 @@ class RejectionProposal final : public Proposal {
           }
         }
         if (!inside) {
-          for (int i = 0; i < d; ++i) uk[i] = s.rng.uniform();
+          if (s.use_bound && box_lo_.size() != static_cast<std::size_t>(d)) bounding_box(s);
+          for (int i = 0; i < d; ++i)
+            uk[i] = s.use_bound ? box_lo_[i] + (box_hi_[i] - box_lo_[i]) * s.rng.uniform() : s.rng.uniform();
         }
       }
       evaluate_batch(s, ev, s.queue_u.data(), m, s.queue_x.data(), s.queue_logl.data());
