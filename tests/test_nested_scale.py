@@ -137,7 +137,10 @@ def test_sigkill_inside_save_then_resume_is_bit_identical(tmp_path, point):
     proc = _child(tmp_path, ck, out, "slice", {"RIDGELINE_CHECKPOINT_KILL": point})
     assert proc.wait() == -signal.SIGKILL
     assert not out.exists()
+    if point != "after_rename":
+        assert list(tmp_path.glob("run.ckpt.tmp-*"))  # the kill left a temporary file
     assert _child(tmp_path, ck, out, "slice").wait() == 0  # resume in a fresh process
+    assert not list(tmp_path.glob("*.tmp-*"))  # removed at the start of the resumed run
     a, b = np.load(ref_out), np.load(out)
     assert float(a["logz"]) == float(b["logz"]) and int(a["ncall"]) == int(b["ncall"])
     np.testing.assert_array_equal(a["samples"], b["samples"])
@@ -167,6 +170,7 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     if out.exists():  # a round may have finished the run; the last one then resumes a finished checkpoint
         out.unlink()
     assert _child(tmp_path, ck, out, "unif").wait() == 0
+    assert not list(tmp_path.glob("*.tmp-*"))
     a, b = np.load(ref_out), np.load(out)
     assert float(a["logz"]) == float(b["logz"]) and int(a["ncall"]) == int(b["ncall"])
     np.testing.assert_array_equal(a["samples"], b["samples"])

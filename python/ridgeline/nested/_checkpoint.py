@@ -85,7 +85,7 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[str]:
     directory = os.path.dirname(os.path.abspath(path))
     prefix = os.path.basename(path) + ".tmp-"
     pattern = re.compile(re.escape(prefix) + r"(\d+)")
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(directory)
     except OSError:

@@ -8,6 +8,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -41,13 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ridgeline.nested import DynamicNestedSampler, NestedSampler, problems
 
     prob = problems.get(args.problem, args.ndim)
+    like: Any
     if args.likelihood == "builtin":
         like, vec = prob.loglike, False
     elif args.likelihood == "python":
         builtin = prob.loglike
 
-        def like(x):  # type: ignore[no-untyped-def]
-            return builtin(x)
+        def _python_like(x: Any) -> float:
+            return float(builtin(x))
+
+        like = _python_like
 
         vec = False
     else:
