@@ -375,6 +375,11 @@ def test_result_repr_is_short_and_save_load_round_trip(tmp_path):
     res = NestedSampler(p.loglike, p.prior_transform, 2, nlive=80, rng=0).run(dlogz=0.5)
     text = repr(res)
     assert len(text) < 300 and text.startswith("NestedResult(logz=") and "ncall=" in text
+    big = NestedSampler(problems.gaussian(50).loglike, None, 50, nlive=60, rng=0)
+    assert repr(big) == "NestedSampler(ndim=50, nlive=60, bound='multi', sample='auto', niter=0)"
+    from ridgeline.nested import DynamicNestedSampler
+
+    assert len(repr(DynamicNestedSampler(_quadratic, None, 3, nlive=60))) < 300
     path = tmp_path / "res.npz"
     res.save(path)
     for back in (NestedResult.load(path), ridgeline.load(path)):
@@ -409,3 +414,38 @@ def test_cli_json_parses(capsys):
     assert abs(out["logz"] - out["logz_true"]) < 4 * out["logzerr"]
     assert out["ncall"] > out["niter"] > 0 and out["deviation_sigma"] == pytest.approx(
         (out["logz"] - out["logz_true"]) / out["logzerr"])
+
+
+@pytest.mark.parametrize("sample_kind", ["unif", "slice"])
+def test_ctrl_c_at_random_moments_then_run_again_is_bit_identical(sample_kind):
+    # SIGINT lands wherever the compiled loop happens to be (it checks for it
+    # between iterations, between candidate batches and inside slice chains)
+    import signal as _signal
+
+    p = problems.gaussian(8)
+    opts = {"nlive": 150, "rng": 4, "sample": sample_kind}
+    ref = NestedSampler(p.loglike, p.prior_transform, p.ndim, **opts).run(dlogz=0.1)
+    s = NestedSampler(p.loglike, p.prior_transform, p.ndim, **opts)
+    rng = np.random.default_rng(11)
+    interrupts = 0
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = _signal.signal(_signal.SIGALRM, handler)
+    try:
+        for _ in range(200):
+            _signal.setitimer(_signal.ITIMER_REAL, float(rng.uniform(0.002, 0.02)))
+            try:
+                res = s.run(dlogz=0.1)
+                _signal.setitimer(_signal.ITIMER_REAL, 0.0)
+            except KeyboardInterrupt:
+                _signal.setitimer(_signal.ITIMER_REAL, 0.0)
+                interrupts += 1
+                continue
+            break
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0.0)
+        _signal.signal(_signal.SIGALRM, old)
+    _assert_same(ref, res)
+    assert interrupts >= 1

@@ -389,6 +389,12 @@ class DynamicNestedSampler:
 
     run_nested = run
 
+    def __repr__(self) -> str:
+        from ridgeline._io import short_repr
+
+        return short_repr("DynamicNestedSampler", ndim=self.ndim, nlive=self.nlive, nlive_batch=self.nlive_batch,
+                          batches=len(self.batches), ncall=self._ncall)
+
     @property
     def results(self) -> NestedResult:
         """The result of the last ``run``."""

@@ -379,6 +379,12 @@ class NestedSampler:
 
     run_nested = run
 
+    def __repr__(self) -> str:
+        from ridgeline._io import short_repr
+
+        return short_repr("NestedSampler", ndim=self.ndim, nlive=self.nlive, bound=self._settings["bound"],
+                          sample=self.sample, niter=int(self._core.niter()))
+
     @property
     def results(self) -> NestedResult:
         """The result of the last ``run``."""
