@@ -449,3 +449,10 @@ def test_ctrl_c_at_random_moments_then_run_again_is_bit_identical(sample_kind):
         _signal.signal(_signal.SIGALRM, old)
     _assert_same(ref, res)
     assert interrupts >= 1
+
+
+def test_convergence_warning_is_the_shared_class():
+    import ridgeline.nested
+
+    assert ridgeline.nested.ConvergenceWarning is ridgeline.ConvergenceWarning
+    assert "ConvergenceWarning" in dir(ridgeline.nested)

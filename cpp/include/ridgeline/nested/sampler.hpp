@@ -104,6 +104,7 @@ struct SamplerState {
   double pending_lstar = 0.0;
   std::vector<int> pending_tied;
   std::size_t pending_next = 0;
+  bool pending_update = false;
 
   std::size_t queue_size() const { return queue_logl.size() - queue_head; }
 };
@@ -426,12 +427,17 @@ class Sampler {
           record_dead(i, nl);
           --nl;
         }
-        // refit the bound as the live set shrinks
-        maybe_update();
         s.pending_lstar = lstar;
         s.pending_tied = tied;
         s.pending_next = 0;
+        s.pending_update = true;
         s.in_iteration = true;
+      }
+      if (s.pending_update) {
+        // refit the bound as the live set shrinks (deterministic: repeated as a
+        // whole if it throws)
+        maybe_update();
+        s.pending_update = false;
       }
       // the replacements; each either completes or (on an exception) leaves the
       // state from which a new run() call draws the same point
