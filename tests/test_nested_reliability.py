@@ -456,3 +456,16 @@ def test_convergence_warning_is_the_shared_class():
 
     assert ridgeline.nested.ConvergenceWarning is ridgeline.ConvergenceWarning
     assert "ConvergenceWarning" in dir(ridgeline.nested)
+
+
+def test_dynamic_sampler_continues_after_an_error():
+    from ridgeline.nested import DynamicNestedSampler
+
+    for seed in range(3):
+        counter = Flaky(_quadratic)
+        ref = DynamicNestedSampler(counter, None, 3, nlive=60, rng=seed).run(target_ess=1500, dlogz_init=0.5)
+        fail_at = int(np.random.default_rng(seed).integers(1, counter.calls + 1))
+        s = DynamicNestedSampler(Flaky(_quadratic, fail_at), None, 3, nlive=60, rng=seed)
+        with pytest.raises(RuntimeError, match="flaky"):
+            s.run(target_ess=1500, dlogz_init=0.5)
+        _assert_same(ref, s.run(target_ess=1500, dlogz_init=0.5))
