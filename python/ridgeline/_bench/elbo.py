@@ -25,7 +25,7 @@ SETTINGS = ((16, 128, 8), (32, 512, 8), (8, 2048, 16))
 def _setting(batch: int, L: int, budget: int, scheme: str, repeats: int) -> list[str]:
     gen = np.random.default_rng(0)
     lengths = gen.integers(L // 2, L + 1, size=batch)
-    kw = {"seq_len": L, "scheme": scheme, "seed": 1, "nthreads": 1}
+    kw = {"seq_len": L, "scheme": scheme, "seed": 1, "n_threads": 1}
     p = md.plan(lengths, budget, **kw)
     pos = [np.arange(k) for k in lengths]
     key = _random.mix_seed(1, md._SEED_SALT)

@@ -39,7 +39,7 @@ def _values(
 ) -> np.ndarray:
     tok = np.tile(x, (repeats, 1))
     rid = np.arange(offset, offset + repeats)
-    return md.estimate(fn, tok, None, budget, chain.V, seed=seed, row_ids=rid, chunk_size=4096, **kw).value
+    return md.estimate(fn, tok, None, budget, chain.V, seed=seed, row_ids=rid, micro_batch=4096, **kw).value
 
 
 def scheme_table(
