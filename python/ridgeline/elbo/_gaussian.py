@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 SAMPLERS = ("mc", "rqmc", "antithetic")
-ESTIMATORS = ("auto", "cv", "sampled", "analytic")
+ESTIMATORS = ("cv", "sampled", "analytic")
 MAX_DIM = 1111
 
 
@@ -100,13 +100,6 @@ def _check_q(mean: Any, scale: Any) -> tuple[np.ndarray, np.ndarray, bool]:
         msg = "scale must have a positive diagonal"
         raise ValueError(msg)
     return mu, S, full
-
-
-def _resolve_estimator(estimator: Any, sampler: str) -> str:
-    est = check_choice(estimator, "estimator", ESTIMATORS)
-    if est == "auto":
-        return "analytic" if sampler == "rqmc" else "cv"
-    return est
 
 
 def _combine(f: np.ndarray, h: np.ndarray, estimator: str) -> tuple[float, np.ndarray]:
@@ -251,7 +244,7 @@ def gaussian_elbo(
     sampler: str = "mc",
     rng: Any = None,
     replicates: int = 1,
-    estimator: str = "auto",
+    estimator: str = "cv",
 ) -> GaussianELBO:
     """ELBO of ``q = N(mean, scale scale^T)``: ``E_q[log p(x, z)] + H[q]``.
 
@@ -275,7 +268,7 @@ def gaussian_elbo(
         For ``"rqmc"``: number of independent scrambles sharing the ``n`` points; with
         ``replicates >= 2`` the standard error is the spread of the replicate means
         (unbiased), with 1 it is the iid formula (an approximation, usually conservative).
-    estimator : {"auto", "cv", "sampled", "analytic"}, default="auto"
+    estimator : {"cv", "sampled", "analytic"}, default="cv"
         How ``H[q]`` enters the value, with ``f = log p(x, z)`` and ``h = log q(z) + H[q]``
         (mean zero under q) at the draws:
         ``"analytic"``: ``mean(f) + H``;
@@ -284,10 +277,9 @@ def gaussian_elbo(
         ``"cv"``: ``mean(f - c h) + H`` with the variance-optimal weight
         ``c = Cov(f, h) / Var(h)`` estimated on one half of the draws (pairs for
         antithetic) and applied to the other half, so the estimate stays unbiased and is
-        at least as good as both up to ``O(1/n)``;
-        ``"auto"``: ``"cv"`` for ``"mc"`` and ``"antithetic"``, ``"analytic"`` for
-        ``"rqmc"`` (the balanced points already integrate ``h`` almost exactly).
-        The gradients are the same for all four (the derivative of ``log q`` at a
+        at least as good as both up to ``O(1/n)`` (with ``"rqmc"`` the halves are the
+        two halves of each scrambled Sobol set, and the bias is of the order of the
+        tiny RQMC error of ``mean(h)``).  The gradients are the same for all four (the derivative of ``log q`` at a
         reparameterised draw is the derivative of ``-H``).
 
     Returns
@@ -313,7 +305,7 @@ def gaussian_elbo(
     n = _check_n(n)
     reps = _check_n(replicates, "replicates")
     sampler = check_choice(sampler, "sampler", SAMPLERS)
-    est = _resolve_estimator(estimator, sampler)
+    est = check_choice(estimator, "estimator", ESTIMATORS)
     if reps > 1 and sampler != "rqmc":
         msg = f"replicates={reps} applies to sampler='rqmc' only"
         raise ValueError(msg)
