@@ -295,3 +295,39 @@ def test_torch_gaussian_elbo_matches_numpy(sampler: str, estimator: str) -> None
     assert len(repr(got)) < 300
     with pytest.raises(TypeError, match="mean must be a real"):
         rt.gaussian_elbo(lambda z: z.sum(1), torch.zeros(2, dtype=torch.complex128), torch.ones(2))
+
+
+def _example():  # type: ignore[no-untyped-def]
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "elbo_train_tiny.py"
+    spec = importlib.util.spec_from_file_location("elbo_train_tiny", path)
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def test_training_example_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    """The example end to end at a tiny size (the full run is a slow test)."""
+    threads = torch.get_num_threads()
+    try:
+        out = _example().main(["--quick"])
+    finally:
+        torch.set_num_threads(threads)
+    text = capsys.readouterr().out
+    assert "gradient variance over 40 plans" in text and "GDPO steps" in text and "held-out" in text
+    assert out["grad_variance_ratio"] > 0 and np.isfinite(out["elbo_per_token"])
+    assert out["elbo_per_token"] < 0 and out["exact_per_token"] < 0
+
+
+def test_bench_torch_rows_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from ridgeline._bench import elbo as bench
+
+    threads = torch.get_num_threads()
+    try:
+        out = bench.torch_overhead(quick=True, repeats=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert "plan + copy + apply + reduce" in capsys.readouterr().out
+    assert out["overhead_fraction"] > 0 and out["forward_us"] > 0
