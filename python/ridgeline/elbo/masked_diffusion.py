@@ -492,7 +492,7 @@ def terms(plan: Plan, logp: Any) -> np.ndarray:
     return np.asarray(out).reshape(p.batch, p.budget)
 
 
-def reduce(plan: Plan, logp: Any) -> np.ndarray:
+def reduce(plan: Plan, logp: Any) -> Any:
     """ELBO estimate of each row.
 
     Parameters
@@ -506,7 +506,7 @@ def reduce(plan: Plan, logp: Any) -> np.ndarray:
     Returns
     -------
     ndarray of shape (batch,)
-        ELBO estimates (0 for rows without maskable tokens).
+        ELBO estimates (0 for rows without maskable tokens); a torch tensor when ``logp`` is one.
 
     Raises
     ------

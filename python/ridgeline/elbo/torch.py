@@ -221,7 +221,8 @@ def plan(*args: Any, device: Any = None, dtype: Any = None, **kwargs: Any) -> To
     >>> tuple(p.masks.shape)
     (8, 5)
     """
-    return md.plan(*args, **kwargs).to(device, dtype)
+    out: TorchPlan = md.plan(*args, **kwargs).to(device, dtype)
+    return out
 
 
 def _logp_rows(p: TorchPlan, logp: Any) -> torch.Tensor:
@@ -240,7 +241,8 @@ def _logp_rows(p: TorchPlan, logp: Any) -> torch.Tensor:
             f"(per-token log-probabilities of the clean tokens), got {shape}"
         )
         raise ValueError(msg)
-    return logp
+    out: torch.Tensor = logp
+    return out
 
 
 def _row_terms(p: TorchPlan, lp: torch.Tensor, sl: slice) -> torch.Tensor:
