@@ -12,8 +12,9 @@ exact log-likelihood is known.  The script
    double-Monte-Carlo (t >= 1e-3) estimators at equal model calls (same budget), over many
    independent plans.  For the gradient the gain is smaller than for the value: with
    independent masks, *which* tokens are masked adds noise that stratifying ``l`` cannot
-   remove (for that part the ratio is about ``log(1 / t_min) / H_L``, 1.7x at L = 32,
-   ``H_L`` the harmonic number), while the l-dependent part of the variance is removed;
+   remove: for that part the ratio is about ``(log(1 / t_min) - 1) / (H_L - 1)``, 1.9x at
+   L = 32 (``H_L`` the harmonic number), whatever the budget; only the l-dependent part
+   of the variance is removed;
 4. takes a few GDPO-style policy steps (``rt.gdpo_loss`` on ELBOs of the current and the
    old policy computed on shared masks) toward a reward: the frequency of token 0.
 

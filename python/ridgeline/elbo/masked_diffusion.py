@@ -58,6 +58,7 @@ import numpy as np
 from ridgeline import _core, _io, _random
 from ridgeline._progress import Progress
 from ridgeline._validation import (
+    check_array,
     check_bool,
     check_callable,
     check_choice,
@@ -757,10 +758,7 @@ def expectation(
         ``E[estimate]``; the bias of the scheme is this minus ``sum_l f[l] / l``.
     """
     scheme, mask, B, tm, nodes, weights = _resolve(scheme, mask, budget, quadrature, t_min)
-    fv = np.asarray(f, dtype=np.float64)
-    if fv.ndim != 1 or fv.size < 1 or not np.all(np.isfinite(fv)):
-        msg = "f must be a finite 1-D array of length n + 1"
-        raise ValueError(msg)
+    fv = check_array(f, "f", ndim=1)
     n = fv.size - 1
     if n == 0:
         return 0.0
