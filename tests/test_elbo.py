@@ -485,3 +485,12 @@ def test_gaussian_estimators_unbiased_and_cv_not_worse_than_sampled_log_q() -> N
     logq = -0.5 * (eps**2).sum(axis=1) - np.log(qs).sum() - 5 * np.log(2 * np.pi)
     r = gaussian_elbo(lj, qm, qs, n=256, rng=7, estimator="sampled")
     assert r.value == pytest.approx(float(np.mean(lj(z) - logq)), rel=1e-12)
+
+
+def test_import_elbo_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ridgeline.elbo, ridgeline.elbo.masked_diffusion as md; md.plan([3], 2); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

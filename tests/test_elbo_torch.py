@@ -181,6 +181,7 @@ def test_elbo_accepts_hugging_face_style_outputs_and_checks_them(data) -> None: 
 
     p = md.plan(lengths, 2, seed=0, seq_len=12)
     a = rt.elbo(model, tok, p, mask_id=MASK)
+    torch.testing.assert_close(rt.elbo(model, tok.int(), p, mask_id=MASK), a, rtol=0, atol=0)  # int32 ids
     b = rt.elbo(lambda z: Out(model(z)), tok, p, mask_id=MASK)
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     with pytest.raises(ValueError, match="logits of shape"):

@@ -195,7 +195,7 @@ def _check_tokens(tokens: Any, p: TorchPlan) -> torch.Tensor:
     if tokens.device != p.device:
         msg = f"tokens are on {tokens.device} but the plan is on {p.device}; use plan.to(tokens.device)"
         raise ValueError(msg)
-    return tokens
+    return tokens if tokens.dtype == torch.int64 else tokens.long()
 
 
 def _as_torch_plan(plan: Any, device: torch.device) -> TorchPlan:
