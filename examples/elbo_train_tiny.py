@@ -1,9 +1,14 @@
-"""Train a tiny masked-diffusion transformer with the ELBO of ``ridgeline.elbo.torch``.
+"""
+Training a tiny masked-diffusion transformer with the torch ELBO
+================================================================
+
+A model trained with ``ridgeline.elbo.torch`` (not run in the docs build: it trains for about a
+minute of CPU time).
 
 The language is the testbed Markov chain (``ridgeline.elbo.testbed.MarkovChain``), whose
 exact log-likelihood is known.  The script
 
-1. trains a small bidirectional transformer (about 300,000 parameters) by maximising the
+1. trains a small bidirectional transformer (about 390,000 parameters) by maximising the
    stratified-l masked-diffusion ELBO (``rt.elbo`` on a plan moved to the device once per
    step, masks keyed by the step's row ids);
 2. compares the ELBO of held-out sequences with their exact log-likelihood under the chain
