@@ -20,8 +20,9 @@ def _a_run(p, seed=0, nlive=200):
 
 def test_expected_weights_match_reference():
     s, res = _a_run(problems.shells())
-    logvol_end = float(s._core.state()["logvol"])
-    lv, lw = core.deterministic_weights(res.logl, res.nlive_it, res.nlive, logvol_end)
+    logvol_end = float(s._core.state().logvol)
+    w = core.deterministic_weights(res.logl, res.nlive_it, res.nlive, logvol_end)
+    lv, lw = w.logvol, w.logwt
     rlv, rlw = ref.expected_weights(res.logl, res.nlive_it, res.nlive, logvol_end)
     np.testing.assert_allclose(lv, rlv, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(lw, rlw, rtol=1e-12, atol=1e-12)
@@ -31,7 +32,7 @@ def test_expected_weights_match_reference():
 @pytest.mark.parametrize("p", [problems.gaussian(5), problems.eggbox()], ids=lambda p: p.name)
 def test_simulated_spread_matches_exact_reference(p):
     s, res = _a_run(p, nlive=300)
-    logvol_end = float(s._core.state()["logvol"])
+    logvol_end = float(s._core.state().logvol)
     sims = core.simulate_logz(res.logl, res.nlive_it, res.nlive, logvol_end, 2000, 123)
     exact = ref.simulate_logz(res.logl, res.nlive_it, res.nlive, 2000, np.random.default_rng(5))
     # 2000 draws: the standard deviation has a relative standard error of ~1.6%
@@ -48,7 +49,8 @@ def test_single_ellipsoid_matches_reference():
     gen = np.random.default_rng(1)
     for n, d in [(200, 2), (60, 5), (500, 10)]:
         pts = gen.random((n, d)) * np.linspace(0.2, 1.0, d)
-        (c, shape, logvol), = core.fit_bound(pts, -3.0, False, 1.25)
+        (got,) = core.fit_bound(pts, -3.0, False, 1.25)
+        c, shape, logvol = got.center, got.shape, got.logvol
         (e,) = ref.fit_bound(pts, -3.0, False, 1.25)
         np.testing.assert_allclose(c, e.center, rtol=1e-12)
         np.testing.assert_allclose(shape, e.shape, rtol=1e-9, atol=1e-14)
@@ -73,13 +75,13 @@ def test_multi_ellipsoid_split_matches_reference():
     got = core.fit_bound(pts, logpointvol, True, 1.25)
     want = ref.fit_bound(pts, logpointvol, True, 1.25)
     assert len(got) == len(want) == 3
-    for (c, shape, logvol), e in zip(sorted(got, key=lambda t: tuple(t[0])), sorted(want, key=lambda e: tuple(e.center))):
-        np.testing.assert_allclose(c, e.center, rtol=1e-10)
-        np.testing.assert_allclose(shape, e.shape, rtol=1e-8, atol=1e-14)
-        assert logvol == pytest.approx(e.logvol, rel=1e-9)
+    for g, e in zip(sorted(got, key=lambda t: tuple(t.center)), sorted(want, key=lambda e: tuple(e.center))):
+        np.testing.assert_allclose(g.center, e.center, rtol=1e-10)
+        np.testing.assert_allclose(g.shape, e.shape, rtol=1e-8, atol=1e-14)
+        assert g.logvol == pytest.approx(e.logvol, rel=1e-9)
     # the union covers the clusters and each ellipsoid holds one cluster centre
     for c in centres:
-        inside = [float((c - cc) @ np.linalg.inv(s) @ (c - cc)) <= 1 for cc, s, _ in got]
+        inside = [float((c - g.center) @ np.linalg.inv(g.shape) @ (c - g.center)) <= 1 for g in got]
         assert sum(inside) == 1
     # a single compact cluster is not split
     assert len(core.fit_bound(0.5 + ball(300), logpointvol + np.log(0.5), True, 1.25)) == 1

@@ -149,10 +149,11 @@ def test_draw_above_is_uniform_in_the_contour():
     base = NestedSampler(p.loglike, p.prior_transform, 3, nlive=300, rng=0)
     base.run(dlogz=10.0, maxiter=1200)
     st = base._core.state()
-    lstar = float(np.min(st["live_logl"]))
+    lstar = float(np.min(st.live_logl))
     seeder = NestedSampler(p.loglike, p.prior_transform, 3, nlive=300, rng=1)
-    seeder._core.set_live(st["live_u"], st["live_x"], st["live_logl"], st["live_birth"], float(st["logvol"]))
-    u, x, ll = seeder._core.draw_above(lstar, 3000)
+    seeder._core.set_live(st.live_u, st.live_x, st.live_logl, st.live_birth, float(st.logvol))
+    drawn = seeder._core.draw_above(lstar, 3000)
+    u, x, ll = drawn.u, drawn.x, drawn.logl
     assert np.all(ll > lstar)
     np.testing.assert_array_equal(ll, [p.loglike(xi) for xi in x])
     r2max = 2 * 0.01 * (p.loglike(np.full(3, 0.5)) - lstar)
@@ -160,7 +161,7 @@ def test_draw_above_is_uniform_in_the_contour():
     assert abs(q.mean() - 0.5) < 4 * math.sqrt(1 / 12 / q.size)
     assert abs(np.mean(q < 0.25) - 0.25) < 4 * math.sqrt(0.25 * 0.75 / q.size)
     # the seed set is left unchanged
-    np.testing.assert_array_equal(seeder._core.state()["live_logl"], st["live_logl"])
+    np.testing.assert_array_equal(seeder._core.state().live_logl, st.live_logl)
 
 
 def test_merge_runs_counts_live_points():
@@ -263,8 +264,8 @@ def test_core_run_until_stops_above_the_contour():
     stop = s._core.run_until(2.0, 0.0)
     st = s._core.state()
     assert stop == "logl"
-    assert st["live_logl"].min() > 2.0
-    assert st["dead_logl"][-1] <= 2.0 < st["live_logl"].min()
+    assert st.live_logl.min() > 2.0
+    assert st.dead_logl[-1] <= 2.0 < st.live_logl.min()
     # continuing with dlogz only: the ordinary stopping rule
     assert s._core.run_until(math.inf, 0.5) == "dlogz"
 

@@ -179,16 +179,17 @@ def _checkpoint(tmp_path, name="run.ckpt", maxiter=300):
 
 def _offsets(body, st):
     """Offsets of fields in the payload, from its layout in checkpoint.hpp."""
-    n, d = st["live_u"].shape
+    n, d = st.live_u.shape
     off = {"live_u": _LIVE_U}
     off["live_x"] = off["live_u"] + 8 * n * d + 16
     off["live_logl"] = off["live_x"] + 8 * n * d + 8
     off["live_birth"] = off["live_logl"] + 8 * n + 8
-    nd = st["dead_logl"].size
+    nd = st.dead_logl.size
     off["dead_u"] = off["live_birth"] + 8 * n + 8
     off["dead_x"] = off["dead_u"] + 8 * nd * d + 8
     off["dead_logl"] = off["dead_x"] + 8 * nd * d + 8
-    k = st["slice_stats"].size
+    ss = st.slice_stats  # stored as the header (13 doubles) and 3 doubles per step count, or nothing
+    k = 13 + ss.moments.size if ss.recorded else 0
     end = len(body) - 8 * (k + 1)  # start of slice_stats
     off["logz"] = end - 4 - 8 - 8 - 1 - 8
     off["logvol"] = off["logz"] - 8
@@ -220,12 +221,12 @@ def test_forged_checkpoints_are_refused(tmp_path):
     # the layout read here matches the state
     import struct
 
-    assert struct.unpack_from("<d", body, off["live_u"])[0] == st["live_u"][0, 0]
-    assert struct.unpack_from("<d", body, off["dead_logl"])[0] == st["dead_logl"][0]
-    assert struct.unpack_from("<d", body, off["logz"])[0] == st["logz"]
-    assert struct.unpack_from("<q", body, off["ncall"])[0] == st["ncall"]
-    assert struct.unpack_from("<q", body, off["niter"])[0] == st["niter"]
-    j = int(np.argmin(st["live_logl"]))  # not the point of the likelihood check
+    assert struct.unpack_from("<d", body, off["live_u"])[0] == st.live_u[0, 0]
+    assert struct.unpack_from("<d", body, off["dead_logl"])[0] == st.dead_logl[0]
+    assert struct.unpack_from("<d", body, off["logz"])[0] == st.logz
+    assert struct.unpack_from("<q", body, off["ncall"])[0] == st.ncall
+    assert struct.unpack_from("<q", body, off["niter"])[0] == st.niter
+    j = int(np.argmin(st.live_logl))  # not the point of the likelihood check
     cases = {
         "live point outside the cube": lambda b: _put(b, off["live_u"] + 8 * 3 * j, 1.5),
         "negative live coordinate": lambda b: _put(b, off["live_u"] + 8 * 3 * j + 8, -0.25),
@@ -241,7 +242,7 @@ def test_forged_checkpoints_are_refused(tmp_path):
         "log volume forged": lambda b: _put(b, off["logvol"], -1.0),
         "ncall below the points": lambda b: _put(b, off["ncall"], 5, "<q"),
         "negative ncall": lambda b: _put(b, off["ncall"], -1, "<q"),
-        "niter inconsistent": lambda b: _put(b, off["niter"], st["niter"] + 7, "<q"),
+        "niter inconsistent": lambda b: _put(b, off["niter"], st.niter + 7, "<q"),
     }
     for name, edit in cases.items():
         f = tmp_path / "forged.ckpt"
@@ -284,7 +285,7 @@ def test_checkpoint_metadata_check_field_is_required(tmp_path):
         s = NestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=60, rng=3)
         with pytest.raises(CheckpointError, match="forged.ckpt"):
             s.run(dlogz=0.5, checkpoint=f)
-        assert s._core.state()["niter"] == 0, name  # a refused file leaves the sampler untouched
+        assert s._core.state().niter == 0, name  # a refused file leaves the sampler untouched
 
 
 def test_random_forgeries_are_refused_or_harmless(tmp_path):

@@ -35,13 +35,13 @@ def test_slice_logz_within_3p5_sigma(p, sample):
     assert res.stop == "dlogz"
     assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
     st = s._core.state()
-    assert st["slice_active"]  # auto switches to slice sampling at d >= 21
-    assert st["slice_replacements"] > 0
+    assert st.slice_active  # auto switches to slice sampling at d >= 21
+    assert st.slice_replacements > 0
     # calls per slice replacement: ~2-3 per step (a random direction and a radial move),
     # ndim steps from a live-point copy, 2 from an accepted draw from the bound
-    per = st["slice_calls"] / st["slice_replacements"]
+    per = st.slice_calls / st.slice_replacements
     assert per < 8 * p.ndim
-    fresh = st["slice_stats"][12] / st["slice_replacements"]
+    fresh = st.slice_stats.fresh_starts / st.slice_replacements
     print(f"{p.name}: calls per replacement {per:.1f}, fresh starts {fresh:.3f}")
     assert per < (1.0 - fresh) * 8 * p.ndim + fresh * 4 * p.ndim
 
@@ -50,7 +50,7 @@ def test_auto_keeps_rejection_in_low_dimension():
     p = problems.gaussian(3)
     s = _sampler(p)
     s.run(dlogz=0.5)
-    assert not s._core.state()["slice_active"]
+    assert not s._core.state().slice_active
 
 
 def test_correlated_problem_truth():

@@ -20,5 +20,5 @@ def test_five_seeds_within_3p5_sigma(p, sample):
         assert res.stop == "dlogz"
         zs.append((res.logz - p.logz_true) / res.logzerr)
         print(f"{p.name} seed {seed}: logz {res.logz:.3f} +- {res.logzerr:.3f} z {zs[-1]:+.2f} "
-              f"ncall {res.ncall} calls/iter {res.ncall / res.niter:.1f} slice {s._core.state()['slice_active']}")
+              f"ncall {res.ncall} calls/iter {res.ncall / res.niter:.1f} slice {s._core.state().slice_active}")
     assert all(abs(z) < 3.5 for z in zs), zs

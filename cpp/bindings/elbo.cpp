@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "results.hpp"
 
 #include <memory>
 #include <vector>
@@ -13,15 +14,23 @@ using i64array = py::array_t<std::int64_t, py::array::c_style | py::array::force
 using u64array = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>;
 using ridgeline::bind::farray;
 
-// Hand a std::vector to numpy without copying.
+// Hand a std::vector to numpy without copying (a non-writeable array).
 template <class T>
 py::array_t<T> to_numpy(std::vector<T>&& v) {
   auto* heap = new std::vector<T>(std::move(v));
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array_t<T>(static_cast<py::ssize_t>(heap->size()), heap->data(), owner);
+  py::array_t<T> a(static_cast<py::ssize_t>(heap->size()), heap->data(), owner);
+  ridgeline::bind::freeze(a);
+  return a;
 }
 
-py::tuple plan(const u64array& row_ids, const i64array& pos_ptr, const i64array& pos, std::uint64_t key, int scheme,
+// The arrays of a masked-diffusion plan (CSR layout of the masked positions).
+struct PlanArrays {
+  py::array_t<double> t, coef;
+  py::array_t<std::int64_t> indptr, indices;
+};
+
+PlanArrays plan(const u64array& row_ids, const i64array& pos_ptr, const i64array& pos, std::uint64_t key, int scheme,
                int mask, std::int64_t budget, double t_min, const farray& nodes, const farray& weights,
                int nthreads) {
   namespace e = ridgeline::elbo;
@@ -51,8 +60,8 @@ py::tuple plan(const u64array& row_ids, const i64array& pos_ptr, const i64array&
     out = e::make_plan(s, row_ids.data(), pp, pos.data(), batch, ridgeline::resolve_threads(nthreads),
                        ridgeline::bind::python_poll());
   }
-  return py::make_tuple(to_numpy(std::move(out.t)), to_numpy(std::move(out.coef)), to_numpy(std::move(out.indptr)),
-                        to_numpy(std::move(out.indices)));
+  return {to_numpy(std::move(out.t)), to_numpy(std::move(out.coef)), to_numpy(std::move(out.indptr)),
+          to_numpy(std::move(out.indices))};
 }
 
 py::array_t<double> reduce_terms(const i64array& indptr, const i64array& indices, const farray& coef,
@@ -102,10 +111,16 @@ py::array_t<double> sobol_normal(std::int64_t n, std::int64_t d, std::uint64_t k
 }  // namespace
 
 void bind_elbo(py::module_& m) {
+  using ridgeline::bind::field;
+  ridgeline::bind::result_class<PlanArrays>(
+      m, "PlanArrays", "the arrays of a masked-diffusion plan, one row per evaluation (read-only)",
+      field("t", &PlanArrays::t, "(rows,) masking times"),
+      field("coef", &PlanArrays::coef, "(rows,) weight of each evaluation's summed log-probabilities"),
+      field("indptr", &PlanArrays::indptr, "(rows + 1,) CSR row pointers into indices"),
+      field("indices", &PlanArrays::indices, "masked positions of every row, concatenated"));
   m.def("plan", &plan, py::arg("row_ids"), py::arg("pos_ptr"), py::arg("pos"), py::arg("key"), py::arg("scheme"),
         py::arg("mask"), py::arg("budget"), py::arg("t_min"), py::arg("nodes"), py::arg("weights"),
-        py::arg("nthreads") = 0,
-        "masked-diffusion plan: (t, coef, indptr, indices) for batch * budget evaluations");
+        py::arg("n_threads") = 0, "masked-diffusion plan: PlanArrays for batch * budget evaluations");
   m.def("reduce_terms", &reduce_terms, py::arg("indptr"), py::arg("indices"), py::arg("coef"), py::arg("logp"),
         "per-evaluation terms coef * sum of masked log-probabilities");
   m.def(

@@ -12,10 +12,12 @@
 #include "ridgeline/nested/slice.hpp"
 #include "ridgeline/nested/checkpoint.hpp"
 #include "ridgeline/common/parallel.hpp"
+#include "nested_results.hpp"
 
 namespace {
 
 namespace nested = ridgeline::nested;
+namespace results = ridgeline::bind::nested_results;
 using CLogLike = double (*)(const double*, std::int64_t, void*);
 
 // --- fast numpy helpers for the per-call path ------------------------------
@@ -342,7 +344,7 @@ class PySampler {
     sampler_->set_live(mu, mx, vl, vb, logvol);
   }
 
-  py::tuple draw_above(double lstar, std::size_t m) {
+  results::Draw draw_above(double lstar, std::size_t m) {
     const auto d = static_cast<py::ssize_t>(ev_.d);
     const auto pm = static_cast<py::ssize_t>(m);
     py::array_t<double> u({pm, d}), x({pm, d}), logl(pm);
@@ -350,7 +352,8 @@ class PySampler {
     double* px = x.mutable_data();
     double* pl = logl.mutable_data();
     released([&] { sampler_->draw_above(ev_, lstar, m, pu, px, pl, ridgeline::bind::python_poll()); });
-    return py::make_tuple(u, x, logl);
+    results::freeze_all(u, x, logl);
+    return {u, x, logl};
   }
 
   std::string run_until(double logl_stop, double dlogz, std::int64_t maxcall) {
@@ -384,9 +387,9 @@ class PySampler {
   std::int64_t niter() const { return sampler_->state().niter; }
 
   // (niter, ncall, logz) without copying the points (progress reports).
-  py::tuple counters() const {
+  results::Counters counters() const {
     const nested::SamplerState& s = sampler_->state();
-    return py::make_tuple(s.niter, s.ncall, s.logz);
+    return {s.niter, s.ncall, s.logz};
   }
 
   void set_threads(int n) {
@@ -406,56 +409,23 @@ class PySampler {
   }
 
   // Evaluate prior transform and likelihood at the rows of u (no counters change).
-  py::tuple evaluate(const ridgeline::bind::farray& u) {
+  results::Evaluation evaluate(const ridgeline::bind::farray& u) {
     ridgeline::bind::require_ndim(u, 2, "u");
     if (u.shape(1) != ev_.d) throw std::invalid_argument("u must have ndim=" + std::to_string(ev_.d) + " columns");
     const auto m = static_cast<std::size_t>(u.shape(0));
     py::array_t<double> x({u.shape(0), u.shape(1)}), logl(u.shape(0));
     ev_.evaluate(u.data(), m, x.mutable_data(), logl.mutable_data());
-    return py::make_tuple(x, logl);
+    results::freeze_all(x, logl);
+    return {x, logl};
   }
 
-  py::dict state() const {
-    const nested::SamplerState& s = sampler_->state();
-    const int d = s.settings.ndim;
-    const auto nd = static_cast<py::ssize_t>(s.dead_logl.size());
-    py::dict out;
-    auto vec = [](const std::vector<double>& v) { return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data()); };
-    auto mat = [d](const std::vector<double>& v, py::ssize_t rows) {
-      return py::array_t<double>({rows, static_cast<py::ssize_t>(d)}, v.data());
-    };
-    out["dead_u"] = mat(s.dead_u, nd);
-    out["dead_x"] = mat(s.dead_x, nd);
-    out["dead_logl"] = vec(s.dead_logl);
-    out["dead_birth"] = vec(s.dead_birth);
-    out["dead_logvol"] = vec(s.dead_logvol);
-    out["dead_nlive"] = py::array_t<int>(static_cast<py::ssize_t>(s.dead_nlive.size()), s.dead_nlive.data());
-    nested::RowMatrix lu = s.live_u, lx = s.live_x;
-    out["live_u"] = py::array_t<double>({static_cast<py::ssize_t>(lu.rows()), static_cast<py::ssize_t>(d)}, lu.data());
-    out["live_x"] = py::array_t<double>({static_cast<py::ssize_t>(lx.rows()), static_cast<py::ssize_t>(d)}, lx.data());
-    out["live_logl"] = py::array_t<double>(static_cast<py::ssize_t>(s.live_logl.size()), s.live_logl.data());
-    out["live_birth"] = py::array_t<double>(static_cast<py::ssize_t>(s.live_birth.size()), s.live_birth.data());
-    out["logvol"] = s.logvol;
-    out["logz"] = s.logz;
-    out["niter"] = s.niter;
-    out["ncall"] = s.ncall;
-    out["nbound"] = static_cast<int>(s.use_bound ? s.bound.ells.size() : 0);
-    out["initialized"] = s.initialized;
-    out["slice_active"] = s.slice_active;
-    out["slice_calls"] = s.slice_calls;
-    out["slice_replacements"] = s.slice_replacements;
-    out["slice_nsteps"] = s.slice_nsteps;
-    out["slice_stats"] = vec(s.slice_stats);
-    return out;
-  }
+  results::SamplerState state() const { return results::sampler_state(sampler_->state()); }
 
-  // The current bound: list of (center, shape, logvol) per ellipsoid.
-  py::list bound() const {
+  // The current bound: its ellipsoids (none before the first bound).
+  std::vector<results::Ellipsoid> bound() const {
     const nested::SamplerState& s = sampler_->state();
-    py::list out;
-    if (!s.use_bound) return out;
-    for (const auto& e : s.bound.ells) out.append(py::make_tuple(e.center, e.shape, e.logvol));
-    return out;
+    if (!s.use_bound) return {};
+    return results::ellipsoids(s.bound);
   }
 
  private:
@@ -486,6 +456,7 @@ nested::RunSequence make_sequence(const ridgeline::bind::farray& logl,
 }  // namespace
 
 void bind_nested(py::module_& m) {
+  results::bind(m);
   py::class_<PySampler>(m, "Sampler", "nested sampler state and run loop (private; use ridgeline.nested)")
       .def(py::init<int, int, std::uint64_t, const std::string&, double, int, double, int, int>(), py::arg("ndim"),
            py::arg("nlive"), py::arg("seed"), py::arg("bound") = "multi", py::arg("enlarge") = 1.25,
@@ -538,8 +509,7 @@ void bind_nested(py::module_& m) {
         const nested::RunSequence r = make_sequence(logl, nlive, nfinal, logvol_end);
         std::vector<double> lv, lw;
         nested::deterministic_weights(r, lv, lw);
-        return py::make_tuple(py::array_t<double>(static_cast<py::ssize_t>(lv.size()), lv.data()),
-                              py::array_t<double>(static_cast<py::ssize_t>(lw.size()), lw.data()));
+        return results::Weights{ridgeline::bind::frozen_array(lv), ridgeline::bind::frozen_array(lw)};
       },
       py::arg("logl"), py::arg("nlive"), py::arg("nfinal"), py::arg("logvol_end"),
       "expected log volumes and log weights of a run");
@@ -552,13 +522,10 @@ void bind_nested(py::module_& m) {
         nested::RowMatrix pts(points.shape(0), points.shape(1));
         std::memcpy(pts.data(), points.data(), static_cast<std::size_t>(points.size()) * sizeof(double));
         if (!pts.allFinite()) throw std::invalid_argument("points must be finite");
-        const nested::EllipsoidUnion u = nested::fit_bound(pts, logpointvol, multi, enlarge);
-        py::list out;
-        for (const auto& e : u.ells) out.append(py::make_tuple(e.center, e.shape, e.logvol));
-        return out;
+        return results::ellipsoids(nested::fit_bound(pts, logpointvol, multi, enlarge));
       },
       py::arg("points"), py::arg("logpointvol"), py::arg("multi") = true, py::arg("enlarge") = 1.25,
-      "the (multi-)ellipsoid bound of a set of points: [(center, shape, logvol), ...]");
+      "the (multi-)ellipsoid bound of a set of points: a list of Ellipsoid");
   m.def(
       "builtin_loglike",
       [](const std::string& name, const ridgeline::bind::farray& x) {

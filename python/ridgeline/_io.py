@@ -127,7 +127,23 @@ def read_result(path: str | os.PathLike[str], kind: str | None = None) -> tuple[
 
 
 def load(path: str | os.PathLike[str]) -> Any:
-    """Load any saved ridgeline result (the class is read from the file)."""
+    """Load any saved ridgeline result (the class is read from the file).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by the ``save(path)`` method of a ridgeline result.
+
+    Returns
+    -------
+    object
+        The result, an instance of the class that saved it.
+
+    Raises
+    ------
+    ValueError
+        When the file is not a ridgeline result or holds an unknown kind.
+    """
     kind, arrays, scalars = read_result(path)
     if kind not in _KINDS:
         engine = kind.split(".", 1)[0]

@@ -6,7 +6,7 @@ Monte Carlo ELBO kernels
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat, SupportsIndex, SupportsInt
+from typing import Any, ClassVar, SupportsFloat, SupportsIndex, SupportsInt
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,13 +15,28 @@ from typing_extensions import TypeAlias
 _Int: TypeAlias = SupportsInt | SupportsIndex
 _Float: TypeAlias = SupportsFloat | SupportsIndex
 
+class PlanArrays:
+    """
+    the arrays of a masked-diffusion plan, one row per evaluation (read-only)
+    """
+    _fields: ClassVar[tuple[str, ...]]
+    def __getstate__(self) -> tuple[Any, ...]: ...
+    def __setstate__(self, arg0: tuple[Any, ...]) -> None: ...
+    @property
+    def t(self) -> NDArray[np.float64]: ...
+    @property
+    def coef(self) -> NDArray[np.float64]: ...
+    @property
+    def indptr(self) -> NDArray[np.int64]: ...
+    @property
+    def indices(self) -> NDArray[np.int64]: ...
 def norm_ppf(u: ArrayLike) -> NDArray[np.float64]:
     """
     standard normal quantile function (elementwise, flattened)
     """
-def plan(row_ids: ArrayLike, pos_ptr: ArrayLike, pos: ArrayLike, key: _Int, scheme: _Int, mask: _Int, budget: _Int, t_min: _Float, nodes: ArrayLike, weights: ArrayLike, nthreads: _Int = 0) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+def plan(row_ids: ArrayLike, pos_ptr: ArrayLike, pos: ArrayLike, key: _Int, scheme: _Int, mask: _Int, budget: _Int, t_min: _Float, nodes: ArrayLike, weights: ArrayLike, n_threads: _Int = 0) -> PlanArrays:
     """
-    masked-diffusion plan: (t, coef, indptr, indices) for batch * budget evaluations
+    masked-diffusion plan: PlanArrays for batch * budget evaluations
     """
 def reduce_terms(indptr: ArrayLike, indices: ArrayLike, coef: ArrayLike, logp: ArrayLike) -> NDArray[np.float64]:
     """

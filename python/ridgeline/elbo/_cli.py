@@ -50,7 +50,7 @@ def scheme_table(
     fn = chain.logprob_fn("exact")
     f = chain.mask_profile(x)
     truth = float(np.sum(f[1:] / np.arange(1, f.size)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for label, scheme, mask, quad in SCHEME_ROWS:
         v = _values(chain, x, budget, repeats, seed, fn, scheme=scheme, mask=mask, quadrature=quad)
         exp = md.expectation(f, budget, scheme=scheme, mask=mask, quadrature=quad)

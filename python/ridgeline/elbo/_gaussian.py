@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,14 +215,20 @@ class GaussianELBO:
             sampler=self.sampler, estimator=self.estimator, grad_mean=self.grad_mean,
         )
 
-    def save(self, path: Any) -> None:
-        """Save the result (``.npz``, see :mod:`ridgeline._io`)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the result (``.npz``, see :mod:`ridgeline._io`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         arrays = {k: v for k, v in (("grad_mean", self.grad_mean), ("grad_scale", self.grad_scale)) if v is not None}
         scalars = {k: getattr(self, k) for k in ("value", "stderr", "entropy", "n", "sampler", "estimator")}
         _io.save_result(path, "elbo.GaussianELBO", arrays, scalars)
 
     @classmethod
-    def load(cls, path: Any) -> GaussianELBO:
+    def load(cls, path: str | os.PathLike[str]) -> GaussianELBO:
         """Read a result written by :meth:`save`."""
         _, arrays, scalars = _io.read_result(path, "elbo.GaussianELBO")
         return cls._from_saved(arrays, scalars)
@@ -356,13 +363,19 @@ class IWAEBound:
     def __repr__(self) -> str:
         return _io.short_repr("IWAEBound", value=self.value, stderr=self.stderr, K=self.K, n=self.n, sampler=self.sampler)
 
-    def save(self, path: Any) -> None:
-        """Save the result (``.npz``, see :mod:`ridgeline._io`)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the result (``.npz``, see :mod:`ridgeline._io`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         scalars = {k: getattr(self, k) for k in ("value", "stderr", "K", "n", "sampler")}
         _io.save_result(path, "elbo.IWAEBound", {}, scalars)
 
     @classmethod
-    def load(cls, path: Any) -> IWAEBound:
+    def load(cls, path: str | os.PathLike[str]) -> IWAEBound:
         """Read a result written by :meth:`save`."""
         _, arrays, scalars = _io.read_result(path, "elbo.IWAEBound")
         return cls._from_saved(arrays, scalars)

@@ -49,6 +49,7 @@ random numbers), which is what makes ELBO *differences* precise.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,13 +196,19 @@ class Plan:
         scalars = {prefix + k: getattr(self, k) for k in self._SCALARS}
         return arrays, scalars
 
-    def save(self, path: Any) -> None:
-        """Save the plan (``.npz``, see :mod:`ridgeline._io`); read it back with :meth:`Plan.load`."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the plan (``.npz``, see :mod:`ridgeline._io`); read it back with :meth:`Plan.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         arrays, scalars = self._fields()
         _io.save_result(path, "elbo.Plan", arrays, scalars)
 
     @classmethod
-    def load(cls, path: Any) -> Plan:
+    def load(cls, path: str | os.PathLike[str]) -> Plan:
         """Read a plan written by :meth:`save`."""
         _, arrays, scalars = _io.read_result(path, "elbo.Plan")
         return cls._from_saved(arrays, scalars)
@@ -216,8 +223,18 @@ class Plan:
     def to(self, device: Any = None, dtype: Any = None) -> Any:
         """The plan as torch tensors on ``device``: a :class:`ridgeline.elbo.torch.TorchPlan`.
 
-        Needs PyTorch; masks are built once here and moved in one copy.  ``dtype`` is
-        the floating dtype of the coefficients (default ``torch.float64``).
+        Needs PyTorch; masks are built once here and moved in one copy.
+
+        Parameters
+        ----------
+        device : torch.device or str, optional
+            Target device (default: the CPU).
+        dtype : torch.dtype, optional
+            Floating dtype of the coefficients (default ``torch.float64``).
+
+        Returns
+        -------
+        TorchPlan
         """
         from ridgeline.elbo import torch as rt
 
@@ -247,7 +264,7 @@ class Plan:
             msg = "rows must be a contiguous slice"
             raise ValueError(msg)
         j = np.arange(start, stop)
-        out = tok[j // self.budget].copy()
+        out: np.ndarray = tok[j // self.budget].copy()
         a, b = self.indptr[start], self.indptr[max(start, stop)]
         r = np.repeat(np.arange(stop - start), np.diff(self.indptr[start : max(start, stop) + 1]))
         out[r, self.indices[a:b]] = mask_id
@@ -407,7 +424,9 @@ def plan(
         Sequence length when ``lengths`` is 1-D (default ``max(lengths)``).
     n_threads : int, optional
         Threads for building the plan (None or -1: all cores); the result does not depend on it.
-        (``nthreads`` is a deprecated spelling.)
+    **deprecated
+        Deprecated spellings, accepted for one release with a ``DeprecationWarning``:
+        ``nthreads`` (now ``n_threads``).
 
     Returns
     -------
@@ -441,7 +460,7 @@ def plan(
     pos_ptr = np.zeros(batch + 1, dtype=np.int64)
     np.cumsum(n, out=pos_ptr[1:])
     flat = np.concatenate(pos) if batch else np.zeros(0, dtype=np.int64)
-    t, coef, indptr, indices = _core.elbo.plan(
+    arrays = _core.elbo.plan(
         rid, pos_ptr, flat, key, SCHEMES.index(scheme), MASKS.index(mask), B, tm, nodes, weights, nt
     )
     return Plan(
@@ -452,10 +471,10 @@ def plan(
         seed=s,
         row_ids=rid,
         n_maskable=n,
-        t=t.reshape(batch, B),
-        coef=coef.reshape(batch, B),
-        indptr=indptr,
-        indices=indices,
+        t=arrays.t.reshape(batch, B),
+        coef=arrays.coef.reshape(batch, B),
+        indptr=arrays.indptr,
+        indices=arrays.indices,
         t_min=tm,
         nodes=nodes,
         weights=weights,
@@ -486,7 +505,19 @@ def _logp_rows(p: Plan, logp: Any) -> np.ndarray:
 
 
 def terms(plan: Plan, logp: Any) -> np.ndarray:
-    """Per-evaluation contributions ``coef * sum(masked logp)``, shape (batch, budget)."""
+    """Per-evaluation contributions ``coef * sum(masked logp)``, shape (batch, budget).
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan whose masks and coefficients are applied.
+    logp : array-like of shape (batch * budget, seq_len) or (batch, budget, seq_len)
+        Per-token log-probabilities of the clean tokens, one row per evaluation of the plan.
+
+    Returns
+    -------
+    ndarray of shape (batch, budget)
+    """
     p = _check_plan(plan)
     lp = _logp_rows(p, logp)
     out = _core.elbo.reduce_terms(p.indptr, p.indices, p.coef.reshape(-1), lp)
@@ -614,14 +645,20 @@ class Estimate:
             budget=self.plan.budget, seed=self.plan.seed,
         )
 
-    def save(self, path: Any) -> None:
-        """Save the estimate and its plan (``.npz``, see :mod:`ridgeline._io`)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the estimate and its plan (``.npz``, see :mod:`ridgeline._io`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         arrays, scalars = self.plan._fields("plan_")
         arrays.update(value=self.value, stderr=self.stderr, terms=self.terms)
         _io.save_result(path, "elbo.Estimate", arrays, scalars)
 
     @classmethod
-    def load(cls, path: Any) -> Estimate:
+    def load(cls, path: str | os.PathLike[str]) -> Estimate:
         """Read an estimate written by :meth:`save`."""
         _, arrays, scalars = _io.read_result(path, "elbo.Estimate")
         return cls._from_saved(arrays, scalars)
@@ -673,6 +710,9 @@ def estimate(
         Evaluation rows per model call (``chunk_size`` is a deprecated spelling).
     progress : bool, default=False
         Show a progress bar on a terminal (messages also go to the ``ridgeline.elbo`` logger).
+    **deprecated
+        Deprecated spellings, accepted for one release with a ``DeprecationWarning``:
+        ``chunk_size`` (now ``micro_batch``).
 
     Returns
     -------
@@ -774,11 +814,13 @@ def expectation(
             lt = np.log(t)
             l1 = np.log1p(-t)
             expo = np.where(ls > 1, (ls - 1) * lt, 0.0) + np.where(n - ls > 0, (n - ls) * l1, 0.0)
-        return (np.exp(logc + expo) * fv[1:]).sum(axis=1)
+        out: np.ndarray = (np.exp(logc + expo) * fv[1:]).sum(axis=1)
+        return out
 
     def g(t: np.ndarray) -> np.ndarray:
         ell = np.minimum(np.floor(np.asarray(t) * n).astype(np.int64), n)
-        return fv[ell] * (ell > 0) / np.asarray(t)
+        out: np.ndarray = fv[ell] * (ell > 0) / np.asarray(t)
+        return out
 
     if scheme == "quadrature":
         vals = h(nodes) if mask == "bernoulli" else g(nodes)
@@ -793,7 +835,7 @@ def expectation(
         lo, hi = max(k / n, tm), min((k + 1) / n, 1.0)
         if hi > lo:
             total += fv[k] * math.log(hi / lo)
-    return total / (1.0 - tm)
+    return float(total / (1.0 - tm))
 
 
 _io.register("elbo.Plan", "ridgeline.elbo.masked_diffusion:Plan")

@@ -76,8 +76,22 @@ class MarkovChain:
         self._marg: np.ndarray = p0[None]
 
     @classmethod
-    def random(cls, V: int, *, alpha: float = 0.3, rng: Any = None) -> MarkovChain:
-        """A chain with Dirichlet(alpha) transition rows and a uniform first token."""
+    def random(cls, V: int, *, alpha: float = 0.3, rng: int | np.random.Generator | None = None) -> MarkovChain:
+        """A chain with Dirichlet(alpha) transition rows and a uniform first token.
+
+        Parameters
+        ----------
+        V : int
+            Vocabulary size.
+        alpha : float, default=0.3
+            Concentration of the Dirichlet distribution of each transition row.
+        rng : int, numpy Generator or None
+            Source of randomness (None: fresh entropy).
+
+        Returns
+        -------
+        MarkovChain
+        """
         gen = np.random.default_rng(rng)
         P = gen.dirichlet(np.full(V, alpha), size=V)
         P = np.maximum(P, 1e-300)
@@ -90,8 +104,22 @@ class MarkovChain:
             self._pow = np.concatenate([self._pow, (self._pow[-1] @ self.trans)[None]])
             self._marg = np.concatenate([self._marg, (self._marg[-1] @ self.trans)[None]])
 
-    def sample(self, n: int, L: int, rng: Any = None) -> np.ndarray:
-        """``n`` sequences of length ``L`` (int64 array of shape (n, L))."""
+    def sample(self, n: int, L: int, rng: int | np.random.Generator | None = None) -> np.ndarray:
+        """``n`` sequences of length ``L`` (int64 array of shape (n, L)).
+
+        Parameters
+        ----------
+        n : int
+            Number of sequences.
+        L : int
+            Length of each sequence.
+        rng : int, numpy Generator or None
+            Source of randomness (None: fresh entropy).
+
+        Returns
+        -------
+        ndarray of int64, shape (n, L)
+        """
         gen = np.random.default_rng(rng)
         x = np.empty((n, L), dtype=np.int64)
         if L == 0:
@@ -121,7 +149,17 @@ class MarkovChain:
         return a
 
     def log_prob(self, x: Any) -> np.ndarray | float:
-        """Exact ``log p(x)`` of one sequence (float) or of each row of a 2-D array."""
+        """Exact ``log p(x)`` of one sequence (float) or of each row of a 2-D array.
+
+        Parameters
+        ----------
+        x : array-like of int, shape (L,) or (n, L)
+            One sequence or a batch of sequences.
+
+        Returns
+        -------
+        float or ndarray of shape (n,)
+        """
         a = self._ids(x, "x")
         one = a.ndim == 1
         a = np.atleast_2d(a)
@@ -142,14 +180,16 @@ class MarkovChain:
             a = np.where(has_l, self._pow[np.where(has_l, i - jj, 0), np.where(has_l, xj, 0), xi], self._marg[i, xi])
             with np.errstate(divide="ignore"):
                 if model == "left":
-                    return np.log(a)
+                    left: np.ndarray = np.log(a)
+                    return left
                 b = np.where(has_r, self._pow[np.where(has_r, kk - i, 0), xi, np.where(has_r, xk, 0)], 1.0)
                 norm = np.where(
                     has_l & has_r,
                     self._pow[np.where(has_l & has_r, kk - jj, 0), np.where(has_l, xj, 0), np.where(has_r, xk, 0)],
                     np.where(has_r, self._marg[kk, np.where(has_r, xk, 0)], 1.0),
                 )
-                return np.log(a) + np.log(b) - np.log(norm)
+                both: np.ndarray = np.log(a) + np.log(b) - np.log(norm)
+                return both
         A = np.where(has_l[:, None], self._pow[np.where(has_l, i - j, 0), np.where(has_l, xj, 0)], self._marg[i])
         if model == "left":
             w = A
@@ -162,7 +202,8 @@ class MarkovChain:
             logw = logw / temperature
         m = logw.max(axis=1, keepdims=True)
         lse = (m + np.log(np.exp(logw - m).sum(axis=1, keepdims=True)))[:, 0]
-        return logw[np.arange(i.size), xi] - lse
+        out: np.ndarray = logw[np.arange(i.size), xi] - lse
+        return out
 
     def logprob_fn(
         self, model: str = "exact", *, temperature: float = 0.9, mask_id: int | None = None
@@ -171,6 +212,21 @@ class MarkovChain:
 
         ``noisy`` has ``mask_id`` (default ``V``) at masked positions; ``logp[r, i]`` is the
         model's log-probability of ``clean[r, i]`` at masked positions, 0 elsewhere.
+
+        Parameters
+        ----------
+        model : {"exact", "tempered", "left"}, default="exact"
+            The denoiser: the chain's exact conditional given the nearest visible tokens on both
+            sides, the same with log-probabilities divided by ``temperature``, or the exact
+            conditional given the left neighbour only (a biased model).
+        temperature : float, default=0.9
+            For ``model="tempered"``.
+        mask_id : int, optional
+            Token id of the mask (default ``V``, one past the vocabulary).
+
+        Returns
+        -------
+        callable
         """
         model = _check_model(model, temperature)
         mid = self.V if mask_id is None else check_int(mask_id, "mask_id")
@@ -211,9 +267,16 @@ class MarkovChain:
             A clean sequence.
         maskable : array-like of bool of shape (L,) or int, optional
             Completion mask, or the number of maskable leading tokens; default all.
-        model : {"exact", "tempered", "left"}
-        temperature : float
+        model : {"exact", "tempered", "left"}, default="exact"
+            The denoiser: the chain's exact conditional given the nearest visible tokens on both
+            sides, the same with log-probabilities divided by ``temperature``, or the exact
+            conditional given the left neighbour only (a biased model).
+        temperature : float, default=0.9
             For ``model="tempered"``.
+
+        Returns
+        -------
+        ndarray of shape (n + 1,)
         """
         model = _check_model(model, temperature)
         xs = self._ids(x, "x")
@@ -286,7 +349,25 @@ class MarkovChain:
         return f
 
     def exact_elbo(self, x: Any, maskable: Any = None, *, model: str = "exact", temperature: float = 0.9) -> float:
-        """Exact ELBO ``sum_l f(l) / l`` of one sequence under ``model``."""
+        """Exact ELBO ``sum_l f(l) / l`` of one sequence under ``model``.
+
+        Parameters
+        ----------
+        x : array-like of int, shape (L,)
+            A clean sequence.
+        maskable : array-like of bool of shape (L,) or int, optional
+            Completion mask, or the number of maskable leading tokens; default all.
+        model : {"exact", "tempered", "left"}, default="exact"
+            The denoiser: the chain's exact conditional given the nearest visible tokens on both
+            sides, the same with log-probabilities divided by ``temperature``, or the exact
+            conditional given the left neighbour only (a biased model).
+        temperature : float, default=0.9
+            For ``model="tempered"``.
+
+        Returns
+        -------
+        float
+        """
         f = self.mask_profile(x, maskable, model=model, temperature=temperature)
         n = f.size - 1
         return float(np.sum(f[1:] / np.arange(1, n + 1))) if n else 0.0
@@ -303,13 +384,24 @@ def _check_model(model: str, temperature: float) -> str:
 
 
 def gaussian_target(
-    d: int, *, rng: Any = None, scale_error: float = 0.1, log_z: float = 1.7
+    d: int, *, rng: int | np.random.Generator | None = None, scale_error: float = 0.1, log_z: float = 1.7
 ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, np.ndarray, float]:
     """A Gaussian VI problem with an exact ELBO.
 
     The target is ``p(x, z) = exp(log_z) N(z; m, diag(s^2))`` with random ``m`` and ``s``;
     the variational ``q = N(mu, diag(sigma^2))`` has ``sigma = s u``, ``u ~ U(1 - scale_error,
     1 + scale_error)``, and ``mu = m + 0.1 s e``, ``e ~ N(0, 1)``.
+
+    Parameters
+    ----------
+    d : int
+        Dimension of ``z``.
+    rng : int, numpy Generator or None
+        Source of randomness of ``m``, ``s``, ``u`` and ``e`` (None: fresh entropy).
+    scale_error : float, default=0.1
+        Half-width of the relative error of the variational scales.
+    log_z : float, default=1.7
+        Log normalising constant of the target.
 
     Returns
     -------
@@ -321,7 +413,8 @@ def gaussian_target(
     c = float(-np.log(s).sum() - 0.5 * d * math.log(2 * math.pi) + log_z)
 
     def logjoint(z: np.ndarray) -> np.ndarray:
-        return -0.5 * (((z - m) / s) ** 2).sum(axis=1) + c
+        out: np.ndarray = -0.5 * (((z - m) / s) ** 2).sum(axis=1) + c
+        return out
 
     sigma = s * gen.uniform(1 - scale_error, 1 + scale_error, size=d)
     mu = m + 0.1 * s * gen.normal(size=d)

@@ -51,6 +51,12 @@ __all__ = [
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
+def _check_tensor(value: object, name: str, kind: str = "a torch tensor") -> None:
+    if not isinstance(value, torch.Tensor):
+        msg = f"{name} must be {kind}, got {type(value).__name__}"
+        raise TypeError(msg)
+
+
 def _device(device: Any) -> torch.device:
     if device is None:
         return torch.device("cpu")
@@ -100,7 +106,7 @@ class TorchPlan:
         dev = _device(device)
         dt = _float_dtype(dtype)
         masks = torch.from_numpy(np.ascontiguousarray(p.masks.reshape(p.n_evals, p.seq_len))).to(dev)
-        coef = torch.from_numpy(np.ascontiguousarray(p.coef.reshape(-1))).to(device=dev, dtype=dt)
+        coef = torch.tensor(p.coef.reshape(-1), device=dev, dtype=dt)  # a copy (the plan's arrays are read-only)
         row_of = torch.arange(p.batch, device=dev).repeat_interleave(p.budget)
         return cls(p, masks, coef, row_of)
 
@@ -182,10 +188,8 @@ def _rows(rows: slice | None, n: int) -> slice:
     return slice(start, max(start, stop))
 
 
-def _check_tokens(tokens: Any, p: TorchPlan) -> torch.Tensor:
-    if not isinstance(tokens, torch.Tensor):
-        msg = f"tokens must be a torch tensor of token ids, got {type(tokens).__name__}"
-        raise TypeError(msg)
+def _check_tokens(tokens: torch.Tensor, p: TorchPlan) -> torch.Tensor:
+    _check_tensor(tokens, "tokens", "a torch tensor of token ids")
     if tokens.dtype.is_floating_point or tokens.dtype.is_complex or tokens.dtype == torch.bool:
         msg = f"tokens must be an integer tensor, got dtype {tokens.dtype}"
         raise TypeError(msg)
@@ -195,10 +199,11 @@ def _check_tokens(tokens: Any, p: TorchPlan) -> torch.Tensor:
     if tokens.device != p.device:
         msg = f"tokens are on {tokens.device} but the plan is on {p.device}; use plan.to(tokens.device)"
         raise ValueError(msg)
-    return tokens if tokens.dtype == torch.int64 else tokens.long()
+    out: torch.Tensor = tokens if tokens.dtype == torch.int64 else tokens.long()
+    return out
 
 
-def _as_torch_plan(plan: Any, device: torch.device) -> TorchPlan:
+def _as_torch_plan(plan: object, device: torch.device) -> TorchPlan:
     if isinstance(plan, TorchPlan):
         if plan.device != device:
             msg = f"logp is on {device} but the plan is on {plan.device}; use plan.to({str(device)!r})"
@@ -226,9 +231,7 @@ def plan(*args: Any, device: Any = None, dtype: Any = None, **kwargs: Any) -> To
 
 
 def _logp_rows(p: TorchPlan, logp: Any) -> torch.Tensor:
-    if not isinstance(logp, torch.Tensor):
-        msg = f"logp must be a torch tensor, got {type(logp).__name__}"
-        raise TypeError(msg)
+    _check_tensor(logp, "logp")
     if not logp.dtype.is_floating_point:
         msg = f"logp must be a floating tensor, got dtype {logp.dtype}"
         raise TypeError(msg)
@@ -259,16 +262,14 @@ def _check_finite(t: torch.Tensor, p: TorchPlan, lp: torch.Tensor) -> None:
         raise ValueError(msg)
 
 
-def terms(plan: Any, logp: torch.Tensor, *, check: bool = True) -> torch.Tensor:
+def terms(plan: TorchPlan | md.Plan, logp: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     """Per-evaluation contributions ``coef * sum(masked logp)``, a tensor of shape (batch, budget).
 
     ``plan`` is a :class:`TorchPlan` on ``logp``'s device, or a host
     :class:`~ridgeline.elbo.masked_diffusion.Plan` (moved there once and cached).
     ``check=True`` refuses NaN or +inf at masked positions (one host synchronisation).
     """
-    if not isinstance(logp, torch.Tensor):
-        msg = f"logp must be a torch tensor, got {type(logp).__name__}"
-        raise TypeError(msg)
+    _check_tensor(logp, "logp")
     p = _as_torch_plan(plan, logp.device)
     lp = _logp_rows(p, logp)
     out = _row_terms(p, lp, slice(0, p.n_evals))
@@ -277,7 +278,7 @@ def terms(plan: Any, logp: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     return out.reshape(p.batch, p.budget)
 
 
-def reduce(plan: Any, logp: torch.Tensor, *, check: bool = True) -> torch.Tensor:
+def reduce(plan: TorchPlan | md.Plan, logp: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     """ELBO estimate of each row, a differentiable tensor of shape (batch,).
 
     The torch twin of :func:`ridgeline.elbo.masked_diffusion.reduce`: ``logp`` of shape
@@ -296,11 +297,9 @@ def reduce(plan: Any, logp: torch.Tensor, *, check: bool = True) -> torch.Tensor
     return terms(plan, logp, check=check).sum(dim=1)
 
 
-def stderr(plan: Any, logp: torch.Tensor) -> torch.Tensor:
+def stderr(plan: TorchPlan | md.Plan, logp: torch.Tensor) -> torch.Tensor:
     """Standard error of each row's estimate (as :func:`ridgeline.elbo.masked_diffusion.stderr`), a tensor."""
-    if not isinstance(logp, torch.Tensor):
-        msg = f"logp must be a torch tensor, got {type(logp).__name__}"
-        raise TypeError(msg)
+    _check_tensor(logp, "logp")
     p = _as_torch_plan(plan, logp.device)
     return _stderr_from_terms(p, terms(p, logp))
 
@@ -343,7 +342,7 @@ def _logits(out: Any, rows: int, L: int, device: torch.device) -> torch.Tensor:
 def elbo(
     model: Callable[[torch.Tensor], Any],
     tokens: torch.Tensor,
-    plan: Any,
+    plan: TorchPlan | md.Plan,
     *,
     mask_id: int,
     micro_batch: int | None = None,
@@ -382,9 +381,7 @@ def elbo(
     """
     check_callable(model, "model")
     mask_id = check_int(mask_id, "mask_id")
-    if not isinstance(tokens, torch.Tensor):
-        msg = f"tokens must be a torch tensor of token ids, got {type(tokens).__name__}"
-        raise TypeError(msg)
+    _check_tensor(tokens, "tokens", "a torch tensor of token ids")
     p = _as_torch_plan(plan, tokens.device)
     tok = _check_tokens(tokens, p)
     n = p.n_evals
@@ -472,7 +469,8 @@ def gdpo_loss(
         ``s_i = (ELBO_i - ELBO_old_i) / n_i`` and the non-negative KL estimate
         ``k_i = exp(q_i) - q_i - 1``, ``q_i = (ELBO_ref_i - ELBO_i) / n_i``.
     """
-    for name, t in (("elbo", elbo), ("elbo_old", elbo_old)):
+    given: tuple[tuple[str, object], ...] = (("elbo", elbo), ("elbo_old", elbo_old))
+    for name, t in given:
         if not isinstance(t, torch.Tensor) or t.ndim != 1 or not t.dtype.is_floating_point:
             msg = f"{name} must be a 1-D floating tensor"
             raise TypeError(msg)
@@ -534,7 +532,7 @@ def gaussian_elbo(
     *,
     n: int = 256,
     sampler: str = "mc",
-    rng: Any = None,
+    rng: int | np.random.Generator | None = None,
     replicates: int = 1,
     estimator: str = "cv",
 ) -> TorchGaussianELBO:
@@ -548,9 +546,7 @@ def gaussian_elbo(
     """
     check_callable(logjoint, "logjoint")
     for name, t in (("mean", mean), ("scale", scale)):
-        if not isinstance(t, torch.Tensor):
-            msg = f"{name} must be a torch tensor, got {type(t).__name__}"
-            raise TypeError(msg)
+        _check_tensor(t, name)
         if not t.dtype.is_floating_point:
             msg = f"{name} must be a real floating tensor, got dtype {t.dtype}"
             raise TypeError(msg)
@@ -577,7 +573,7 @@ def gaussian_elbo(
     eps = torch.from_numpy(eps_np).to(device=mean.device, dtype=mean.dtype)
     L = torch.tril(scale) if full else scale
     z = mean + (eps @ L.T if full else eps * L)
-    vals = logjoint(z)
+    vals: object = logjoint(z)
     if not isinstance(vals, torch.Tensor) or tuple(vals.shape) != (n,):
         msg = f"logjoint must map an (n, d) tensor to a tensor of shape (n,), got {getattr(vals, 'shape', type(vals))}"
         raise ValueError(msg)

@@ -43,16 +43,16 @@ _NEG_INF = -math.inf
 _MAX_ESS = 1e9
 
 
-def _run_from_state(st: dict[str, Any], start: float) -> dict[str, Any]:
+def _run_from_state(st: _core.nested.SamplerState, start: float) -> dict[str, Any]:
     """One run (baseline or batch) as arrays in order of death, final live points included."""
-    order = np.argsort(st["live_logl"], kind="stable")
+    order = np.argsort(st.live_logl, kind="stable")
     nfin = order.size
     return {
-        "logl": np.concatenate([st["dead_logl"], st["live_logl"][order]]),
-        "n": np.concatenate([st["dead_nlive"].astype(np.int64), np.arange(nfin, 0, -1, dtype=np.int64)]),
-        "u": np.concatenate([st["dead_u"], st["live_u"][order]]),
-        "x": np.concatenate([st["dead_x"], st["live_x"][order]]),
-        "birth": np.concatenate([st["dead_birth"], st["live_birth"][order]]),
+        "logl": np.concatenate([st.dead_logl, st.live_logl[order]]),
+        "n": np.concatenate([st.dead_nlive.astype(np.int64), np.arange(nfin, 0, -1, dtype=np.int64)]),
+        "u": np.concatenate([st.dead_u, st.live_u[order]]),
+        "x": np.concatenate([st.dead_x, st.live_x[order]]),
+        "birth": np.concatenate([st.dead_birth, st.live_birth[order]]),
         "start": float(start),
     }
 
@@ -225,7 +225,8 @@ class DynamicNestedSampler:
         logl = m["logl"]
         nfinal = m["nfinal"]
         nlive_it = m["nlive"][: logl.size - nfinal].astype(np.int32)
-        logvol, logwt = _core.nested.deterministic_weights(logl, nlive_it, nfinal, m["logvol_end"])
+        w = _core.nested.deterministic_weights(logl, nlive_it, nfinal, m["logvol_end"])
+        logvol, logwt = w.logvol, w.logwt
         logz = float(np.logaddexp.reduce(logwt))
         sims = _core.nested.simulate_logz(logl, nlive_it, nfinal, m["logvol_end"], self._base._nsim,
                                           mix_seed(self._seed, 0xE77))
@@ -278,14 +279,15 @@ class DynamicNestedSampler:
             seeder = self._sampler(int(live.size), 2 * b + 2)
             seeder._core.set_live(res.samples_u[live], res.samples[live], res.logl[live], res.logl_birth[live],
                                   logvol_low)
-            u, x, ll = seeder._core.draw_above(l_low, nb)
-            calls += int(seeder._core.state()["ncall"])
+            drawn = seeder._core.draw_above(l_low, nb)
+            u, x, ll = drawn.u, drawn.x, drawn.logl
+            calls += int(seeder._core.state().ncall)
             batch._core.set_live(u, x, ll, np.full(nb, l_low), logvol_low)
             start = l_low
         remaining = -1 if maxcall < 0 else max(maxcall - self._ncall - calls, 0)
         stop = batch._core.run_until(l_high, dlogz if math.isinf(l_high) else 0.0, remaining)
         st = batch._core.state()
-        calls += int(st["ncall"])
+        calls += int(st.ncall)
         self._ncall += calls
         run = _run_from_state(st, start)
         self._runs.append(run)
@@ -332,6 +334,9 @@ class DynamicNestedSampler:
             Show the baseline's progress bar, then the batches' (effective sample
             size against the target) on stderr when it is a terminal; messages
             also go to the ``ridgeline.nested`` logger.
+        **kwargs
+            Deprecated spellings, accepted for one release with a ``DeprecationWarning``:
+            ``n_effective`` (now ``target_ess``).
 
         Returns
         -------
@@ -353,7 +358,7 @@ class DynamicNestedSampler:
         if not self._runs:
             base = self._base.run(dlogz=dlogz_init, maxcall=None if mc < 0 else mc, progress=progress)
             st = self._base._core.state()
-            self._ncall = int(st["ncall"])
+            self._ncall = int(st.ncall)
             self._runs.append(_run_from_state(st, _NEG_INF))
             if base.stop not in ("dlogz", "plateau"):
                 self._result = self._merged(base.stop)

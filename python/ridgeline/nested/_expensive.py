@@ -34,7 +34,7 @@ class ExpensiveLoglike:
         return {"name": self.name, "ndim": self.ndim, "cost": self.cost}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["name"], state["ndim"], state["cost"])  # type: ignore[misc,arg-type]
+        self.__init__(state["name"], state["ndim"], state["cost"])  # type: ignore[misc]
 
     def _burn(self, n: int) -> None:
         if self.cost > 0:

@@ -53,11 +53,13 @@ class Ellipsoid:
 
     @property
     def shape(self) -> np.ndarray:
-        return (self.vec * self.lam) @ self.vec.T
+        out: np.ndarray = (self.vec * self.lam) @ self.vec.T
+        return out
 
     @property
     def precision(self) -> np.ndarray:
-        return (self.vec / self.lam) @ self.vec.T
+        out: np.ndarray = (self.vec / self.lam) @ self.vec.T
+        return out
 
     @property
     def major(self) -> np.ndarray:
@@ -71,13 +73,15 @@ class Ellipsoid:
 
     def radius2(self, x: np.ndarray) -> np.ndarray:
         z = (np.atleast_2d(x) - self.center) @ self.vec
-        return np.sum(z * z / self.lam, axis=1)
+        out: np.ndarray = np.sum(z * z / self.lam, axis=1)
+        return out
 
     def draw(self, gen: np.random.Generator, m: int) -> np.ndarray:
         d = self.center.size
         z = gen.standard_normal((m, d))
         z *= (gen.random(m) ** (1.0 / d) / np.linalg.norm(z, axis=1))[:, None]
-        return self.center + (z * np.sqrt(self.lam)) @ self.vec.T
+        out: np.ndarray = self.center + (z * np.sqrt(self.lam)) @ self.vec.T
+        return out
 
 
 def fit_ellipsoid(points: np.ndarray, logpointvol: float) -> Ellipsoid:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ridgeline import _io, _validation
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["NestedResult"]
 
@@ -109,7 +113,8 @@ class NestedResult:
         pos = (gen.random() + np.arange(n)) / n
         idx = np.minimum(np.searchsorted(cdf, pos, side="right"), cdf.size - 1)
         gen.shuffle(idx)
-        return self.samples[idx].copy()
+        out: np.ndarray = self.samples[idx].copy()
+        return out
 
     def mean_and_cov(self) -> tuple[np.ndarray, np.ndarray]:
         """Weighted posterior mean and covariance."""
@@ -148,6 +153,11 @@ class NestedResult:
 
         Every field is kept exactly; read it back with :meth:`load` or
         :func:`ridgeline.load`.  The format is described in ``ridgeline._io``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write (``.npz`` is appended by numpy when missing).
         """
         arrays = {k: getattr(self, k) for k in _ARRAYS}
         scalars = {k: getattr(self, k) for k in _SCALARS}
@@ -210,23 +220,61 @@ class NestedResult:
             raise ValueError(msg)
         return NestedSamples(data=self.samples, columns=cols, logL=self.logl, logL_birth=self.logl_birth)
 
-    def plot_run(self, **kwargs: Any) -> Any:
-        """Run plot (log L, weights, evidence against log X); see :func:`ridgeline.nested.plotting.runplot`."""
+    def plot_run(self, *, fig: Figure | None = None) -> Figure:
+        """Run plot (log L, weights, evidence against log X); see :func:`ridgeline.nested.plotting.runplot`.
+
+        Parameters
+        ----------
+        fig : matplotlib Figure, optional
+            Figure to draw into (three axes are added); a new one by default.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ridgeline.nested.plotting import runplot
 
-        return runplot(self, **kwargs)
+        return runplot(self, fig=fig)
 
-    def plot_trace(self, dims: Any = None, **kwargs: Any) -> Any:
-        """Trace plot; see :func:`ridgeline.nested.plotting.traceplot`."""
+    def plot_trace(self, dims: Sequence[int] | None = None, *, labels: Sequence[str] | None = None) -> Figure:
+        """Trace plot; see :func:`ridgeline.nested.plotting.traceplot`.
+
+        Parameters
+        ----------
+        dims : sequence of int, optional
+            Parameters to show (default: all).
+        labels : sequence of str, optional
+            Axis labels, one per shown parameter.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ridgeline.nested.plotting import traceplot
 
-        return traceplot(self, dims, **kwargs)
+        return traceplot(self, dims, labels=labels)
 
-    def plot_corner(self, dims: Any = None, **kwargs: Any) -> Any:
-        """Weighted corner plot; see :func:`ridgeline.nested.plotting.cornerplot`."""
+    def plot_corner(
+        self, dims: Sequence[int] | None = None, *, bins: int = 30, labels: Sequence[str] | None = None
+    ) -> Figure:
+        """Weighted corner plot; see :func:`ridgeline.nested.plotting.cornerplot`.
+
+        Parameters
+        ----------
+        dims : sequence of int, optional
+            Parameters to show (default: all).
+        bins : int, default=30
+            Histogram bins per axis.
+        labels : sequence of str, optional
+            Axis labels, one per shown parameter.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from ridgeline.nested.plotting import cornerplot
 
-        return cornerplot(self, dims, **kwargs)
+        return cornerplot(self, dims, bins=bins, labels=labels)
 
     def to_dynesty(self) -> Any:
         """The run as dynesty-style results (per-iteration arrays).

@@ -38,9 +38,9 @@ def save_checkpoint(sampler: Any, path: str) -> None:
     # a likelihood check at a stored point: detects a changed likelihood (stale
     # file); None before the first iteration (no point evaluated yet)
     meta["check"] = None
-    if st["initialized"]:
-        i = int(np.argmax(st["live_logl"]))
-        meta["check"] = {"u": st["live_u"][i].tolist(), "logl": float(st["live_logl"][i])}
+    if st.initialized:
+        i = int(np.argmax(st.live_logl))
+        meta["check"] = {"u": st.live_u[i].tolist(), "logl": float(st.live_logl[i])}
     write_checkpoint(path, meta, sampler._core.dump_state())
 
 
@@ -94,16 +94,16 @@ def load_checkpoint(sampler: Any, path: str) -> None:
     st = sampler._core.state()
     try:
         if check is None:
-            if st["initialized"]:
+            if st.initialized:
                 msg = f"checkpoint {path!r} is corrupt: the likelihood check field is empty for a started run"
                 raise CheckpointError(msg)
             return
         u, logl_saved = check
-        i = int(np.argmax(st["live_logl"])) if st["initialized"] else -1
-        if i < 0 or not (np.array_equal(st["live_u"][i], u) and float(st["live_logl"][i]) == logl_saved):
+        i = int(np.argmax(st.live_logl)) if st.initialized else -1
+        if i < 0 or not (np.array_equal(st.live_u[i], u) and float(st.live_logl[i]) == logl_saved):
             msg = f"checkpoint {path!r} is corrupt: the likelihood check does not match the stored live points"
             raise CheckpointError(msg)
-        _, logl = sampler._core.evaluate(u.reshape(1, -1))
+        logl = sampler._core.evaluate(u.reshape(1, -1)).logl
         if not (float(logl[0]) == logl_saved):
             msg = (
                 f"checkpoint {path!r} is stale: the likelihood at a stored point is {float(logl[0])!r} now, "
@@ -160,18 +160,18 @@ def run_blocks(
             block_max = target if maxiter < 0 else min(target, maxiter)
             stop = core.run(dlogz, block_max, maxcall, None, 0)
             if rep.active:
-                niter, ncall, logz = core.counters()
+                c = core.counters()
                 dl = float(core.delta_logz())
                 frac, first = progress_fraction(first, dl, dlogz)
-                rep.update(frac, iter=int(niter), ncall=int(ncall), logz=float(logz), dlogz=dl)
+                rep.update(frac, iter=c.niter, ncall=c.ncall, logz=c.logz, dlogz=dl)
             done = stop != "maxiter" or (maxiter >= 0 and block_max >= maxiter)
             if path is not None and (done or time.monotonic() - last >= every):
                 save_checkpoint(sampler, path)
                 last = time.monotonic()
             if done:
                 break
-    niter, ncall, logz = core.counters()
-    rep.close(f"stop: {stop}", iter=int(niter), ncall=int(ncall), logz=float(logz))
+    c = core.counters()
+    rep.close(f"stop: {stop}", iter=c.niter, ncall=c.ncall, logz=c.logz)
     return str(stop)
 
 

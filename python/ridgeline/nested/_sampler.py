@@ -183,6 +183,9 @@ class NestedSampler:
         options.  ``ncall`` then counts true calls only and
         ``ncall_surrogate`` the network's answers.  See
         :mod:`ridgeline.nested._surrogate`.
+    **kwargs
+        Deprecated spellings, accepted for one release with a ``DeprecationWarning``:
+        ``nthreads`` (now ``n_threads``).
 
     Examples
     --------
@@ -236,10 +239,12 @@ class NestedSampler:
         slice_dim = check_int(slice_dim, "slice_dim", low=1, high=2**31 - 1)
         slice_start = check_choice(slice_start, "slice_start", ("auto", "live"))
         chord_scale = check_float(chord_scale, "chord_scale", 1.0, 1000.0)
-        if prior_transform is not None and not callable(prior_transform):
+        given_transform: object = prior_transform  # checked as any object: callers need not be typed
+        if given_transform is not None and not callable(given_transform):
             msg = f"prior_transform={prior_transform!r} must be callable or None"
             raise TypeError(msg)
-        if not (callable(loglike) or isinstance(loglike, CLikelihood)):
+        given_loglike: object = loglike
+        if not (callable(given_loglike) or isinstance(given_loglike, CLikelihood)):
             msg = f"loglike={loglike!r} must be callable or a CLikelihood"
             raise TypeError(msg)
         n_threads = check_n_threads(n_threads) or (os.cpu_count() or 1)
@@ -257,7 +262,7 @@ class NestedSampler:
         if executor is not None:
             from ridgeline.nested._executor import ExecutorLoglike, check_picklable
 
-            if not python_like:
+            if isinstance(loglike, (CLikelihood, BuiltinLoglike)):
                 msg = "executor= needs a Python loglike (compiled likelihoods use n_threads= instead)"
                 raise TypeError(msg)
             if not isinstance(executor, _cf.ThreadPoolExecutor):
@@ -358,7 +363,8 @@ class NestedSampler:
         mi = -1 if maxiter is None else check_int(maxiter, "maxiter", low=0)
         mc = -1 if maxcall is None else check_int(maxcall, "maxcall", low=0)
         progress = check_bool(progress, "progress")
-        if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        given_checkpoint: object = checkpoint
+        if given_checkpoint is not None and not isinstance(given_checkpoint, (str, os.PathLike)):
             msg = f"checkpoint={checkpoint!r} must be a path (str or os.PathLike) or None"
             raise TypeError(msg)
         if self._surrogate is not None:
@@ -395,13 +401,14 @@ class NestedSampler:
 
     def _make_result(self, stop: str) -> NestedResult:
         st = self._core.state()
-        order = np.argsort(st["live_logl"], kind="stable")
+        order = np.argsort(st.live_logl, kind="stable")
         nfinal = order.size
-        logl = np.concatenate([st["dead_logl"], st["live_logl"][order]])
-        nlive_it = st["dead_nlive"].astype(np.int32)
-        logvol, logwt = _core.nested.deterministic_weights(logl, nlive_it, nfinal, st["logvol"])
+        logl = np.concatenate([st.dead_logl, st.live_logl[order]])
+        nlive_it = st.dead_nlive.astype(np.int32)
+        w = _core.nested.deterministic_weights(logl, nlive_it, nfinal, st.logvol)
+        logvol, logwt = w.logvol, w.logwt
         logz = float(np.logaddexp.reduce(logwt))
-        sims = _core.nested.simulate_logz(logl, nlive_it, nfinal, st["logvol"], self._nsim, mix_seed(self._seed, 0xE77))
+        sims = _core.nested.simulate_logz(logl, nlive_it, nfinal, st.logvol, self._nsim, mix_seed(self._seed, 0xE77))
         logzerr = float(np.std(sims, ddof=1))
         weights = np.exp(logwt - logz)
         finite = weights > 0
@@ -409,16 +416,16 @@ class NestedSampler:
         return NestedResult(
             logz=logz,
             logzerr=logzerr,
-            samples=np.concatenate([st["dead_x"], st["live_x"][order]]),
-            samples_u=np.concatenate([st["dead_u"], st["live_u"][order]]),
+            samples=np.concatenate([st.dead_x, st.live_x[order]]),
+            samples_u=np.concatenate([st.dead_u, st.live_u[order]]),
             logl=logl,
             logwt=logwt,
             logvol=logvol,
-            logl_birth=np.concatenate([st["dead_birth"], st["live_birth"][order]]),
+            logl_birth=np.concatenate([st.dead_birth, st.live_birth[order]]),
             weights=weights,
             information=max(information, 0.0),
-            ncall=int(st["ncall"]),
-            niter=int(st["niter"]),
+            ncall=int(st.ncall),
+            niter=int(st.niter),
             nlive=self.nlive,
             logz_sim=sims,
             stop=stop,
@@ -443,6 +450,41 @@ def sample(
     **kwargs: Any,
 ) -> NestedResult:
     """Create a :class:`NestedSampler` and run it; returns the :class:`NestedResult`.
+
+    Parameters
+    ----------
+    loglike : callable or CLikelihood
+        Log-likelihood (see :class:`NestedSampler`).
+    prior_transform : callable or None
+        Map from the unit cube to parameter space; None for the identity.
+    ndim : int
+        Number of parameters.
+    nlive : int, default=500
+        Number of live points.
+    bound : {'multi', 'single', 'none'}, default='multi'
+        Bounding region for new points.
+    sample : {'auto', 'unif', 'slice'}, default='auto'
+        How new points are drawn inside the bound.
+    vectorized : bool, default=False
+        Whether ``loglike`` (and a Python ``prior_transform``) take batches.
+    rng : int, numpy Generator or None
+        Seed of the run; the same seed gives the same run.
+    dlogz : float, default=0.01
+        Stop when the remaining evidence estimate falls below this (see :meth:`NestedSampler.run`).
+    maxiter : int, optional
+        Limit on iterations.
+    maxcall : int, optional
+        Limit on likelihood calls.
+    progress : bool, default=False
+        Show a progress bar on stderr.
+    **kwargs
+        Further keyword arguments of :class:`NestedSampler` (``enlarge``, ``slice_steps``,
+        ``n_threads``, ``surrogate``, ...).
+
+    Returns
+    -------
+    NestedResult
+        The run's samples, weights and evidence.
 
     Examples
     --------

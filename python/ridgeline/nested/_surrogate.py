@@ -50,7 +50,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal, TypedDict
 
 import numpy as np
 
@@ -112,13 +112,16 @@ class SurrogateOptions:
 
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0}
-        for name, lo in ints.items():
-            check_int(getattr(self, name), name, low=lo)
+        for name, least in ints.items():
+            check_int(getattr(self, name), name, low=least)
         for name in ("train_every", "min_train"):
             v = getattr(self, name)
             if v is not None:
                 check_int(v, name, low=1)
-        for name, lo, hi in (("tol", 0.0, math.inf), ("learning_rate", 0.0, math.inf), ("valid_frac", 0.0, 0.9)):
+        bounds: tuple[tuple[str, float, float], ...] = (
+            ("tol", 0.0, math.inf), ("learning_rate", 0.0, math.inf), ("valid_frac", 0.0, 0.9)
+        )
+        for name, lo, hi in bounds:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
                 msg = f"{name}={v!r} must be a float"
@@ -195,7 +198,8 @@ class _Net:
         }
 
     def whiten(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.mu) @ self.wh
+        out: np.ndarray = (x - self.mu) @ self.wh
+        return out
 
     def _features(self, z: np.ndarray) -> np.ndarray:
         d = z.shape[1]
@@ -264,7 +268,7 @@ class _Net:
 
     def _batch_rows(self) -> int:
         h = self.p["w2"].shape[0]
-        return max(16, min(_BATCH, _BLAS_SIZE // (h * h)))
+        return int(max(16, min(_BATCH, _BLAS_SIZE // (h * h))))
 
     def _out(self, z: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
         nb = self._batch_rows()
@@ -284,6 +288,25 @@ class _Net:
 
 # ---------------------------------------------------------------------------
 # The likelihood wrapper seen by the compiled run loop.
+
+
+class SurrogateStats(TypedDict):
+    """Counters of a surrogate run (reported in ``NestedResult.surrogate``)."""
+
+    trainings: int
+    switch_on: int
+    switch_off_check: int
+    switch_off_proposals: int
+    switch_off_validation: int
+    spot_checks: int
+    valid_rms: float
+    valid_mean: float
+    first_on_iter: int
+    # (iteration, training points, validation points above the contour, rms error, accepted)
+    history: list[tuple[int, int, int, float, bool]]
+
+
+_SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
 
 
 class SurrogateLoglike:
@@ -323,7 +346,7 @@ class SurrogateLoglike:
         self.check_period = opts.check_every
         self.since_above = 0
         self.recent_err: list[float] = []
-        self.stats = {"trainings": 0, "switch_on": 0, "switch_off_check": 0, "switch_off_proposals": 0,
+        self.stats: SurrogateStats = {"trainings": 0, "switch_on": 0, "switch_off_check": 0, "switch_off_proposals": 0,
                       "switch_off_validation": 0, "spot_checks": 0, "valid_rms": math.nan, "valid_mean": math.nan,
                       "first_on_iter": -1, "history": []}
         self.ncheck_true = 0
@@ -364,7 +387,7 @@ class SurrogateLoglike:
             if self.since_above > self.opts.max_proposals:
                 self._switch_off("switch_off_proposals")
                 return self._true(x)
-        out = pred.copy()
+        out: np.ndarray = pred.copy()
         ev = need | check
         if np.any(ev):
             yt = self._true(x[ev])
@@ -389,7 +412,7 @@ class SurrogateLoglike:
             self.sur_values[x[k].tobytes()] = float(pred[k])
         return out
 
-    def _switch_off(self, why: str) -> None:
+    def _switch_off(self, why: _SwitchOff) -> None:
         if self.active:
             self.active = False
             self.stats[why] += 1
@@ -542,23 +565,23 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
             sur.above_block = 0
             stop = core.run(dlogz, block_max, -1, None, 0)
             st = core.state()
-            niter = int(st["niter"])
+            niter = int(st.niter)
             if rep.active:
                 dl = float(core.delta_logz())
                 frac, first = progress_fraction(first, dl, dlogz)
-                rep.update(frac, iter=niter, ncall=sur.ntrue, logz=float(st["logz"]), dlogz=dl)
+                rep.update(frac, iter=niter, ncall=sur.ntrue, logz=float(st.logz), dlogz=dl)
             if maxcall >= 0 and sur.ntrue >= maxcall and stop == "maxiter":
                 stop = "maxcall"
             done = stop != "maxiter" or (maxiter >= 0 and block_max >= maxiter)
             if done:
                 break
-            live = st["live_logl"]
+            live = st.live_logl
             sur.lstar = float(np.min(live))
             if sur.active and niter > it0:  # spot checks at the rate of replacements
                 rate = sur.above_block / (niter - it0)
                 sur.check_period = max(1, int(round(sur.opts.check_every * max(rate, 1.0))))
             if niter - last_train >= sur.train_every * (2 if sur.active else sur.backoff):
-                dead = st["dead_logl"]
+                dead = st.dead_logl
                 back = niter - 2 * nlive  # the contour two e-folds of volume back
                 llow = float(dead[back]) if back >= 0 else -math.inf
                 sur.train(sur.lstar, llow, niter)

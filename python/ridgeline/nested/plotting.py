@@ -12,9 +12,14 @@ matplotlib ``Figure``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ridgeline.nested._results import NestedResult
 
 __all__ = ["cornerplot", "runplot", "traceplot"]
 
@@ -28,7 +33,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def _dims(result: Any, dims: Sequence[int] | None) -> list[int]:
+def _dims(result: NestedResult, dims: Sequence[int] | None) -> list[int]:
     ndim = result.samples.shape[1]
     if dims is None:
         return list(range(ndim))
@@ -40,7 +45,7 @@ def _dims(result: Any, dims: Sequence[int] | None) -> list[int]:
     return out
 
 
-def runplot(result: Any, *, fig: Any = None) -> Any:
+def runplot(result: NestedResult, *, fig: Figure | None = None) -> Figure:
     """Log-likelihood, normalised weights and cumulative evidence against log X.
 
     Parameters
@@ -55,7 +60,8 @@ def runplot(result: Any, *, fig: Any = None) -> Any:
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    fig = fig if fig is not None else plt.figure(figsize=(6, 7))
+    if fig is None:
+        fig = plt.figure(figsize=(6, 7))
     axes = fig.subplots(3, 1, sharex=True)
     logx = result.logvol
     finite = np.isfinite(result.logl)
@@ -73,7 +79,9 @@ def runplot(result: Any, *, fig: Any = None) -> Any:
     return fig
 
 
-def traceplot(result: Any, dims: Sequence[int] | None = None, *, labels: Sequence[str] | None = None) -> Any:
+def traceplot(
+    result: NestedResult, dims: Sequence[int] | None = None, *, labels: Sequence[str] | None = None
+) -> Figure:
     """Each parameter against log X, coloured by importance weight.
 
     Parameters
@@ -94,6 +102,7 @@ def traceplot(result: Any, dims: Sequence[int] | None = None, *, labels: Sequenc
     if labels is not None and len(labels) != len(dims):
         msg = f"labels has {len(labels)} entries, expected {len(dims)}"
         raise ValueError(msg)
+    fig: Figure
     fig, axes = plt.subplots(len(dims), 1, sharex=True, figsize=(6, 1.6 * len(dims) + 0.6), squeeze=False)
     w = result.weights / max(result.weights.max(), 1e-300)
     for row, d in enumerate(dims):
@@ -106,8 +115,8 @@ def traceplot(result: Any, dims: Sequence[int] | None = None, *, labels: Sequenc
 
 
 def cornerplot(
-    result: Any, dims: Sequence[int] | None = None, *, bins: int = 30, labels: Sequence[str] | None = None
-) -> Any:
+    result: NestedResult, dims: Sequence[int] | None = None, *, bins: int = 30, labels: Sequence[str] | None = None
+) -> Figure:
     """Weighted 1-D and 2-D marginal posterior histograms.
 
     Parameters
@@ -134,6 +143,7 @@ def cornerplot(
         msg = f"labels has {len(labels)} entries, expected {len(dims)}"
         raise ValueError(msg)
     k = len(dims)
+    fig: Figure
     fig, axes = plt.subplots(k, k, figsize=(2.2 * k, 2.2 * k), squeeze=False)
     x, w = result.samples, result.weights
     for i, di in enumerate(dims):

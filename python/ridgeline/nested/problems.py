@@ -86,7 +86,17 @@ class Problem:
     logz_true: float
 
     def loglike_vectorized(self, x: np.ndarray) -> np.ndarray:
-        """The log-likelihood of a batch of points of shape (m, ndim)."""
+        """The log-likelihood of a batch of points of shape (m, ndim).
+
+        Parameters
+        ----------
+        x : ndarray of shape (m, ndim)
+            Points in parameter space.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+        """
         return self.loglike.batch(x)
 
 
@@ -95,25 +105,47 @@ def _check_ndim(ndim: Any) -> int:
 
 
 def gaussian(ndim: int = 2) -> Problem:
-    """Normalised N(0.5, 0.1^2 I) likelihood on the unit cube."""
+    """Normalised N(0.5, 0.1^2 I) likelihood on the unit cube.
+
+    Parameters
+    ----------
+    ndim : int, default=2
+        Number of dimensions.
+
+    Returns
+    -------
+    Problem
+    """
     d = _check_ndim(ndim)
 
     def fn(x: np.ndarray) -> np.ndarray:
         r = (x - 0.5) / 0.1
-        return -0.5 * np.sum(r * r, axis=1) - d * (math.log(0.1) + 0.5 * _LOG2PI)
+        out: np.ndarray = -0.5 * np.sum(r * r, axis=1) - d * (math.log(0.1) + 0.5 * _LOG2PI)
+        return out
 
     truth = d * _log_ndtr_diff(5.0, -5.0)
     return Problem(f"gaussian({d})", d, BuiltinLoglike("gaussian", d, fn), BoxTransform(np.zeros(d), np.ones(d)), truth)
 
 
 def mixture(ndim: int = 10) -> Problem:
-    """0.5 N(0.25, 0.05^2 I) + 0.5 N(0.75, 0.05^2 I) on the unit cube (two modes of equal weight)."""
+    """0.5 N(0.25, 0.05^2 I) + 0.5 N(0.75, 0.05^2 I) on the unit cube (two modes of equal weight).
+
+    Parameters
+    ----------
+    ndim : int, default=10
+        Number of dimensions.
+
+    Returns
+    -------
+    Problem
+    """
     d = _check_ndim(ndim)
 
     def fn(x: np.ndarray) -> np.ndarray:
         a = -0.5 * np.sum(((x - 0.25) / 0.05) ** 2, axis=1)
         b = -0.5 * np.sum(((x - 0.75) / 0.05) ** 2, axis=1)
-        return np.logaddexp(a, b) + math.log(0.5) - d * (math.log(0.05) + 0.5 * _LOG2PI)
+        out: np.ndarray = np.logaddexp(a, b) + math.log(0.5) - d * (math.log(0.05) + 0.5 * _LOG2PI)
+        return out
 
     # each mode: prod over dims of Phi((1 - mu)/s) - Phi(-mu/s); both equal by symmetry
     truth = d * _log_ndtr_diff(15.0, -5.0)
@@ -127,6 +159,15 @@ def correlated(ndim: int = 20) -> Problem:
     1 + d rho / (1 - rho), 181 at d = 20).  Every marginal has standard deviation
     0.05, so the cube holds all but at most d erfc(10 / sqrt 2) < 1e-21 d of the
     mass: log Z = 0 to that accuracy.
+
+    Parameters
+    ----------
+    ndim : int, default=20
+        Number of dimensions.
+
+    Returns
+    -------
+    Problem
     """
     d = _check_ndim(ndim)
     s, rho = 0.05, 0.9
@@ -136,7 +177,8 @@ def correlated(ndim: int = 20) -> Problem:
     def fn(x: np.ndarray) -> np.ndarray:
         r = x - 0.5
         q = (np.sum(r * r, axis=1) - a * np.sum(r, axis=1) ** 2) / (s * s * (1.0 - rho))
-        return -0.5 * q - 0.5 * logdet - 0.5 * d * _LOG2PI
+        out: np.ndarray = -0.5 * q - 0.5 * logdet - 0.5 * d * _LOG2PI
+        return out
 
     truth = 0.0  # log P(cube) = log(1 - eps), 0 <= eps <= d erfc(10 / sqrt 2) < 1e-21 d
     return Problem(
@@ -151,7 +193,8 @@ def shells() -> Problem:
     def fn(x: np.ndarray) -> np.ndarray:
         d1 = np.hypot(x[:, 0] - 3.5, x[:, 1]) - r
         d2 = np.hypot(x[:, 0] + 3.5, x[:, 1]) - r
-        return np.logaddexp(-0.5 * (d1 / w) ** 2, -0.5 * (d2 / w) ** 2) - math.log(w) - 0.5 * _LOG2PI
+        out: np.ndarray = np.logaddexp(-0.5 * (d1 / w) ** 2, -0.5 * (d2 / w) ** 2) - math.log(w) - 0.5 * _LOG2PI
+        return out
 
     # Each shell integrates (polar coordinates, exact for the full plane) to
     # 2 pi (r Phi(r/w) + w phi(r/w)); the shells are disjoint and the box cuts
@@ -189,7 +232,20 @@ def eggbox() -> Problem:
 
 
 def get(name: str, ndim: int | None = None) -> Problem:
-    """A problem by name: 'gaussian', 'shells', 'eggbox' or 'mixture'."""
+    """A problem by name: 'gaussian', 'shells', 'eggbox', 'mixture' or 'correlated'.
+
+    Parameters
+    ----------
+    name : str
+        The problem's name.
+    ndim : int, optional
+        Number of dimensions of the problems that take one ('gaussian', 'mixture', 'correlated'; their
+        own default when None); 'shells' and 'eggbox' are 2-D only.
+
+    Returns
+    -------
+    Problem
+    """
     if name == "gaussian":
         return gaussian(2 if ndim is None else ndim)
     if name == "mixture":
