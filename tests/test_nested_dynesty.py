@@ -405,3 +405,18 @@ def test_real_dynesty_utilities_accept_our_results():
     m = du.merge_runs([d, d])
     assert abs(m.logz[-1] - res.logz[-1]) < 0.2
     du.jitter_run(d, rstate=gen)
+
+
+def test_save_load_round_trip(tmp_path):
+    import ridgeline
+
+    res = run_static(loglike_gau, ptform_gau, NDIM_GAU, seed=2, nlive=100, dlogz=0.5).results
+    path = tmp_path / "r.npz"
+    res.save(path)
+    for back in (dy.Results.load(path), ridgeline.load(path)):
+        assert sorted(back.keys()) == sorted(res.keys())
+        for k in res.keys():
+            if k == "blob":
+                continue
+            np.testing.assert_array_equal(np.asarray(back[k]), np.asarray(res[k]))
+    assert len(repr(res)) < 300

@@ -17,12 +17,15 @@ True
 
 from __future__ import annotations
 
+from ridgeline import _io
 from ridgeline.nested import problems
 from ridgeline.nested._checkpoint import CheckpointError
 from ridgeline.nested._dynamic import DynamicNestedSampler
 from ridgeline.nested._results import NestedResult
 from ridgeline.nested._sampler import CLikelihood, NestedSampler, sample
 from ridgeline.nested._surrogate import SurrogateOptions
+
+_io.register("nested.dynesty.Results", "ridgeline.nested.dynesty:Results")  # the dynesty drop-in's results
 
 __all__ = [
     "CLikelihood",

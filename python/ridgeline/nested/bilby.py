@@ -50,7 +50,7 @@ def _pool_log_likelihood(theta: Any) -> float:
     return float(_safe_likelihood_call(dump.likelihood, params, dump.use_ratio))
 
 
-class Ridgeline(_BilbyNested):
+class Ridgeline(_BilbyNested):  # type: ignore[misc]
     """ridgeline's static nested sampler as a bilby sampler (``sampler="ridgeline"``)."""
 
     sampler_name = "ridgeline"
@@ -137,7 +137,7 @@ class Ridgeline(_BilbyNested):
                            checkpoint_every=float(kw["check_point_delta_t"]), resume=bool(kw["resume"]),
                            stop_flag=lambda: self._interrupted)
 
-    @signal_wrapper
+    @signal_wrapper  # type: ignore[untyped-decorator]
     def run_sampler(self) -> Any:
         """Run the sampler and fill ``self.result``."""
         self._interrupted = False
@@ -221,7 +221,7 @@ class RidgelineDynamic(Ridgeline):
         sampler.run_nested(dlogz_init=kw["dlogz"], nlive_batch=kw["nlive_batch"], n_effective=kw["n_effective"],
                            maxbatch=kw["maxbatch"], maxcall=kw["maxcall"], print_progress=bool(kw["print_progress"]))
 
-    @signal_wrapper
+    @signal_wrapper  # type: ignore[untyped-decorator]
     def run_sampler(self) -> Any:
         """Run the dynamic sampler and fill ``self.result``."""
         self._interrupted = False

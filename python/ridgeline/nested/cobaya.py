@@ -30,7 +30,7 @@ from ridgeline.nested import dynesty as _dy
 __all__ = ["Ridgeline", "to_getdist"]
 
 
-class Ridgeline(Sampler):
+class Ridgeline(Sampler):  # type: ignore[misc]
     """ridgeline's nested sampler inside cobaya.
 
     Options (as in the ``sampler`` block): ``nlive`` (default 500), ``dlogz``
@@ -66,7 +66,8 @@ class Ridgeline(Sampler):
         self.collection: Any = None
 
     def _transform(self, u: np.ndarray) -> np.ndarray:
-        return self._lo + np.asarray(u) * self._scale
+        out: np.ndarray = self._lo + np.asarray(u) * self._scale
+        return out
 
     def _loglike(self, x: np.ndarray) -> float:
         x = np.asarray(x, dtype=np.float64)

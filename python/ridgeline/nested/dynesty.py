@@ -78,6 +78,12 @@ _SAMPLE_MAP = {"auto": "auto", "unif": "unif", "rwalk": "slice", "slice": "slice
 _BLOCK = 50  # iterations per block of the run loop (per-block call counts)
 
 
+def _register() -> None:
+    from ridgeline._io import register
+
+    register("nested.dynesty.Results", "ridgeline.nested.dynesty:Results")
+
+
 # ---------------------------------------------------------------------------- helpers
 def _rng_from_rstate(rstate: Any) -> np.random.Generator:
     if rstate is None:
@@ -256,8 +262,9 @@ class Results:
 
     def importance_weights(self) -> np.ndarray:
         """Normalised importance weights ``exp(logwt - logz[-1])``."""
-        w = np.exp(self.logwt - self.logz[-1])
-        return w / w.sum()
+        w = np.exp(np.asarray(self.logwt) - float(self.logz[-1]))
+        out: np.ndarray = w / w.sum()
+        return out
 
     def samples_equal(self, rstate: Any = None, ordering: Any = None) -> np.ndarray:
         """Equally weighted posterior samples (systematic resampling, as many as points).
@@ -279,7 +286,8 @@ class Results:
         cdf /= cdf[-1]
         idx = np.minimum(np.searchsorted(cdf, (gen.random() + np.arange(n)) / n, side="right"), n - 1)
         gen.shuffle(idx)
-        return self.samples[idx].copy()
+        out: np.ndarray = np.asarray(self.samples)[idx].copy()
+        return out
 
     def summary(self) -> str:
         """dynesty's one-paragraph summary (also printed)."""
@@ -301,6 +309,42 @@ class Results:
                 "logwt", "logl", "logvol", "logz", "logzerr", "information", "blob", "batch_nlive", "batch_logl_bounds",
                 "samples_batch")
         return DyResults([(k, self._d[k]) for k in keep if k in self._d])
+
+    _KIND = "nested.dynesty.Results"
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save in ridgeline's ``.npz`` result format (``Results.load`` / ``ridgeline.load`` read it)."""
+        from ridgeline._io import save_result
+
+        arrays, scalars = {}, {}
+        for k, v in self._d.items():
+            if k == "blob":
+                continue
+            if isinstance(v, np.ndarray):
+                arrays[k] = v
+            elif k == "_finite":
+                scalars[k] = [int(v[0]), int(v[1])]
+            else:
+                scalars[k] = v
+        save_result(path, self._KIND, arrays, scalars)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Results:
+        """Read a file written by :meth:`save`."""
+        from ridgeline._io import read_result
+
+        _, arrays, scalars = read_result(path, cls._KIND)
+        return cls._from_saved(arrays, scalars)
+
+    @classmethod
+    def _from_saved(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> Results:
+        d: dict[str, Any] = {}
+        d.update(scalars)
+        d.update(arrays)
+        if "_finite" in d:
+            d["_finite"] = (int(d["_finite"][0]), int(d["_finite"][1]))
+        d["blob"] = np.full(np.asarray(d["logl"]).size, None, dtype=object)
+        return cls(d)
 
     def __repr__(self) -> str:
         from ridgeline._io import short_repr
@@ -357,6 +401,9 @@ def _results_from_points(
     if extra:
         d.update(extra)
     return Results(d)
+
+
+_register()
 
 
 # ---------------------------------------------------------------------------- samplers
@@ -615,9 +662,9 @@ class NestedSampler(_Common):
         with open(self._sidecar(path)) as fh:
             side = json.load(fh)
         load_checkpoint(self._sampler, path)
-        self._finite = tuple(side["finite"])  # type: ignore[assignment]
+        self._finite = (int(side["finite"][0]), int(side["finite"][1]))
         self._init_calls = int(side["init_calls"])
-        self._block_calls = [tuple(b) for b in side["blocks"]]  # type: ignore[misc]
+        self._block_calls = [(int(b[0]), int(b[1])) for b in side["blocks"]]
         self._started = True
 
     def run_nested(
@@ -909,7 +956,8 @@ class DynamicNestedSampler(_Common):
             get_logger("nested").info("dynamic sampler: %s; keeping the %d runs made", err, len(self._dyn._runs))
             self._dyn._runs = self._dyn._runs[: len(self._dyn.batches) + 1]
             res = self._dyn._merged("plateau")
-        return res
+        out: NestedResult = res
+        return out
 
     def _finish(self, res: NestedResult) -> None:
         self.stop = res.stop
