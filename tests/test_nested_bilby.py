@@ -149,6 +149,13 @@ def test_resume_after_interrupt(tmp_path):
 
 
 @pytest.mark.slow
+def test_npool(tmp_path):
+    res = bilby.run_sampler(TwoModes(), mode_priors(), sampler="ridgeline", nlive=200, dlogz=0.1, seed=5, npool=2,
+                            outdir=str(tmp_path), label="p", save=False, plot=False)
+    assert abs(res.log_evidence - math.log(0.01)) < 3 * res.log_evidence_err
+
+
+@pytest.mark.slow
 def test_agrees_with_bilby_dynesty(tmp_path):
     pytest.importorskip("dynesty")
     like, priors, logz = linear_problem(seed=4)

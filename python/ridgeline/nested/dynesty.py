@@ -312,6 +312,12 @@ class Results:
 
     _KIND = "nested.dynesty.Results"
 
+    @classmethod
+    def from_nested(cls, result: NestedResult) -> Results:
+        """dynesty-style results of a :class:`ridgeline.nested.NestedResult` (its per-point ``ncall``
+        spreads the calls evenly, with the exact total)."""
+        return _check_results(result)
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save in ridgeline's ``.npz`` result format (``Results.load`` / ``ridgeline.load`` read it)."""
         from ridgeline._io import save_result
