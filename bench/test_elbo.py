@@ -16,7 +16,7 @@ from ridgeline.elbo import masked_diffusion as md
 def test_plan(benchmark, impl: str, L: int) -> None:  # type: ignore[no-untyped-def]
     lengths = np.full(16, L)
     if impl == "core":
-        benchmark(md.plan, lengths, 8, seed=1, nthreads=1)
+        benchmark(md.plan, lengths, 8, seed=1, n_threads=1)
     else:
         pos = [np.arange(L)] * 16
         key = _random.mix_seed(1, md._SEED_SALT)

@@ -45,8 +45,8 @@ def test_plan_completion_mask_bit_identical() -> None:
 
 
 def test_plan_independent_of_threads() -> None:
-    a = md.plan(np.arange(50) % 23, 5, seed=4, nthreads=1)
-    b = md.plan(np.arange(50) % 23, 5, seed=4, nthreads=2)
+    a = md.plan(np.arange(50) % 23, 5, seed=4, n_threads=1)
+    b = md.plan(np.arange(50) % 23, 5, seed=4, n_threads=2)
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.coef, b.coef)
 

@@ -7,7 +7,7 @@ import pytest
 
 from ridgeline.elbo import QMCWarning, gaussian_elbo, iwae_bound, masked_diffusion as md, sobol_normals
 from ridgeline.elbo._gaussian import QMCWarning as _QW
-from ridgeline.elbo.testbed import MarkovChain
+from ridgeline.elbo.testbed import MarkovChain, gaussian_target
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_masks_independent_of_batch_order_and_chunks(chain: MarkovChain) -> None
     one = md.plan(lengths[1:2], 5, seed=3, row_ids=ids[1:2], seq_len=15)
     np.testing.assert_array_equal(one.masks[0], a.masks[1])
     fn = chain.logprob_fn("tempered")
-    vals = [md.estimate(fn, x, lengths, 5, chain.V, seed=3, row_ids=ids, chunk_size=cs).value for cs in (1, 7, 1000)]
+    vals = [md.estimate(fn, x, lengths, 5, chain.V, seed=3, row_ids=ids, micro_batch=cs).value for cs in (1, 7, 1000)]
     np.testing.assert_array_equal(vals[0], vals[1])
     np.testing.assert_array_equal(vals[0], vals[2])
     assert vals[0][2] == 0.0  # empty completion
@@ -184,7 +184,7 @@ def test_bad_input_errors(chain: MarkovChain) -> None:
         md.plan([3, 9], 2, seq_len=5)
     with pytest.raises(ValueError, match="must be >= 0"):
         md.plan([3, -1], 2)
-    with pytest.raises(ValueError, match="unknown scheme"):
+    with pytest.raises(ValueError, match="^scheme='nope' must be one of"):
         md.plan([3], 2, scheme="nope")
     with pytest.raises(ValueError, match="quadrature=5"):
         md.plan([3], 2, scheme="quadrature", quadrature=5)
@@ -299,7 +299,7 @@ def test_gaussian_bad_input() -> None:
         gaussian_elbo(lj, [0.0, 0.0], [1.0])
     with pytest.raises(ValueError, match="positive diagonal"):
         gaussian_elbo(lj, [0.0], [-1.0])
-    with pytest.raises(ValueError, match="unknown sampler"):
+    with pytest.raises(ValueError, match="^sampler='sobol' must be one of"):
         gaussian_elbo(lj, [0.0], [1.0], sampler="sobol")
     with pytest.raises(ValueError, match="n=0 must be >= 1"):
         gaussian_elbo(lj, [0.0], [1.0], n=0)
@@ -317,7 +317,7 @@ def test_cli_and_bench_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["elbo", "--repeats", "40", "--length", "12", "--states", "6"]) == 0
     out = capsys.readouterr().out
     assert "stratified l" in out and "shared masks cut" in out
-    assert cli.main(["bench", "elbo", "--quick", "--repeats", "1"]) == 0
+    assert cli.main(["bench", "elbo", "--quick", "--repeats", "1", "--no-torch"]) == 0
     assert "plan numpy ref" in capsys.readouterr().out
 
 
@@ -331,3 +331,166 @@ def test_estimate_with_completion_mask_matches_oracle(chain: MarkovChain) -> Non
     truth = chain.exact_elbo(x, comp, model="tempered", temperature=0.8)
     assert abs(est.value.mean() - truth) < 4 * est.value.std(ddof=1) / np.sqrt(R)
     assert not np.any(est.plan.masks & ~comp)
+
+
+# ----------------------------------------------------------------------------- one API (issue 12), first contact (issue 11)
+def test_deprecated_spellings_warn_and_give_the_same_result(chain: MarkovChain) -> None:
+    a = md.plan([9, 4], 3, seed=2, n_threads=1)
+    with pytest.warns(DeprecationWarning, match="'nthreads' is deprecated.*'n_threads'"):
+        b = md.plan([9, 4], 3, seed=2, nthreads=0)  # the old "all cores"
+    np.testing.assert_array_equal(a.indices, b.indices)
+    with pytest.raises(TypeError, match="both"):
+        md.plan([9, 4], 3, nthreads=2, n_threads=2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        md.plan([9, 4], 3, bogus=1)
+    x = chain.sample(2, 6, rng=0)
+    fn = chain.logprob_fn()
+    want = md.estimate(fn, x, None, 3, chain.V, seed=1, micro_batch=2).value
+    with pytest.warns(DeprecationWarning, match="'chunk_size' is deprecated.*'micro_batch'"):
+        got = md.estimate(fn, x, None, 3, chain.V, seed=1, chunk_size=2).value
+    np.testing.assert_array_equal(got, want)
+
+
+def test_seed_is_an_integer_key_not_randomness(chain: MarkovChain) -> None:
+    """``seed`` keys the common random numbers of plans and estimates: an int, never a Generator."""
+    import inspect
+
+    assert "seed" in inspect.signature(md.estimate).parameters and "rng" not in inspect.signature(md.estimate).parameters
+    x = chain.sample(2, 6, rng=0)
+    with pytest.raises(TypeError, match="^seed=Generator"):
+        md.estimate(chain.logprob_fn(), x, None, 3, chain.V, seed=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="^seed=-1 must be >= 0"):
+        md.plan([3], 2, seed=-1)
+    assert md.plan([3], 2, seed=2**64 - 1).seed == 2**64 - 1
+    for f in (gaussian_elbo, iwae_bound, sobol_normals):
+        assert "rng" in inspect.signature(f).parameters
+
+
+def test_issue18_silent_bad_inputs_now_raise(chain: MarkovChain) -> None:
+    x = chain.sample(2, 6, rng=0)
+    with pytest.raises(TypeError, match="^mask_id=1.5 must be an integer"):
+        md.estimate(chain.logprob_fn(), x, None, 2, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="^mask_id=1.5"):
+        md.plan([6, 6], 2).apply(x, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="token id -1 outside"):
+        chain.log_prob(np.array([0, -1, 2]))
+    with pytest.raises(ValueError, match="token id -3 outside"):
+        md.estimate(chain.logprob_fn(), np.array([[1, -3, 2]]), None, 2, chain.V)
+    with pytest.raises(TypeError, match="tokens must be an array of integer token ids"):
+        md.estimate(chain.logprob_fn(), x.astype(float), None, 2, chain.V)
+    with pytest.raises(TypeError, match="mean must be real"):
+        gaussian_elbo(lambda z: -(z**2).sum(axis=1), np.array([1j, 0.0]), [1.0, 1.0])
+    with pytest.raises(TypeError, match="logjoint=3 must be callable"):
+        gaussian_elbo(3, [0.0], [1.0])  # type: ignore[arg-type]
+
+
+def test_convergence_warning_is_the_shared_one() -> None:
+    import ridgeline
+    import ridgeline.elbo
+
+    assert ridgeline.elbo.ConvergenceWarning is ridgeline.ConvergenceWarning
+
+
+def test_reprs_are_short_and_results_round_trip(chain: MarkovChain, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import ridgeline
+    from ridgeline.elbo import GaussianELBO, IWAEBound
+
+    x = chain.sample(40, 30, rng=0)
+    est = md.estimate(chain.logprob_fn("tempered"), x, None, 16, chain.V, scheme="quadrature", seed=3)
+    lj = lambda z: (-0.5 * (z**2).sum(axis=1), -z)  # noqa: E731
+    g = gaussian_elbo(lj, np.zeros(3), np.eye(3), n=64, rng=1)
+    iw = iwae_bound(lambda z: -0.5 * (z**2).sum(axis=1), [0.0], [2.0], K=4, n=32, rng=0)
+    for obj in (est, est.plan, g, iw):
+        text = repr(obj)
+        assert len(text) < 300, text
+        assert text.startswith(type(obj).__name__ + "(")
+        path = tmp_path / f"{type(obj).__name__}.npz"
+        obj.save(path)
+        back = type(obj).load(path)
+        again = ridgeline.load(path)
+        assert type(back) is type(obj) and type(again) is type(obj)
+        for b in (back, again):
+            if isinstance(obj, md.Estimate):
+                for k in ("value", "stderr", "terms"):
+                    np.testing.assert_array_equal(getattr(b, k), getattr(obj, k))
+                pb, po = b.plan, obj.plan
+            elif isinstance(obj, md.Plan):
+                pb, po = b, obj
+            else:
+                for k in ("value", "stderr", "entropy", "n", "sampler", "estimator", "K"):
+                    if hasattr(obj, k):
+                        assert getattr(b, k) == getattr(obj, k)
+                if isinstance(obj, GaussianELBO):
+                    np.testing.assert_array_equal(b.grad_mean, obj.grad_mean)
+                    np.testing.assert_array_equal(b.grad_scale, obj.grad_scale)
+                continue
+            for k in md.Plan._ARRAYS:
+                np.testing.assert_array_equal(getattr(pb, k), getattr(po, k))
+            for k in md.Plan._SCALARS:
+                assert getattr(pb, k) == getattr(po, k)
+            np.testing.assert_array_equal(pb.masks, po.masks)
+    assert isinstance(iw, IWAEBound)
+    # a re-loaded plan gives the same estimate
+    logp = chain.logprob_fn("tempered")(est.plan.apply(x, chain.V), np.repeat(x, 16, axis=0))
+    np.testing.assert_array_equal(md.reduce(md.Plan.load(tmp_path / "Plan.npz"), logp), est.value)
+    with pytest.raises(ValueError, match="not a elbo.Plan"):
+        md.Plan.load(tmp_path / "Estimate.npz")
+
+
+def test_estimate_progress_and_logging(chain: MarkovChain, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    x = chain.sample(3, 8, rng=0)
+    with caplog.at_level(logging.DEBUG, logger="ridgeline.elbo"):
+        est = md.estimate(chain.logprob_fn(), x, None, 4, chain.V, seed=0, micro_batch=5, progress=True)
+    records = [r for r in caplog.records if r.name == "ridgeline.elbo"]
+    assert sum(r.levelno == logging.DEBUG for r in records) == 3  # ceil(12 / 5) model calls
+    assert records[-1].levelno == logging.INFO and "masked-diffusion ELBO" in records[-1].getMessage()
+    assert "12/12" in records[-2].getMessage()
+    np.testing.assert_array_equal(est.value, md.estimate(chain.logprob_fn(), x, None, 4, chain.V, seed=0).value)
+    with pytest.raises(TypeError, match="progress"):
+        md.estimate(chain.logprob_fn(), x, None, 4, chain.V, progress="yes")  # type: ignore[arg-type]
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from ridgeline import cli
+
+    assert cli.main(["elbo", "--json", "--repeats", "30", "--length", "10", "--states", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["settings"]["length"] == 10
+    labels = [r["label"] for r in out["schemes"]]
+    assert "stratified l" in labels and len(labels) == 7
+    strat = out["schemes"][labels.index("stratified l")]
+    assert strat["bias"] == pytest.approx(0.0, abs=1e-9) and strat["truth"] == pytest.approx(out["log_p"], abs=1e-9)
+    assert out["common_random_numbers"]["var_shared"] < out["common_random_numbers"]["var_indep"]
+
+
+def test_gaussian_estimators_unbiased_and_cv_not_worse_than_sampled_log_q() -> None:
+    """A short version of the slow test (d = 10, 300 repeats)."""
+    lj, qm, qs, exact = gaussian_target(10, rng=10)
+    R = 300
+    vals = {e: np.array([gaussian_elbo(lj, qm, qs, n=256, rng=r, estimator=e).value for r in range(R)])
+            for e in ("cv", "sampled", "analytic")}
+    for e, v in vals.items():
+        assert abs(v.mean() - exact) < 4 * v.std(ddof=1) / np.sqrt(R), e
+    assert vals["cv"].var() <= 1.3 * vals["sampled"].var()
+    assert vals["analytic"].var() > 10 * vals["sampled"].var()
+    # the "sampled" estimator is Pyro's Trace_ELBO form, mean(log p - log q), by hand
+    from ridgeline.elbo import _gaussian
+
+    eps = _gaussian._draw(256, 10, "mc", _gaussian.check_rng(7))
+    z = qm + eps * qs
+    logq = -0.5 * (eps**2).sum(axis=1) - np.log(qs).sum() - 5 * np.log(2 * np.pi)
+    r = gaussian_elbo(lj, qm, qs, n=256, rng=7, estimator="sampled")
+    assert r.value == pytest.approx(float(np.mean(lj(z) - logq)), rel=1e-12)
+
+
+def test_import_elbo_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ridgeline.elbo, ridgeline.elbo.masked_diffusion as md; md.plan([3], 2); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -105,7 +105,8 @@ def test_limits_stop_the_batches():
 def test_result_interoperates():
     p = problems.gaussian(2)
     s = _dyn(p, nlive=100, nlive_batch=60)
-    res = s.run(n_effective=1500, dlogz_init=0.5)
+    with pytest.warns(DeprecationWarning, match="'n_effective' is deprecated.*'target_ess'"):
+        res = s.run(n_effective=1500, dlogz_init=0.5)
     assert res.ess >= 1500
     draws = res.posterior(rng=0)
     assert draws.shape == (round(res.ess), 2)
@@ -289,3 +290,17 @@ def test_evidence_batches_start_from_the_prior():
     assert n_all[0] == 100 * (1 + sum(b["logl_low"] == -math.inf for b in s.batches))
     np.testing.assert_array_equal(n_all, _birth_count(res))
     assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
+
+
+def test_deprecated_thread_spelling_warns_once():
+    p = problems.gaussian(2)
+    with pytest.warns(DeprecationWarning, match="'nthreads' is deprecated") as rec:
+        s = DynamicNestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=50, rng=0, nthreads=2)
+        res = s.run(target_ess=300, dlogz_init=0.5)
+    assert len([w for w in rec if issubclass(w.category, DeprecationWarning)]) == 1
+    assert s._base.n_threads == 2 and res.ess >= 300
+    with pytest.warns(DeprecationWarning, match="'nthreads' is deprecated"):
+        from ridgeline.nested import sample
+
+        r = sample(p.loglike, p.prior_transform, p.ndim, nlive=50, rng=0, dlogz=0.5, nthreads=2)
+    assert r.ncall > 0

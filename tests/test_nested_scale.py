@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import gc
+import io
+import logging
 import os
 import signal
 import subprocess
@@ -69,14 +71,19 @@ def test_correlated_problem_truth():
 
 def test_slice_bad_arguments():
     p = problems.gaussian(2)
-    with pytest.raises(ValueError, match="sample='walk'"):
+    with pytest.raises(ValueError, match="sample='walk' must be one of"):
         _sampler(p, sample="walk")
     with pytest.raises(ValueError, match="slice_steps=0"):
         _sampler(p, sample="slice", slice_steps=0)
     with pytest.raises(ValueError, match="chord_scale=0.5"):
         _sampler(p, sample="slice", chord_scale=0.5)
-    with pytest.raises(ValueError, match="nthreads=0"):
-        _sampler(p, nthreads=0)
+    with pytest.raises(ValueError, match="n_threads=0"):
+        _sampler(p, n_threads=0)
+    with pytest.warns(DeprecationWarning, match="'nthreads' is deprecated.*'n_threads'"):
+        s = _sampler(p, nthreads=2)
+    assert s.n_threads == 2
+    with pytest.raises(TypeError, match="both 'nthreads'"):
+        _sampler(p, nthreads=2, n_threads=3)
 
 
 # --- checkpoint and resume ----------------------------------------------------
@@ -130,7 +137,10 @@ def test_sigkill_inside_save_then_resume_is_bit_identical(tmp_path, point):
     proc = _child(tmp_path, ck, out, "slice", {"RIDGELINE_CHECKPOINT_KILL": point})
     assert proc.wait() == -signal.SIGKILL
     assert not out.exists()
+    if point != "after_rename":
+        assert list(tmp_path.glob("run.ckpt.tmp-*"))  # the kill left a temporary file
     assert _child(tmp_path, ck, out, "slice").wait() == 0  # resume in a fresh process
+    assert not list(tmp_path.glob("*.tmp-*"))  # removed at the start of the resumed run
     a, b = np.load(ref_out), np.load(out)
     assert float(a["logz"]) == float(b["logz"]) and int(a["ncall"]) == int(b["ncall"])
     np.testing.assert_array_equal(a["samples"], b["samples"])
@@ -160,6 +170,7 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     if out.exists():  # a round may have finished the run; the last one then resumes a finished checkpoint
         out.unlink()
     assert _child(tmp_path, ck, out, "unif").wait() == 0
+    assert not list(tmp_path.glob("*.tmp-*"))
     a, b = np.load(ref_out), np.load(out)
     assert float(a["logz"]) == float(b["logz"]) and int(a["ncall"]) == int(b["ncall"])
     np.testing.assert_array_equal(a["samples"], b["samples"])
@@ -265,13 +276,35 @@ def test_dask_local_cluster_same_result():
 
 def test_threads_for_compiled_likelihood_same_result():
     p = problems.gaussian(5)
-    a = _sampler(p, nthreads=1).run(dlogz=0.5)
-    b = _sampler(p, nthreads=2).run(dlogz=0.5)
+    a = _sampler(p, n_threads=1).run(dlogz=0.5)
+    b = _sampler(p, n_threads=2).run(dlogz=0.5)
     _same(a, b)
 
 
-def test_progress_bar(capsys):
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(monkeypatch, capsys):
     p = problems.gaussian(2)
-    _sampler(p).run(dlogz=0.5, progress=True)
-    err = capsys.readouterr().err
-    assert "100.0%" in err and "log Z" in err and "ncall" in err
+    ref = _sampler(p).run(dlogz=0.5)
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    res = _sampler(p).run(dlogz=0.5, progress=True)
+    err = term.getvalue()
+    assert "nested sampling [" in err and "logz" in err and "ncall" in err and "stop: dlogz" in err
+    _same(ref, res)  # reporting in blocks changes nothing
+    monkeypatch.undo()
+    _sampler(p).run(dlogz=0.5, progress=True)  # not a terminal: nothing
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_goes_to_the_logger(caplog):
+    p = problems.gaussian(2)
+    with caplog.at_level(logging.DEBUG, logger="ridgeline.nested"):
+        res = _sampler(p).run(dlogz=0.5)
+    recs = [r for r in caplog.records if r.name == "ridgeline.nested"]
+    assert any(r.levelno == logging.DEBUG and "ncall" in r.getMessage() for r in recs)
+    final = [r for r in recs if r.levelno == logging.INFO]
+    assert len(final) == 1 and "stop: dlogz" in final[0].getMessage() and f"ncall {res.ncall}" in final[0].getMessage()

@@ -75,6 +75,11 @@ double read_float(PyObject* res) {
       PyErr_Clear();
       throw py::type_error(std::string("loglike must return a float, got ") + Py_TYPE(res)->tp_name);
     }
+    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+      PyErr_Clear();
+      throw py::value_error(std::string("loglike returned a ") + Py_TYPE(res)->tp_name +
+                            " too large for a float; log-likelihoods must be finite or -inf");
+    }
     throw py::error_already_set();
   }
   return v;
@@ -330,8 +335,8 @@ class PySampler {
     ridgeline::bind::require_ndim(logl, 1, "logl");
     ridgeline::bind::require_ndim(birth, 1, "birth");
     nested::RowMatrix mu(u.shape(0), u.shape(1)), mx(x.shape(0), x.shape(1));
-    std::memcpy(mu.data(), u.data(), static_cast<std::size_t>(u.size()) * sizeof(double));
-    std::memcpy(mx.data(), x.data(), static_cast<std::size_t>(x.size()) * sizeof(double));
+    if (u.size() > 0) std::memcpy(mu.data(), u.data(), static_cast<std::size_t>(u.size()) * sizeof(double));
+    if (x.size() > 0) std::memcpy(mx.data(), x.data(), static_cast<std::size_t>(x.size()) * sizeof(double));
     const Eigen::VectorXd vl = Eigen::Map<const Eigen::VectorXd>(logl.data(), logl.shape(0));
     const Eigen::VectorXd vb = Eigen::Map<const Eigen::VectorXd>(birth.data(), birth.shape(0));
     sampler_->set_live(mu, mx, vl, vb, logvol);
@@ -378,8 +383,14 @@ class PySampler {
 
   std::int64_t niter() const { return sampler_->state().niter; }
 
+  // (niter, ncall, logz) without copying the points (progress reports).
+  py::tuple counters() const {
+    const nested::SamplerState& s = sampler_->state();
+    return py::make_tuple(s.niter, s.ncall, s.logz);
+  }
+
   void set_threads(int n) {
-    if (n < 1) throw std::invalid_argument("nthreads=" + std::to_string(n) + " must be >= 1");
+    if (n < 1) throw std::invalid_argument("n_threads=" + std::to_string(n) + " must be >= 1");
     ev_.nthreads = n;
   }
 
@@ -490,8 +501,9 @@ void bind_nested(py::module_& m) {
            py::arg("progress") = py::none(), py::arg("progress_every") = 0)
       .def("set_sample", &PySampler::set_sample, py::arg("kind"), py::arg("slice_steps") = 0,
            py::arg("chord_scale") = 1.5, py::arg("slice_dim") = 21, py::arg("slice_start") = "auto")
-      .def("set_threads", &PySampler::set_threads, py::arg("nthreads"))
+      .def("set_threads", &PySampler::set_threads, py::arg("n_threads"))
       .def("niter", [](const PySampler& p) { return p.niter(); })
+      .def("counters", &PySampler::counters)
       .def("dump_state", &PySampler::dump_state)
       .def("load_state", &PySampler::load_state, py::arg("data"))
       .def("evaluate", &PySampler::evaluate, py::arg("u"))

@@ -21,6 +21,11 @@ except ImportError as err:  # pragma: no cover - only when the extension is miss
         "did you build it? Install with `pip install .` from the source tree"
     )
     raise ImportError(msg) from err
+if getattr(_core, "__file__", None) is None:  # pragma: no cover - the stub directory without the extension
+    raise ImportError(
+        "ridgeline's compiled extension ridgeline._core is missing (only its type stubs were found); "
+        "install with `pip install .` from the source tree"
+    )
 
 from ridgeline._exceptions import ConvergenceWarning
 from ridgeline._io import load

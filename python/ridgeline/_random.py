@@ -47,12 +47,14 @@ def words(seed: int, stream: int | np.ndarray, index: int | np.ndarray) -> np.nd
     out = philox4x32_10(ctr, int(seed))
     lo = (out[..., 1] << _S32) | out[..., 0]
     hi = (out[..., 3] << _S32) | out[..., 2]
-    return np.where((index & np.uint64(1)) == 0, lo, hi)
+    out_words: np.ndarray = np.where((index & np.uint64(1)) == 0, lo, hi)
+    return out_words
 
 
 def to_uniform(w: np.ndarray) -> np.ndarray:
     """64 random bits -> float64 in the open interval (0, 1)."""
-    return ((np.asarray(w, dtype=np.uint64) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    u: np.ndarray = ((np.asarray(w, dtype=np.uint64) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    return u
 
 
 def uniform(seed: int, stream: int, n: int) -> np.ndarray:

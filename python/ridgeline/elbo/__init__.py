@@ -6,14 +6,20 @@
 - :func:`gaussian_elbo`, :func:`iwae_bound`, :func:`sobol_normals`: ELBOs of a Gaussian
   ``q`` with plain, antithetic or randomised quasi-Monte Carlo (Owen-scrambled Sobol) draws.
 - :mod:`ridgeline.elbo.testbed`: a Markov-chain sequence model with exact answers.
+- :mod:`ridgeline.elbo.torch` (needs PyTorch, imported only on request): the same
+  estimators as differentiable torch ops on any device, and a GDPO-style policy loss.
+
+Every result has a short ``repr``, ``save(path)`` and ``ClassName.load(path)``.
 """
 
 from __future__ import annotations
 
+from ridgeline._exceptions import ConvergenceWarning
 from ridgeline.elbo import masked_diffusion, testbed
 from ridgeline.elbo._gaussian import GaussianELBO, IWAEBound, QMCWarning, gaussian_elbo, iwae_bound, sobol_normals
 
 __all__ = [
+    "ConvergenceWarning",
     "GaussianELBO",
     "IWAEBound",
     "QMCWarning",

@@ -12,6 +12,7 @@ chain and its tempered version with shared and with independent masks.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ def _values(
 ) -> np.ndarray:
     tok = np.tile(x, (repeats, 1))
     rid = np.arange(offset, offset + repeats)
-    return md.estimate(fn, tok, None, budget, chain.V, seed=seed, row_ids=rid, chunk_size=4096, **kw).value
+    return md.estimate(fn, tok, None, budget, chain.V, seed=seed, row_ids=rid, micro_batch=4096, **kw).value
 
 
 def scheme_table(
@@ -107,12 +108,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2000, help="independent estimates per scheme (default 2000)")
     p.add_argument("--temperature", type=float, default=0.9, help="temperature of the second model (default 0.9)")
     p.add_argument("--seed", type=int, default=0, help="seed of the chain, the sequence and the masks")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = p.parse_args(argv)
     for name in ("states", "length", "budget", "repeats"):
         if getattr(args, name) < 1 or (name == "repeats" and args.repeats < 2):
             p.error(f"--{name} must be >= {2 if name == 'repeats' else 1}")
+    if args.seed < 0:
+        p.error("--seed must be >= 0")
     chain = MarkovChain.random(args.states, alpha=args.alpha, rng=args.seed)
     x = chain.sample(1, args.length, rng=args.seed + 1)[0]
+    if args.json:
+        settings = {k: getattr(args, k) for k in ("states", "alpha", "length", "budget", "repeats", "temperature", "seed")}
+        report = {
+            "command": "ridgeline elbo",
+            "settings": settings,
+            "log_p": float(chain.log_prob(x)),
+            "schemes": scheme_table(chain, x, args.budget, args.repeats, seed=args.seed),
+            "common_random_numbers": crn_table(
+                chain, x, args.budget, args.repeats, temperature=args.temperature, seed=args.seed
+            ),
+        }
+        print(json.dumps(report, indent=1))
+        return 0
     print(
         f"Markov chain V={args.states}, Dirichlet({args.alpha}) rows, L={args.length}, budget={args.budget}, "
         f"{args.repeats} repeats; log p(x) = {chain.log_prob(x):.4f}\n"

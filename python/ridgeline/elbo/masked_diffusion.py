@@ -55,9 +55,31 @@ from typing import Any
 
 import numpy as np
 
-from ridgeline import _core, _random
+from ridgeline import _core, _io, _random
+from ridgeline._progress import Progress
+from ridgeline._validation import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_float,
+    check_int,
+    check_n_threads,
+    pop_renamed,
+)
 
-__all__ = ["SCHEMES", "Estimate", "Plan", "estimate", "expectation", "plan", "quadrature_rule", "reduce", "stderr"]
+__all__ = [
+    "SCHEMES",
+    "Estimate",
+    "Plan",
+    "estimate",
+    "expectation",
+    "plan",
+    "quadrature_rule",
+    "reduce",
+    "stderr",
+    "terms",
+]
 
 SCHEMES = ("double_mc", "stratified_t", "systematic_t", "stratified_l", "systematic_l", "quadrature")
 _SCHEME_ALIASES = {"gdpo": "quadrature", "double": "double_mc", "mc": "double_mc"}
@@ -89,22 +111,12 @@ def quadrature_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     >>> bool(abs(w.sum() - 1.0) < 1e-15)
     True
     """
-    q = _as_int(nodes, "quadrature")
-    if q < 1:
-        msg = f"quadrature={q} must be >= 1"
-        raise ValueError(msg)
+    q = check_int(nodes, "quadrature", 1, 10_000)
     x, w = np.polynomial.legendre.leggauss(q)
     return np.ascontiguousarray((x + 1.0) / 2.0), np.ascontiguousarray(w / 2.0)
 
 
-def _as_int(x: Any, name: str) -> int:
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
-        msg = f"{name}={x!r} must be an int"
-        raise TypeError(msg)
-    return int(x)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Plan:
     """Masks and coefficients of ``budget`` model evaluations for each of ``batch`` rows.
 
@@ -169,6 +181,48 @@ class Plan:
         out: np.ndarray = self._cache["masks"]
         return out
 
+    def __repr__(self) -> str:
+        return _io.short_repr(
+            "Plan", scheme=self.scheme, mask=self.mask, batch=self.batch, budget=self.budget, seq_len=self.seq_len,
+            seed=self.seed,
+        )
+
+    _ARRAYS = ("row_ids", "n_maskable", "t", "coef", "indptr", "indices", "nodes", "weights")
+    _SCALARS = ("scheme", "mask", "budget", "seq_len", "seed", "t_min")
+
+    def _fields(self, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {prefix + k: getattr(self, k) for k in self._ARRAYS}
+        scalars = {prefix + k: getattr(self, k) for k in self._SCALARS}
+        return arrays, scalars
+
+    def save(self, path: Any) -> None:
+        """Save the plan (``.npz``, see :mod:`ridgeline._io`); read it back with :meth:`Plan.load`."""
+        arrays, scalars = self._fields()
+        _io.save_result(path, "elbo.Plan", arrays, scalars)
+
+    @classmethod
+    def load(cls, path: Any) -> Plan:
+        """Read a plan written by :meth:`save`."""
+        _, arrays, scalars = _io.read_result(path, "elbo.Plan")
+        return cls._from_saved(arrays, scalars)
+
+    @classmethod
+    def _from_saved(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any], prefix: str = "") -> Plan:
+        kw: dict[str, Any] = {k: np.asarray(arrays[prefix + k]) for k in cls._ARRAYS}
+        kw.update({k: scalars[prefix + k] for k in cls._SCALARS})
+        kw["t_min"] = float(kw["t_min"])
+        return cls(**kw)
+
+    def to(self, device: Any = None, dtype: Any = None) -> Any:
+        """The plan as torch tensors on ``device``: a :class:`ridgeline.elbo.torch.TorchPlan`.
+
+        Needs PyTorch; masks are built once here and moved in one copy.  ``dtype`` is
+        the floating dtype of the coefficients (default ``torch.float64``).
+        """
+        from ridgeline.elbo import torch as rt
+
+        return rt.TorchPlan.from_plan(self, device=device, dtype=dtype)
+
     def apply(self, tokens: Any, mask_id: int, *, rows: slice | None = None) -> np.ndarray:
         """Masked copies of the clean sequences, one per evaluation.
 
@@ -186,10 +240,8 @@ class Plan:
         ndarray of shape (n_rows, seq_len)
             Row ``j`` is sequence ``j // budget`` with evaluation ``j % budget``'s mask applied.
         """
-        tok = np.asarray(tokens)
-        if tok.ndim != 2 or tok.shape != (self.batch, self.seq_len):
-            msg = f"tokens must have shape ({self.batch}, {self.seq_len}), got {tok.shape}"
-            raise ValueError(msg)
+        tok = _check_tokens(tokens, (self.batch, self.seq_len))
+        mask_id = check_int(mask_id, "mask_id")
         start, stop, step = (rows or slice(None)).indices(self.n_evals)
         if step != 1:
             msg = "rows must be a contiguous slice"
@@ -200,6 +252,19 @@ class Plan:
         r = np.repeat(np.arange(stop - start), np.diff(self.indptr[start : max(start, stop) + 1]))
         out[r, self.indices[a:b]] = mask_id
         return out
+
+
+def _check_tokens(tokens: Any, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Token ids: a 2-D integer array (bools, floats and strings refused)."""
+    tok = np.asarray(tokens)
+    if tok.dtype.kind not in "iu":
+        msg = f"tokens must be an array of integer token ids, got dtype {tok.dtype}"
+        raise TypeError(msg)
+    if tok.ndim != 2 or (shape is not None and tok.shape != shape):
+        want = f"({shape[0]}, {shape[1]})" if shape is not None else "(batch, seq_len)"
+        msg = f"tokens must have shape {want}, got {tok.shape}"
+        raise ValueError(msg)
+    return tok
 
 
 def _maskable_positions(lengths: Any, seq_len: int | None) -> tuple[list[np.ndarray], np.ndarray, int]:
@@ -241,47 +306,35 @@ def _maskable_positions(lengths: Any, seq_len: int | None) -> tuple[list[np.ndar
 
 
 def _resolve(scheme: str, mask: str | None, budget: Any, quadrature: int | None, t_min: float | None):  # type: ignore[no-untyped-def]
-    if not isinstance(scheme, str):
-        msg = f"scheme={scheme!r} must be a string"
-        raise TypeError(msg)
-    scheme = _SCHEME_ALIASES.get(scheme, scheme)
-    if scheme not in SCHEMES:
-        msg = f"unknown scheme {scheme!r}; expected one of {', '.join(repr(s) for s in SCHEMES)}"
-        raise ValueError(msg)
-    B = _as_int(budget, "budget")
-    if B < 1:
-        msg = f"budget={B} must be >= 1"
-        raise ValueError(msg)
-    if B > _MAX_BUDGET:
-        msg = f"budget={B} must be <= {_MAX_BUDGET}"
-        raise ValueError(msg)
+    if isinstance(scheme, str):
+        scheme = _SCHEME_ALIASES.get(scheme, scheme)
+    scheme = check_choice(scheme, "scheme", SCHEMES)
+    B = check_int(budget, "budget", 1, _MAX_BUDGET)
     if mask is None:
         mask = "exact_k" if scheme in _L_SCHEMES else "bernoulli"
-    if mask not in MASKS:
-        msg = f"unknown mask {mask!r}; expected 'exact_k' or 'bernoulli'"
-        raise ValueError(msg)
+    mask = check_choice(mask, "mask", MASKS)
     if scheme in _L_SCHEMES and mask != "exact_k":
-        msg = f"scheme {scheme!r} masks exactly l tokens; mask={mask!r} is not supported (use mask='exact_k')"
+        msg = f"mask={mask!r} is not supported by scheme {scheme!r}, which masks exactly l tokens (use mask='exact_k')"
         raise ValueError(msg)
     if scheme in _T_SCHEMES:
-        tm = DEFAULT_T_MIN if t_min is None else float(t_min)
-        if not (0.0 <= tm < 1.0):
-            msg = f"t_min={t_min} must be in [0, 1)"
-            raise ValueError(msg)
+        tm = DEFAULT_T_MIN if t_min is None else check_float(t_min, "t_min", 0.0, 1.0, high_inclusive=False)
     else:
         if t_min is not None:
-            msg = f"t_min applies to the t-schemes only, not to scheme {scheme!r}"
+            msg = f"t_min={t_min!r} applies to the t-schemes only, not to scheme {scheme!r}"
             raise ValueError(msg)
         tm = 0.0
     if scheme == "quadrature":
-        Q = min(B, DEFAULT_QUADRATURE_NODES) if quadrature is None else _as_int(quadrature, "quadrature")
-        if not 1 <= Q <= B:
-            msg = f"quadrature={Q} nodes must be in [1, budget={B}]"
-            raise ValueError(msg)
+        if quadrature is None:
+            Q = min(B, DEFAULT_QUADRATURE_NODES)
+        else:
+            Q = check_int(quadrature, "quadrature", 1)
+            if Q > B:
+                msg = f"quadrature={Q} nodes must be <= budget={B}"
+                raise ValueError(msg)
         nodes, weights = quadrature_rule(Q)
     else:
         if quadrature is not None:
-            msg = f"quadrature applies to scheme 'quadrature' only, not to {scheme!r}"
+            msg = f"quadrature={quadrature!r} applies to scheme 'quadrature' only, not to {scheme!r}"
             raise ValueError(msg)
         nodes, weights = np.zeros(0), np.zeros(0)
     return scheme, mask, B, tm, nodes, weights
@@ -304,10 +357,8 @@ def _row_ids(row_ids: Any, batch: int) -> np.ndarray:
 
 
 def _seed_key(seed: Any) -> tuple[int, int]:
-    s = _as_int(seed, "seed")
-    if not 0 <= s < 2**64:
-        msg = f"seed={s} must be in [0, 2**64)"
-        raise ValueError(msg)
+    # the common-random-number key: an integer by design (a Generator would make masks irreproducible)
+    s = check_int(seed, "seed", 0, 2**64 - 1)
     return s, _random.mix_seed(s, _SEED_SALT)
 
 
@@ -322,7 +373,8 @@ def plan(
     quadrature: int | None = None,
     t_min: float | None = None,
     seq_len: int | None = None,
-    nthreads: int = 0,
+    n_threads: int | None = None,
+    **deprecated: Any,
 ) -> Plan:
     """Draw the masks and coefficients of a masked-diffusion ELBO estimate.
 
@@ -353,8 +405,9 @@ def plan(
         Time clipping of the t-schemes, ``t = t_min + (1 - t_min) u`` (default 1e-3).
     seq_len : int, optional
         Sequence length when ``lengths`` is 1-D (default ``max(lengths)``).
-    nthreads : int, default=0
-        Threads for building the plan (<= 0: all cores); the result does not depend on it.
+    n_threads : int, optional
+        Threads for building the plan (None or -1: all cores); the result does not depend on it.
+        (``nthreads`` is a deprecated spelling.)
 
     Returns
     -------
@@ -373,9 +426,14 @@ def plan(
     >>> bool(np.all(p.masks[1, :, 3:] == False))
     True
     """
+    if deprecated:
+        old = pop_renamed(deprecated, {"nthreads": "n_threads"}, "plan", {"n_threads": n_threads})
+        if "n_threads" in old:  # the old spelling took <= 0 for all cores
+            n_threads = old["n_threads"] if not isinstance(old["n_threads"], int) or old["n_threads"] > 0 else None
+    nt = check_n_threads(n_threads)
     scheme, mask, B, tm, nodes, weights = _resolve(scheme, mask, budget, quadrature, t_min)
     if seq_len is not None:
-        seq_len = _as_int(seq_len, "seq_len")
+        seq_len = check_int(seq_len, "seq_len", 0)
     pos, n, L = _maskable_positions(lengths, seq_len)
     batch = len(pos)
     rid = _row_ids(row_ids, batch)
@@ -384,7 +442,7 @@ def plan(
     np.cumsum(n, out=pos_ptr[1:])
     flat = np.concatenate(pos) if batch else np.zeros(0, dtype=np.int64)
     t, coef, indptr, indices = _core.elbo.plan(
-        rid, pos_ptr, flat, key, SCHEMES.index(scheme), MASKS.index(mask), B, tm, nodes, weights, int(nthreads)
+        rid, pos_ptr, flat, key, SCHEMES.index(scheme), MASKS.index(mask), B, tm, nodes, weights, nt
     )
     return Plan(
         scheme=scheme,
@@ -435,7 +493,7 @@ def terms(plan: Plan, logp: Any) -> np.ndarray:
     return np.asarray(out).reshape(p.batch, p.budget)
 
 
-def reduce(plan: Plan, logp: Any) -> np.ndarray:
+def reduce(plan: Plan, logp: Any) -> Any:
     """ELBO estimate of each row.
 
     Parameters
@@ -449,14 +507,27 @@ def reduce(plan: Plan, logp: Any) -> np.ndarray:
     Returns
     -------
     ndarray of shape (batch,)
-        ELBO estimates (0 for rows without maskable tokens).
+        ELBO estimates (0 for rows without maskable tokens); a torch tensor when ``logp`` is one.
 
     Raises
     ------
     ValueError
         On a wrong shape or a NaN / +inf at a masked position.
+
+    Notes
+    -----
+    A torch tensor ``logp`` is reduced by :func:`ridgeline.elbo.torch.reduce` (a
+    differentiable torch op on the tensor's device) and gives a tensor.
     """
+    if _is_tensor(logp):
+        from ridgeline.elbo import torch as rt
+
+        return rt.reduce(plan, logp)
     return terms(plan, logp).sum(axis=1)
+
+
+def _is_tensor(x: Any) -> bool:
+    return type(x).__module__.split(".", 1)[0] == "torch"
 
 
 def _groups(p: Plan) -> list[np.ndarray]:
@@ -516,14 +587,49 @@ def stderr(plan: Plan, logp: Any) -> np.ndarray:
     return np.sqrt(var)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Estimate:
-    """Result of :func:`estimate`: ``value`` and ``stderr`` per row, the ``plan`` and the ``terms``."""
+    """Result of :func:`estimate`.
+
+    Attributes
+    ----------
+    value, stderr : ndarray of shape (batch,)
+        ELBO estimate of each sequence and its standard error (NaN when ``budget == 1``).
+    plan : Plan
+        The masks and coefficients used.
+    terms : ndarray of shape (batch, budget)
+        Per-evaluation contributions (``value = terms.sum(axis=1)``).
+    """
 
     value: np.ndarray
     stderr: np.ndarray
     plan: Plan
     terms: np.ndarray
+
+    def __repr__(self) -> str:
+        v = self.value
+        shown = float(v.mean()) if v.size else float("nan")
+        return _io.short_repr(
+            "Estimate", batch=v.size, mean_value=shown, value=v, stderr=self.stderr, scheme=self.plan.scheme,
+            budget=self.plan.budget, seed=self.plan.seed,
+        )
+
+    def save(self, path: Any) -> None:
+        """Save the estimate and its plan (``.npz``, see :mod:`ridgeline._io`)."""
+        arrays, scalars = self.plan._fields("plan_")
+        arrays.update(value=self.value, stderr=self.stderr, terms=self.terms)
+        _io.save_result(path, "elbo.Estimate", arrays, scalars)
+
+    @classmethod
+    def load(cls, path: Any) -> Estimate:
+        """Read an estimate written by :meth:`save`."""
+        _, arrays, scalars = _io.read_result(path, "elbo.Estimate")
+        return cls._from_saved(arrays, scalars)
+
+    @classmethod
+    def _from_saved(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> Estimate:
+        p = Plan._from_saved(arrays, scalars, prefix="plan_")
+        return cls(value=arrays["value"], stderr=arrays["stderr"], plan=p, terms=arrays["terms"])
 
 
 def estimate(
@@ -539,7 +645,9 @@ def estimate(
     row_ids: Any = None,
     quadrature: int | None = None,
     t_min: float | None = None,
-    chunk_size: int = 256,
+    micro_batch: int | None = None,
+    progress: bool = False,
+    **deprecated: Any,
 ) -> Estimate:
     """Estimate the ELBO of each sequence with a batched model.
 
@@ -549,7 +657,7 @@ def estimate(
         ``logprob_fn(noisy, clean) -> logp``: ``noisy`` and ``clean`` are int arrays of
         shape (rows, seq_len) (masked and clean sequences); it returns per-token
         log-probabilities of the clean tokens, shape (rows, seq_len).  Called with at most
-        ``chunk_size`` rows at a time; results do not depend on ``chunk_size``.
+        ``micro_batch`` rows at a time; results do not depend on ``micro_batch``.
     tokens : array-like of int, shape (batch, seq_len)
         Clean sequences.
     lengths : array-like or None
@@ -559,26 +667,35 @@ def estimate(
     mask_id : int
         Token id of the mask.
     scheme, mask, seed, row_ids, quadrature, t_min
-        As in :func:`plan`.
-    chunk_size : int, default=256
-        Evaluation rows per model call.
+        As in :func:`plan`.  ``seed`` is the integer key of the masks (common random
+        numbers), not a source of fresh randomness, so it must be an int.
+    micro_batch : int, default=256
+        Evaluation rows per model call (``chunk_size`` is a deprecated spelling).
+    progress : bool, default=False
+        Show a progress bar on a terminal (messages also go to the ``ridgeline.elbo`` logger).
 
     Returns
     -------
     Estimate
         ``value`` and ``stderr`` (NaN when ``budget == 1``) of shape (batch,).
+
+    Examples
+    --------
+    >>> from ridgeline.elbo.testbed import MarkovChain
+    >>> chain = MarkovChain.random(4, rng=0)
+    >>> x = chain.sample(2, 6, rng=1)
+    >>> est = estimate(chain.logprob_fn(), x, None, budget=4, mask_id=4, seed=0)
+    >>> est.value.shape
+    (2,)
     """
-    tok = np.asarray(tokens)
-    if tok.ndim != 2:
-        msg = f"tokens must be 2-D (batch, seq_len), got shape {tok.shape}"
-        raise ValueError(msg)
-    if not callable(logprob_fn):
-        msg = "logprob_fn must be callable"
-        raise TypeError(msg)
-    cs = _as_int(chunk_size, "chunk_size")
-    if cs < 1:
-        msg = f"chunk_size={cs} must be >= 1"
-        raise ValueError(msg)
+    if deprecated:
+        old = pop_renamed(deprecated, {"chunk_size": "micro_batch"}, "estimate", {"micro_batch": micro_batch})
+        micro_batch = old.get("micro_batch", micro_batch)
+    check_callable(logprob_fn, "logprob_fn")
+    tok = _check_tokens(tokens)
+    mask_id = check_int(mask_id, "mask_id")
+    cs = 256 if micro_batch is None else check_int(micro_batch, "micro_batch", 1)
+    progress = check_bool(progress, "progress")
     if lengths is None:
         lengths = np.full(tok.shape[0], tok.shape[1], dtype=np.int64)
     p = plan(
@@ -596,15 +713,17 @@ def estimate(
         msg = f"tokens has {tok.shape[0]} rows but lengths has {p.batch}"
         raise ValueError(msg)
     out = np.empty((p.n_evals, p.seq_len))
-    for start in range(0, p.n_evals, cs):
-        sl = slice(start, min(start + cs, p.n_evals))
-        noisy = p.apply(tok, mask_id, rows=sl)
-        clean = tok[np.arange(sl.start, sl.stop) // p.budget]
-        lp = np.asarray(logprob_fn(noisy, clean), dtype=np.float64)
-        if lp.shape != noisy.shape:
-            msg = f"logprob_fn returned shape {lp.shape}, expected {noisy.shape} (per-token log-probs of the clean tokens)"
-            raise ValueError(msg)
-        out[sl] = lp
+    with Progress("elbo", "masked-diffusion ELBO", total=p.n_evals, progress=progress) as bar:
+        for start in range(0, p.n_evals, cs):
+            sl = slice(start, min(start + cs, p.n_evals))
+            noisy = p.apply(tok, mask_id, rows=sl)
+            clean = tok[np.arange(sl.start, sl.stop) // p.budget]
+            lp = np.asarray(logprob_fn(noisy, clean), dtype=np.float64)
+            if lp.shape != noisy.shape:
+                msg = f"logprob_fn returned shape {lp.shape}, expected {noisy.shape} (per-token log-probs of the clean tokens)"
+                raise ValueError(msg)
+            out[sl] = lp
+            bar.update(sl.stop, rows=f"{sl.stop}/{p.n_evals}")
     T = terms(p, out)
     if p.budget >= 2:
         se = stderr(p, out)
@@ -639,10 +758,7 @@ def expectation(
         ``E[estimate]``; the bias of the scheme is this minus ``sum_l f[l] / l``.
     """
     scheme, mask, B, tm, nodes, weights = _resolve(scheme, mask, budget, quadrature, t_min)
-    fv = np.asarray(f, dtype=np.float64)
-    if fv.ndim != 1 or fv.size < 1 or not np.all(np.isfinite(fv)):
-        msg = "f must be a finite 1-D array of length n + 1"
-        raise ValueError(msg)
+    fv = check_array(f, "f", ndim=1)
     n = fv.size - 1
     if n == 0:
         return 0.0
@@ -678,3 +794,7 @@ def expectation(
         if hi > lo:
             total += fv[k] * math.log(hi / lo)
     return total / (1.0 - tm)
+
+
+_io.register("elbo.Plan", "ridgeline.elbo.masked_diffusion:Plan")
+_io.register("elbo.Estimate", "ridgeline.elbo.masked_diffusion:Estimate")

@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MODELS", "MarkovChain"]
+from ridgeline._validation import check_int
+
+__all__ = ["MODELS", "MarkovChain", "gaussian_target"]
 
 MODELS = ("exact", "tempered", "left")
 
@@ -102,9 +104,25 @@ class MarkovChain:
             x[:, i] = np.minimum((cum[x[:, i - 1]] <= u[:, None]).sum(axis=1), self.V - 1)
         return x
 
+    def _ids(self, x: Any, name: str, extra: int | None = None) -> np.ndarray:
+        """Token ids as int64, refusing non-integers and ids outside [0, V) (or ``extra``)."""
+        a = np.asarray(x)
+        if a.dtype.kind not in "iu":
+            msg = f"{name} must hold integer token ids, got dtype {a.dtype}"
+            raise TypeError(msg)
+        a = a.astype(np.int64)
+        bad = (a < 0) | (a >= self.V)
+        if extra is not None:
+            bad &= a != extra
+        if np.any(bad):
+            v = int(a[bad][0])
+            msg = f"{name} has a token id {v} outside [0, {self.V})" + ("" if extra is None else f" and not mask_id={extra}")
+            raise ValueError(msg)
+        return a
+
     def log_prob(self, x: Any) -> np.ndarray | float:
         """Exact ``log p(x)`` of one sequence (float) or of each row of a 2-D array."""
-        a = np.asarray(x, dtype=np.int64)
+        a = self._ids(x, "x")
         one = a.ndim == 1
         a = np.atleast_2d(a)
         with np.errstate(divide="ignore"):
@@ -155,11 +173,14 @@ class MarkovChain:
         model's log-probability of ``clean[r, i]`` at masked positions, 0 elsewhere.
         """
         model = _check_model(model, temperature)
-        mid = self.V if mask_id is None else int(mask_id)
+        mid = self.V if mask_id is None else check_int(mask_id, "mask_id")
 
         def fn(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
-            z = np.asarray(noisy)
-            c = np.asarray(clean, dtype=np.int64)
+            z = self._ids(noisy, "noisy", extra=mid)
+            c = self._ids(clean, "clean")
+            if z.ndim != 2 or c.shape != z.shape:
+                msg = f"noisy and clean must be 2-D of one shape, got {z.shape} and {c.shape}"
+                raise ValueError(msg)
             R, L = z.shape
             hidden = z == mid
             idx = np.arange(L)
@@ -195,7 +216,10 @@ class MarkovChain:
             For ``model="tempered"``.
         """
         model = _check_model(model, temperature)
-        xs = np.asarray(x, dtype=np.int64)
+        xs = self._ids(x, "x")
+        if xs.ndim != 1:
+            msg = f"x must be one sequence (1-D), got shape {xs.shape}"
+            raise ValueError(msg)
         L = xs.size
         if maskable is None:
             mk = np.ones(L, dtype=bool)
@@ -276,3 +300,30 @@ def _check_model(model: str, temperature: float) -> str:
         msg = f"temperature={temperature} must be > 0"
         raise ValueError(msg)
     return model
+
+
+def gaussian_target(
+    d: int, *, rng: Any = None, scale_error: float = 0.1, log_z: float = 1.7
+) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, np.ndarray, float]:
+    """A Gaussian VI problem with an exact ELBO.
+
+    The target is ``p(x, z) = exp(log_z) N(z; m, diag(s^2))`` with random ``m`` and ``s``;
+    the variational ``q = N(mu, diag(sigma^2))`` has ``sigma = s u``, ``u ~ U(1 - scale_error,
+    1 + scale_error)``, and ``mu = m + 0.1 s e``, ``e ~ N(0, 1)``.
+
+    Returns
+    -------
+    logjoint, mean, scale, exact
+        ``logjoint`` maps (n, d) to (n,); ``exact = log_z - KL(q || p / exp(log_z))``.
+    """
+    gen = np.random.default_rng(rng)
+    m, s = gen.normal(size=d), np.exp(0.3 * gen.normal(size=d))
+    c = float(-np.log(s).sum() - 0.5 * d * math.log(2 * math.pi) + log_z)
+
+    def logjoint(z: np.ndarray) -> np.ndarray:
+        return -0.5 * (((z - m) / s) ** 2).sum(axis=1) + c
+
+    sigma = s * gen.uniform(1 - scale_error, 1 + scale_error, size=d)
+    mu = m + 0.1 * s * gen.normal(size=d)
+    kl = float((np.log(s / sigma) + (sigma**2 + (mu - m) ** 2) / (2 * s**2) - 0.5).sum())
+    return logjoint, mu, sigma, log_z - kl

@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 from ridgeline import _io
+from ridgeline._exceptions import ConvergenceWarning
 from ridgeline.nested import problems
 from ridgeline.nested._checkpoint import CheckpointError
 from ridgeline.nested._dynamic import DynamicNestedSampler
@@ -25,11 +26,13 @@ from ridgeline.nested._results import NestedResult
 from ridgeline.nested._sampler import CLikelihood, NestedSampler, sample
 from ridgeline.nested._surrogate import SurrogateOptions
 
+_io.register("nested.NestedResult", "ridgeline.nested._results:NestedResult")
 _io.register("nested.dynesty.Results", "ridgeline.nested.dynesty:Results")  # the dynesty drop-in's results
 
 __all__ = [
     "CLikelihood",
     "CheckpointError",
+    "ConvergenceWarning",
     "DynamicNestedSampler",
     "NestedResult",
     "NestedSampler",

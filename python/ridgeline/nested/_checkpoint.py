@@ -28,13 +28,17 @@ import hashlib
 import json
 import math
 import os
+import re
 import signal
+import stat
 import struct
 from typing import Any
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "read_checkpoint", "write_checkpoint"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "read_checkpoint", "remove_stale_temporaries", "write_checkpoint"]
 
 MAGIC = b"RIDGELINE-NS-CK\n"
+# A checkpoint holds the live and dead points of one run: far below this.
+MAX_SIZE = 1 << 36
 FORMAT_VERSION = 1
 _HEADER = struct.Struct("<16sIQQ32s")
 KILL_ENV = "RIDGELINE_CHECKPOINT_KILL"
@@ -66,6 +70,53 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def _temporary_name(path: str) -> str:
+    return f"{path}.tmp-{os.getpid()}"
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[str]:
+    """Delete temporary files a killed save left next to ``path`` (``<path>.tmp-<pid>``).
+
+    Only regular files whose writing process no longer exists are removed
+    (a save in progress in another live process is left alone).  Returns the
+    removed paths.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = os.path.basename(path) + ".tmp-"
+    pattern = re.compile(re.escape(prefix) + r"(\d+)")
+    removed: list[str] = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None:
+            continue
+        pid = int(m.group(1))
+        if pid != os.getpid() and _alive(pid):
+            continue
+        full = os.path.join(directory, name)
+        try:
+            if stat.S_ISREG(os.lstat(full).st_mode):
+                os.unlink(full)
+                removed.append(full)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def write_checkpoint(path: str | os.PathLike[str], meta: dict[str, Any], body: bytes) -> None:
     """Atomically write a checkpoint (temp file, fsync, rename, fsync directory)."""
     path = os.fspath(path)
@@ -73,16 +124,24 @@ def write_checkpoint(path: str | os.PathLike[str], meta: dict[str, Any], body: b
     digest = hashlib.sha256(meta_b + body).digest()
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, len(meta_b), len(body), digest)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(header)
-        fh.write(meta_b)
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
-    _maybe_kill("after_temp_write")
-    _maybe_kill("before_rename")
-    os.replace(tmp, path)
+    if os.path.lexists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        msg = f"checkpoint {path!r} is not a regular file"
+        raise CheckpointError(msg)
+    tmp = _temporary_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(header)
+            fh.write(meta_b)
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _maybe_kill("after_temp_write")
+        _maybe_kill("before_rename")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     _maybe_kill("after_rename")
     _fsync_dir(directory)
 
@@ -90,12 +149,27 @@ def write_checkpoint(path: str | os.PathLike[str], meta: dict[str, Any], body: b
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes]:
     """Read and verify a checkpoint; returns (meta, body) or raises CheckpointError."""
     path = os.fspath(path)
+    # only regular files: a FIFO would block the open, a device never ends
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         msg = f"checkpoint {path!r} cannot be read: {err}"
         raise CheckpointError(msg) from err
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            msg = f"checkpoint {path!r} is not a regular file"
+            raise CheckpointError(msg)
+        if info.st_size > MAX_SIZE:
+            msg = f"checkpoint {path!r} is too large ({info.st_size} bytes)"
+            raise CheckpointError(msg)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(info.st_size + 1)
+    except OSError as err:
+        msg = f"checkpoint {path!r} cannot be read: {err}"
+        raise CheckpointError(msg) from err
+    finally:
+        os.close(fd)
     if len(data) < _HEADER.size:
         msg = f"checkpoint {path!r} is truncated ({len(data)} bytes, header needs {_HEADER.size})"
         raise CheckpointError(msg)
@@ -116,9 +190,12 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes
         raise CheckpointError(msg)
     try:
         meta = json.loads(payload[:meta_len].decode())
-    except (UnicodeDecodeError, ValueError) as err:  # pragma: no cover - guarded by the checksum
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         msg = f"checkpoint {path!r} is corrupt (bad metadata)"
         raise CheckpointError(msg) from err
+    if not isinstance(meta, dict):
+        msg = f"checkpoint {path!r} is corrupt (the metadata is not a JSON object)"
+        raise CheckpointError(msg)
     return meta, bytes(payload[meta_len:])
 
 

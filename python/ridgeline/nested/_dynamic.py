@@ -26,7 +26,6 @@ exactly the static run's evidence and weights.
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -34,23 +33,14 @@ import numpy as np
 from ridgeline import _core
 from ridgeline._random import mix_seed
 from ridgeline.nested._results import NestedResult
-from ridgeline.nested._sampler import CLikelihood, NestedSampler, _check_int
+from ridgeline._validation import check_bool, check_float, check_int, pop_renamed
+from ridgeline.nested._sampler import CLikelihood, NestedSampler
 
 __all__ = ["DynamicNestedSampler", "batch_bounds", "merge_runs"]
 
 _NEG_INF = -math.inf
-
-
-def _check_float(value: Any, name: str, lo: float, hi: float, lo_open: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        msg = f"{name}={value!r} must be a float"
-        raise TypeError(msg) from err
-    if isinstance(value, bool) or not (v > lo if lo_open else v >= lo) or not v <= hi:
-        msg = f"{name}={value!r} must be in {'(' if lo_open else '['}{lo}, {hi}]"
-        raise ValueError(msg)
-    return v
+# Largest target effective sample size (every unit of ESS needs stored points).
+_MAX_ESS = 1e9
 
 
 def _run_from_state(st: dict[str, Any], start: float) -> dict[str, Any]:
@@ -178,7 +168,7 @@ class DynamicNestedSampler:
         Any other :class:`NestedSampler` option (``bound``, ``sample``,
         ``vectorized``, ``enlarge``, ``update_interval``, ``nsim``,
         ``slice_steps``, ``chord_scale``, ``slice_dim``, ``slice_start``, ``executor``,
-        ``executor_chunks``, ``nthreads``); it applies to the baseline and to
+        ``executor_chunks``, ``n_threads``); it applies to the baseline and to
         every batch.
 
     Examples
@@ -202,12 +192,14 @@ class DynamicNestedSampler:
         rng: Any = None,
         **kwargs: Any,
     ) -> None:
+        kwargs.update(pop_renamed({k: kwargs.pop(k) for k in ("nthreads",) if k in kwargs}, {"nthreads": "n_threads"},
+                                  "DynamicNestedSampler", {"n_threads": kwargs.get("n_threads")}))
         for name in ("checkpoint", "surrogate"):
             if kwargs.get(name) is not None:
                 msg = f"{name}= is not supported by DynamicNestedSampler"
                 raise TypeError(msg)
         self._base = NestedSampler(loglike, prior_transform, ndim, nlive=nlive, rng=rng, **kwargs)
-        self.nlive_batch = nlive if nlive_batch is None else _check_int(nlive_batch, "nlive_batch", 2)
+        self.nlive_batch = nlive if nlive_batch is None else check_int(nlive_batch, "nlive_batch", low=2, high=10_000_000)
         if self.nlive_batch <= ndim:
             msg = f"nlive_batch={self.nlive_batch} must be > ndim={ndim}"
             raise ValueError(msg)
@@ -305,13 +297,13 @@ class DynamicNestedSampler:
         self,
         target_ess: float | None = None,
         *,
-        n_effective: float | None = None,
         dlogz_init: float = 0.01,
         maxbatch: int | None = None,
         maxcall: int | None = None,
         pfrac: float = 1.0,
         maxfrac: float = 0.8,
         progress: bool = False,
+        **kwargs: Any,
     ) -> NestedResult:
         """Run the baseline, then add batches until the effective sample size reaches ``target_ess``.
 
@@ -321,7 +313,8 @@ class DynamicNestedSampler:
         ----------
         target_ess : float, optional
             Requested Kish effective sample size of the merged weights (default
-            ``10 * nlive``).  ``n_effective`` is an alias (dynesty's name).
+            ``10 * nlive``).  ``n_effective`` (dynesty's name) is a deprecated
+            alias.
         dlogz_init : float, default=0.01
             Stopping rule of the baseline run (and of a batch that reaches the
             end of the run).
@@ -336,7 +329,9 @@ class DynamicNestedSampler:
             A batch covers the points whose importance is above this fraction of
             the maximum.
         progress : bool, default=False
-            Show the baseline's progress bar, then one line per batch on stderr.
+            Show the baseline's progress bar, then the batches' (effective sample
+            size against the target) on stderr when it is a terminal; messages
+            also go to the ``ridgeline.nested`` logger.
 
         Returns
         -------
@@ -346,16 +341,15 @@ class DynamicNestedSampler:
             varying number of live points; per-batch records are in
             :attr:`batches`.
         """
-        if target_ess is not None and n_effective is not None:
-            msg = "give target_ess or n_effective, not both"
-            raise TypeError(msg)
-        target = target_ess if target_ess is not None else n_effective
-        target = 10.0 * self.nlive if target is None else _check_float(target, "target_ess", 0.0, math.inf, True)
-        dlogz_init = _check_float(dlogz_init, "dlogz_init", 0.0, math.inf)
-        mb = math.inf if maxbatch is None else _check_int(maxbatch, "maxbatch", 0)
-        mc = -1 if maxcall is None else _check_int(maxcall, "maxcall", 1)
-        pfrac = _check_float(pfrac, "pfrac", 0.0, 1.0)
-        maxfrac = _check_float(maxfrac, "maxfrac", 0.0, 1.0, True)
+        target = pop_renamed(kwargs, {"n_effective": "target_ess"}, "DynamicNestedSampler.run",
+                             {"target_ess": target_ess}).get("target_ess", target_ess)
+        target = 10.0 * self.nlive if target is None else check_float(target, "target_ess", 0.0, _MAX_ESS, low_inclusive=False)
+        dlogz_init = check_float(dlogz_init, "dlogz_init", 0.0, allow_inf=True)
+        mb = math.inf if maxbatch is None else check_int(maxbatch, "maxbatch", low=0)
+        mc = -1 if maxcall is None else check_int(maxcall, "maxcall", low=1)
+        pfrac = check_float(pfrac, "pfrac", 0.0, 1.0)
+        maxfrac = check_float(maxfrac, "maxfrac", 0.0, 1.0, low_inclusive=False)
+        progress = check_bool(progress, "progress")
         if not self._runs:
             base = self._base.run(dlogz=dlogz_init, maxcall=None if mc < 0 else mc, progress=progress)
             st = self._base._core.state()
@@ -364,6 +358,9 @@ class DynamicNestedSampler:
             if base.stop not in ("dlogz", "plateau"):
                 self._result = self._merged(base.stop)
                 return self._result
+        from ridgeline._progress import Progress
+
+        rep = Progress("nested", "dynamic nested sampling", total=1.0, progress=progress)
         res = self._merged("ess")
         nb = 0
         stop = "ess"
@@ -377,22 +374,26 @@ class DynamicNestedSampler:
             bstop = self._add_batch(res, pfrac, maxfrac, dlogz_init, mc)
             nb += 1
             res = self._merged("ess")
-            if progress:
-                bt = self.batches[-1]
-                sys.stderr.write(
-                    f"batch {len(self.batches):4d}: logl ({bt['logl_low']:.4g}, {bt['logl_high']:.4g}) "
-                    f"ncall {self._ncall:10d} | ESS {res.ess:9.0f} / {target:.0f} | log Z {res.logz:.4f} "
-                    f"+/- {res.logzerr:.4f}\n"
-                )
+            bt = self.batches[-1]
+            rep.update(min(res.ess / target, 1.0), batch=len(self.batches), ncall=self._ncall, ess=float(res.ess),
+                       logz=float(res.logz), logzerr=float(res.logzerr), logl_low=bt["logl_low"])
             if bstop == "maxcall":
                 stop = "maxcall" if res.ess < target else "ess"
                 break
         if stop != "ess":
             res = self._merged(stop)
+        rep.close(f"stop: {stop}", batches=len(self.batches), ncall=self._ncall, ess=float(res.ess),
+                  logz=float(res.logz))
         self._result = res
         return res
 
     run_nested = run
+
+    def __repr__(self) -> str:
+        from ridgeline._io import short_repr
+
+        return short_repr("DynamicNestedSampler", ndim=self.ndim, nlive=self.nlive, nlive_batch=self.nlive_batch,
+                          batches=len(self.batches), ncall=self._ncall)
 
     @property
     def results(self) -> NestedResult:

@@ -107,9 +107,16 @@ class ExecutorLoglike:
                 futures.append(self.executor.submit(*args, pure=False))
             else:
                 futures.append(self.executor.submit(*args))
+        out = np.empty(m, dtype=np.float64)
+        try:
+            for i, fut in enumerate(futures):
+                out[bounds[i] : bounds[i + 1]] = fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+        # counted only once the batch succeeded: after an error the sampler asks
+        # for the same batch again, which must get the same per-task seeds
         self.batches += 1
         self.tasks += k
-        out = np.empty(m, dtype=np.float64)
-        for i, fut in enumerate(futures):
-            out[bounds[i] : bounds[i + 1]] = fut.result()
         return out

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ridgeline import _io, _validation
+
 __all__ = ["NestedResult"]
+
+_KIND = "nested.NestedResult"
+_MAX_DRAWS = 100_000_000  # posterior draws per call (bounds the memory)
+_ARRAYS = ("samples", "samples_u", "logl", "logwt", "logvol", "logl_birth", "weights", "logz_sim", "nlive_it")
+_SCALARS = ("logz", "logzerr", "information", "ncall", "niter", "nlive", "stop", "ncall_surrogate", "surrogate")
 
 
 @dataclass(frozen=True)
@@ -94,12 +102,7 @@ class NestedResult:
         """
         if n is None:
             n = max(1, int(round(self.ess)))
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            msg = f"n={n!r} must be an int or None"
-            raise TypeError(msg)
-        if n < 1:
-            msg = f"n={n} must be >= 1"
-            raise ValueError(msg)
+        n = _validation.check_int(n, "n", low=1, high=_MAX_DRAWS)
         gen = np.random.default_rng(rng)
         cdf = np.cumsum(self.weights)
         cdf /= cdf[-1]
@@ -133,6 +136,55 @@ class NestedResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        return _io.short_repr(
+            "NestedResult", logz=self.logz, logzerr=self.logzerr, ncall=self.ncall, niter=self.niter,
+            nlive=self.nlive, stop=self.stop, samples=self.samples,
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to ``path`` in ridgeline's ``.npz`` result format (no pickle).
+
+        Every field is kept exactly; read it back with :meth:`load` or
+        :func:`ridgeline.load`.  The format is described in ``ridgeline._io``.
+        """
+        arrays = {k: getattr(self, k) for k in _ARRAYS}
+        scalars = {k: getattr(self, k) for k in _SCALARS}
+        _io.save_result(path, _KIND, arrays, scalars)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> NestedResult:
+        """Load a result written by :meth:`save`."""
+        _, arrays, scalars = _io.read_result(path, _KIND)
+        return cls._from_saved(arrays, scalars)
+
+    @classmethod
+    def _from_saved(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> NestedResult:
+        missing = [k for k in _ARRAYS if k not in arrays] + [k for k in _SCALARS if k not in scalars]
+        if missing:
+            msg = f"a saved NestedResult lacks the fields {missing}"
+            raise ValueError(msg)
+        return cls(
+            logz=float(scalars["logz"]),
+            logzerr=float(scalars["logzerr"]),
+            samples=np.asarray(arrays["samples"], dtype=np.float64),
+            samples_u=np.asarray(arrays["samples_u"], dtype=np.float64),
+            logl=np.asarray(arrays["logl"], dtype=np.float64),
+            logwt=np.asarray(arrays["logwt"], dtype=np.float64),
+            logvol=np.asarray(arrays["logvol"], dtype=np.float64),
+            logl_birth=np.asarray(arrays["logl_birth"], dtype=np.float64),
+            weights=np.asarray(arrays["weights"], dtype=np.float64),
+            information=float(scalars["information"]),
+            ncall=int(scalars["ncall"]),
+            niter=int(scalars["niter"]),
+            nlive=int(scalars["nlive"]),
+            logz_sim=np.asarray(arrays["logz_sim"], dtype=np.float64),
+            stop=str(scalars["stop"]),
+            nlive_it=np.asarray(arrays["nlive_it"]),
+            ncall_surrogate=int(scalars["ncall_surrogate"]),
+            surrogate=scalars["surrogate"],
+        )
 
     def to_anesthetic(self, columns: Any = None) -> Any:
         """The run as ``anesthetic.NestedSamples`` (needs anesthetic).

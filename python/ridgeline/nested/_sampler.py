@@ -11,7 +11,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ridgeline import _core
-from ridgeline._random import mix_seed, seed_from
+from ridgeline._random import mix_seed
+from ridgeline._validation import check_bool, check_choice, check_float, check_int, check_n_threads, check_rng, pop_renamed
 from ridgeline.nested._results import NestedResult
 from ridgeline.nested.problems import BoxTransform, BuiltinLoglike
 
@@ -60,6 +61,9 @@ class CLikelihood:
             if obj < 0:
                 msg = f"{name}={obj} must be >= 0"
                 raise ValueError(msg)
+            if obj >= 2**64:
+                msg = f"{name}={obj} must be < 2**64 (an address)"
+                raise ValueError(msg)
             return int(obj)
         if isinstance(obj, np.ndarray):
             self._keep.append(obj)
@@ -94,14 +98,12 @@ def _describe(fn: Any) -> str:
     return f"{mod}.{name}"
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        msg = f"{name}={value!r} must be an int"
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name}={value} must be >= {minimum}"
-        raise ValueError(msg)
-    return int(value)
+# Largest sizes accepted (they bound the memory of the live and dead points).
+_MAX_NDIM = 100_000
+_MAX_NLIVE = 10_000_000
+# Largest volume enlargement of the bounding ellipsoids (dynesty's default is 1.25;
+# beyond this the bound no longer bounds anything and rejection sampling stalls).
+_MAX_ENLARGE = 1000.0
 
 
 class NestedSampler:
@@ -164,6 +166,15 @@ class NestedSampler:
         steps (which reach what the bound misses), otherwise the chain starts
         from a live-point copy.  The number of draws follows their measured
         acceptance: they are made while a draw saves more calls than it costs.
+    executor : concurrent.futures.Executor, optional
+        Evaluate batches of candidates of a Python ``loglike`` on this executor
+        (a process pool, ``mpi4py.futures``, a Dask client's executor).
+    executor_chunks : int, default=8
+        Chunks per batch sent to the executor.
+    n_threads : int or None, default=1
+        Threads evaluating a compiled likelihood (built-in or
+        :class:`CLikelihood`) on a batch; -1 or None for all cores.  The result
+        does not depend on it.  (``nthreads`` is the deprecated spelling.)
     surrogate : {None, 'mlp'}, dict or SurrogateOptions, optional
         Replace most true likelihood calls by a small neural network trained on
         the true evaluations during the run (for expensive likelihoods), with
@@ -202,56 +213,39 @@ class NestedSampler:
         slice_start: str = "auto",
         executor: Any = None,
         executor_chunks: int = 8,
-        nthreads: int = 1,
+        n_threads: int | None = 1,
         surrogate: Any = None,
+        **kwargs: Any,
     ) -> None:
-        ndim = _check_int(ndim, "ndim", 1)
-        nlive = _check_int(nlive, "nlive", 2)
+        given = {"n_threads": None if n_threads == 1 else n_threads}  # 1 is the default
+        n_threads = pop_renamed(kwargs, {"nthreads": "n_threads"}, "NestedSampler", given).get("n_threads", n_threads)
+        ndim = check_int(ndim, "ndim", low=1, high=_MAX_NDIM)
+        nlive = check_int(nlive, "nlive", low=2, high=_MAX_NLIVE)
         if nlive <= ndim:
             msg = f"nlive={nlive} must be > ndim={ndim}"
             raise ValueError(msg)
-        if not isinstance(bound, str) or bound not in _BOUNDS:
-            msg = f"bound={bound!r} is unknown; expected one of 'multi', 'single', 'none'"
-            raise ValueError(msg)
-        if not isinstance(sample, str) or sample not in _SAMPLES:
-            msg = f"sample={sample!r} is unknown; expected one of 'auto', 'unif', 'slice'"
-            raise ValueError(msg)
-        if not isinstance(vectorized, (bool, np.bool_)):
-            msg = f"vectorized={vectorized!r} must be a bool"
-            raise TypeError(msg)
-        try:
-            enlarge = float(enlarge)
-        except (TypeError, ValueError) as err:
-            msg = f"enlarge={enlarge!r} must be a float"
-            raise TypeError(msg) from err
-        if not (math.isfinite(enlarge) and enlarge >= 1.0):
-            msg = f"enlarge={enlarge} must be a finite float >= 1"
-            raise ValueError(msg)
+        bound = check_choice(bound, "bound", _BOUNDS)
+        sample = check_choice(sample, "sample", _SAMPLES)
+        vectorized = check_bool(vectorized, "vectorized")
+        enlarge = check_float(enlarge, "enlarge", 1.0, _MAX_ENLARGE)
         if update_interval is None:
             update_interval = max(1, nlive // 10)
-        update_interval = _check_int(update_interval, "update_interval", 1)
-        self._nsim = _check_int(nsim, "nsim", 2)
-        slice_steps = 0 if slice_steps is None else _check_int(slice_steps, "slice_steps", 1)
-        slice_dim = _check_int(slice_dim, "slice_dim", 1)
-        if not isinstance(slice_start, str) or slice_start not in ("auto", "live"):
-            msg = f"slice_start={slice_start!r} is unknown; expected 'auto' or 'live'"
-            raise ValueError(msg)
-        try:
-            chord_scale = float(chord_scale)
-        except (TypeError, ValueError) as err:
-            msg = f"chord_scale={chord_scale!r} must be a float"
-            raise TypeError(msg) from err
-        if not (math.isfinite(chord_scale) and chord_scale >= 1.0):
-            msg = f"chord_scale={chord_scale} must be a finite float >= 1"
-            raise ValueError(msg)
+        update_interval = check_int(update_interval, "update_interval", low=1, high=2**31 - 1)
+        self._nsim = check_int(nsim, "nsim", low=2, high=10_000_000)
+        slice_steps = 0 if slice_steps is None else check_int(slice_steps, "slice_steps", low=1, high=1 << 20)
+        slice_dim = check_int(slice_dim, "slice_dim", low=1, high=2**31 - 1)
+        slice_start = check_choice(slice_start, "slice_start", ("auto", "live"))
+        chord_scale = check_float(chord_scale, "chord_scale", 1.0, 1000.0)
         if prior_transform is not None and not callable(prior_transform):
             msg = f"prior_transform={prior_transform!r} must be callable or None"
             raise TypeError(msg)
         if not (callable(loglike) or isinstance(loglike, CLikelihood)):
             msg = f"loglike={loglike!r} must be callable or a CLikelihood"
             raise TypeError(msg)
+        n_threads = check_n_threads(n_threads) or (os.cpu_count() or 1)
+        chunks = check_int(executor_chunks, "executor_chunks", low=1, high=1 << 20)
 
-        seed = seed_from(rng)
+        seed = check_rng(rng)
         self._seed = seed
         self.ndim = ndim
         self.nlive = nlive
@@ -259,17 +253,15 @@ class NestedSampler:
         self.loglike = loglike
         self.prior_transform = prior_transform
         python_like = not isinstance(loglike, (CLikelihood, BuiltinLoglike))
-        nthreads = _check_int(nthreads, "nthreads", 1)
         self._executor_loglike = None
         if executor is not None:
             from ridgeline.nested._executor import ExecutorLoglike, check_picklable
 
             if not python_like:
-                msg = "executor= needs a Python loglike (compiled likelihoods use nthreads= instead)"
+                msg = "executor= needs a Python loglike (compiled likelihoods use n_threads= instead)"
                 raise TypeError(msg)
             if not isinstance(executor, _cf.ThreadPoolExecutor):
                 check_picklable(loglike, "loglike")
-            chunks = _check_int(executor_chunks, "executor_chunks", 1)
             self._executor_loglike = ExecutorLoglike(loglike, executor, self.vectorized, chunks, seed)
         batch_min, batch_max = (32, 4096) if ((self.vectorized or executor is not None) and python_like) else (1, 1)
         self._surrogate = None
@@ -307,7 +299,8 @@ class NestedSampler:
             self._core.set_loglike_python(self._executor_loglike, True)
         else:
             self._core.set_loglike_python(loglike, self.vectorized)
-        self._core.set_threads(nthreads)
+        self.n_threads = n_threads
+        self._core.set_threads(n_threads)
         if prior_transform is None:
             self._core.set_transform_affine([0.0] * ndim, [1.0] * ndim)
         elif isinstance(prior_transform, BoxTransform):
@@ -361,16 +354,13 @@ class NestedSampler:
         CheckpointError
             When ``checkpoint`` names a file that cannot be used.
         """
-        try:
-            dlogz = float(dlogz)
-        except (TypeError, ValueError) as err:
-            msg = f"dlogz={dlogz!r} must be a float"
-            raise TypeError(msg) from err
-        if not (dlogz >= 0.0) or math.isnan(dlogz):
-            msg = f"dlogz={dlogz} must be >= 0"
-            raise ValueError(msg)
-        mi = -1 if maxiter is None else _check_int(maxiter, "maxiter", 0)
-        mc = -1 if maxcall is None else _check_int(maxcall, "maxcall", 0)
+        dlogz = check_float(dlogz, "dlogz", 0.0, allow_inf=True)
+        mi = -1 if maxiter is None else check_int(maxiter, "maxiter", low=0)
+        mc = -1 if maxcall is None else check_int(maxcall, "maxcall", low=0)
+        progress = check_bool(progress, "progress")
+        if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+            msg = f"checkpoint={checkpoint!r} must be a path (str or os.PathLike) or None"
+            raise TypeError(msg)
         if self._surrogate is not None:
             from ridgeline.nested._surrogate import run_surrogate
 
@@ -378,8 +368,6 @@ class NestedSampler:
                 msg = "checkpoint= cannot be combined with surrogate= (the network and its training set are not saved)"
                 raise ValueError(msg)
             stop = run_surrogate(self, dlogz, mi, mc, progress)
-        elif checkpoint is None and not progress:
-            stop = self._core.run(dlogz, mi, mc, None, 0)
         else:
             from ridgeline.nested._runloop import run_blocks
 
@@ -390,6 +378,12 @@ class NestedSampler:
         return self._result
 
     run_nested = run
+
+    def __repr__(self) -> str:
+        from ridgeline._io import short_repr
+
+        return short_repr("NestedSampler", ndim=self.ndim, nlive=self.nlive, bound=self._settings["bound"],
+                          sample=self.sample, niter=int(self._core.niter()))
 
     @property
     def results(self) -> NestedResult:

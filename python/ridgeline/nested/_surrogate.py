@@ -55,7 +55,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ridgeline._random import mix_seed
-from ridgeline.nested._sampler import _check_int  # _sampler imports this module lazily: no cycle
+from ridgeline._validation import check_int
 
 __all__ = ["SurrogateLoglike", "SurrogateOptions", "make_options", "run_surrogate", "surrogate_loglike"]
 
@@ -113,11 +113,11 @@ class SurrogateOptions:
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0}
         for name, lo in ints.items():
-            _check_int(getattr(self, name), name, lo)
+            check_int(getattr(self, name), name, low=lo)
         for name in ("train_every", "min_train"):
             v = getattr(self, name)
             if v is not None:
-                _check_int(v, name, 1)
+                check_int(v, name, low=1)
         for name, lo, hi in (("tol", 0.0, math.inf), ("learning_rate", 0.0, math.inf), ("valid_frac", 0.0, 0.9)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
@@ -523,14 +523,17 @@ def surrogate_loglike(surrogate: Any, loglike: Any, executor_loglike: Any, vecto
 
 def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progress: bool) -> str:
     """Run the compiled sampler in blocks, training and switching the surrogate between blocks."""
-    from ridgeline.nested._runloop import _Bar
+    from ridgeline._progress import Progress
+    from ridgeline.nested._runloop import progress_fraction
 
     sur: SurrogateLoglike = sampler._surrogate
     core = sampler._core
     nlive = sampler.nlive
     block = max(1, nlive // 20)
-    bar = _Bar(dlogz) if progress else None
+    rep = Progress("nested", "nested sampling (surrogate)", total=1.0, progress=progress)
+    first: float | None = None
     last_train = int(core.niter())
+    stop = "maxiter"
     try:
         while True:
             it0 = int(core.niter())
@@ -540,13 +543,15 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
             stop = core.run(dlogz, block_max, -1, None, 0)
             st = core.state()
             niter = int(st["niter"])
-            if bar is not None:
-                bar.update(niter, sur.ntrue, float(st["logz"]), float(core.delta_logz()))
+            if rep.active:
+                dl = float(core.delta_logz())
+                frac, first = progress_fraction(first, dl, dlogz)
+                rep.update(frac, iter=niter, ncall=sur.ntrue, logz=float(st["logz"]), dlogz=dl)
             if maxcall >= 0 and sur.ntrue >= maxcall and stop == "maxiter":
                 stop = "maxcall"
             done = stop != "maxiter" or (maxiter >= 0 and block_max >= maxiter)
             if done:
-                return stop
+                break
             live = st["live_logl"]
             sur.lstar = float(np.min(live))
             if sur.active and niter > it0:  # spot checks at the rate of replacements
@@ -558,6 +563,9 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 llow = float(dead[back]) if back >= 0 else -math.inf
                 sur.train(sur.lstar, llow, niter)
                 last_train = niter
-    finally:
-        if bar is not None:
-            bar.close()
+    except BaseException:
+        if rep.bar:
+            rep.stream.write("\n")
+        raise
+    rep.close(f"stop: {stop}", ncall=sur.ntrue)
+    return str(stop)

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ridgeline._validation import check_int
+
 __all__ = ["Problem", "correlated", "eggbox", "gaussian", "mixture", "shells", "get"]
 
 _LOG2PI = math.log(2.0 * math.pi)
@@ -89,13 +91,7 @@ class Problem:
 
 
 def _check_ndim(ndim: Any) -> int:
-    if isinstance(ndim, bool) or not isinstance(ndim, (int, np.integer)):
-        msg = f"ndim={ndim!r} must be an int"
-        raise TypeError(msg)
-    if ndim < 1:
-        msg = f"ndim={ndim} must be >= 1"
-        raise ValueError(msg)
-    return int(ndim)
+    return check_int(ndim, "ndim", low=1, high=100_000)
 
 
 def gaussian(ndim: int = 2) -> Problem:

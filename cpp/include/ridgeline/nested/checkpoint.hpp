@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -116,6 +118,8 @@ inline void write_settings(StateWriter& w, const Settings& st) {
 }
 
 inline std::string dump_state(const SamplerState& s) {
+  if (s.in_iteration)
+    throw std::runtime_error("the sampler is in the middle of an iteration (after an error); call run() to finish it first");
   StateWriter w;
   w.pod<std::uint32_t>(kStateVersion);
   write_settings(w, s.settings);
@@ -168,6 +172,84 @@ inline std::string dump_state(const SamplerState& s) {
   w.pod<std::int32_t>(s.slice_nsteps);
   w.vec(s.slice_stats);
   return w.out;
+}
+
+// Consistency of a restored state: everything a run relies on (shapes are
+// checked while reading).  A forged payload with a valid checksum must not make
+// the sampler loop, read out of range or continue from impossible values.
+// What this cannot detect: values that are consistent but not the ones the run
+// computed (a different point inside the cube with a plausible likelihood);
+// a file that passes is trusted data, as a pickle would be.
+inline void validate_state(const SamplerState& t) {
+  auto fail = [](const std::string& m) { throw std::runtime_error(m); };
+  const int d = t.settings.ndim, n = t.settings.nlive;
+  const auto du = static_cast<std::size_t>(d);
+  auto in_cube = [](const double* p, std::size_t k) {
+    for (std::size_t i = 0; i < k; ++i)
+      if (!(p[i] >= 0.0 && p[i] <= 1.0)) return false;
+    return true;
+  };
+  auto finite = [](const double* p, std::size_t k) {
+    for (std::size_t i = 0; i < k; ++i)
+      if (!std::isfinite(p[i])) return false;
+    return true;
+  };
+  auto logl_ok = [](double v) { return !std::isnan(v) && v != std::numeric_limits<double>::infinity(); };
+  if (t.niter < 0 || t.ncall < 0 || t.accepted_total < 0 || t.evaluated_total < t.accepted_total ||
+      t.accepted_since_update < 0 || t.evaluated_since_update < t.accepted_since_update || t.iter_at_update < 0 ||
+      t.iter_at_update > t.niter || t.updates_since_search < 0 || t.last_search_nell < 0 || t.slice_calls < 0 ||
+      t.slice_replacements < 0 || t.slice_nsteps < 0 || t.slice_nsteps > (1 << 20))
+    fail("a counter is negative or inconsistent");
+  const std::size_t nd = t.dead_logl.size();
+  if (!t.initialized) {
+    if (t.live_logl.size() != 0 || nd != 0 || t.ncall != 0) fail("an uninitialised state holds points");
+  } else {
+    const auto nn = static_cast<std::size_t>(n);
+    if (!in_cube(t.live_u.data(), nn * du)) fail("a live point lies outside the unit cube");
+    if (!finite(t.live_x.data(), nn * du)) fail("a live point has a non-finite coordinate");
+    for (std::size_t i = 0; i < nn; ++i) {
+      const double l = t.live_logl[static_cast<Eigen::Index>(i)], b = t.live_birth[static_cast<Eigen::Index>(i)];
+      if (!logl_ok(l) || std::isnan(b) || b > l) fail("a live point has an invalid log-likelihood or birth contour");
+      if (nd > 0 && l < t.dead_logl.back()) fail("a live point lies below the last dead point");
+    }
+    if (t.live_logl.maxCoeff() == kNegInf) fail("every live point has log-likelihood -inf");
+    if (t.ncall < static_cast<std::int64_t>(nn + nd)) fail("ncall is smaller than the number of points evaluated");
+  }
+  if (!in_cube(t.dead_u.data(), t.dead_u.size())) fail("a dead point lies outside the unit cube");
+  if (!finite(t.dead_x.data(), t.dead_x.size())) fail("a dead point has a non-finite coordinate");
+  // the volumes and the evidence, recomputed in the order the sampler sums them
+  double lv = 0.0, lz = kNegInf;
+  for (std::size_t i = 0; i < nd; ++i) {
+    const double l = t.dead_logl[i], b = t.dead_birth[i];
+    if (!logl_ok(l) || std::isnan(b) || b > l) fail("a dead point has an invalid log-likelihood or birth contour");
+    if (i > 0 && l < t.dead_logl[i - 1]) fail("the dead points' log-likelihoods are not non-decreasing");
+    const int nl = t.dead_nlive[i];
+    if (nl < 1 || nl > n) fail("a dead point's number of live points is out of range");
+    const double dlv = 1.0 / nl;
+    const double logdvol = lv + std::log(-std::expm1(-dlv));
+    lv -= dlv;
+    if (!(t.dead_logvol[i] == lv)) fail("the dead points' log volumes are inconsistent");
+    if (l != kNegInf) lz = logaddexp(lz, l + logdvol);
+  }
+  if (!(t.logvol == lv)) fail("the log volume is inconsistent with the dead points");
+  if (!(t.logz == lz)) fail("log Z is inconsistent with the dead points");
+  if (!in_cube(t.queue_u.data(), t.queue_u.size()) || !finite(t.queue_x.data(), t.queue_x.size()))
+    fail("a queued candidate lies outside the unit cube or is not finite");
+  for (double v : t.queue_logl)
+    if (!logl_ok(v)) fail("a queued candidate has an invalid log-likelihood");
+  double prev = 0.0;
+  for (double c : t.bound.cumprob) {
+    if (!(c >= prev && c <= 1.0)) fail("the bound's probabilities are not a distribution");
+    prev = c;
+  }
+  for (const auto& e : t.bound.ells) {
+    if (!finite(e.center.data(), du) || !finite(e.shape.data(), du * du) || !finite(e.precision.data(), du * du) ||
+        !finite(e.axes.data(), du * du) || !finite(e.major.data(), du) || !std::isfinite(e.logvol))
+      fail("an ellipsoid of the bound is not finite");
+  }
+  if (!t.bound.ells.empty() && !std::isfinite(t.bound.logvol_sum)) fail("the bound's volume is not finite");
+  if (!finite(t.slice_stats.data(), t.slice_stats.size()) || t.slice_stats.size() > (std::size_t{1} << 20))
+    fail("the slice statistics are not finite");
 }
 
 // Restore `s` from `data`.  The settings stored in the payload must equal the
@@ -264,6 +346,8 @@ inline void load_state(SamplerState& s, const std::string& data) {
   t.slice_stats = r.vec();
   if (!r.done()) throw std::runtime_error("trailing bytes after the state");
   if (static_cast<std::size_t>(t.niter) != nd) throw std::runtime_error("niter does not match the dead points");
+  if (t.bound.ells.size() != t.bound.cumprob.size()) throw std::runtime_error("bound probabilities are inconsistent");
+  validate_state(t);
   s = std::move(t);
 }
 

@@ -95,6 +95,16 @@ struct SamplerState {
   // adaptive number of slice steps and its decorrelation statistics (slice.hpp)
   std::int32_t slice_nsteps = 0;
   std::vector<double> slice_stats;
+  // The iteration in progress (not saved: a checkpoint is written between
+  // iterations only).  When a likelihood call raises, or Ctrl-C arrives, in the
+  // middle of an iteration, its dead points are already recorded; the next
+  // run() finishes the pending replacements first, so the continuation is the
+  // same as an uninterrupted run.
+  bool in_iteration = false;
+  double pending_lstar = 0.0;
+  std::vector<int> pending_tied;
+  std::size_t pending_next = 0;
+  bool pending_update = false;
 
   std::size_t queue_size() const { return queue_logl.size() - queue_head; }
 };
@@ -121,11 +131,12 @@ inline void check_logl(const double* x, const double* logl, std::size_t m, int d
 }
 
 // Evaluate a batch and update the call counter.
+// Nothing in the state changes when the evaluator throws or returns NaN.
 inline void evaluate_batch(SamplerState& s, Evaluator& ev, const double* u, std::size_t m, double* x,
                            double* logl) {
   ev.evaluate(u, m, x, logl);
-  s.ncall += static_cast<std::int64_t>(m);
   check_logl(x, logl, m, s.settings.ndim);
+  s.ncall += static_cast<std::int64_t>(m);
 }
 
 // How a new point above a likelihood threshold is found.
@@ -178,7 +189,7 @@ class RejectionProposal final : public Proposal {
     std::int64_t since_poll = 0;
     for (;;) {
       if (s.queue_size() == 0) {
-        fill_queue(s, ev);
+        fill_queue(s, ev, poll);
         since_poll += 1;
         if (since_poll >= 64) {
           poll_or_throw(poll);
@@ -205,6 +216,30 @@ class RejectionProposal final : public Proposal {
  private:
   Eigen::VectorXd z_;
   std::vector<double> xbuf_;
+  std::vector<double> box_lo_, box_hi_;
+
+  // The bounding box of the union of ellipsoids, intersected with the unit cube
+  // (the whole cube when that is empty or not finite).
+  void bounding_box(const SamplerState& s) {
+    const int d = s.settings.ndim;
+    box_lo_.assign(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
+    box_hi_.assign(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
+    for (const auto& e : s.bound.ells) {
+      for (int i = 0; i < d; ++i) {
+        const double h = std::sqrt(std::max(e.shape(i, i), 0.0));
+        box_lo_[i] = std::min(box_lo_[i], e.center[i] - h);
+        box_hi_[i] = std::max(box_hi_[i], e.center[i] + h);
+      }
+    }
+    for (int i = 0; i < d; ++i) {
+      box_lo_[i] = std::max(box_lo_[i], 0.0);
+      box_hi_[i] = std::min(box_hi_[i], 1.0);
+      if (!(box_hi_[i] > box_lo_[i])) {
+        box_lo_[i] = 0.0;
+        box_hi_[i] = 1.0;
+      }
+    }
+  }
 
   static void clear_queue(SamplerState& s) {
     s.queue_u.clear();
@@ -221,28 +256,57 @@ class RejectionProposal final : public Proposal {
     return static_cast<std::size_t>(std::clamp(want, static_cast<double>(st.batch_min), static_cast<double>(st.batch_max)));
   }
 
-  void fill_queue(SamplerState& s, Evaluator& ev) {
+  // Draws from the bound that fall outside the unit cube cost no call, but they
+  // are bounded: after this many in a row the candidate is drawn uniformly from
+  // the bound's bounding box intersected with the cube instead.  A candidate's
+  // distribution is then a mixture of the uniform distributions on
+  // (bound ∩ cube) and on (box ∩ cube), chosen independently of where it lands,
+  // so an accepted point is still uniform in the likelihood contour (both sets
+  // contain it); only efficiency is lost.  This keeps a bound that lies almost
+  // entirely outside the cube (a huge `enlarge`, a peak in a corner of a
+  // high-dimensional cube) from looping.
+  static constexpr std::int64_t kMaxOutsideDraws = 10000;
+  // Ctrl-C is checked every this many draws outside the cube.
+  static constexpr std::int64_t kPollDraws = 4096;
+
+  void fill_queue(SamplerState& s, Evaluator& ev, const PollFn& poll) {
     const int d = s.settings.ndim;
     const std::size_t m = batch_size(s);
-    s.queue_u.resize(m * d);
-    s.queue_x.resize(m * d);
-    s.queue_logl.resize(m);
-    s.queue_head = 0;
-    for (std::size_t k = 0; k < m; ++k) {
-      double* uk = &s.queue_u[k * d];
-      if (s.use_bound) {
-        // draw in the union until the point lies inside the unit cube (no call)
-        for (;;) {
-          s.bound.sample(s.rng, uk, z_);
-          bool inside = true;
-          for (int i = 0; i < d; ++i) inside = inside && (uk[i] > 0.0 && uk[i] < 1.0);
-          if (inside) break;
+    // exception safety: on an error (a raising likelihood, Ctrl-C) the random
+    // stream and the queue are left as they were, so a new call draws and
+    // evaluates the same candidates
+    const RandomStream saved = s.rng;
+    box_lo_.clear();
+    try {
+      s.queue_u.resize(m * d);
+      s.queue_x.resize(m * d);
+      s.queue_logl.resize(m);
+      s.queue_head = 0;
+      std::int64_t outside = 0;
+      for (std::size_t k = 0; k < m; ++k) {
+        double* uk = &s.queue_u[k * d];
+        bool inside = false;
+        if (s.use_bound) {
+          // draw in the union until the point lies inside the unit cube (no call)
+          for (std::int64_t t = 0; t < kMaxOutsideDraws && !inside; ++t) {
+            s.bound.sample(s.rng, uk, z_);
+            inside = true;
+            for (int i = 0; i < d; ++i) inside = inside && (uk[i] > 0.0 && uk[i] < 1.0);
+            if (!inside && ++outside % kPollDraws == 0) poll_or_throw(poll);
+          }
         }
-      } else {
-        for (int i = 0; i < d; ++i) uk[i] = s.rng.uniform();
+        if (!inside) {
+          if (s.use_bound && box_lo_.size() != static_cast<std::size_t>(d)) bounding_box(s);
+          for (int i = 0; i < d; ++i)
+            uk[i] = s.use_bound ? box_lo_[i] + (box_hi_[i] - box_lo_[i]) * s.rng.uniform() : s.rng.uniform();
+        }
       }
+      evaluate_batch(s, ev, s.queue_u.data(), m, s.queue_x.data(), s.queue_logl.data());
+    } catch (...) {
+      s.rng = saved;
+      clear_queue(s);
+      throw;
     }
-    evaluate_batch(s, ev, s.queue_u.data(), m, s.queue_x.data(), s.queue_logl.data());
   }
 };
 
@@ -279,6 +343,11 @@ class Sampler {
     const Settings& st = settings;
     require(st.ndim >= 1, "ndim=" + std::to_string(st.ndim) + " must be >= 1");
     require(st.nlive >= 2, "nlive=" + std::to_string(st.nlive) + " must be >= 2");
+    require(st.nlive > st.ndim,
+            "nlive=" + std::to_string(st.nlive) + " must be > ndim=" + std::to_string(st.ndim));
+    require(std::isfinite(st.enlarge), "enlarge=" + std::to_string(st.enlarge) + " must be finite");
+    require(st.first_update_eff > 0.0 && st.first_update_eff <= 1.0,
+            "first_update_eff=" + std::to_string(st.first_update_eff) + " must be in (0, 1]");
     require(st.enlarge >= 1.0, "enlarge=" + std::to_string(st.enlarge) + " must be >= 1");
     require(st.update_interval >= 1, "update_interval=" + std::to_string(st.update_interval) + " must be >= 1");
     require(st.batch_min >= 1 && st.batch_max >= 1, "batch sizes must be >= 1");
@@ -307,10 +376,18 @@ class Sampler {
     s.live_x.resize(n, d);
     s.live_logl.resize(n);
     s.live_birth = Eigen::VectorXd::Constant(n, kNegInf);
+    const RandomStream saved = s.rng;  // an error leaves the stream as it was
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < d; ++j) s.live_u(i, j) = s.rng.uniform();
-    evaluate_batch(s, ev, s.live_u.data(), static_cast<std::size_t>(n), s.live_x.data(), s.live_logl.data());
+    try {
+      evaluate_batch(s, ev, s.live_u.data(), static_cast<std::size_t>(n), s.live_x.data(), s.live_logl.data());
+    } catch (...) {
+      s.rng = saved;
+      throw;
+    }
     if (s.live_logl.maxCoeff() == kNegInf) {
+      s.rng = saved;
+      s.ncall -= n;
       throw std::invalid_argument("loglike returned -inf at all nlive=" + std::to_string(n) +
                                   " initial points; the prior must put some mass where the likelihood is positive");
     }
@@ -326,39 +403,55 @@ class Sampler {
     std::vector<int> tied;
     std::int64_t next_poll = s.niter + 256;
     for (;;) {
-      const double dl = delta_logz();
-      if (progress && progress_every > 0 && s.niter % progress_every == 0) progress(s, dl);
-      if (dl < lim.dlogz) return StopReason::dlogz;
-      if (s.niter >= lim.maxiter) return StopReason::maxiter;
-      if (s.ncall >= lim.maxcall) return StopReason::maxcall;
-      if (s.niter >= next_poll) {
-        poll_or_throw(poll);
-        next_poll = s.niter + 256;
+      if (!s.in_iteration) {
+        const double dl = delta_logz();
+        if (progress && progress_every > 0 && s.niter % progress_every == 0) progress(s, dl);
+        if (dl < lim.dlogz) return StopReason::dlogz;
+        if (s.niter >= lim.maxiter) return StopReason::maxiter;
+        if (s.ncall >= lim.maxcall) return StopReason::maxcall;
+        if (s.niter >= next_poll) {
+          poll_or_throw(poll);
+          next_poll = s.niter + 256;
+        }
+        // the worst point(s); ties at the same likelihood leave together
+        const double* ll = s.live_logl.data();
+        double lstar = ll[0];
+        for (int i = 1; i < n; ++i) lstar = ll[i] < lstar ? ll[i] : lstar;
+        tied.clear();
+        for (int i = 0; i < n; ++i)
+          if (ll[i] == lstar) tied.push_back(i);
+        if (static_cast<int>(tied.size()) == n) return StopReason::plateau;
+        if (lstar > lim.logl_stop) return StopReason::logl;
+        int nl = n;
+        for (int i : tied) {
+          record_dead(i, nl);
+          --nl;
+        }
+        s.pending_lstar = lstar;
+        s.pending_tied = tied;
+        s.pending_next = 0;
+        s.pending_update = true;
+        s.in_iteration = true;
       }
-      // the worst point(s); ties at the same likelihood leave together
-      const double* ll = s.live_logl.data();
-      double lstar = ll[0];
-      for (int i = 1; i < n; ++i) lstar = ll[i] < lstar ? ll[i] : lstar;
-      tied.clear();
-      for (int i = 0; i < n; ++i)
-        if (ll[i] == lstar) tied.push_back(i);
-      if (static_cast<int>(tied.size()) == n) return StopReason::plateau;
-      if (lstar > lim.logl_stop) return StopReason::logl;
-      int nl = n;
-      for (int i : tied) {
-        record_dead(i, nl);
-        --nl;
+      if (s.pending_update) {
+        // refit the bound as the live set shrinks (deterministic: repeated as a
+        // whole if it throws)
+        maybe_update();
+        s.pending_update = false;
       }
-      // refit the bound as the live set shrinks
-      maybe_update();
-      for (int i : tied) {
+      // the replacements; each either completes or (on an exception) leaves the
+      // state from which a new run() call draws the same point
+      while (s.pending_next < s.pending_tied.size()) {
+        const int i = s.pending_tied[s.pending_next];
         double logl = 0.0;
-        proposal_->replace(s, lstar, ev, nu.data(), nx.data(), logl, poll);
+        proposal_->replace(s, s.pending_lstar, ev, nu.data(), nx.data(), logl, poll);
         std::copy(nu.begin(), nu.end(), s.live_u.row(i).data());
         std::copy(nx.begin(), nx.end(), s.live_x.row(i).data());
         s.live_logl[i] = logl;
-        s.live_birth[i] = lstar;
+        s.live_birth[i] = s.pending_lstar;
+        s.pending_next += 1;
       }
+      s.in_iteration = false;
     }
   }
 
@@ -381,6 +474,7 @@ class Sampler {
     s.logvol = logvol;
     s.logz = kNegInf;
     s.initialized = true;
+    s.in_iteration = false;
     if (s.settings.bound != BoundKind::none) proposal_->update(s);
   }
 

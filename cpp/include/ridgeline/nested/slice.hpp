@@ -239,6 +239,25 @@ class SliceProposal final : public Proposal {
       rejection_.replace(s, lstar, ev, u, x, logl, poll);
       return;
     }
+    // exception safety: a chain that fails (a raising likelihood, Ctrl-C) is
+    // undone as a whole (random stream, call counter, statistics), so a new
+    // call repeats it exactly; its calls are not counted
+    const RandomStream saved_rng = s.rng;
+    const std::int64_t saved_ncall = s.ncall;
+    saved_stats_ = s.slice_stats;
+    try {
+      chain(s, lstar, ev, u, x, logl, poll);
+    } catch (...) {
+      s.rng = saved_rng;
+      s.ncall = saved_ncall;
+      s.slice_stats.swap(saved_stats_);
+      next_poll_ = 0;
+      throw;
+    }
+  }
+
+ private:
+  void chain(SamplerState& s, double lstar, Evaluator& ev, double* u, double* x, double& logl, const PollFn& poll) {
     const int d = s.settings.ndim, n = s.settings.nlive;
     const auto du = static_cast<std::size_t>(d);
     // a random live point strictly above the threshold
@@ -322,8 +341,8 @@ class SliceProposal final : public Proposal {
     s.slice_replacements += 1;
   }
 
- private:
   SliceSettings ss_;
+  std::vector<double> saved_stats_;
   RejectionProposal rejection_;
   Eigen::VectorXd cur_u_, cand_u_, z_, dir_;
   std::vector<double> cur_x_, cand_x_;
