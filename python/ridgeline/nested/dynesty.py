@@ -631,6 +631,7 @@ class NestedSampler(_Common):
         self._sampler = _NestedSampler(loglike, ptform, self.ndim, nlive=self.nlive, rng=self._seed, vectorized=vec,
                                        **self._engine_opts)
         self._started = False
+        self._set_live = False  # True when the live set came from prior draws made here
         self._finite = (0, 0)
         self._init_calls = 0
         self._block_calls: list[tuple[int, int]] = []  # (niter at the end of a block, calls in the block)
@@ -642,11 +643,21 @@ class NestedSampler(_Common):
         return self._init_calls + int(self._sampler._core.state()["ncall"]) if self._started else 0
 
     def _start(self) -> None:
-        u, x, logl, ndraw = self._initial_points(self.nlive, mix_seed(self._seed, 0x1A17))
-        # the expected volume of the live set sizes the first bound
-        self._sampler._core.set_live(u, x, logl, np.full(self.nlive, -math.inf), math.log(self.nlive / ndraw))
-        self._finite = (self.nlive, ndraw)
-        self._init_calls = ndraw
+        """Draw the initial live points: the engine's own start (its calls, -inf points die first), or,
+        when every one of its nlive draws has log L = -inf, prior draws until nlive are finite."""
+        core = self._sampler._core
+        try:
+            core.run(0.0, 0, -1, None, 0)  # initialise only
+            self._block_calls.append((0, int(core.state()["ncall"])))
+        except ValueError as err:
+            if "initial points" not in str(err):
+                raise
+            u, x, logl, ndraw = self._initial_points(self.nlive, mix_seed(self._seed, 0x1A17))
+            # the expected volume of the live set sizes the first bound
+            core.set_live(u, x, logl, np.full(self.nlive, -math.inf), math.log(self.nlive / (ndraw + self.nlive)))
+            self._finite = (self.nlive, ndraw + self.nlive)  # the engine's nlive draws were all -inf
+            self._init_calls = ndraw + self.nlive
+            self._set_live = True
         self._started = True
 
     def _sidecar(self, path: str) -> str:
@@ -654,6 +665,11 @@ class NestedSampler(_Common):
 
     def _save(self, path: str) -> None:
         from ridgeline.nested._runloop import save_checkpoint
+
+        if self._set_live:
+            # the engine cannot restore a live set it did not draw itself (its call count is checked)
+            get_logger("nested").info("no checkpoint written: the live set was drawn from the finite region")
+            return
 
         save_checkpoint(self._sampler, path)
         tmp = self._sidecar(path) + ".tmp"
@@ -783,6 +799,7 @@ class NestedSampler(_Common):
         npts = logl.size
         niter = n_dead.size
         ncall = np.zeros(npts, dtype=np.int64)
+        init_calls = self._init_calls
         # calls of each block spread over its iterations (exact sums per block)
         lo = 0
         for hi, c in self._block_calls:
@@ -792,13 +809,15 @@ class NestedSampler(_Common):
                 base, rem = divmod(max(c, 0), k)
                 ncall[lo:hi] = base
                 ncall[lo:lo + rem] += 1
+            elif c > 0 and lo > 0:
+                ncall[lo - 1] += c
             elif c > 0:
-                ncall[max(lo - 1, 0)] += c
+                init_calls += c  # the engine's initial draws
             lo = hi
         # the initial prior draws (finite or not) are shared by the points drawn from the prior
         roots = np.flatnonzero(np.isneginf(birth))
         if roots.size:
-            base, rem = divmod(self._init_calls, roots.size)
+            base, rem = divmod(init_calls, roots.size)
             ncall[roots] += base
             ncall[roots[:rem]] += 1
         nl = np.concatenate([n_dead, np.arange(nfin, 0, -1)]).astype(np.int64)
@@ -932,10 +951,15 @@ class DynamicNestedSampler(_Common):
             loglike, ptform, vec = self._engine_args()
             self._dyn = _dynamic.DynamicNestedSampler(loglike, ptform, self.ndim, nlive=nl, nlive_batch=nlive_batch,
                                                       rng=self._seed, vectorized=vec, **opts)
-            u, x, logl, ndraw = self._initial_points(nl, mix_seed(self._seed, 0x1A17))
-            self._dyn._base._core.set_live(u, x, logl, np.full(nl, -math.inf), math.log(nl / ndraw))
-            self._finite = (nl, ndraw)
-            self._init_calls = ndraw
+            try:
+                self._dyn._base._core.run(0.0, 0, -1, None, 0)  # the engine's own start
+            except ValueError as err:
+                if "initial points" not in str(err):
+                    raise
+                u, x, logl, ndraw = self._initial_points(nl, mix_seed(self._seed, 0x1A17))
+                self._dyn._base._core.set_live(u, x, logl, np.full(nl, -math.inf), math.log(nl / (ndraw + nl)))
+                self._finite = (nl, ndraw + nl)
+                self._init_calls = ndraw + nl
         mc = None if maxcall is None else max(int(maxcall) - self._init_calls, 1)
         if not self._dyn._runs:
             # the baseline alone first: a run that ended on a likelihood plateau gets no batches
