@@ -577,7 +577,7 @@ class NestedSampler(_Common):
     ...                           rstate=np.random.default_rng(0))
     >>> s.run_nested(dlogz=0.5, print_progress=False)
     >>> res = s.results
-    >>> abs(res.logz[-1] - np.log(2 * np.pi / 400)) < 4 * res.logzerr[-1]
+    >>> bool(abs(res.logz[-1] - np.log(2 * np.pi / 400)) < 4 * res.logzerr[-1])
     True
     """
 
