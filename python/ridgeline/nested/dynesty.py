@@ -49,6 +49,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -749,8 +750,6 @@ class NestedSampler(_Common):
         if not self._started:
             self._start()
         core = self._sampler._core
-        import time
-
         last = time.monotonic()
         stop = "maxiter"
         with Progress("nested", "dynesty drop-in", None, progress=bool(print_progress)) as bar:
