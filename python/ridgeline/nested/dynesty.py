@@ -199,7 +199,8 @@ def _weigh(logl: np.ndarray, birth: np.ndarray, nsim: int, seed: int) -> dict[st
         raise ValueError(msg)
     nl = n[:s].astype(np.int32)
     logvol_end = float(-np.sum(1.0 / n[:s])) if s else 0.0
-    logvol, logwt = _core.nested.deterministic_weights(ll, nl, total - s, logvol_end)
+    w = _core.nested.deterministic_weights(ll, nl, total - s, logvol_end)
+    logvol, logwt = w.logvol, w.logwt
     sims = _core.nested.simulate_logz(ll, nl, total - s, logvol_end, nsim, seed)
     return {"order": order, "logl": ll, "birth": bb, "n": n, "logvol": logvol, "logwt": logwt,
             "logzerr": float(np.std(sims, ddof=1)), "nfinal": total - s}
@@ -641,7 +642,7 @@ class NestedSampler(_Common):
     @property
     def ncall(self) -> int:
         """Likelihood calls so far."""
-        return self._init_calls + int(self._sampler._core.state()["ncall"]) if self._started else 0
+        return self._init_calls + int(self._sampler._core.state().ncall) if self._started else 0
 
     def _start(self) -> None:
         """Draw the initial live points: the engine's own start (its calls, -inf points die first), or,
@@ -649,7 +650,7 @@ class NestedSampler(_Common):
         core = self._sampler._core
         try:
             core.run(0.0, 0, -1, None, 0)  # initialise only
-            self._block_calls.append((0, int(core.state()["ncall"])))
+            self._block_calls.append((0, int(core.state().ncall)))
         except ValueError as err:
             if "initial points" not in str(err):
                 raise
@@ -765,12 +766,12 @@ class NestedSampler(_Common):
                 stop = core.run(dlogz, target, remaining, None, 0)
                 st = core.state()
                 done_calls = sum(c for _, c in self._block_calls)
-                self._block_calls.append((int(st["niter"]), int(st["ncall"]) - done_calls))
-                live_worst = float(np.min(st["live_logl"]))
+                self._block_calls.append((int(st.niter), int(st.ncall) - done_calls))
+                live_worst = float(np.min(st.live_logl))
                 if print_progress:
-                    bar.update(None, iter=int(st["niter"]), ncall=int(st["ncall"]) + self._init_calls,
-                               logz=float(st["logz"]), dlogz=float(core.delta_logz()))
-                finished = stop != "maxiter" or (mi >= 0 and int(st["niter"]) >= mi) or live_worst > logl_max
+                    bar.update(None, iter=int(st.niter), ncall=int(st.ncall) + self._init_calls,
+                               logz=float(st.logz), dlogz=float(core.delta_logz()))
+                finished = stop != "maxiter" or (mi >= 0 and int(st.niter) >= mi) or live_worst > logl_max
                 if path is not None and (finished or time.monotonic() - last >= checkpoint_every):
                     self._save(path)
                     last = time.monotonic()
@@ -786,14 +787,15 @@ class NestedSampler(_Common):
 
     def _make_results(self) -> Results:
         st = self._sampler._core.state()
-        order = np.argsort(st["live_logl"], kind="stable")
+        order = np.argsort(st.live_logl, kind="stable")
         nfin = order.size
-        logl = np.concatenate([st["dead_logl"], st["live_logl"][order]])
-        birth = np.concatenate([st["dead_birth"], st["live_birth"][order]])
-        n_dead = st["dead_nlive"].astype(np.int32)
+        logl = np.concatenate([st.dead_logl, st.live_logl[order]])
+        birth = np.concatenate([st.dead_birth, st.live_birth[order]])
+        n_dead = st.dead_nlive.astype(np.int32)
         # volumes from the start of the run (the finite fraction is applied in _results_from_points)
         logvol_end = float(-np.sum(1.0 / n_dead)) if n_dead.size else 0.0
-        logvol, logwt = _core.nested.deterministic_weights(logl, n_dead, nfin, logvol_end)
+        w = _core.nested.deterministic_weights(logl, n_dead, nfin, logvol_end)
+        logvol, logwt = w.logvol, w.logwt
         sims = _core.nested.simulate_logz(logl, n_dead, nfin, logvol_end, 100, mix_seed(self._seed, 0xE77))
         npts = logl.size
         niter = n_dead.size
@@ -824,8 +826,8 @@ class NestedSampler(_Common):
             "order": np.arange(npts), "logl": logl, "birth": birth, "n": nl, "logvol": logvol,
             "logwt": logwt, "logzerr": float(np.std(sims, ddof=1)), "nfinal": nfin,
         }
-        x = np.concatenate([st["dead_x"], st["live_x"][order]])
-        u = np.concatenate([st["dead_u"], st["live_u"][order]])
+        x = np.concatenate([st.dead_x, st.live_x[order]])
+        u = np.concatenate([st.dead_u, st.live_u[order]])
         return _results_from_points(x, u, logl, birth, ncall, finite=self._finite, nlive=self.nlive, weighed=weighed)
 
     @property
