@@ -5,6 +5,9 @@
                                              # have (PR02) or has no docstring (GL08)
     python ci/check_docstrings.py --report   # print the findings, always exit 0
 
+Modules in PENDING are reported without failing (DOCSTRINGS_FAIL_ON=all: fail on them too); ci/docstrings.sh runs
+this in .ci/run.
+
 Result dataclasses are checked through their methods only (their fields are documented as Attributes).
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import os
 import sys
 import warnings
 
@@ -22,12 +26,18 @@ MODULES = [
     "ridgeline",
     "ridgeline.nested",
     "ridgeline.nested.problems",
+    "ridgeline.nested.plotting",
+    "ridgeline.nested.dynesty",
     "ridgeline.cluster",
     "ridgeline.elbo",
     "ridgeline.elbo.masked_diffusion",
     "ridgeline.elbo.testbed",
+    "ridgeline.elbo.torch",
     "ridgeline.spectra",
 ]
+# Modules whose findings are printed but do not fail the check yet (DOCSTRINGS_FAIL_ON=all makes them fail too);
+# empty this set as they are completed.
+PENDING = {"ridgeline.nested.dynesty", "ridgeline.cluster", "ridgeline.spectra"}
 CODES = ("PR01", "PR02", "GL08")
 
 
@@ -49,7 +59,8 @@ def targets(modname: str) -> list[str]:
 
 def main() -> int:
     warnings.simplefilter("ignore")
-    total = 0
+    pending = set() if os.environ.get("DOCSTRINGS_FAIL_ON") == "all" else PENDING
+    total = gating = 0
     for modname in MODULES:
         findings = []
         for target in targets(modname):
@@ -57,11 +68,13 @@ def main() -> int:
                 if code in CODES:
                     findings.append(f"  {code} {target}: {message}")
         total += len(findings)
-        print(f"{modname}: {len(findings)}")
+        if modname not in pending:
+            gating += len(findings)
+        print(f"{modname}: {len(findings)}{' (pending: not failing)' if modname in pending else ''}")
         for line in findings:
             print(line)
-    print(f"{total} findings")
-    return 0 if "--report" in sys.argv or total == 0 else 1
+    print(f"{total} findings, {gating} in the checked modules")
+    return 0 if "--report" in sys.argv or gating == 0 else 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ridgeline import _core, _io, _random
 from ridgeline._validation import check_array, check_callable, check_choice, check_int, check_rng
@@ -47,7 +48,7 @@ def _warn_pow2(n: int) -> None:
         warnings.warn(msg, QMCWarning, stacklevel=3)
 
 
-def sobol_normals(n: int, d: int, rng: Any = None) -> np.ndarray:
+def sobol_normals(n: int, d: int, rng: int | np.random.Generator | None = None) -> np.ndarray:
     """Standard normal quasi-random points: Owen-scrambled Sobol mapped through the normal quantile.
 
     Parameters
@@ -243,13 +244,13 @@ class GaussianELBO:
 
 
 def gaussian_elbo(
-    logjoint: Callable[[np.ndarray], Any],
-    mean: Any,
-    scale: Any,
+    logjoint: Callable[[np.ndarray], ArrayLike | tuple[ArrayLike, ArrayLike]],
+    mean: ArrayLike,
+    scale: ArrayLike,
     *,
     n: int = 256,
     sampler: str = "mc",
-    rng: Any = None,
+    rng: int | np.random.Generator | None = None,
     replicates: int = 1,
     estimator: str = "cv",
 ) -> GaussianELBO:
@@ -387,14 +388,14 @@ class IWAEBound:
 
 
 def iwae_bound(
-    logjoint: Callable[[np.ndarray], Any],
-    mean: Any,
-    scale: Any,
+    logjoint: Callable[[np.ndarray], ArrayLike | tuple[ArrayLike, ArrayLike]],
+    mean: ArrayLike,
+    scale: ArrayLike,
     *,
     K: int,
     n: int = 256,
     sampler: str = "mc",
-    rng: Any = None,
+    rng: int | np.random.Generator | None = None,
 ) -> IWAEBound:
     """Importance-weighted bound ``L_K = E log (1/K) sum_k p(x, z_k) / q(z_k)``.
 

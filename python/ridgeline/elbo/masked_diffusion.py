@@ -52,9 +52,10 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ridgeline import _core, _io, _random
 from ridgeline._progress import Progress
@@ -68,6 +69,13 @@ from ridgeline._validation import (
     check_n_threads,
     pop_renamed,
 )
+
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
+    import torch
+
+    from ridgeline.elbo.torch import TorchPlan
 
 __all__ = [
     "SCHEMES",
@@ -220,7 +228,7 @@ class Plan:
         kw["t_min"] = float(kw["t_min"])
         return cls(**kw)
 
-    def to(self, device: Any = None, dtype: Any = None) -> Any:
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> TorchPlan:
         """The plan as torch tensors on ``device``: a :class:`ridgeline.elbo.torch.TorchPlan`.
 
         Needs PyTorch; masks are built once here and moved in one copy.
@@ -240,7 +248,7 @@ class Plan:
 
         return rt.TorchPlan.from_plan(self, device=device, dtype=dtype)
 
-    def apply(self, tokens: Any, mask_id: int, *, rows: slice | None = None) -> np.ndarray:
+    def apply(self, tokens: ArrayLike, mask_id: int, *, rows: slice | None = None) -> np.ndarray:
         """Masked copies of the clean sequences, one per evaluation.
 
         Parameters
@@ -380,13 +388,13 @@ def _seed_key(seed: Any) -> tuple[int, int]:
 
 
 def plan(
-    lengths: Any,
+    lengths: ArrayLike,
     budget: int,
     *,
     scheme: str = "stratified_l",
     mask: str | None = None,
     seed: int = 0,
-    row_ids: Any = None,
+    row_ids: ArrayLike | None = None,
     quadrature: int | None = None,
     t_min: float | None = None,
     seq_len: int | None = None,
@@ -504,7 +512,7 @@ def _logp_rows(p: Plan, logp: Any) -> np.ndarray:
     return np.ascontiguousarray(lp, dtype=np.float64)
 
 
-def terms(plan: Plan, logp: Any) -> np.ndarray:
+def terms(plan: Plan, logp: ArrayLike) -> np.ndarray:
     """Per-evaluation contributions ``coef * sum(masked logp)``, shape (batch, budget).
 
     Parameters
@@ -524,7 +532,7 @@ def terms(plan: Plan, logp: Any) -> np.ndarray:
     return np.asarray(out).reshape(p.batch, p.budget)
 
 
-def reduce(plan: Plan, logp: Any) -> Any:
+def reduce(plan: Plan, logp: ArrayLike | torch.Tensor) -> np.ndarray | torch.Tensor:
     """ELBO estimate of each row.
 
     Parameters
@@ -554,10 +562,11 @@ def reduce(plan: Plan, logp: Any) -> Any:
         from ridgeline.elbo import torch as rt
 
         return rt.reduce(plan, logp)
-    return terms(plan, logp).sum(axis=1)
+    out: np.ndarray = terms(plan, logp).sum(axis=1)
+    return out
 
 
-def _is_tensor(x: Any) -> bool:
+def _is_tensor(x: object) -> TypeGuard[torch.Tensor]:
     return type(x).__module__.split(".", 1)[0] == "torch"
 
 
@@ -580,7 +589,7 @@ def _groups(p: Plan) -> list[np.ndarray]:
     return groups
 
 
-def stderr(plan: Plan, logp: Any) -> np.ndarray:
+def stderr(plan: Plan, logp: ArrayLike) -> np.ndarray:
     """Estimated standard error of each row's ELBO estimate.
 
     Double MC: the usual iid formula.  Stratified and systematic schemes: the
@@ -671,15 +680,15 @@ class Estimate:
 
 def estimate(
     logprob_fn: Callable[[np.ndarray, np.ndarray], Any],
-    tokens: Any,
-    lengths: Any,
+    tokens: ArrayLike,
+    lengths: ArrayLike | None,
     budget: int,
     mask_id: int,
     *,
     scheme: str = "stratified_l",
     mask: str | None = None,
     seed: int = 0,
-    row_ids: Any = None,
+    row_ids: ArrayLike | None = None,
     quadrature: int | None = None,
     t_min: float | None = None,
     micro_batch: int | None = None,
@@ -773,7 +782,7 @@ def estimate(
 
 
 def expectation(
-    f: Any,
+    f: ArrayLike,
     budget: int,
     *,
     scheme: str = "stratified_l",

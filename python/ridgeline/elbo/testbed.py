@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ridgeline._validation import check_int
 
@@ -57,7 +58,7 @@ class MarkovChain:
     True
     """
 
-    def __init__(self, init: Any, trans: Any) -> None:
+    def __init__(self, init: ArrayLike, trans: ArrayLike) -> None:
         p0 = np.asarray(init, dtype=np.float64)
         P = np.asarray(trans, dtype=np.float64)
         if p0.ndim != 1 or P.shape != (p0.size, p0.size) or p0.size < 1:
@@ -148,7 +149,7 @@ class MarkovChain:
             raise ValueError(msg)
         return a
 
-    def log_prob(self, x: Any) -> np.ndarray | float:
+    def log_prob(self, x: ArrayLike) -> np.ndarray | float:
         """Exact ``log p(x)`` of one sequence (float) or of each row of a 2-D array.
 
         Parameters
@@ -257,7 +258,7 @@ class MarkovChain:
         return fn
 
     def mask_profile(
-        self, x: Any, maskable: Any = None, *, model: str = "exact", temperature: float = 0.9
+        self, x: ArrayLike, maskable: ArrayLike | int | None = None, *, model: str = "exact", temperature: float = 0.9
     ) -> np.ndarray:
         """``f[l]``, l = 0..n: expected sum of masked log q over uniform masks of exactly l tokens.
 
@@ -287,7 +288,7 @@ class MarkovChain:
         if maskable is None:
             mk = np.ones(L, dtype=bool)
         elif np.ndim(maskable) == 0:
-            mk = np.arange(L) < int(maskable)
+            mk = np.arange(L) < int(np.asarray(maskable))
         else:
             mk = np.asarray(maskable, dtype=bool)
             if mk.shape != (L,):
@@ -348,7 +349,7 @@ class MarkovChain:
             f[l] = l / n * acc
         return f
 
-    def exact_elbo(self, x: Any, maskable: Any = None, *, model: str = "exact", temperature: float = 0.9) -> float:
+    def exact_elbo(self, x: ArrayLike, maskable: ArrayLike | int | None = None, *, model: str = "exact", temperature: float = 0.9) -> float:
         """Exact ELBO ``sum_l f(l) / l`` of one sequence under ``model``.
 
         Parameters

@@ -79,6 +79,19 @@ def _float_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
 class TorchPlan:
     """A :class:`~ridgeline.elbo.masked_diffusion.Plan` as tensors on one device.
 
+    Built by :meth:`from_plan` (or ``Plan.to``, :func:`plan`) rather than directly.
+
+    Parameters
+    ----------
+    plan : Plan
+        The host plan.
+    masks : bool tensor of shape (batch * budget, seq_len)
+        The dense masks, on the target device.
+    coef : floating tensor of shape (batch * budget,)
+        The coefficients, on the target device.
+    row_of : int64 tensor of shape (batch * budget,)
+        Sequence index of each evaluation row, on the target device.
+
     Attributes
     ----------
     plan : Plan
@@ -100,7 +113,7 @@ class TorchPlan:
         self._coef_as: dict[torch.dtype, torch.Tensor] = {coef.dtype: coef}
 
     @classmethod
-    def from_plan(cls, plan: md.Plan, device: Any = None, dtype: Any = None) -> TorchPlan:
+    def from_plan(cls, plan: md.Plan, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> TorchPlan:
         """Move a host plan to ``device`` (one copy of the dense masks and one of the coefficients)."""
         p = md._check_plan(plan)
         dev = _device(device)
@@ -145,14 +158,36 @@ class TorchPlan:
             device=str(self.device), dtype=str(self.coef.dtype),
         )
 
-    def to(self, device: Any = None, dtype: Any = None) -> TorchPlan:
-        """The same plan on another device or with another coefficient dtype."""
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> TorchPlan:
+        """The same plan on another device or with another coefficient dtype.
+
+        Parameters
+        ----------
+        device : torch.device or str, optional
+            Target device (default: the current one).
+        dtype : torch.dtype, optional
+            Floating dtype of the coefficients (default: the current one).
+
+        Returns
+        -------
+        TorchPlan
+        """
         dev = self.device if device is None else _device(device)
         dt = self.coef.dtype if dtype is None else _float_dtype(dtype)
         return TorchPlan(self.plan, self.masks.to(dev), self.coef.to(device=dev, dtype=dt), self.row_of.to(dev))
 
     def coef_as(self, dtype: torch.dtype) -> torch.Tensor:
-        """The coefficients in ``dtype`` (cast once, cached)."""
+        """The coefficients in ``dtype`` (cast once, cached).
+
+        Parameters
+        ----------
+        dtype : torch.dtype
+            The wanted dtype.
+
+        Returns
+        -------
+        tensor of shape (batch * budget,)
+        """
         c = self._coef_as.get(dtype)
         if c is None:
             c = self.coef.to(dtype)
@@ -217,8 +252,21 @@ def _as_torch_plan(plan: object, device: torch.device) -> TorchPlan:
     return out
 
 
-def plan(*args: Any, device: Any = None, dtype: Any = None, **kwargs: Any) -> TorchPlan:
+def plan(*args: Any, device: torch.device | str | None = None, dtype: torch.dtype | None = None, **kwargs: Any) -> TorchPlan:
     """:func:`ridgeline.elbo.masked_diffusion.plan` moved to ``device`` (same arguments).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        The arguments of :func:`ridgeline.elbo.masked_diffusion.plan`.
+    device : torch.device or str, optional
+        Target device (default: the CPU).
+    dtype : torch.dtype, optional
+        Floating dtype of the coefficients (default ``torch.float64``).
+
+    Returns
+    -------
+    TorchPlan
 
     Examples
     --------
@@ -265,9 +313,19 @@ def _check_finite(t: torch.Tensor, p: TorchPlan, lp: torch.Tensor) -> None:
 def terms(plan: TorchPlan | md.Plan, logp: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     """Per-evaluation contributions ``coef * sum(masked logp)``, a tensor of shape (batch, budget).
 
-    ``plan`` is a :class:`TorchPlan` on ``logp``'s device, or a host
-    :class:`~ridgeline.elbo.masked_diffusion.Plan` (moved there once and cached).
-    ``check=True`` refuses NaN or +inf at masked positions (one host synchronisation).
+    Parameters
+    ----------
+    plan : TorchPlan or Plan
+        A :class:`TorchPlan` on ``logp``'s device, or a host
+        :class:`~ridgeline.elbo.masked_diffusion.Plan` (moved there once and cached).
+    logp : floating tensor of shape (batch * budget, seq_len) or (batch, budget, seq_len)
+        The model's log-probabilities of the clean tokens, one row per evaluation.
+    check : bool, default=True
+        Refuse NaN or +inf at masked positions (one host synchronisation).
+
+    Returns
+    -------
+    tensor of shape (batch, budget)
     """
     _check_tensor(logp, "logp")
     p = _as_torch_plan(plan, logp.device)
@@ -286,6 +344,20 @@ def reduce(plan: TorchPlan | md.Plan, logp: torch.Tensor, *, check: bool = True)
     log-probabilities of the clean tokens; only masked positions are read, so their
     gradients are the plan's coefficients and every other entry gets a zero gradient.
 
+    Parameters
+    ----------
+    plan : TorchPlan or Plan
+        A :class:`TorchPlan` on ``logp``'s device, or a host
+        :class:`~ridgeline.elbo.masked_diffusion.Plan` (moved there once and cached).
+    logp : floating tensor of shape (batch * budget, seq_len) or (batch, budget, seq_len)
+        The model's log-probabilities of the clean tokens, one row per evaluation.
+    check : bool, default=True
+        Refuse NaN or +inf at masked positions (one host synchronisation).
+
+    Returns
+    -------
+    tensor of shape (batch,)
+
     Examples
     --------
     >>> import torch
@@ -298,7 +370,20 @@ def reduce(plan: TorchPlan | md.Plan, logp: torch.Tensor, *, check: bool = True)
 
 
 def stderr(plan: TorchPlan | md.Plan, logp: torch.Tensor) -> torch.Tensor:
-    """Standard error of each row's estimate (as :func:`ridgeline.elbo.masked_diffusion.stderr`), a tensor."""
+    """Standard error of each row's estimate (as :func:`ridgeline.elbo.masked_diffusion.stderr`), a tensor.
+
+    Parameters
+    ----------
+    plan : TorchPlan or Plan
+        A :class:`TorchPlan` on ``logp``'s device, or a host
+        :class:`~ridgeline.elbo.masked_diffusion.Plan` (moved there once and cached).
+    logp : floating tensor of shape (batch * budget, seq_len) or (batch, budget, seq_len)
+        The model's log-probabilities of the clean tokens, one row per evaluation.
+
+    Returns
+    -------
+    tensor of shape (batch,)
+    """
     _check_tensor(logp, "logp")
     p = _as_torch_plan(plan, logp.device)
     return _stderr_from_terms(p, terms(p, logp))
@@ -317,7 +402,19 @@ def _stderr_from_terms(p: TorchPlan, T: torch.Tensor) -> torch.Tensor:
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """``log softmax(logits)[..., tokens]``: log-probabilities of ``tokens`` (float16/bfloat16 in float32)."""
+    """``log softmax(logits)[..., tokens]``: log-probabilities of ``tokens`` (float16/bfloat16 in float32).
+
+    Parameters
+    ----------
+    logits : floating tensor of shape (..., vocabulary)
+        Unnormalised scores.
+    tokens : integer tensor of shape (...)
+        Token ids whose log-probabilities are taken.
+
+    Returns
+    -------
+    tensor of shape (...)
+    """
     lg = logits.float() if logits.dtype in _LOW_PRECISION else logits
     return torch.log_softmax(lg, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
@@ -410,6 +507,19 @@ def group_advantages(rewards: torch.Tensor, group_size: int, *, eps: float = 1e-
 
     Rows ``g * group_size .. (g + 1) * group_size - 1`` form group ``g`` (the completions
     of one prompt); ``std_g`` is the sample standard deviation (divisor ``G - 1``).
+
+    Parameters
+    ----------
+    rewards : tensor of shape (n_groups * group_size,)
+        One reward per completion.
+    group_size : int
+        Completions per group, >= 2.
+    eps : float, default=1e-6
+        Added to the standard deviation.
+
+    Returns
+    -------
+    tensor of shape (n_groups * group_size,)
     """
     G = check_int(group_size, "group_size", 2)
     r = torch.as_tensor(rewards)
@@ -543,6 +653,29 @@ def gaussian_elbo(
     factor of shape (d, d) or standard deviations of shape (d,)), ``logjoint(z)`` a
     differentiable tensor of shape (n,); ``value.backward()`` gives the gradients with
     respect to ``mean`` and ``scale``.
+
+    Parameters
+    ----------
+    logjoint : callable
+        Maps an (n, d) tensor of ``z`` to ``log p(x, z)``, a differentiable tensor of shape (n,).
+    mean : floating tensor of shape (d,)
+        Mean of ``q``.
+    scale : floating tensor of shape (d, d) or (d,)
+        Lower-triangular factor of the covariance of ``q``, or its standard deviations.
+    n : int, default=256
+        Draws per replicate.
+    sampler : {"mc", "rqmc", "antithetic"}, default="mc"
+        How the standard normal draws are made (as in :func:`ridgeline.elbo.gaussian_elbo`).
+    rng : int, numpy Generator or None
+        Seed of the draws; the same seed gives the same draws as the numpy version.
+    replicates : int, default=1
+        For ``"rqmc"``: independent scrambles (as in :func:`ridgeline.elbo.gaussian_elbo`).
+    estimator : {"cv", "sampled", "analytic"}, default="cv"
+        How the entropy term is estimated (as in :func:`ridgeline.elbo.gaussian_elbo`).
+
+    Returns
+    -------
+    TorchGaussianELBO
     """
     check_callable(logjoint, "logjoint")
     for name, t in (("mean", mean), ("scale", scale)):

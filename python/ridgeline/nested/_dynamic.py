@@ -189,7 +189,7 @@ class DynamicNestedSampler:
         *,
         nlive: int = 500,
         nlive_batch: int | None = None,
-        rng: Any = None,
+        rng: int | np.random.Generator | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.update(pop_renamed({k: kwargs.pop(k) for k in ("nthreads",) if k in kwargs}, {"nthreads": "n_threads"},

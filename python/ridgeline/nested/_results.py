@@ -90,7 +90,7 @@ class NestedResult:
         w = self.weights
         return float(w.sum() ** 2 / np.sum(w * w))
 
-    def posterior(self, n: int | None = None, rng: Any = None) -> np.ndarray:
+    def posterior(self, n: int | None = None, rng: int | np.random.Generator | None = None) -> np.ndarray:
         """Equally weighted posterior draws (systematic resampling of the weights).
 
         Parameters

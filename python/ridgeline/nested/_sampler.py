@@ -6,7 +6,7 @@ import concurrent.futures as _cf
 import ctypes
 import math
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from ridgeline._random import mix_seed
 from ridgeline._validation import check_bool, check_choice, check_float, check_int, check_n_threads, check_rng, pop_renamed
 from ridgeline.nested._results import NestedResult
 from ridgeline.nested.problems import BoxTransform, BuiltinLoglike
+
+if TYPE_CHECKING:
+    from ridgeline.nested._surrogate import SurrogateOptions
 
 __all__ = ["CLikelihood", "NestedSampler", "sample"]
 
@@ -45,7 +48,7 @@ class CLikelihood:
     True
     """
 
-    def __init__(self, address: Any, data: Any = None) -> None:
+    def __init__(self, address: object, data: object = None) -> None:
         self._keep: list[Any] = []
         self.address = self._to_address(address, "address")
         if self.address == 0:
@@ -206,7 +209,7 @@ class NestedSampler:
         bound: str = "multi",
         sample: str = "auto",
         vectorized: bool = False,
-        rng: Any = None,
+        rng: int | np.random.Generator | None = None,
         enlarge: float = 1.25,
         update_interval: int | None = None,
         nsim: int = 100,
@@ -214,10 +217,10 @@ class NestedSampler:
         chord_scale: float = 1.5,
         slice_dim: int = 21,
         slice_start: str = "auto",
-        executor: Any = None,
+        executor: _cf.Executor | None = None,
         executor_chunks: int = 8,
         n_threads: int | None = 1,
-        surrogate: Any = None,
+        surrogate: str | dict[str, Any] | SurrogateOptions | Literal[False] | None = None,
         **kwargs: Any,
     ) -> None:
         given = {"n_threads": None if n_threads == 1 else n_threads}  # 1 is the default
@@ -442,7 +445,7 @@ def sample(
     bound: str = "multi",
     sample: str = "auto",
     vectorized: bool = False,
-    rng: Any = None,
+    rng: int | np.random.Generator | None = None,
     dlogz: float = 0.01,
     maxiter: int | None = None,
     maxcall: int | None = None,

@@ -430,16 +430,18 @@ class _Common:
         if not callable(prior_transform):
             msg = f"prior_transform={prior_transform!r} must be callable"
             raise TypeError(msg)
-        if isinstance(ndim, bool) or not isinstance(ndim, (int, np.integer)) or ndim < 1:
+        given: dict[str, object] = {"ndim": ndim, "bound": bound, "sample": sample,
+                                    "max_initial_draws": max_initial_draws}  # checked as any object
+        if isinstance(given["ndim"], bool) or not isinstance(given["ndim"], (int, np.integer)) or ndim < 1:
             msg = f"ndim={ndim!r} must be an int >= 1"
             raise ValueError(msg)
         if callable(sample):
             msg = "sample= as a custom function is not supported; use 'auto', 'unif', 'rwalk', 'slice', 'rslice' or 'hslice'"
             raise ValueError(msg)
-        if not isinstance(bound, str) or bound not in _BOUND_MAP:
+        if not isinstance(given["bound"], str) or bound not in _BOUND_MAP:
             msg = f"bound={bound!r} is not supported; expected one of {', '.join(map(repr, _BOUND_MAP))}"
             raise ValueError(msg)
-        if not isinstance(sample, str) or sample not in _SAMPLE_MAP:
+        if not isinstance(given["sample"], str) or sample not in _SAMPLE_MAP:
             msg = f"sample={sample!r} is not supported; expected one of {', '.join(map(repr, _SAMPLE_MAP))}"
             raise ValueError(msg)
         if blob:
@@ -469,7 +471,8 @@ class _Common:
         self._loglike_scalar, self._ptform_scalar = loglike, ptform
         self._gen = _rng_from_rstate(rstate)
         self._seed = int(self._gen.integers(0, 2**63 - 1))
-        if isinstance(max_initial_draws, bool) or not isinstance(max_initial_draws, (int, np.integer)) or max_initial_draws < 1:
+        mid = given["max_initial_draws"]
+        if isinstance(mid, bool) or not isinstance(mid, (int, np.integer)) or max_initial_draws < 1:
             msg = f"max_initial_draws={max_initial_draws!r} must be an int >= 1"
             raise ValueError(msg)
         self.max_initial_draws = int(max_initial_draws)

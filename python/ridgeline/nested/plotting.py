@@ -12,7 +12,7 @@ matplotlib ``Figure``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -33,7 +33,19 @@ def _pyplot() -> Any:
     return plt
 
 
-def _dims(result: NestedResult, dims: Sequence[int] | None) -> list[int]:
+class WeightedSamples(Protocol):
+    """What :func:`cornerplot` reads: points and their normalised importance weights."""
+
+    @property
+    def samples(self) -> np.ndarray:
+        """Points of shape (n, ndim)."""
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Importance weights of shape (n,)."""
+
+
+def _dims(result: WeightedSamples, dims: Sequence[int] | None) -> list[int]:
     ndim = result.samples.shape[1]
     if dims is None:
         return list(range(ndim))
@@ -115,7 +127,7 @@ def traceplot(
 
 
 def cornerplot(
-    result: NestedResult, dims: Sequence[int] | None = None, *, bins: int = 30, labels: Sequence[str] | None = None
+    result: WeightedSamples, dims: Sequence[int] | None = None, *, bins: int = 30, labels: Sequence[str] | None = None
 ) -> Figure:
     """Weighted 1-D and 2-D marginal posterior histograms.
 
