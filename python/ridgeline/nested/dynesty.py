@@ -50,9 +50,10 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ridgeline import _core
 from ridgeline._progress import Progress, get_logger
@@ -73,6 +74,17 @@ __all__ = [
     "simulate_run",
     "runplot",
 ]
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+class SupportsMap(Protocol):
+    """A pool: anything with ``map(function, iterable)`` (``multiprocessing.Pool``, an executor, ...)."""
+
+    def map(self, func: Callable[[Any], Any], iterable: Any, /) -> Any:
+        """Apply ``func`` to every item of ``iterable``."""
+
 
 _BOUND_MAP = {"none": "none", "single": "single", "multi": "multi", "balls": "multi", "cubes": "multi"}
 _SAMPLE_MAP = {"auto": "auto", "unif": "unif", "rwalk": "slice", "slice": "slice", "rslice": "slice", "hslice": "slice"}
@@ -219,6 +231,11 @@ class Results:
     point died), ``logwt``, ``logl``, ``logl_birth``, ``logvol``, ``logz``,
     ``logzerr``, ``information``, ``blob``; dynamic runs add ``batch_nlive`` and
     ``batch_logl_bounds``.
+
+    Parameters
+    ----------
+    items : dict or sequence of (str, value) pairs
+        The keys and values (the arrays are not copied).
     """
 
     def __init__(self, items: dict[str, Any] | Sequence[tuple[str, Any]]) -> None:
@@ -268,7 +285,7 @@ class Results:
         out: np.ndarray = w / w.sum()
         return out
 
-    def samples_equal(self, rstate: Any = None, ordering: Any = None) -> np.ndarray:
+    def samples_equal(self, rstate: np.random.Generator | int | None = None, ordering: object = None) -> np.ndarray:
         """Equally weighted posterior samples (systematic resampling, as many as points).
 
         Parameters
@@ -321,7 +338,13 @@ class Results:
         return _check_results(result)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save in ridgeline's ``.npz`` result format (``Results.load`` / ``ridgeline.load`` read it)."""
+        """Save in ridgeline's ``.npz`` result format (``Results.load`` / ``ridgeline.load`` read it).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         from ridgeline._io import save_result
 
         arrays, scalars = {}, {}
@@ -573,6 +596,10 @@ class NestedSampler(_Common):
         Most prior draws made to find ``nlive`` points with a finite likelihood.
     blob : bool, default=False
         Must be False (blobs are not supported).
+    **kwargs
+        dynesty's proposal tuning (``walks``, ``slices``, ``facc``, ``fmove``, ``max_move``, ``bootstrap``) is
+        accepted and ignored (ridgeline adapts its own); its other options (``gradient``, ``live_points``,
+        ``save_history``, ...) raise a ValueError.
 
     Examples
     --------
@@ -594,19 +621,19 @@ class NestedSampler(_Common):
         nlive: int = 500,
         bound: str = "multi",
         sample: str = "auto",
-        periodic: Any = None,
-        reflective: Any = None,
-        update_interval: Any = None,
-        first_update: Any = None,
-        rstate: Any = None,
-        queue_size: Any = None,
-        pool: Any = None,
-        use_pool: Any = None,
-        logl_args: Any = None,
-        logl_kwargs: Any = None,
-        ptform_args: Any = None,
-        ptform_kwargs: Any = None,
-        enlarge: Any = None,
+        periodic: Sequence[int] | None = None,
+        reflective: Sequence[int] | None = None,
+        update_interval: int | float | None = None,
+        first_update: dict[str, Any] | None = None,
+        rstate: np.random.Generator | int | None = None,
+        queue_size: int | None = None,
+        pool: SupportsMap | None = None,
+        use_pool: dict[str, bool] | None = None,
+        logl_args: Sequence[Any] | None = None,
+        logl_kwargs: dict[str, Any] | None = None,
+        ptform_args: Sequence[Any] | None = None,
+        ptform_kwargs: dict[str, Any] | None = None,
+        enlarge: float | None = None,
         max_initial_draws: int = 10_000_000,
         blob: bool = False,
         **kwargs: Any,
@@ -731,6 +758,15 @@ class NestedSampler(_Common):
         stop_flag : callable, optional
             Checked after each block of iterations; when it returns True the state is
             saved (with ``checkpoint_file``) and the run returns early.
+        n_effective : None
+            Must be None (use :class:`DynamicNestedSampler` for a target effective sample size).
+        print_func : callable, optional
+            Accepted for compatibility and not called (progress goes to the bar and the
+            ``ridgeline.nested`` logger).
+        save_bounds : bool, optional
+            Accepted for compatibility (bounds are not stored).
+        checkpoint_every : float, default=60
+            Seconds between saves to ``checkpoint_file``.
         """
         if not add_live:
             msg = "add_live=False is not supported (the final live points are always added)"
@@ -859,6 +895,15 @@ class DynamicNestedSampler(_Common):
     n_effective=..., maxbatch=..., maxcall=..., wt_kwargs={'pfrac': ..})``.
     Batches stop when the Kish effective sample size reaches ``n_effective``
     (default ``10 * nlive_init``).
+
+    Parameters
+    ----------
+    loglikelihood, prior_transform, ndim, nlive, bound, sample, periodic, reflective, update_interval, first_update
+        As for :class:`NestedSampler`.
+    rstate, queue_size, pool, use_pool, logl_args, logl_kwargs, ptform_args, ptform_kwargs, enlarge
+        As for :class:`NestedSampler`.
+    max_initial_draws, blob, **kwargs
+        As for :class:`NestedSampler`.
     """
 
     def __init__(
@@ -869,19 +914,19 @@ class DynamicNestedSampler(_Common):
         nlive: int = 500,
         bound: str = "multi",
         sample: str = "auto",
-        periodic: Any = None,
-        reflective: Any = None,
-        update_interval: Any = None,
-        first_update: Any = None,
-        rstate: Any = None,
-        queue_size: Any = None,
-        pool: Any = None,
-        use_pool: Any = None,
-        logl_args: Any = None,
-        logl_kwargs: Any = None,
-        ptform_args: Any = None,
-        ptform_kwargs: Any = None,
-        enlarge: Any = None,
+        periodic: Sequence[int] | None = None,
+        reflective: Sequence[int] | None = None,
+        update_interval: int | float | None = None,
+        first_update: dict[str, Any] | None = None,
+        rstate: np.random.Generator | int | None = None,
+        queue_size: int | None = None,
+        pool: SupportsMap | None = None,
+        use_pool: dict[str, bool] | None = None,
+        logl_args: Sequence[Any] | None = None,
+        logl_kwargs: dict[str, Any] | None = None,
+        ptform_args: Sequence[Any] | None = None,
+        ptform_kwargs: dict[str, Any] | None = None,
+        enlarge: float | None = None,
         max_initial_draws: int = 10_000_000,
         blob: bool = False,
         **kwargs: Any,
@@ -928,7 +973,36 @@ class DynamicNestedSampler(_Common):
         checkpoint_file: Any = None,
         checkpoint_every: Any = None,
     ) -> None:
-        """Baseline run, then batches until ``n_effective`` (see the class notes)."""
+        """Baseline run, then batches until ``n_effective`` (see the class notes).
+
+        Parameters
+        ----------
+        nlive_init : int, optional
+            Live points of the baseline (default ``nlive``).
+        dlogz_init : float, default=0.01
+            Remaining-evidence tolerance of the baseline.
+        nlive_batch : int, optional
+            Live points of each batch (default ``nlive_init``).
+        wt_kwargs : dict, optional
+            ``{'pfrac': ..., 'maxfrac': ...}``: the posterior's share of the importance (default 0.8)
+            and the fraction of the peak importance that bounds a batch (default 0.8).
+        maxcall : int, optional
+            Limit on likelihood calls in total (initial draws included).
+        maxbatch : int, optional
+            Largest number of batches.
+        n_effective : float, optional
+            Target Kish effective sample size (default ``10 * nlive_init``).
+        print_progress : bool, default=True
+            Progress bars on stderr (when it is a terminal) and log records.
+        maxiter_init, logl_max_init, wt_function, maxiter, stop_function, live_points, checkpoint_file : None
+            Must be None (not supported; a ValueError otherwise).
+        resume : bool, default=False
+            Must be False (not supported).
+        maxcall_init, n_effective_init, maxiter_batch, maxcall_batch, stop_kwargs, use_stop : optional
+            Accepted for compatibility and ignored.
+        save_bounds, print_func, checkpoint_every : optional
+            Accepted for compatibility and ignored.
+        """
         for name, value in (("wt_function", wt_function), ("stop_function", stop_function),
                             ("live_points", live_points), ("checkpoint_file", checkpoint_file),
                             ("maxiter_init", maxiter_init), ("maxiter", maxiter), ("logl_max_init", logl_max_init)):
@@ -1036,16 +1110,35 @@ def _check_results(res: Any, name: str = "results") -> Results:
     raise TypeError(msg)
 
 
-def resample_run(results: Any, rstate: Any = None, return_idx: bool = False) -> Any:
+def resample_run(
+    results: Results | NestedResult, rstate: np.random.Generator | int | None = None, return_idx: bool = False
+) -> Results | tuple[Results, np.ndarray]:
     """Bootstrap a run over its threads (dynesty's ``resample_run``).
 
     The run is split into threads (chains of points each replacing the previous
     one), as many threads are drawn with replacement, and their points are
     re-weighted as one run with a varying number of live points.  The spread
     of ``logz[-1]`` over resampled runs estimates the sampling error.
+
+    Parameters
+    ----------
+    results : Results or NestedResult
+        A finished run.
+    rstate : numpy.random.Generator or int, optional
+        Randomness of the bootstrap (None: fresh entropy).
+    return_idx : bool, default=False
+        Also return the indices of the drawn points in ``results``.
+
+    Returns
+    -------
+    Results, or (Results, ndarray of int) with ``return_idx=True``
     """
+    out, idx = _resample(results, _rng_from_rstate(rstate))
+    return (out, idx) if return_idx else out
+
+
+def _resample(results: Results | NestedResult, gen: np.random.Generator) -> tuple[Results, np.ndarray]:
     res = _check_results(results)
-    gen = _rng_from_rstate(rstate)
     tid = res.samples_id
     uniq = np.unique(tid)
     pick = gen.choice(uniq, size=uniq.size, replace=True)
@@ -1055,11 +1148,27 @@ def resample_run(results: Any, rstate: Any = None, return_idx: bool = False) -> 
         res.samples[idx], res.samples_u[idx], res.logl[idx], res.logl_birth[idx], res.ncall[idx],
         finite=res._finite, seed=int(gen.integers(0, 2**63 - 1)),
     )
-    return (out, idx) if return_idx else out
+    return out, idx
 
 
-def jitter_run(results: Any, rstate: Any = None, approx: bool = False) -> Results:
-    """Redraw the prior-volume shrinkage of a run (dynesty's ``jitter_run``): ``t_i ~ Beta(n_i, 1)``."""
+def jitter_run(
+    results: Results | NestedResult, rstate: np.random.Generator | int | None = None, approx: bool = False
+) -> Results:
+    """Redraw the prior-volume shrinkage of a run (dynesty's ``jitter_run``): ``t_i ~ Beta(n_i, 1)``.
+
+    Parameters
+    ----------
+    results : Results or NestedResult
+        A finished run.
+    rstate : numpy.random.Generator or int, optional
+        Randomness of the redraw (None: fresh entropy).
+    approx : bool, default=False
+        Accepted for compatibility (the redraw is exact).
+
+    Returns
+    -------
+    Results
+    """
     res = _check_results(results)
     gen = _rng_from_rstate(rstate)
     n = res.samples_n.astype(np.float64)
@@ -1080,16 +1189,48 @@ def jitter_run(results: Any, rstate: Any = None, approx: bool = False) -> Result
     return Results(d)
 
 
-def simulate_run(results: Any, rstate: Any = None, return_idx: bool = False, approx: bool = False) -> Any:
-    """A bootstrap over threads followed by a redraw of the shrinkage (dynesty's ``simulate_run``)."""
+def simulate_run(
+    results: Results | NestedResult, rstate: np.random.Generator | int | None = None, return_idx: bool = False,
+    approx: bool = False,
+) -> Results | tuple[Results, np.ndarray]:
+    """A bootstrap over threads followed by a redraw of the shrinkage (dynesty's ``simulate_run``).
+
+    Parameters
+    ----------
+    results : Results or NestedResult
+        A finished run.
+    rstate : numpy.random.Generator or int, optional
+        Randomness of the redraw (None: fresh entropy).
+    return_idx : bool, default=False
+        Also return the indices of the drawn points in ``results``.
+    approx : bool, default=False
+        Accepted for compatibility (the redraw is exact).
+
+    Returns
+    -------
+    Results, or (Results, ndarray of int) with ``return_idx=True``
+    """
     gen = _rng_from_rstate(rstate)
-    new, idx = resample_run(results, rstate=gen, return_idx=True)
+    new, idx = _resample(results, gen)
     new = jitter_run(new, rstate=gen)
     return (new, idx) if return_idx else new
 
 
-def mean_and_cov(samples: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and (unbiased, reliability-weights) covariance."""
+def mean_and_cov(samples: ArrayLike, weights: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and (unbiased, reliability-weights) covariance.
+
+    Parameters
+    ----------
+    samples : array-like of shape (n, ndim)
+        Points.
+    weights : array-like of shape (n,)
+        Non-negative weights (normalised here).
+
+    Returns
+    -------
+    mean : ndarray of shape (ndim,)
+    cov : ndarray of shape (ndim, ndim)
+    """
     x = np.asarray(samples, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
@@ -1099,8 +1240,18 @@ def mean_and_cov(samples: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
     return mean, cov
 
 
-def merge_runs(res_list: Sequence[Any]) -> Results:
-    """Merge independent runs (static or dynamic) into one run with more live points."""
+def merge_runs(res_list: Sequence[Results | NestedResult]) -> Results:
+    """Merge independent runs (static or dynamic) into one run with more live points.
+
+    Parameters
+    ----------
+    res_list : sequence of Results or NestedResult
+        The runs, at least one.
+
+    Returns
+    -------
+    Results
+    """
     runs = [_check_results(r, "res_list[i]") for r in res_list]
     if not runs:
         msg = "res_list must hold at least one run"
@@ -1112,8 +1263,22 @@ def merge_runs(res_list: Sequence[Any]) -> Results:
                                 finite=(k, nd))
 
 
-def runplot(results: Any, fig: Any = None, **kwargs: Any) -> Any:
-    """Run plot (log L, importance weight, cumulative evidence against log X); returns (fig, axes)."""
+def runplot(results: Results | NestedResult, fig: Figure | None = None, **kwargs: Any) -> tuple[Figure, Any]:
+    """Run plot (log L, importance weight, cumulative evidence against log X); returns (fig, axes).
+
+    Parameters
+    ----------
+    results : Results or NestedResult
+        A finished run.
+    fig : matplotlib Figure, optional
+        A figure with three axes to draw into; a new one by default.
+    **kwargs
+        dynesty's styling options, accepted for compatibility and ignored.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, axes)
+    """
     res = _check_results(results)
     from ridgeline.nested.plotting import _pyplot
 
@@ -1136,8 +1301,27 @@ def runplot(results: Any, fig: Any = None, **kwargs: Any) -> Any:
     return fig, axes
 
 
-def cornerplot(results: Any, dims: Sequence[int] | None = None, labels: Sequence[str] | None = None, **kwargs: Any) -> Any:
-    """Weighted corner plot of the posterior; returns (fig, axes)."""
+def cornerplot(
+    results: Results | NestedResult, dims: Sequence[int] | None = None, labels: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> tuple[Figure, np.ndarray]:
+    """Weighted corner plot of the posterior; returns (fig, axes).
+
+    Parameters
+    ----------
+    results : Results or NestedResult
+        A finished run.
+    dims : sequence of int, optional
+        Parameters to show (default: all).
+    labels : sequence of str, optional
+        Axis labels, one per shown parameter.
+    **kwargs
+        Passed to :func:`ridgeline.nested.plotting.cornerplot` (``bins``).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, ndarray of axes)
+    """
     res = _check_results(results)
     from ridgeline.nested.plotting import cornerplot as _corner
 
