@@ -198,7 +198,7 @@ def test_ila_sdp_matches_reference() -> None:
     """Whole iLA-SDP rounds (Peng-Wei start, Ledoit-Wolf covariances, LA-SDP) against the numpy reference."""
     rng = np.random.default_rng(1)
     X = np.r_[rng.standard_normal((30, 3)), 3.0 + 2.5 * rng.standard_normal((30, 3))]
-    res = ila_sdp(X, 2, rng=3, max_iter=600, max_rounds=2, shrinkage="ledoit-wolf")
+    res = ila_sdp(X, 2, rng=3, tol=1e-6, max_iter=600, max_rounds=2, shrinkage="ledoit-wolf")
     lab_r, cov_r, rounds_r = R.ila_sdp(X, 2, max_iter=600, max_rounds=2, seed=3, shrinkage="ledoit-wolf")
     assert res.n_rounds == rounds_r
     np.testing.assert_array_equal(res.labels, lab_r)

@@ -74,7 +74,11 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         Relaxed K-means cost ``tr(A) - <A, Z>`` of the SDP solution, the bound
         ``optimality_gap_`` is measured against.
     optimality_gap_ : float
-        ``(inertia_ - objective_) / inertia_`` (NaN with ``sketch``).
+        ``(inertia_ - objective_) / inertia_``: a certified bound on how far
+        ``labels_`` are from the optimal K-means cost when ``tight_`` (then 0 up to
+        ``tol``); without tightness the factored solver may stop at a local optimum
+        and the value is only indicative (negative: the SDP solution found is not the
+        relaxation's optimum).  NaN with ``sketch``.
     winner_ : {"sdp", "kmeans++"}
         Which candidate gave ``labels_``.
     sdp_inertia_ : float
@@ -205,12 +209,12 @@ class ILASDP(ClusterMixin, BaseEstimator):
         Relative ridge on each covariance (times the mean feature variance).
     shrinkage : {"ledoit-wolf"} or float in [0, 1], default=0.0
         Shrinkage of each covariance towards a multiple of the identity (see :func:`ila_sdp`).
-    max_rounds : int, default=10
+    max_rounds : int, default=30
         Cap on the LA-SDP rounds.
     rank : int, default=2
         Columns per factor block.
-    tol : float, default=1e-6
-        Target infeasibility and stationarity of each solve.
+    tol : float, default=1e-3
+        Target infeasibility and stationarity of each LA-SDP solve (see :func:`ila_sdp`).
     max_iter : int, default=50000
         Iteration cap of each solve.
     n_init : int, default=10
@@ -254,9 +258,9 @@ class ILASDP(ClusterMixin, BaseEstimator):
         *,
         ridge: float = 1e-3,
         shrinkage: str | float = 0.0,
-        max_rounds: int = 10,
+        max_rounds: int = 30,
         rank: int = 2,
-        tol: float = 1e-6,
+        tol: float = 1e-3,
         max_iter: int = 50000,
         n_init: int = 10,
         n_threads: int | None = 1,
