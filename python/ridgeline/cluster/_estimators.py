@@ -19,6 +19,12 @@ def _seed(random_state: object) -> int:
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 
+def _dense(X: object) -> np.ndarray:
+    """Sparse input is densified (the factored solver takes dense rows)."""
+    toarray = getattr(X, "toarray", None)
+    return np.ascontiguousarray(toarray() if toarray is not None else X)
+
+
 def _few_distinct_warning(labels: np.ndarray, K: int) -> None:
     found = int(np.unique(labels).size)
     if found < K:
@@ -135,7 +141,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         from ridgeline._validation import check_int
 
         check_int(self.n_clusters, "n_clusters", 1)
-        Xv = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        Xv = _dense(validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"], ensure_min_samples=1))
         if Xv.shape[0] < self.n_clusters:
             msg = f"n_samples={Xv.shape[0]} should be >= n_clusters={self.n_clusters}"
             raise ValueError(msg)
@@ -181,21 +187,29 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         """Fit and return ``labels_``."""
         return self.fit(X).labels_
 
-    def transform(self, X: object) -> np.ndarray:
-        """Distances to the cluster centres, shape (n_samples, n_clusters)."""
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # densified (the factored solver takes dense rows)
+        return tags
+
+    def _sqdist(self, X: object) -> np.ndarray:
         check_is_fitted(self)
-        Xv = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        Xv = _dense(validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"], reset=False))
         C = self.cluster_centers_.astype(Xv.dtype)
         d2 = np.sum(Xv * Xv, axis=1)[:, None] - 2.0 * Xv @ C.T + np.sum(C * C, axis=1)[None, :]
-        return np.sqrt(np.maximum(d2, 0.0))
+        return np.maximum(d2, 0.0)
+
+    def transform(self, X: object) -> np.ndarray:
+        """Distances to the cluster centres, shape (n_samples, n_clusters)."""
+        return np.sqrt(self._sqdist(X))
 
     def predict(self, X: object) -> np.ndarray:
         """Index of the nearest cluster centre for each point."""
-        return np.argmin(self.transform(X), axis=1).astype(np.intp)
+        return np.argmin(self._sqdist(X), axis=1).astype(np.intp)
 
     def score(self, X: object, y: object = None) -> float:
-        """Minus the K-means cost of X under the fitted centres."""
-        return -float(np.sum(np.min(self.transform(X), axis=1) ** 2))
+        """Minus the K-means cost of X under the fitted centres (as KMeans.score)."""
+        return -float(np.sum(np.min(self._sqdist(X), axis=1), dtype=np.float64))
 
 
 class ILASDP(ClusterMixin, BaseEstimator):
