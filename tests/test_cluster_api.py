@@ -190,3 +190,31 @@ def test_cli_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["cluster", "--problem", "mixture", "-n", "200", "--n-threads", "2"]) == 0
     out = capsys.readouterr().out
     assert "error 0.0000" in out and "tight True" in out and "winner" in out
+
+
+def test_ctrl_c_stops_a_long_solve_with_progress_on() -> None:
+    import signal
+    import time
+
+    code = (
+        "from ridgeline.cluster import kmeans_sdp\n"
+        "from ridgeline._bench.cluster import mixture\n"
+        "X, _ = mixture(20000, 20, 4, 0.7, 0)\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    kmeans_sdp(X, 4, max_iter=10**8, tol=1e-14, progress=True, rng=0)\n"
+        "    print('finished')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.strip() == "interrupted"

@@ -714,7 +714,7 @@ def _ila_sdp(
                 Xu, K, rank=None, tol=min(tol_, 1e-6), max_iter=mi, sketch=None, n_init=ni, n_threads=nt if nt else -1,
                 tight_tol=1e-3, progress=False, verbose=0, rng=seed, stacklevel=stacklevel, warn=False,
             )
-            labels = pw.sdp_labels
+            labels = pw.labels if pw.sdp_labels is None else pw.sdp_labels
             total_iter += pw.n_iter
             all_conv = pw.converged
         else:
