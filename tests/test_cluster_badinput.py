@@ -85,6 +85,7 @@ CASES: list[tuple[str, Callable[[], Any], Any]] = [
     ("n_clusters 2**40", lambda: kmeans_sdp(X0, 2**40), (ValueError, "n_samples=24 should be >= n_clusters")),
     # options: solver
     ("rank 0", lambda: kmeans_sdp(X0, 2, rank=0), (ValueError, "rank=0 must be >= 1")),
+    ("rank < K", lambda: kmeans_sdp(X0, 3, rank=1), (ValueError, r"rank=1 should be >= n_clusters=3")),
     ("rank 2**40", lambda: kmeans_sdp(X0, 2, rank=2**40), (ValueError, "rank=1099511627776 must be <=")),
     ("rank str", lambda: kmeans_sdp(X0, 2, rank="4"), (TypeError, "rank='4' must be an integer")),
     ("tol 0", lambda: kmeans_sdp(X0, 2, tol=0.0), (ValueError, "tol=0.0 must be > 0")),

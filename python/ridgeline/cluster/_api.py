@@ -306,7 +306,7 @@ def kmeans_sdp(
     n_clusters : int
         Number of clusters K (1 <= K <= n_samples).
     rank : int, default=None
-        Columns of the factor U; default ``2 * n_clusters``.
+        Columns of the factor U (>= n_clusters); default ``2 * n_clusters``.
     tol : float, default=1e-6
         Target primal infeasibility and stationarity.
     max_iter : int, default=50000
@@ -370,6 +370,9 @@ def _kmeans_sdp(
 ) -> SDPResult:
     Xa, K = check_data(X, n_clusters)
     r = 2 * K if rank is None else check_int(rank, "rank", 1, 1 << 20)
+    if r < K:  # Z = U U^T with Z 1 = 1, Z >= 0 has eigenvalues <= 1, so rank(Z) >= tr(Z) = K
+        msg = f"rank={r} should be >= n_clusters={K} (a lower rank cannot satisfy the constraints)"
+        raise ValueError(msg)
     tol_ = check_float(tol, "tol", 0.0, low_inclusive=False)
     mi = check_int(max_iter, "max_iter", 1, 2**62)
     ni = check_int(n_init, "n_init", 1, 1 << 20)
