@@ -89,7 +89,8 @@ class SDPResult(_Saved):
     inertia : float
         K-means cost of ``labels`` (sum of squared distances to the centres).
     sdp_inertia : float
-        K-means cost of the SDP rounding after Lloyd refinement.
+        K-means cost of the SDP rounding after Lloyd refinement (on the sketch, then
+        lifted, when sketching).
     kmeanspp_inertia : float
         K-means cost of the best k-means++ start after Lloyd refinement.
     winner : {"sdp", "kmeans++"}
@@ -233,7 +234,7 @@ def _unit_scale(X: np.ndarray) -> tuple[np.ndarray, int]:
     K-means and the SDP are invariant under scaling; working at unit scale keeps the
     squared distances inside the double range for data anywhere in 1e-300 .. 1e300.
     """
-    m = float(np.max(np.abs(X))) if X.size else 0.0
+    m = max(float(np.max(X)), -float(np.min(X))) if X.size else 0.0
     if m == 0.0 or not math.isfinite(m):
         return X, 0
     e = math.frexp(m)[1]
@@ -315,7 +316,8 @@ def kmeans_sdp(
         Solve on a random subsample of this many points, then assign every point to
         the nearest subsample centroid (sketch-and-lift). None solves on all points.
     n_init : int, default=10
-        k-means++ starts of the rounding, and of the k-means++ baseline.
+        k-means++ starts of the rounding, and of the k-means++ baseline (run on the
+        subsample when sketching, then refined on all points).
     n_threads : int or None, default=1
         Threads of the solver (-1 or None: all cores); the result does not depend on it.
     tight_tol : float, default=1e-3
@@ -392,10 +394,9 @@ def _kmeans_sdp(
     Xu, e = _unit_scale(Xa)
     Xs = Xu
     if m is not None and m < n:
-        from ridgeline import _random
-
-        keys = _random.words(_random.mix_seed(seed, 7), 0, np.arange(n, dtype=np.uint64))
-        idx = np.sort(np.argsort(keys, kind="stable")[:m])
+        # m distinct indices in O(m) (no permutation of all n)
+        pick = np.random.default_rng(_core.random.mix_seed(seed, 7)).choice(n, size=m, replace=False)
+        idx = np.sort(pick).astype(np.intp)
         Xs = np.ascontiguousarray(Xu[idx])
     pb = Progress("cluster", f"SDP K-means (n={Xs.shape[0]}, K={K})", None, progress=show, verbose=vb)
     try:
@@ -412,18 +413,21 @@ def _kmeans_sdp(
         L = _core.cluster.round_factor(U, K)
         lab_s = _core.cluster.kmeans(L, K, ni, 300, _core.random.mix_seed(seed, 1), nt)[0].astype(np.intp)
         gap, _ = tightness(U, lab_s, K)
-        if idx is None:
-            sdp_labels = lab_s
-        else:
-            c_s = _lloyd.means(Xs, lab_s, K)
-            d2 = np.sum(Xu * Xu, axis=1)[:, None] - 2.0 * Xu @ c_s.T + np.sum(c_s * c_s, axis=1)[None, :]
-            sdp_labels = np.argmin(d2, axis=1).astype(np.intp)
         if pb.active:
             pb.update(None, stage="Lloyd refinement and k-means++ baseline")
-        x2 = np.sum(Xu * Xu, axis=1)
-        lab_a, cen_a, cost_a, _ = _lloyd.lloyd(Xu, _lloyd.means(Xu, sdp_labels, K), 300, None, x2)
+        # both candidates are refined by Lloyd on the solved points (all of them, or the sketch)
+        lab_a, cen_a, cost_a, _ = _lloyd.lloyd(Xs, _lloyd.means(Xs, lab_s, K), 300)
         gen = np.random.default_rng(_core.random.mix_seed(seed, 2))
-        lab_b, cen_b, cost_b = _lloyd.kmeans_restarts(Xu, K, ni, gen)
+        lab_b, cen_b, cost_b = _lloyd.kmeans_restarts(Xs, K, ni, gen)
+        if idx is None:
+            sdp_labels = lab_s
+        else:  # sketch-and-lift: every point to its nearest centre (one pass per candidate)
+            x2 = np.einsum("ij,ij->i", Xu, Xu)
+            sdp_labels = _lloyd.nearest(Xu, x2, _lloyd.means(Xs, lab_s, K))
+            lab_a = _lloyd.nearest(Xu, x2, cen_a)
+            lab_b = _lloyd.nearest(Xu, x2, cen_b)
+            cen_a, cen_b = _lloyd.means(Xu, lab_a, K), _lloyd.means(Xu, lab_b, K)
+            cost_a, cost_b = _lloyd.cost(Xu, lab_a, K, None, cen_a), _lloyd.cost(Xu, lab_b, K, None, cen_b)
     except BaseException:
         _fail_progress(pb)
         raise

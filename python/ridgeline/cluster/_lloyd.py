@@ -14,29 +14,53 @@ import math
 
 import numpy as np
 
-__all__ = ["lloyd", "kmeans_plusplus", "kmeans_restarts", "cost", "means"]
+_CHUNK = 16384
+
+__all__ = ["lloyd", "kmeans_plusplus", "kmeans_restarts", "cost", "means", "nearest"]
 
 
 def means(X: np.ndarray, labels: np.ndarray, K: int, w: np.ndarray | None = None) -> np.ndarray:
     """(Weighted) mean of each cluster; an empty cluster gets the zero vector."""
-    wt = np.ones(X.shape[0]) if w is None else w
+    n = X.shape[0]
+    wt = np.ones(n) if w is None else w
     counts = np.bincount(labels, weights=wt, minlength=K)
-    sums = np.zeros((K, X.shape[1]))
-    for j in range(X.shape[1]):
-        sums[:, j] = np.bincount(labels, weights=wt * X[:, j], minlength=K)
+    if K * n <= 1 << 24:  # one-hot (K x n) times X: one pass over X
+        M = np.zeros((K, n))
+        M[labels, np.arange(n)] = wt
+        sums = M @ X
+    else:
+        sums = np.zeros((K, X.shape[1]))
+        for j in range(X.shape[1]):
+            sums[:, j] = np.bincount(labels, weights=wt * X[:, j], minlength=K)
     return sums / np.where(counts > 0, counts, 1.0)[:, None]
 
 
-def cost(X: np.ndarray, labels: np.ndarray, K: int, w: np.ndarray | None = None) -> float:
-    """K-means cost of ``labels``: (weighted) squared distances to the cluster means."""
-    C = means(X, labels, K, w)
-    d = np.sum((X - C[labels]) ** 2, axis=1)
-    return float(np.sum(d if w is None else w * d))
+def cost(
+    X: np.ndarray, labels: np.ndarray, K: int, w: np.ndarray | None = None, C: np.ndarray | None = None
+) -> float:
+    """K-means cost of ``labels``: (weighted) squared distances to the cluster means (``C`` if given)."""
+    C = means(X, labels, K, w) if C is None else C
+    total = 0.0
+    for i in range(0, X.shape[0], _CHUNK):  # row blocks: no n x p temporary (page faults dominate otherwise)
+        D = X[i : i + _CHUNK] - C[labels[i : i + _CHUNK]]
+        if w is None:
+            total += float(np.einsum("ij,ij->", D, D))
+        else:
+            total += float(np.einsum("ij,ij,i->", D, D, w[i : i + _CHUNK]))
+    return total
 
 
 def _sqdist(X: np.ndarray, x2: np.ndarray, C: np.ndarray) -> np.ndarray:
-    d = x2[:, None] - 2.0 * (X @ C.T) + np.sum(C * C, axis=1)[None, :]
-    return np.maximum(d, 0.0)
+    d = X @ C.T
+    d *= -2.0
+    d += x2[:, None]
+    d += np.sum(C * C, axis=1)[None, :]
+    return np.maximum(d, 0.0, out=d)
+
+
+def nearest(X: np.ndarray, x2: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre of each row."""
+    return np.argmin(_sqdist(X, x2, C), axis=1).astype(np.intp)
 
 
 def lloyd(
@@ -48,7 +72,7 @@ def lloyd(
     farthest from its centre (so K clusters stay non-empty while there are K distinct points).
     """
     K = C.shape[0]
-    x2 = np.sum(X * X, axis=1) if x2 is None else x2
+    x2 = np.einsum("ij,ij->i", X, X) if x2 is None else x2
     labels = np.full(X.shape[0], -1, dtype=np.intp)
     it = 0
     for it in range(1, max_iter + 1):
@@ -67,7 +91,7 @@ def lloyd(
             break
         labels = new
         C = means(X, labels, K, w)
-    return labels, C, cost(X, labels, K, w), it
+    return labels, C, cost(X, labels, K, w, C), it
 
 
 def kmeans_plusplus(
@@ -75,7 +99,7 @@ def kmeans_plusplus(
 ) -> np.ndarray:
     """Greedy k-means++ seeding: ``2 + floor(ln K)`` candidates per step, keep the best."""
     n = X.shape[0]
-    x2 = np.sum(X * X, axis=1) if x2 is None else x2
+    x2 = np.einsum("ij,ij->i", X, X) if x2 is None else x2
     wt = np.ones(n) if w is None else w
     trials = 2 + int(math.log(K))
     first = int(rng.choice(n, p=wt / wt.sum()))
@@ -102,7 +126,7 @@ def kmeans_restarts(
     X: np.ndarray, K: int, n_init: int, rng: np.random.Generator, max_iter: int = 300, w: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Best of ``n_init`` greedy k-means++ + Lloyd runs: ``(labels, centres, cost)``."""
-    x2 = np.sum(X * X, axis=1)
+    x2 = np.einsum("ij,ij->i", X, X)
     best: tuple[np.ndarray, np.ndarray, float] | None = None
     for _ in range(n_init):
         C0 = kmeans_plusplus(X, K, rng, w, x2)
