@@ -727,7 +727,9 @@ def _ila_sdp(
         else:
             labels = given
         covs = _covariances(Xu, labels, K, rd, sh)
-        best_ll = _class_loglik(Xu, labels, covs, K)
+        # the start's labels come from another model (K-means), so they are not a candidate:
+        # the first round is always taken, and later rounds must raise the likelihood
+        best_ll = -math.inf
         best = (labels, covs)
         U = _block_start(labels, K, rk, seed)
 
@@ -754,7 +756,7 @@ def _ila_sdp(
             ll = _class_loglik(Xu, new, new_covs, K)
             if pb.active:
                 pb.update(None, round=rounds, log_likelihood=ll, changed=int(np.count_nonzero(new != labels)))
-            if not ll > best_ll + 1e-9 * abs(best_ll):
+            if math.isfinite(best_ll) and not ll > best_ll + 1e-9 * abs(best_ll):
                 stopped = "likelihood stopped increasing"
                 break
             best_ll, best = ll, (new, new_covs)
