@@ -22,6 +22,8 @@ __all__ = ["SDPResult", "ILAResult", "kmeans_sdp", "ila_sdp", "check_data", "Con
 
 # least time between two progress reports from the C++ solver (seconds)
 _PROGRESS_INTERVAL = 0.1
+# iLA-SDP stops after this many rounds without a new best likelihood
+_PATIENCE = 3
 
 
 class _Saved:
@@ -162,8 +164,8 @@ class ILAResult(_Saved):
     infeasibility : float
         Of the last LA-SDP solve.
     converged : bool
-        The labels repeated, or the classification log-likelihood stopped increasing,
-        within ``max_rounds`` (and every solve converged).
+        The labels repeated, or three rounds in a row brought no new best
+        classification log-likelihood, within ``max_rounds`` (and every solve converged).
     log_likelihood : float
         Mean classification log-likelihood per sample of ``labels`` under the fitted
         Gaussians (weights = cluster fractions); the rounds keep the best.
@@ -595,8 +597,8 @@ def ila_sdp(
     ``W_k`` applied from whitened data and never formed.  Labels are
     ``argmax_k (B_k 1)_i``.  Each round's labels are scored by the classification
     log-likelihood of the Gaussian model; the rounds stop, converged, when the labels
-    repeat or when a round no longer raises that likelihood, and the best labels are
-    returned.
+    repeat or when three rounds in a row bring no new best likelihood, and the most
+    likely labels are returned.
 
     Parameters
     ----------
@@ -731,6 +733,7 @@ def _ila_sdp(
         # the first round is always taken, and later rounds must raise the likelihood
         best_ll = -math.inf
         best = (labels, covs)
+        stale = 0
         U = _block_start(labels, K, rk, seed)
 
         cb = None
@@ -757,9 +760,13 @@ def _ila_sdp(
             if pb.active:
                 pb.update(None, round=rounds, log_likelihood=ll, changed=int(np.count_nonzero(new != labels)))
             if math.isfinite(best_ll) and not ll > best_ll + 1e-9 * abs(best_ll):
-                stopped = "likelihood stopped increasing"
-                break
-            best_ll, best = ll, (new, new_covs)
+                stale += 1
+                if stale >= _PATIENCE:
+                    stopped = f"likelihood did not increase for {_PATIENCE} rounds"
+                    break
+            else:
+                stale = 0
+                best_ll, best = ll, (new, new_covs)
             labels, covs = new, new_covs
     except BaseException:
         _fail_progress(pb)
