@@ -14,7 +14,7 @@ import pytest
 from ridgeline.spectra import MLP, density, eigsh, trace
 
 pytest.importorskip("sklearn")
-from ridgeline.spectra._data import digits, train  # noqa: E402
+from ridgeline.spectra.datasets import digits, train  # noqa: E402
 
 
 def _case(hidden: int, steps: int, n_classes: int = 10) -> dict[str, Any]:

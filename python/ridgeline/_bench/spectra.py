@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from ridgeline.spectra import MLP, eigsh
     from ridgeline.spectra import _reference as ref
-    from ridgeline.spectra._data import digits, train
+    from ridgeline.spectra.datasets import digits, train
 
     X, y = digits()
     net = MLP([64, 32, 10])

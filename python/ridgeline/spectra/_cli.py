@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.hidden < 1 or args.steps < 0 or args.k < 1:
         p.error("--hidden and --k must be >= 1, --steps >= 0")
     try:
-        from ridgeline.spectra._data import digits, train
+        from ridgeline.spectra.datasets import digits, train
     except ImportError as err:  # pragma: no cover
         print(f"ridgeline spectra: {err}")
         return 1
