@@ -84,10 +84,13 @@ def _prepare(op: LinearOperator, seed: int, *, probe: bool) -> _Prepared:
     if not np.all(np.isfinite(Y)):
         msg = "A: the operator returned NaN or inf on a random probe vector"
         raise ValueError(msg)
-    norms = np.linalg.norm(Y, axis=0) / np.linalg.norm(X, axis=0)
+    big = float(np.max(np.abs(Y)))
+    e0 = int(np.frexp(big)[1]) if big > 0 else 0
+    norms = np.linalg.norm(np.ldexp(Y, -e0), axis=0) / np.linalg.norm(X, axis=0)
     m = float(norms.max())
-    e = int(np.frexp(m)[1]) if m > 0 else 0
+    e = int(np.frexp(m)[1]) + e0 if m > 0 else 0
     e = e if abs(e) > _SCALE_EXP else 0
+    m = float(np.ldexp(m, e0 - e))
     Ys = np.ldexp(Y, -e)
     d = abs(float(X[:, 0] @ Ys[:, 1]) - float(X[:, 1] @ Ys[:, 0]))
     s = float(np.linalg.norm(X[:, 0]) * np.linalg.norm(Ys[:, 1]) + np.linalg.norm(X[:, 1]) * np.linalg.norm(Ys[:, 0]))
@@ -98,7 +101,7 @@ def _prepare(op: LinearOperator, seed: int, *, probe: bool) -> _Prepared:
         )
         raise ValueError(msg)
     op._probe_symmetry = False
-    return _Prepared(op, None, e, 2, float(np.ldexp(m, -e)))
+    return _Prepared(op, None, e, 2, m)
 
 
 def _select(values: np.ndarray, which: str, k: int) -> np.ndarray:
@@ -489,11 +492,11 @@ def _eigsh_lanczos(
     sel = np.sort(_select(pool_vals, which_run, k))
     values, vectors = pool_vals[sel], pool_vecs[:, sel]
     ok = False
-    if not (added or squared):
+    if not (added or squared) or not converged:
         order = np.argsort(values)
         values, vectors, residuals = values[order], vectors[:, order], residuals[order]
         ok = bool(np.all(residuals <= _gate(values, tol, anorm)))
-    if not ok:
+    if not ok and (converged or squared):
         # Rayleigh-Ritz on the locked pairs of the wanted set (k products), then, while a
         # residual is above the tolerance, block steps that add the residual directions
         # (k products each): pairs locked from different runs are refined together.
