@@ -355,9 +355,9 @@ def test_mlp_bad_input() -> None:
         net.loss(np.full(59, np.nan), X, y)
     with pytest.raises(ValueError, match="v has shape"):
         net.hvp(p, X, y, np.ones(5))
-    with pytest.raises(ValueError, match="unknown activation"):
+    with pytest.raises(ValueError, match="activation=.sigmoid. must be one of"):
         MLP([2, 2], activation="sigmoid")
-    with pytest.raises(ValueError, match="unknown loss"):
+    with pytest.raises(ValueError, match="loss=.* must be one of"):
         MLP([2, 2], loss="hinge")
     with pytest.raises(ValueError, match="at least 2 entries"):
         MLP([3])
