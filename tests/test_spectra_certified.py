@@ -133,6 +133,13 @@ def test_extreme_scales_are_exact(scale: float) -> None:
     assert t.value / scale == pytest.approx(np.trace(A), rel=1e-12)
 
 
+def test_near_overflow_callable() -> None:
+    d = np.linspace(1.0, 1.7, 40)
+    r = eigsh(aslinearoperator(lambda v: (d * 1e308) * v, n=40), k=3, rng=0)
+    assert r.converged
+    np.testing.assert_allclose(r.eigenvalues, d[-3:] * 1e308, rtol=1e-13)
+
+
 def test_smallest_magnitude() -> None:
     rng = np.random.default_rng(3)
     lam = np.r_[rng.uniform(0.5, 3.0, 60) * rng.choice([-1, 1], 60), [0.1, -0.1, 0.2, -0.25]]

@@ -80,6 +80,7 @@ def _prepare(op: LinearOperator, seed: int, *, probe: bool) -> _Prepared:
     if op._core is not None or not (probe and op._probe_symmetry):
         return _Prepared(op, op._core, 0, 0, 0.0)
     X = _spectra_seed(seed, 2**31 - 1).standard_normal((op.n, 2))
+    X /= np.linalg.norm(X, axis=0)  # unit vectors, as the kernels use
     Y = op.matmat(X)
     if not np.all(np.isfinite(Y)):
         msg = "A: the operator returned NaN or inf on a random probe vector"
