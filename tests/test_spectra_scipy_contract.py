@@ -2,7 +2,7 @@
 
 scipy's ``test_arpack.py`` checks ``eigsh`` on a random symmetric positive definite matrix
 (entries stored in single precision, then used in single and double precision), with
-``k=2`` for every ``which``, three input kinds (sparse CSR, ``LinearOperator``, ndarray),
+``k=2`` for every ``which``, with and without shift-invert (``sigma=0.5``, "normal" mode), three input kinds (sparse CSR, ``LinearOperator``, ndarray),
 with and without a start vector ``v0`` and ``tol=0`` (machine precision).  A case passes when
 the eigenvalues match ``eigh`` and ``A @ V`` matches ``V * w`` elementwise, both to
 ``rtol = atol = 2000 eps`` (double) or ``3000 eps_float32`` (single).  No ``M=``, buckling or
@@ -35,7 +35,9 @@ def _tolerance(typ: str) -> float:
     return 2000 * np.finfo(np.float64).eps if typ == "d" else 3000 * np.finfo(np.float32).eps
 
 
-def _expected(w: np.ndarray, which: str, k: int) -> np.ndarray:
+def _expected(w: np.ndarray, which: str, k: int, sigma: float | None = None) -> np.ndarray:
+    if sigma is not None:  # shift-invert: which applies to 1 / (lambda - sigma)
+        return np.sort(w[_select_nu(1.0 / (w - sigma), which, k)])
     order = {
         "LA": np.argsort(w)[::-1],
         "SA": np.argsort(w),
@@ -48,6 +50,14 @@ def _expected(w: np.ndarray, which: str, k: int) -> np.ndarray:
     return np.sort(w[order[which][:k]])
 
 
+def _select_nu(nu: np.ndarray, which: str, k: int) -> np.ndarray:
+    if which == "BE":
+        o = np.argsort(nu)
+        return np.r_[o[: k // 2], o[::-1][: k - k // 2]]
+    key = {"LA": -nu, "SA": nu, "LM": -np.abs(nu), "SM": np.abs(nu)}[which]
+    return np.argsort(key)[:k]
+
+
 def _as(kind: str, A: np.ndarray) -> object:
     if kind == "csr":
         return sps.csr_matrix(A)
@@ -57,17 +67,19 @@ def _as(kind: str, A: np.ndarray) -> object:
 
 
 CASES = [
-    pytest.param(n, typ, which, kind, use_v0, marks=[pytest.mark.slow] if n > 60 else [])
+    pytest.param(n, typ, which, kind, use_v0, sigma,
+                 marks=[pytest.mark.slow] if n > 60 or (sigma is not None and which == "SM" and n > 6) else [])
     for n in (6, 60, 150)
     for typ in ("f", "d")
     for which in ("LM", "SM", "LA", "SA", "BE")
     for kind in ("csr", "linop", "array")
     for use_v0 in (False, True)
+    for sigma in (None, 0.5)
 ]
 
 
-@pytest.mark.parametrize(("n", "typ", "which", "kind", "use_v0"), CASES)
-def test_standard_symmetric_cases(n: int, typ: str, which: str, kind: str, use_v0: bool) -> None:
+@pytest.mark.parametrize(("n", "typ", "which", "kind", "use_v0", "sigma"), CASES)
+def test_standard_symmetric_cases(n: int, typ: str, which: str, kind: str, use_v0: bool, sigma: float | None) -> None:
     A = _spd(n, 2300 + n)
     if typ == "f":
         A = A.astype(np.float32)
@@ -76,9 +88,14 @@ def test_standard_symmetric_cases(n: int, typ: str, which: str, kind: str, use_v
     w_exact = np.linalg.eigvalsh(Ad)
     v0 = np.random.default_rng(n).random(n) if use_v0 else None
     k = 2
-    r = eigsh(_as(kind, A), k=k, which=which, tol=0, v0=v0, rng=1)
+    extra: dict[str, object] = {}
+    if sigma is not None:
+        extra["sigma"] = sigma
+        if kind == "linop":  # a matrix-free A needs the user's (A - sigma I)^-1
+            extra["OPinv"] = spla.aslinearoperator(np.linalg.inv(Ad - sigma * np.eye(n)))
+    r = eigsh(_as(kind, A), k=k, which=which, tol=0, v0=v0, rng=1, **extra)
     assert r.converged
-    np.testing.assert_allclose(r.eigenvalues, _expected(w_exact, which, k), rtol=tol, atol=tol)
+    np.testing.assert_allclose(r.eigenvalues, _expected(w_exact, which, k, sigma), rtol=tol, atol=tol)
     V = r.eigenvectors
     np.testing.assert_allclose(Ad @ V, V * r.eigenvalues, rtol=tol, atol=tol)
     np.testing.assert_allclose(V.T @ V, np.eye(k), atol=1e-12)

@@ -221,6 +221,8 @@ def eigsh(
     ncv: int | None = None,
     maxiter: int | None = None,
     return_eigenvectors: bool = True,
+    sigma: float | None = None,
+    OPinv: Any = None,
     progress: bool = False,
     **deprecated: Any,
 ) -> EigshResult:
@@ -268,6 +270,15 @@ def eigsh(
         Restart cycles allowed per Lanczos run (default ``10 n``, as scipy).
     return_eigenvectors : bool, default=True
         Return the eigenvectors (else ``eigenvectors`` is None).
+    sigma : float, optional
+        Shift-invert mode, as scipy's "normal" mode: Lanczos runs on
+        ``(A - sigma I)^-1`` and ``which`` applies to ``1 / (lambda - sigma)``
+        (``which="LM"``: the eigenvalues nearest ``sigma``); the pairs are then
+        refined on ``A`` itself.  Dense and sparse ``A`` are factorised (LU;
+        scipy's ``splu`` for sparse); a matrix-free ``A`` needs ``OPinv``.
+    OPinv : array-like, LinearOperator or callable, optional
+        ``x -> (A - sigma I)^-1 x`` for ``sigma`` (anything
+        :func:`aslinearoperator` accepts; a plain callable takes ``n`` from ``A``).
     progress : bool, default=False
         Show a progress line on a terminal; messages always go to the logger
         ``ridgeline.spectra``.
@@ -332,6 +343,11 @@ def eigsh(
     seed = check_rng(rng)
     return_eigenvectors = check_bool(return_eigenvectors, "return_eigenvectors")
     progress = check_bool(progress, "progress")
+    if sigma is not None:
+        sigma = check_float(sigma, "sigma")
+    elif OPinv is not None:
+        msg = "OPinv is used only with sigma; pass sigma too"
+        raise ValueError(msg)
     v = None
     if v0 is not None:
         v = check_array(v0, "v0", shape=(n,))
@@ -340,7 +356,10 @@ def eigsh(
             raise ValueError(msg)
     with Progress("spectra", f"eigsh k={k} which={which}", progress=progress) as prog:
         if n <= _DENSE_N or k >= n - 1:
-            out = _eigsh_dense(op, k, which, seed)
+            out = _eigsh_dense(op, k, which, sigma)
+        elif sigma is not None:
+            inner = _shift_invert(op, sigma, OPinv)
+            out = _eigsh_lanczos(inner, k, which, tol_eff, ncv, maxiter, max_matvec, seed, v, prog, (op, sigma))
         else:
             out = _eigsh_lanczos(op, k, which, tol_eff, ncv, maxiter, max_matvec, seed, v, prog)
         values, vectors, residuals, n_mv, n_rs, converged = out
@@ -356,7 +375,56 @@ def eigsh(
     return EigshResult(values, vectors if return_eigenvectors else None, residuals, n_mv, n_rs, converged)
 
 
-def _eigsh_dense(op: LinearOperator, k: int, which: str, seed: int) -> tuple[Any, ...]:
+def _shift_invert(op: LinearOperator, sigma: float, OPinv: Any) -> LinearOperator:
+    """``(A - sigma I)^-1`` as an operator: the user's ``OPinv`` or an LU factorisation."""
+    n = op.n
+    if OPinv is not None:
+        inv = aslinearoperator(OPinv, n=n) if callable(OPinv) and not hasattr(OPinv, "shape") else aslinearoperator(
+            OPinv, check_symmetric=False
+        )
+        if inv.n != n:
+            msg = f"OPinv has dimension {inv.n}, expected n={n}"
+            raise ValueError(msg)
+        inv._probe_symmetry = False
+        return inv
+    src = op._source
+    if src is None:
+        msg = "sigma needs OPinv (x -> (A - sigma I)^-1 x) for a matrix-free A"
+        raise ValueError(msg)
+    try:
+        import scipy.linalg as sla
+        import scipy.sparse as sps
+        import scipy.sparse.linalg as spla
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        msg = "shift-invert (sigma=) needs scipy: pip install scipy"
+        raise ImportError(msg) from err
+    singular = f"sigma={sigma} is an eigenvalue of A (A - sigma I is singular); move sigma a little"
+    if src[0] == "dense":
+        M = src[1] - sigma * np.eye(n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lu, piv = sla.lu_factor(M, check_finite=False)
+        d = np.abs(np.diag(lu))
+        if not np.all(np.isfinite(lu)) or d.min() <= 1e3 * _EPS * max(d.max(), 1e-300):
+            raise ValueError(singular)
+
+        def solve(X: np.ndarray) -> np.ndarray:
+            return np.asarray(sla.lu_solve((lu, piv), X, check_finite=False))
+    else:
+        M = sps.csc_matrix((src[1], src[2], src[3]), shape=(n, n)) - sigma * sps.eye(n, format="csc")
+        try:
+            fac = spla.splu(sps.csc_matrix(M))
+        except RuntimeError as err:
+            raise ValueError(singular) from err
+
+        def solve(X: np.ndarray) -> np.ndarray:
+            return np.asarray(fac.solve(np.asfortranarray(X)))
+    inv = LinearOperator(n, matmat=solve)
+    inv._probe_symmetry = False
+    return inv
+
+
+def _eigsh_dense(op: LinearOperator, k: int, which: str, sigma: float | None) -> tuple[Any, ...]:
     """Form the matrix (n products, none for a dense input) and diagonalise it."""
     src = op._source
     if src is not None and src[0] == "dense":
@@ -374,7 +442,11 @@ def _eigsh_dense(op: LinearOperator, k: int, which: str, seed: int) -> tuple[Any
         raise ValueError(msg)
     Ms = (Ms + Ms.T) / 2.0
     w, V = np.linalg.eigh(Ms)
-    sel = np.sort(_select(w, which, k))
+    if sigma is None:
+        sel = np.sort(_select(w, which, k))
+    else:
+        with np.errstate(divide="ignore"):
+            sel = np.sort(_select(1.0 / (w - np.ldexp(sigma, -e)), which, k))
     w, V = w[sel], V[:, sel]
     res = np.linalg.norm(Ms @ V - V * w, axis=0)
     return np.ldexp(w, e), V, np.ldexp(res, e), n_mv, 0, True
@@ -391,9 +463,25 @@ def _eigsh_lanczos(
     seed: int,
     v0: np.ndarray | None,
     prog: Progress,
+    outer: tuple[LinearOperator, float] | None = None,
 ) -> tuple[Any, ...]:
+    """Certified Lanczos on ``op`` (``A``; or ``(A - sigma I)^-1`` with ``outer=(A, sigma)``,
+    whose pairs are then refined by Rayleigh-Ritz on ``A`` and selected by ``1 / (lambda - sigma)``)."""
     n = op.n
-    prep = _prepare(op, seed, probe=True)
+    prep = _prepare(op, seed, probe=outer is None)
+    if outer is not None:
+        fprep = _prepare(outer[0], seed, probe=False)
+        sigma = outer[1]
+
+        def key(w: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore"):
+                return 1.0 / (w - sigma)
+    else:
+        fprep = prep
+
+        def key(w: np.ndarray) -> np.ndarray:
+            return w
+
     n_mv = prep.n_matvec
     n_rs = 0
     squared = which == "SM"
@@ -493,22 +581,23 @@ def _eigsh_lanczos(
     sel = np.sort(_select(pool_vals, which_run, k))
     values, vectors = pool_vals[sel], pool_vecs[:, sel]
     ok = False
-    if not (added or squared) or not converged:
+    needs_rr = added or squared or outer is not None
+    if not needs_rr or (not converged and not squared and outer is None):
         order = np.argsort(values)
         values, vectors, residuals = values[order], vectors[:, order], residuals[order]
         ok = bool(np.all(residuals <= _gate(values, tol, anorm)))
-    if not ok and (converged or squared):
+    if not ok and (converged or squared or outer is not None):
         # Rayleigh-Ritz on the locked pairs of the wanted set (k products), then, while a
         # residual is above the tolerance, block steps that add the residual directions
         # (k products each): pairs locked from different runs are refined together.
-        anorm = anorm ** (1.0 / per)
+        anorm = anorm ** (1.0 / per) if outer is None else fprep.norm
         Q = np.linalg.qr(vectors)[0]
-        AQ = prep.apply(Q)
+        AQ = fprep.apply(Q)
         n_mv += k
         for step in range(6):
             H = Q.T @ AQ
             w, S = np.linalg.eigh((H + H.T) / 2.0)
-            pick = _select(w, which, k)
+            pick = _select(key(w), which, k)
             values, vectors, AV = w[pick], Q @ S[:, pick], AQ @ S[:, pick]
             R = AV - vectors * values
             residuals = np.linalg.norm(R, axis=0)
@@ -520,11 +609,11 @@ def _eigsh_lanczos(
                 R -= vectors @ (vectors.T @ R)
             Rq = np.linalg.qr(R)[0]
             Q = np.c_[vectors, Rq]
-            AQ = np.c_[AV, prep.apply(Rq)]
+            AQ = np.c_[AV, fprep.apply(Rq)]
             n_mv += k
         order = np.argsort(values)
         values, vectors, residuals = values[order], vectors[:, order], residuals[order]
-    return (prep.unscale(values), vectors, prep.unscale(residuals), n_mv, n_rs, converged and certified and ok)
+    return (fprep.unscale(values), vectors, fprep.unscale(residuals), n_mv, n_rs, converged and certified and ok)
 
 
 @dataclass(frozen=True, repr=False)
