@@ -225,6 +225,12 @@ BAD: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("return_eigenvectors", lambda: eigsh(A20, return_eigenvectors="no"), TypeError, "return_eigenvectors="),
     ("progress int", lambda: eigsh(A20, progress=2), TypeError, "progress=2"),
     ("unknown kw", lambda: eigsh(A20, sigma_=1.0), TypeError, "unexpected keyword argument 'sigma_'"),
+    ("sigma nan", lambda: eigsh(A20, sigma=float("nan")), ValueError, "sigma=nan must be finite"),
+    ("sigma str", lambda: eigsh(A20, sigma="0"), TypeError, "sigma='0' must be a real number"),
+    ("sigma matrix-free", lambda: eigsh(aslinearoperator(lambda v: A20 @ v, n=30), sigma=0.0), ValueError, "OPinv"),
+    ("OPinv without sigma", lambda: eigsh(A20, OPinv=np.eye(30)), ValueError, "OPinv is used only with sigma"),
+    ("OPinv wrong size", lambda: eigsh(A20, sigma=0.0, OPinv=np.eye(5)), ValueError, "OPinv has dimension 5"),
+    ("sigma singular", lambda: eigsh(np.diag(np.arange(40.0)), k=2, sigma=3.0), ValueError, "sigma=3.0 is an eigenvalue"),
     # trace options
     ("trace method", lambda: trace(A20, method="nope"), ValueError, "method='nope' must be one of"),
     ("trace method None", lambda: trace(A20, method=None), TypeError, "method=None"),

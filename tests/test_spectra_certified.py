@@ -87,6 +87,20 @@ def test_operators_with_multiplicity_two_to_four() -> None:
     assert runs == 135 and missed <= runs // 20
 
 
+@pytest.mark.slow
+def test_many_seeds_and_shapes_never_wrong_when_converged() -> None:
+    grids = [_grid(*ms) for ms in ((8, 8), (10, 10), (7, 9), (15, 15), (4, 4, 4), (6, 6, 6), (7, 7, 5), (3, 3, 3, 3))]
+    cases = [(G, np.linalg.eigvalsh(G.toarray())) for G in grids]
+    for seed, mult in enumerate((2, 2, 3, 3, 4, 4)):
+        rng = np.random.default_rng(100 + seed)
+        lam = np.r_[rng.uniform(-1.0, 1.0, 150), [2.0] * mult, [1.5] * mult, [-2.0] * mult, [-1.2] * 2]
+        A = _with_spectrum(lam, seed)
+        cases.append((A, np.linalg.eigvalsh(A)))
+    runs, missed = _check_all(cases, range(20), (2, 4, 6, 9))
+    print(f"\n{runs} runs, {missed} not converged, 0 wrong with converged=True")
+    assert missed <= runs // 20
+
+
 def test_old_failure_grid_la_k6_has_both_copies() -> None:
     G = _grid(20, 20)
     ev = np.linalg.eigvalsh(G.toarray())
