@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -143,19 +144,24 @@ def _gate(values: np.ndarray, tol: float, anorm: float) -> np.ndarray:
     return np.maximum(tol * np.maximum(np.abs(values), _EPS23 * anorm), 1e3 * _EPS * anorm)
 
 
-def _nothing_missed(
+def _complement_lanczos(
     apply: Callable[[np.ndarray], np.ndarray], v: np.ndarray, steps: int, which: str, pool: np.ndarray, k: int,
-    delta: float,
-) -> tuple[bool, int]:
-    """Short Lanczos run (full reorthogonalisation) on the deflated operator from the unit vector ``v``.
+    delta: float, tol: float, anorm: float, dim: int, p_fail: float = 1e-6,
+) -> tuple[str, list[tuple[float, np.ndarray]], int]:
+    """Lanczos (full reorthogonalisation, no restart) on the deflated operator from the random unit ``v``.
 
-    True when, after at least 10 steps, every Ritz interval ``[theta - r, theta + r]`` at the
-    wanted end(s) (``r`` the Ritz pair's residual norm, an eigenvalue lies in it) is clearly
-    outside the wanted set of ``pool``; also returns the products used.  False otherwise
-    (the caller then runs Lanczos on the complement to full accuracy).
+    Stops with ``("none", [], used)`` when the randomized bound of Kuczynski and Wozniakowski
+    (1992) shows that no eigenvalue of the complement (dimension ``dim``) enters the wanted
+    set of ``pool``: for a uniformly random start, ``P[theta_max < (1 - eps) lambda_max] <=
+    1.648 sqrt(dim) exp(-sqrt(eps) (2j - 1))`` for a positive semi-definite operator, applied
+    to the operator shifted below its spectrum (``theta_min`` minus the Ritz range, each end
+    mirrored), with failure probability ``p_fail``.  Stops with ``("converged", pairs, used)``
+    when the Ritz pair(s) at the wanted end(s) meet the tolerance (the caller compares them
+    with the pool), and ``("open", pairs, used)`` (the wanted-end Ritz pairs, a start for a restarted run)
+    when ``steps`` were not enough.
     """
     n = v.size
-    steps = max(1, min(steps, n - 1))
+    steps = max(1, min(steps, dim - 1))
     V = np.empty((n, steps + 1))
     V[:, 0] = v
     alpha: list[float] = []
@@ -163,6 +169,7 @@ def _nothing_missed(
     w_sel = pool[_select(pool, which, k)]
     lo = k // 2
     pool_sorted = np.sort(pool)
+    log_c = math.log(1.648 * math.sqrt(dim) / p_fail)
     for j in range(steps):
         w = apply(V[:, j : j + 1])[:, 0]
         h = np.zeros(j + 1)
@@ -172,27 +179,38 @@ def _nothing_missed(
             h += c
         alpha.append(float(h[j]))
         b = float(np.linalg.norm(w))
-        T = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
-        theta, S = np.linalg.eigh(T)
+        theta, S = _core.spectra.tridiagonal_eigh(np.asarray(alpha), np.asarray(beta))
+        theta, S = np.asarray(theta), np.asarray(S)
         r = b * np.abs(S[-1, :])
-        if b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300):
-            return False, j + 1  # invariant subspace from this start: no conclusion
-        if j + 1 >= 10:
-            top, r_top, bot, r_bot = theta[-1], r[-1], theta[0], r[0]
+        top, bot = float(theta[-1]), float(theta[0])
+        width = max(top - bot, 1e-300)
+        eps = (log_c / (2 * j + 1)) ** 2
+        if eps < 1.0:
+            upper = (bot - width) + (top - (bot - width)) / (1.0 - eps)  # bound on lambda_max
+            lower = (top + width) - ((top + width) - bot) / (1.0 - eps)  # bound on lambda_min
             if which == "LA":
-                ok = top + r_top < w_sel.min() - delta
+                none = upper < w_sel.min() - delta
             elif which == "SA":
-                ok = bot - r_bot > w_sel.max() + delta
+                none = lower > w_sel.max() + delta
             elif which == "LM":
-                ok = max(abs(top) + r_top, abs(bot) + r_bot) < np.abs(w_sel).min() - delta
+                none = max(abs(upper), abs(lower)) < np.abs(w_sel).min() - delta
             else:
-                ok = top + r_top < pool_sorted[::-1][: k - lo].min() - delta
-                ok = ok and (lo == 0 or bot - r_bot > pool_sorted[:lo].max() + delta)
-            if ok:
-                return True, j + 1
+                none = upper < pool_sorted[::-1][: k - lo].min() - delta
+                none = none and (lo == 0 or lower > pool_sorted[:lo].max() + delta)
+            if none:
+                return "none", [], j + 1
+        ends = {"LA": [-1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))], "BE": [-1, 0] if lo else [-1]}[which]
+        conv = all(r[i] <= tol * max(abs(theta[i]), _EPS23 * anorm) for i in ends)
+        breakdown = b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300)
+        pairs = [(float(theta[i]), V[:, : j + 1] @ S[:, i]) for i in ends]
+        if conv and not breakdown:
+            return "converged", pairs, j + 1
+        if breakdown or j + 1 == steps:
+            # no conclusion: the wanted-end Ritz vectors are a better start for a restarted run
+            return "open", pairs, j + 1
         beta.append(b)
         V[:, j + 1] = w / b
-    return False, steps
+    return "open", [], steps
 
 
 def _budget(ncv: int, k: int, maxiter: int) -> int:
@@ -608,26 +626,43 @@ def _eigsh_lanczos(
                 g = _spectra_seed(seed, it).standard_normal(n)
                 for _ in range(2):
                     g -= Z @ (Z.T @ g)
-                # Cheap exit first: a short run whose Ritz intervals at the wanted end(s) lie clearly
-                # outside the wanted set (the usual case: outliers above a bulk).
-                quick, used = _nothing_missed(deflated, g / np.linalg.norm(g), ncv, which_run, pool_vals, k, delta)
+                # First an unrestarted run that stops as soon as a randomized bound excludes any
+                # wanted eigenvalue from the complement, or its wanted-end Ritz pair converges; a
+                # restarted run to full accuracy only if neither happens within ncv + 10 steps.
+                state, pairs, used = _complement_lanczos(
+                    deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m
+                )
                 n_mv += per * used
                 prog.update(None, n_matvec=n_mv)
-                if quick:
+                if state == "none":
                     certified = True
                     break
-                k_c = 2 if (which_run == "BE" and k >= 2) else 1
-                which_c = which_run if k_c == 2 else ("LA" if which_run == "BE" else which_run)
-                ce = run(k_c, which_c, g / np.linalg.norm(g), (seed + 0x9E3779B97F4A7C15 * it) % 2**64, deflated)
-                if not ce.converged:
-                    break
-                cand = []
-                cv = np.asarray(ce.eigenvectors)
-                for i, mv in enumerate(np.asarray(ce.eigenvalues)):
-                    y = cv[:, i]
-                    if np.linalg.norm(Z.T @ y) < 0.5:  # not an image of the locked space
-                        cand.append((float(mv), y))
-                new = [(mv, y) for mv, y in cand if _enters(mv, pool_vals, which_run, k, delta)]
+                if state == "converged":
+                    new = [(mv, y) for mv, y in pairs if np.linalg.norm(Z.T @ y) < 0.5
+                           and _enters(mv, pool_vals, which_run, k, delta)]
+                    if not new:
+                        certified = True
+                        break
+                else:
+                    k_c = 2 if (which_run == "BE" and k >= 2) else 1
+                    which_c = which_run if k_c == 2 else ("LA" if which_run == "BE" else which_run)
+                    start = g / np.linalg.norm(g)
+                    if pairs:
+                        y = np.sum([yy for _, yy in pairs], axis=0)
+                        for _ in range(2):
+                            y = y - Z @ (Z.T @ y)
+                        if np.linalg.norm(y) > 0.5:
+                            start = y / np.linalg.norm(y)
+                    ce = run(k_c, which_c, start, (seed + 0x9E3779B97F4A7C15 * it) % 2**64, deflated)
+                    if not ce.converged:
+                        break
+                    cand = []
+                    cv = np.asarray(ce.eigenvectors)
+                    for i, mv in enumerate(np.asarray(ce.eigenvalues)):
+                        y = cv[:, i]
+                        if np.linalg.norm(Z.T @ y) < 0.5:  # not an image of the locked space
+                            cand.append((float(mv), y))
+                    new = [(mv, y) for mv, y in cand if _enters(mv, pool_vals, which_run, k, delta)]
             if not new:
                 certified = True
                 break
