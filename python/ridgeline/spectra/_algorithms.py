@@ -305,12 +305,13 @@ def eigsh(
     converged run is *certified*: the Ritz vectors found are locked, and
     Lanczos restarts from a fresh random vector on the orthogonal complement
     (the operator deflated by them) to look for a wanted eigenvalue that was
-    missed, e.g. the second copy of a double eigenvalue.  Any found is locked
-    in turn and the check repeated; the wanted set of all locked pairs is
-    then refined by one Rayleigh-Ritz step.  ``converged=True`` means every
-    pair met the tolerance and the last check found nothing (with probability
-    one for a random start: a missed eigenvector is found unless the random
-    vector is orthogonal to it).
+    missed, e.g. the second copy of a double eigenvalue.  That run stops when
+    the randomized bound of Kuczynski and Wozniakowski (failure probability
+    1e-6) excludes every wanted value from the complement, or when its
+    extreme Ritz pair converges; anything found that belongs to the wanted
+    set is locked in turn and the check repeated, and the wanted set of all
+    locked pairs is refined by Rayleigh-Ritz.  ``converged=True`` means every
+    pair met the tolerance and the last check found nothing.
 
     Parameters
     ----------
