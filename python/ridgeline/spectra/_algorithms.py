@@ -162,7 +162,7 @@ def _complement_lanczos(
     """
     n = v.size
     steps = max(1, min(steps, dim - 1))
-    V = np.empty((n, steps + 1))
+    V = np.empty((n, steps + 1), order="F")  # contiguous columns
     V[:, 0] = v
     alpha: list[float] = []
     beta: list[float] = []
@@ -210,10 +210,10 @@ def _complement_lanczos(
         ends = {"LA": [-1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))], "BE": [-1, 0] if lo else [-1]}[which]
         conv = all(r[i] <= tol * max(abs(theta[i]), _EPS23 * anorm) for i in ends)
         breakdown = b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300)
-        pairs = [(float(theta[i]), V[:, : j + 1] @ S[:, i]) for i in ends]
-        if conv and not breakdown:
-            return "converged", pairs, j + 1
-        if breakdown or j + 1 == steps:
+        if (conv and not breakdown) or breakdown or j + 1 == steps:
+            pairs = [(float(theta[i]), V[:, : j + 1] @ S[:, i]) for i in ends]
+            if conv and not breakdown:
+                return "converged", pairs, j + 1
             # no conclusion: the wanted-end Ritz vectors are a better start for a restarted run
             return "open", pairs, j + 1
         beta.append(b)
@@ -603,7 +603,7 @@ def _eigsh_lanczos(
             if max_matvec is not None and n_mv >= max_matvec:
                 break
             L = pool_vecs.shape[1]
-            Z = pool_vecs
+            Z = np.asfortranarray(pool_vecs)
             m = n - L
             if m <= 0:
                 certified = True
