@@ -146,7 +146,7 @@ def _gate(values: np.ndarray, tol: float, anorm: float) -> np.ndarray:
 
 def _complement_lanczos(
     apply: Callable[[np.ndarray], np.ndarray], v: np.ndarray, steps: int, which: str, pool: np.ndarray, k: int,
-    delta: float, tol: float, anorm: float, dim: int, p_fail: float = 1e-6,
+    delta: float, tol: float, anorm: float, dim: int, p_fail: float = 1e-6, Z: np.ndarray | None = None,
 ) -> tuple[str, list[tuple[float, np.ndarray]], int]:
     """Lanczos (full reorthogonalisation, no restart) on the deflated operator from the random unit ``v``.
 
@@ -172,6 +172,8 @@ def _complement_lanczos(
     log_c = math.log(1.648 * math.sqrt(dim) / p_fail)
     for j in range(steps):
         w = apply(V[:, j : j + 1])[:, 0]
+        if Z is not None:  # stay in the complement (rounding would otherwise grow there)
+            w -= Z @ (Z.T @ w)
         # three-term recurrence, then one full reorthogonalisation pass, and a second one only
         # when the first removed a noticeable part (DGKS): about half the memory traffic of CGS2
         a = float(V[:, j] @ w)
@@ -187,8 +189,11 @@ def _complement_lanczos(
                 break
         alpha.append(a)
         b = float(np.linalg.norm(w))
-        theta, S = _core.spectra.tridiagonal_eigh(np.asarray(alpha), np.asarray(beta))
-        theta, S = np.asarray(theta), np.asarray(S)
+        try:
+            theta, S = _core.spectra.tridiagonal_eigh(np.asarray(alpha), np.asarray(beta))
+            theta, S = np.asarray(theta), np.asarray(S)
+        except RuntimeError:  # Eigen's implicit QL did not converge: LAPACK instead
+            theta, S = np.linalg.eigh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
         r = b * np.abs(S[-1, :])
         top, bot = float(theta[-1]), float(theta[0])
         width = max(top - bot, 1e-300)
@@ -639,7 +644,7 @@ def _eigsh_lanczos(
                 # wanted eigenvalue from the complement, or its wanted-end Ritz pair converges; a
                 # restarted run to full accuracy only if neither happens within ncv + 10 steps.
                 state, pairs, used = _complement_lanczos(
-                    deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m
+                    deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z
                 )
                 n_mv += per * used
                 prog.update(None, n_matvec=n_mv)
