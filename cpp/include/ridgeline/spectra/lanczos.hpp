@@ -6,9 +6,10 @@
 // user callbacks; drive() runs one against a built-in C++ operator.
 //
 // - tridiagonal_eigh: eigenpairs of a symmetric tridiagonal matrix.
-// - LanczosEigs: thick-restart Lanczos with full reorthogonalisation (CGS2,
-//   one matrix-vector product against the whole basis per pass) for k
-//   eigenpairs at one or both ends, with true residual norms.
+// - LanczosEigs: thick-restart Lanczos with full reorthogonalisation (the known
+//   couplings subtracted, then one classical Gram-Schmidt pass against the whole
+//   basis and a second only when the first removed a noticeable part, DGKS) for
+//   k eigenpairs at one or both ends, with true residual norms.
 // - Slq: stochastic Lanczos quadrature (probes in lockstep, one block per step),
 //   optionally deflating the Ritz pairs that the first probe converged.
 // - TraceEstimator: Hutchinson, Hutch++, and an automatic choice between them.
