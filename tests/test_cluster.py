@@ -40,20 +40,20 @@ ISAS = [
 def test_core_matches_reference_peng_wei(isa: str) -> None:
     X, _ = mixture(80, 6, 3, 1.3, 1)
     d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=60, isa=isa)
-    assert d["isa"] == ("baseline" if isa == "baseline" else "avx2+fma")
+    assert d.isa == ("baseline" if isa == "baseline" else "avx2+fma")
     ref, s2 = R.peng_wei(X, 3, rank=6, tol=1e-6, max_iter=60, seed=11)
-    assert d["n_iter"] == ref.n_iter == 60
-    np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
-    np.testing.assert_allclose(d["objective"], ref.objective, rtol=1e-10)
-    np.testing.assert_allclose(d["scale2"], s2, rtol=1e-12)
+    assert d.n_iter == ref.n_iter == 60
+    np.testing.assert_allclose(d.U, ref.U, atol=1e-9)
+    np.testing.assert_allclose(d.objective, ref.objective, rtol=1e-10)
+    np.testing.assert_allclose(d.scale2, s2, rtol=1e-12)
     d = _core.cluster.peng_wei(X, 3, 6, 11, tol=1e-6, max_iter=400, isa=isa)
     ref, _ = R.peng_wei(X, 3, rank=6, tol=1e-6, max_iter=400, seed=11)
-    assert d["converged"] and ref.converged
+    assert d.converged and ref.converged
     # the round-off also shifts the discrete decisions of the tail (dual steps, the
     # inner-accuracy halving), so the end point can move by up to ~15% of the iterations
-    assert abs(d["n_iter"] - ref.n_iter) <= max(3, 3 * ref.n_iter // 20)
-    np.testing.assert_allclose(d["U"], ref.U, atol=1e-5)
-    np.testing.assert_allclose(d["objective"], ref.objective, rtol=1e-7)
+    assert abs(d.n_iter - ref.n_iter) <= max(3, 3 * ref.n_iter // 20)
+    np.testing.assert_allclose(d.U, ref.U, atol=1e-5)
+    np.testing.assert_allclose(d.objective, ref.objective, rtol=1e-7)
 
 
 def test_core_matches_reference_la_sdp() -> None:
@@ -62,17 +62,17 @@ def test_core_matches_reference_la_sdp() -> None:
     U0 = R._block_start(lab, 2, 2, 5)
     d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
     ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
-    assert d["n_iter"] == ref.n_iter == 60
-    np.testing.assert_allclose(d["U"], ref.U, atol=1e-9)
+    assert d.n_iter == ref.n_iter == 60
+    np.testing.assert_allclose(d.U, ref.U, atol=1e-9)
     d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
     ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
-    assert d["converged"] and ref.converged
+    assert d.converged and ref.converged
     # the round-off also shifts the discrete decisions of the tail (dual steps, the
     # inner-accuracy halving), so the end point can move by up to ~15% of the iterations
-    assert abs(d["n_iter"] - ref.n_iter) <= max(3, 3 * ref.n_iter // 20)
-    np.testing.assert_allclose(d["U"], ref.U, atol=1e-5)
+    assert abs(d.n_iter - ref.n_iter) <= max(3, 3 * ref.n_iter // 20)
+    np.testing.assert_allclose(d.U, ref.U, atol=1e-5)
     # both stop at infeasibility <= tol, which bounds the objective gap at O(tol)
-    np.testing.assert_allclose(d["objective"], ref.objective, rtol=1e-6)
+    np.testing.assert_allclose(d.objective, ref.objective, rtol=1e-6)
 
 
 def test_projection_all_nonpositive_block() -> None:
@@ -84,14 +84,15 @@ def test_projection_all_nonpositive_block() -> None:
     np.testing.assert_array_equal(U, expect)
     # the C++ solver starts from the same projection: a single non-zero entry stays finite
     d = _core.cluster.peng_wei(np.arange(12.0).reshape(6, 2), 2, 2, 0, max_iter=5)
-    assert np.all(np.isfinite(d["U"]))
-    np.testing.assert_allclose(np.sum(d["U"] ** 2), 2.0, rtol=1e-12)
+    assert np.all(np.isfinite(d.U))
+    np.testing.assert_allclose(np.sum(d.U ** 2), 2.0, rtol=1e-12)
 
 
 def test_kmeans_and_rounding_match_reference() -> None:
     rng = np.random.default_rng(3)
     Y = np.r_[rng.normal(0, 1, (30, 3)), rng.normal(6, 1, (30, 3)), rng.normal(-6, 1, (30, 3))]
-    lab_c, cen_c, in_c = _core.cluster.kmeans(Y, 3, 5, 300, 42, 1)
+    km = _core.cluster.kmeans(Y, 3, 5, 300, 42, 1)
+    lab_c, cen_c, in_c = km.labels, km.centers, km.inertia
     lab_r, cen_r, in_r = R.kmeans(Y, 3, n_init=5, seed=42)
     np.testing.assert_array_equal(lab_c, lab_r)
     np.testing.assert_allclose(in_c, in_r, rtol=1e-12)
@@ -117,10 +118,10 @@ def test_exact_recovery_regime_is_tight() -> None:
 @pytest.mark.parametrize("isa", ISAS)
 def test_same_result_any_thread_count(isa: str) -> None:
     X, _ = mixture(9000, 5, 3, 1.2, 4)
-    a = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=1, isa=isa)
-    b = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, threads=2, isa=isa)
-    np.testing.assert_array_equal(a["U"], b["U"])
-    assert a["n_iter"] == b["n_iter"] and a["objective"] == b["objective"]
+    a = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, n_threads=1, isa=isa)
+    b = _core.cluster.peng_wei(X, 3, 6, 9, max_iter=30, n_threads=2, isa=isa)
+    np.testing.assert_array_equal(a.U, b.U)
+    assert a.n_iter == b.n_iter and a.objective == b.objective
 
 
 def test_isa_builds_agree_and_bad_isa() -> None:
@@ -128,7 +129,7 @@ def test_isa_builds_agree_and_bad_isa() -> None:
     X, _ = mixture(300, 10, 3, 1.3, 5)
     a = _core.cluster.peng_wei(X, 3, 6, 2, max_iter=50, isa="baseline")
     b = _core.cluster.peng_wei(X, 3, 6, 2, max_iter=50, isa="auto")
-    np.testing.assert_allclose(b["U"], a["U"], atol=1e-10)
+    np.testing.assert_allclose(b.U, a.U, atol=1e-10)
     with pytest.raises(ValueError, match="unknown isa 'sse9'"):
         _core.cluster.peng_wei(X, 3, 6, 2, isa="sse9")
 
@@ -140,7 +141,7 @@ def test_non_tight_instance_converges(ratio: float) -> None:
     # iterations (now it converges in ~1,000 at beta n = 64)
     X, _ = mixture(400, 20, 4, ratio, 0)
     d = _core.cluster.peng_wei(X, 4, 8, 3, max_iter=30000)
-    assert d["converged"] and d["infeasibility"] <= 1e-6
+    assert d.converged and d.infeasibility <= 1e-6
 
 
 def test_sketch_and_lift() -> None:

@@ -31,7 +31,7 @@ def test_matches_cvxpy_scs_near_threshold() -> None:
     w, V = np.linalg.eigh((Zv + Zv.T) / 2)
     from ridgeline import _core
 
-    scs_lab = _core.cluster.kmeans(np.ascontiguousarray(V[:, -4:]), 4, 10, 300, 0, 1)[0]
+    scs_lab = _core.cluster.kmeans(np.ascontiguousarray(V[:, -4:]), 4, 10, 300, 0, 1).labels
     rel = abs(res.sdp_value - scs_val) / abs(scs_val)
     print(f"\nours <A,Z>={res.sdp_value:.8f} SCS <A,Z>={scs_val:.8f} rel diff={rel:.2e} "
           f"label mismatch={error_rate(res.labels, scs_lab):.4f} truth error={error_rate(lab, res.labels):.4f}")

@@ -129,3 +129,35 @@ def test_unpickling_refuses_a_wrong_state():
     c = _core.nested.Counters.__new__(_core.nested.Counters)
     with pytest.raises(ValueError, match="expected 3 fields, got 2"):
         c.__setstate__((1, 2))
+
+
+def test_cluster_results():
+    gen = np.random.default_rng(0)
+    X = np.vstack([gen.normal(c, 0.1, size=(20, 2)) for c in (0.0, 3.0)])
+    pw = _core.cluster.peng_wei(X, 2, 4, 1, max_iter=50)
+    assert isinstance(pw, _core.cluster.PengWeiSolution)
+    _check_result(pw)
+    assert pw.U.shape[0] == 40 and pw.isa in ("baseline", "avx2+fma") and pw.n_iter <= 50
+    km = _core.cluster.kmeans(X, 2, 3, 100, 5, 1)
+    assert isinstance(km, _core.cluster.KMeansResult)
+    _check_result(km)
+    assert km.labels.shape == (40,) and km.centers.shape == (2, 2)
+    # the inertia is the cost of the labels and centres it comes with
+    assert km.inertia == pytest.approx(float(np.sum((X - km.centers[km.labels]) ** 2)), rel=1e-12)
+    labels = km.labels
+    covs = np.stack([np.cov(X[labels == k].T) + 1e-3 * np.eye(2) for k in range(2)])
+    U0 = np.zeros((40, 4))
+    U0[np.arange(40), 2 * labels] = 1.0 / np.sqrt(np.bincount(labels)[labels])
+    la = _core.cluster.la_sdp(X, covs, U0, rank=2, max_iter=30)
+    assert isinstance(la, _core.cluster.SdpSolution)
+    _check_result(la)
+
+
+def test_spectra_tridiagonal_result():
+    a, b = np.array([2.0, 1.0, 3.0]), np.array([0.5, 0.25])
+    eig = _core.spectra.tridiagonal_eigh(a, b)
+    assert isinstance(eig, _core.spectra.TridiagonalEigh)
+    _check_result(eig)
+    T = np.diag(a) + np.diag(b, 1) + np.diag(b, -1)
+    np.testing.assert_allclose(eig.eigenvalues, np.linalg.eigvalsh(T), rtol=1e-13)
+    np.testing.assert_allclose(T @ eig.eigenvectors, eig.eigenvectors * eig.eigenvalues, atol=1e-13)

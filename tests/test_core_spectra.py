@@ -19,7 +19,8 @@ def _sym(n: int, seed: int) -> np.ndarray:
 def test_tridiagonal_eigh_matches_reference() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(30), rng.standard_normal(29)
-    th, S = sp.tridiagonal_eigh(a, b)
+    eig = sp.tridiagonal_eigh(a, b)
+    th, S = eig.eigenvalues, eig.eigenvectors
     th_ref, S_ref = ref.tridiagonal_eigh(a, b)
     np.testing.assert_allclose(th, th_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.abs(S[0]), np.abs(S_ref[0]), rtol=0, atol=1e-10)

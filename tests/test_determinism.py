@@ -71,9 +71,9 @@ def test_cluster_isa_and_last_bit_agree_to_tolerance():
     Xc, _ = check_data(X - X.mean(axis=0), 3)
     a = _core.cluster.peng_wei(Xc, 3, 6, 7, tol=1e-7, max_iter=20000, isa="baseline")
     b = _core.cluster.peng_wei(Xc, 3, 6, 7, tol=1e-7, max_iter=20000, isa="auto")
-    assert a["objective"] == pytest.approx(b["objective"], rel=10 * 1e-7)
-    la = np.argmax(a["U"] @ a["U"].T[:, :: 100], axis=1)
-    lb = np.argmax(b["U"] @ b["U"].T[:, :: 100], axis=1)
+    assert a.objective == pytest.approx(b.objective, rel=10 * 1e-7)
+    la = np.argmax(a.U @ a.U.T[:, :: 100], axis=1)
+    lb = np.argmax(b.U @ b.U.T[:, :: 100], axis=1)
     np.testing.assert_array_equal(la, lb)
 
 

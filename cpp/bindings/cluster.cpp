@@ -1,9 +1,12 @@
 #include "common.hpp"
+#include "results.hpp"
 
 #include "ridgeline/cluster/nlr.hpp"
 #include "ridgeline/cluster/rounding.hpp"
 
 #include <chrono>
+#include <string>
+#include <type_traits>
 #include <cmath>
 #include <memory>
 
@@ -72,35 +75,88 @@ rc::NLROptions options(double tol, long max_iter, double beta0, int threads, dou
   return o;
 }
 
-// The scalar fields shared by NLRResult and clusterapi::PengWeiOut.
-template <class R>
-void add_scalars(py::dict& d, const R& r) {
-  d["beta"] = r.beta;
-  d["objective"] = r.objective;
-  d["infeasibility"] = r.infeasibility;
-  d["stationarity"] = r.stationarity;
-  d["n_iter"] = r.n_iter;
-  d["n_dual"] = r.n_dual;
-  d["converged"] = r.converged;
+// The results (read-only classes, results.hpp).
+struct SdpSolution {  // la_sdp
+  py::array_t<double> U, y;
+  double beta = 0.0, objective = 0.0, infeasibility = 0.0, stationarity = 0.0;
+  std::int64_t n_iter = 0, n_dual = 0;
+  bool converged = false;
+};
+
+struct PengWeiSolution {  // peng_wei: the same, and the data scale and the build used
+  py::array_t<double> U, y;
+  double beta = 0.0, objective = 0.0, infeasibility = 0.0, stationarity = 0.0;
+  std::int64_t n_iter = 0, n_dual = 0;
+  bool converged = false;
+  double scale2 = 1.0;
+  std::string isa;
+};
+
+struct KMeansResult {
+  py::array_t<std::int64_t> labels;
+  py::array_t<double> centers;
+  double inertia = 0.0;
+};
+
+template <class Out, class R>
+void copy_scalars(Out& o, const R& r) {
+  o.beta = r.beta;
+  o.objective = r.objective;
+  o.infeasibility = r.infeasibility;
+  o.stationarity = r.stationarity;
+  o.n_iter = r.n_iter;
+  o.n_dual = r.n_dual;
+  o.converged = r.converged;
 }
 
-py::array_t<double> from_vector(const double* v, std::size_t n) {
-  py::array_t<double> out(static_cast<py::ssize_t>(n));
-  if (n > 0) std::copy(v, v + n, out.mutable_data());
-  return out;
+SdpSolution sdp_solution(const rc::NLRResult& r) {
+  SdpSolution o;
+  o.U = from_mat(r.U);
+  ridgeline::bind::freeze(o.U);
+  o.y = ridgeline::bind::frozen_array(r.y.data(), {static_cast<py::ssize_t>(r.y.size())});
+  copy_scalars(o, r);
+  return o;
 }
 
-py::dict result_dict(const rc::NLRResult& r) {
-  py::dict d;
-  d["U"] = from_mat(r.U);
-  d["y"] = from_vector(r.y.data(), static_cast<std::size_t>(r.y.size()));
-  add_scalars(d, r);
-  return d;
+template <class T>
+py::class_<T> bind_solution(py::module_& m, const char* name, const char* doc) {
+  using ridgeline::bind::field;
+  if constexpr (std::is_same_v<T, PengWeiSolution>) {
+    return ridgeline::bind::result_class<T>(
+        m, name, doc, field("U", &T::U, "(n, r) low-rank factor of the SDP solution Z = U U^T"),
+        field("y", &T::y, "dual variables of the equality constraints"), field("beta", &T::beta, "final penalty"),
+        field("objective", &T::objective, "objective value"),
+        field("infeasibility", &T::infeasibility, "relative constraint violation"),
+        field("stationarity", &T::stationarity, "relative stationarity residual"),
+        field("n_iter", &T::n_iter, "inner iterations"), field("n_dual", &T::n_dual, "dual updates"),
+        field("converged", &T::converged, "whether both residuals reached tol"),
+        field("scale2", &T::scale2, "||Xc||_2^2, the scale the data were divided by"),
+        field("isa", &T::isa, "the build that ran: 'baseline' or 'avx2+fma'"));
+  } else {
+    return ridgeline::bind::result_class<T>(
+        m, name, doc, field("U", &T::U, "(n, K * rank) low-rank factor of the block solution"),
+        field("y", &T::y, "dual variables of the equality constraints"), field("beta", &T::beta, "final penalty"),
+        field("objective", &T::objective, "objective value"),
+        field("infeasibility", &T::infeasibility, "relative constraint violation"),
+        field("stationarity", &T::stationarity, "relative stationarity residual"),
+        field("n_iter", &T::n_iter, "inner iterations"), field("n_dual", &T::n_dual, "dual updates"),
+        field("converged", &T::converged, "whether both residuals reached tol"));
+  }
 }
 
 }  // namespace
 
 void bind_cluster(py::module_& m) {
+  bind_solution<PengWeiSolution>(m, "PengWeiSolution", "the Peng-Wei K-means SDP solved (read-only)");
+  bind_solution<SdpSolution>(m, "SdpSolution", "the likelihood-adjusted SDP solved (read-only)");
+  {
+    using ridgeline::bind::field;
+    ridgeline::bind::result_class<KMeansResult>(
+        m, "KMeansResult", "the best of n_init k-means runs (read-only)",
+        field("labels", &KMeansResult::labels, "(n,) cluster of each point"),
+        field("centers", &KMeansResult::centers, "(n_clusters, n_features) cluster means"),
+        field("inertia", &KMeansResult::inertia, "sum of squared distances to the centres"));
+  }
   m.def(
       "peng_wei",
       [](const ridgeline::bind::farray& X, int n_clusters, int rank, std::uint64_t seed, double tol, long max_iter,
@@ -115,20 +171,18 @@ void bind_cluster(py::module_& m) {
           res = solve(Xm.data(), static_cast<long>(Xm.rows()), static_cast<long>(Xm.cols()), n_clusters, rank, seed,
                       opt, ridgeline::bind::python_poll());
         }
-        py::dict d;
-        py::array_t<double> U({static_cast<py::ssize_t>(res.rows), static_cast<py::ssize_t>(res.cols)});
-        if (!res.U.empty()) std::copy(res.U.begin(), res.U.end(), U.mutable_data());
-        d["U"] = U;
-        d["y"] = from_vector(res.y.data(), res.y.size());
-        add_scalars(d, res);
-        d["scale2"] = res.scale2;
-        d["isa"] = std::string(res.isa);
-        return d;
+        PengWeiSolution o;
+        o.U = ridgeline::bind::frozen_array(res.U.data(), {static_cast<py::ssize_t>(res.rows), static_cast<py::ssize_t>(res.cols)});
+        o.y = ridgeline::bind::frozen_array(res.y);
+        copy_scalars(o, res);
+        o.scale2 = res.scale2;
+        o.isa = res.isa;
+        return o;
       },
       py::arg("X"), py::arg("n_clusters"), py::arg("rank"), py::arg("seed"), py::arg("tol") = 1e-6,
-      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1, py::arg("dual_c") = 1.0,
+      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("n_threads") = 1, py::arg("dual_c") = 1.0,
       py::arg("dual_bb") = 100.0, py::arg("isa") = "auto", py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
-      "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a dict. isa: 'auto' "
+      "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a PengWeiSolution. isa: 'auto' "
       "(AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits");
   m.def("cpu_has_avx2_fma", &ridgeline::bind::cpu_has_avx2_fma,
         "whether peng_wei(isa='auto') uses the AVX2 + FMA build on this CPU");
@@ -158,11 +212,11 @@ void bind_cluster(py::module_& m) {
           py::gil_scoped_release release;
           res = rc::la_sdp(Xm, covs, U, rank, opt, ridgeline::bind::python_poll());
         }
-        return result_dict(res);
+        return sdp_solution(res);
       },
       py::arg("X"), py::arg("covariances"), py::arg("U0"), py::arg("rank") = 2, py::arg("tol") = 1e-6,
-      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1, py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
-      "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns a dict");
+      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("n_threads") = 1, py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
+      "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution");
   m.def(
       "round_factor",
       [](const ridgeline::bind::farray& U, int n_clusters) {
@@ -181,10 +235,15 @@ void bind_cluster(py::module_& m) {
           py::gil_scoped_release release;
           res = rc::kmeans(Ym, n_clusters, n_init, max_iter, seed, threads);
         }
-        py::array_t<std::int64_t> lab(static_cast<py::ssize_t>(res.labels.size()));
-        std::copy(res.labels.begin(), res.labels.end(), lab.mutable_data());
-        return py::make_tuple(lab, from_mat(res.centers), res.inertia);
+        KMeansResult o;
+        o.labels = py::array_t<std::int64_t>(static_cast<py::ssize_t>(res.labels.size()));
+        std::copy(res.labels.begin(), res.labels.end(), o.labels.mutable_data());
+        ridgeline::bind::freeze(o.labels);
+        o.centers = from_mat(res.centers);
+        ridgeline::bind::freeze(o.centers);
+        o.inertia = res.inertia;
+        return o;
       },
       py::arg("Y"), py::arg("n_clusters"), py::arg("n_init") = 10, py::arg("max_iter") = 300, py::arg("seed") = 0,
-      py::arg("threads") = 1, "k-means++ (Philox) then Lloyd, best of n_init; returns (labels, centers, inertia)");
+      py::arg("n_threads") = 1, "k-means++ (Philox) then Lloyd, best of n_init; returns a KMeansResult");
 }

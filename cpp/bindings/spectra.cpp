@@ -1,5 +1,6 @@
 // Thin bindings of the spectra kernels (cpp/include/ridgeline/spectra).
 #include "common.hpp"
+#include "results.hpp"
 
 #include <memory>
 
@@ -120,14 +121,31 @@ std::shared_ptr<mlp::Backend> mlp::make_backend_baseline(const Spec& spec, const
   return std::make_shared<rs::MlpState>(spec, params, X, N, labels, targets);
 }
 
+// The eigen-decomposition of a tridiagonal matrix (read-only, results.hpp).
+struct TridiagonalEigh {
+  py::array_t<double> eigenvalues, eigenvectors;
+};
+
 void bind_spectra(py::module_& m) {
+  {
+    using ridgeline::bind::field;
+    ridgeline::bind::result_class<TridiagonalEigh>(
+        m, "TridiagonalEigh", "eigenvalues and eigenvectors of a symmetric tridiagonal matrix (read-only)",
+        field("eigenvalues", &TridiagonalEigh::eigenvalues, "(m,) eigenvalues, ascending"),
+        field("eigenvectors", &TridiagonalEigh::eigenvectors, "(m, m) eigenvectors, one per column"));
+  }
   m.def(
       "tridiagonal_eigh",
       [](const Vector& alpha, const Vector& beta) {
         Vector theta;
         Matrix S;
         rs::tridiagonal_eigh(alpha, beta, theta, S);
-        return py::make_tuple(theta, S);
+        TridiagonalEigh out;
+        out.eigenvalues = py::cast(theta);
+        out.eigenvectors = py::cast(S);
+        ridgeline::bind::freeze(out.eigenvalues);
+        ridgeline::bind::freeze(out.eigenvectors);
+        return out;
       },
       py::arg("alpha"), py::arg("beta"), "eigenvalues (ascending) and eigenvectors of a symmetric tridiagonal matrix");
   m.def(

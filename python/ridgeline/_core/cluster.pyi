@@ -6,7 +6,8 @@ SDP clustering kernels
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat, SupportsIndex, SupportsInt
+from collections.abc import Callable
+from typing import Any, ClassVar, SupportsFloat, SupportsIndex, SupportsInt
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -15,21 +16,88 @@ from typing_extensions import TypeAlias
 _Int: TypeAlias = SupportsInt | SupportsIndex
 _Float: TypeAlias = SupportsFloat | SupportsIndex
 
+class PengWeiSolution:
+    """
+    the Peng-Wei K-means SDP solved (read-only)
+    """
+    _fields: ClassVar[tuple[str, ...]]
+    def __getstate__(self) -> tuple[Any, ...]: ...
+    def __setstate__(self, arg0: tuple[Any, ...]) -> None: ...
+    @property
+    def U(self) -> NDArray[np.float64]: ...
+    @property
+    def y(self) -> NDArray[np.float64]: ...
+    @property
+    def beta(self) -> float: ...
+    @property
+    def objective(self) -> float: ...
+    @property
+    def infeasibility(self) -> float: ...
+    @property
+    def stationarity(self) -> float: ...
+    @property
+    def n_iter(self) -> int: ...
+    @property
+    def n_dual(self) -> int: ...
+    @property
+    def converged(self) -> bool: ...
+    @property
+    def scale2(self) -> float: ...
+    @property
+    def isa(self) -> str: ...
+class SdpSolution:
+    """
+    the likelihood-adjusted SDP solved (read-only)
+    """
+    _fields: ClassVar[tuple[str, ...]]
+    def __getstate__(self) -> tuple[Any, ...]: ...
+    def __setstate__(self, arg0: tuple[Any, ...]) -> None: ...
+    @property
+    def U(self) -> NDArray[np.float64]: ...
+    @property
+    def y(self) -> NDArray[np.float64]: ...
+    @property
+    def beta(self) -> float: ...
+    @property
+    def objective(self) -> float: ...
+    @property
+    def infeasibility(self) -> float: ...
+    @property
+    def stationarity(self) -> float: ...
+    @property
+    def n_iter(self) -> int: ...
+    @property
+    def n_dual(self) -> int: ...
+    @property
+    def converged(self) -> bool: ...
+class KMeansResult:
+    """
+    the best of n_init k-means runs (read-only)
+    """
+    _fields: ClassVar[tuple[str, ...]]
+    def __getstate__(self) -> tuple[Any, ...]: ...
+    def __setstate__(self, arg0: tuple[Any, ...]) -> None: ...
+    @property
+    def labels(self) -> NDArray[np.int64]: ...
+    @property
+    def centers(self) -> NDArray[np.float64]: ...
+    @property
+    def inertia(self) -> float: ...
 def cpu_has_avx2_fma() -> bool:
     """
     whether peng_wei(isa='auto') uses the AVX2 + FMA build on this CPU
     """
-def kmeans(Y: ArrayLike, n_clusters: _Int, n_init: _Int = 10, max_iter: _Int = 300, seed: _Int = 0, threads: _Int = 1) -> tuple[NDArray[np.int64], NDArray[np.float64], float]:
+def kmeans(Y: ArrayLike, n_clusters: _Int, n_init: _Int = 10, max_iter: _Int = 300, seed: _Int = 0, n_threads: _Int = 1) -> KMeansResult:
     """
-    k-means++ (Philox) then Lloyd, best of n_init; returns (labels, centers, inertia)
+    k-means++ (Philox) then Lloyd, best of n_init; returns a KMeansResult
     """
-def la_sdp(X: ArrayLike, covariances: ArrayLike, U0: ArrayLike, rank: _Int = 2, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, threads: _Int = 1) -> dict[str, Any]:
+def la_sdp(X: ArrayLike, covariances: ArrayLike, U0: ArrayLike, rank: _Int = 2, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1) -> SdpSolution:
     """
-    likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns a dict
+    likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution
     """
-def peng_wei(X: ArrayLike, n_clusters: _Int, rank: _Int, seed: _Int, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, threads: _Int = 1, dual_c: _Float = 1.0, dual_bb: _Float = 100.0, isa: str = 'auto') -> dict[str, Any]:
+def peng_wei(X: ArrayLike, n_clusters: _Int, rank: _Int, seed: _Int, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, dual_c: _Float = 1.0, dual_bb: _Float = 100.0, isa: str = 'auto', progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1) -> PengWeiSolution:
     """
-    Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a dict. isa: 'auto' (AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits
+    Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a PengWeiSolution. isa: 'auto' (AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits
     """
 def round_factor(U: ArrayLike, n_clusters: _Int) -> NDArray[np.float64]:
     """

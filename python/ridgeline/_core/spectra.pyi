@@ -7,7 +7,7 @@ Hessian spectra kernels
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, SupportsFloat, SupportsIndex, SupportsInt
+from typing import Any, ClassVar, SupportsFloat, SupportsIndex, SupportsInt
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -16,6 +16,17 @@ from typing_extensions import TypeAlias
 _Int: TypeAlias = SupportsInt | SupportsIndex
 _Float: TypeAlias = SupportsFloat | SupportsIndex
 
+class TridiagonalEigh:
+    """
+    eigenvalues and eigenvectors of a symmetric tridiagonal matrix (read-only)
+    """
+    _fields: ClassVar[tuple[str, ...]]
+    def __getstate__(self) -> tuple[Any, ...]: ...
+    def __setstate__(self, arg0: tuple[Any, ...]) -> None: ...
+    @property
+    def eigenvalues(self) -> NDArray[np.float64]: ...
+    @property
+    def eigenvectors(self) -> NDArray[np.float64]: ...
 class Operator:
     def matmat(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         """
@@ -207,7 +218,7 @@ def cpu_has_avx2_fma() -> bool:
     ...
 def rademacher(seed: _Int, stream: _Int, n: _Int) -> NDArray[np.float64]:
     ...
-def tridiagonal_eigh(alpha: ArrayLike, beta: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def tridiagonal_eigh(alpha: ArrayLike, beta: ArrayLike) -> TridiagonalEigh:
     """
     eigenvalues (ascending) and eigenvectors of a symmetric tridiagonal matrix
     """

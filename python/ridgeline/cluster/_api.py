@@ -409,11 +409,11 @@ def _kmeans_sdp(
                 pb.update(it, iteration=it, infeasibility=infeas, stationarity=stat)
 
         out = _core.cluster.peng_wei(
-            Xs, K, r, seed, tol=tol_, max_iter=mi, threads=nt, progress=cb, progress_interval=_PROGRESS_INTERVAL
+            Xs, K, r, seed, tol=tol_, max_iter=mi, n_threads=nt, progress=cb, progress_interval=_PROGRESS_INTERVAL
         )
-        U = out["U"]
+        U = out.U
         L = _core.cluster.round_factor(U, K)
-        lab_s = _core.cluster.kmeans(L, K, ni, 300, _core.random.mix_seed(seed, 1), nt)[0].astype(np.intp)
+        lab_s = _core.cluster.kmeans(L, K, ni, 300, _core.random.mix_seed(seed, 1), nt).labels.astype(np.intp)
         gap, _ = tightness(U, lab_s, K)
         if pb.active:
             pb.update(None, stage="Lloyd refinement and k-means++ baseline")
@@ -439,7 +439,7 @@ def _kmeans_sdp(
         winner, labels, centers_u, cost_u = "sdp", lab_a, cen_a, cost_a
     Xc = Xs - Xs.mean(axis=0)
     trA = float(np.sum(Xc * Xc))
-    sdp_value_u = -float(out["objective"]) * float(out["scale2"])
+    sdp_value_u = -float(out.objective) * float(out.scale2)
     objective_u = trA - sdp_value_u
     if idx is None and cost_u > 0.0:
         opt_gap = (cost_u - objective_u) / cost_u
@@ -450,15 +450,15 @@ def _kmeans_sdp(
     objective, inertia = _unscale(objective_u, 2 * e), _unscale(cost_u, 2 * e)
     pb.close(
         f"winner {winner}",
-        iterations=int(out["n_iter"]),
-        infeasibility=float(out["infeasibility"]),
+        iterations=int(out.n_iter),
+        infeasibility=float(out.infeasibility),
         inertia=inertia,
         gap=opt_gap,
         tight=bool(gap <= tt),
     )
-    if warn and not out["converged"]:
+    if warn and not out.converged:
         msg = (
-            f"the SDP solver stopped at max_iter={mi} with infeasibility {out['infeasibility']:.3g} "
+            f"the SDP solver stopped at max_iter={mi} with infeasibility {out.infeasibility:.3g} "
             f"(tol={tol_:g}); increase max_iter"
         )
         warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
@@ -468,11 +468,11 @@ def _kmeans_sdp(
         objective=objective,
         sdp_value=_unscale(sdp_value_u, 2 * e),
         inertia=inertia,
-        infeasibility=float(out["infeasibility"]),
+        infeasibility=float(out.infeasibility),
         tight=bool(gap <= tt),
         tightness_gap=gap,
-        n_iter=int(out["n_iter"]),
-        converged=bool(out["converged"]),
+        n_iter=int(out.n_iter),
+        converged=bool(out.converged),
         factor=U,
         sketch_indices=idx,
         sdp_labels=sdp_labels,
@@ -546,12 +546,14 @@ def _block_start(labels: np.ndarray, K: int, rank: int, seed: int) -> np.ndarray
         m = labels == k
         c = max(int(m.sum()), 1)
         U[m, k * rank : (k + 1) * rank] += 1.0 / np.sqrt(rank * c)
-    return U
+    out: np.ndarray = U
+    return out
 
 
 def _labels_from_blocks(U: np.ndarray, K: int, rank: int) -> np.ndarray:
     cols = [U[:, k * rank : (k + 1) * rank] @ U[:, k * rank : (k + 1) * rank].sum(axis=0) for k in range(K)]
-    return np.argmax(np.stack(cols, axis=1), axis=1).astype(np.intp)
+    out: np.ndarray = np.argmax(np.stack(cols, axis=1), axis=1).astype(np.intp)
+    return out
 
 
 def _class_loglik(X: np.ndarray, labels: np.ndarray, covs: np.ndarray, K: int) -> float:
@@ -568,7 +570,7 @@ def _class_loglik(X: np.ndarray, labels: np.ndarray, covs: np.ndarray, K: int) -
         logdet = 2.0 * float(np.sum(np.log(np.diag(L))))
         total += counts[k] * math.log(counts[k] / n)
         total -= 0.5 * (float(np.sum(Y * Y)) + counts[k] * (logdet + p * math.log(2.0 * math.pi)))
-    return total / n
+    return float(total / n)
 
 
 def ila_sdp(
@@ -744,13 +746,13 @@ def _ila_sdp(
 
         for rounds in range(1, mr + 1):
             out = _core.cluster.la_sdp(
-                Xu, covs, U, rank=rk, tol=tol_, max_iter=mi, threads=nt, progress=cb,
+                Xu, covs, U, rank=rk, tol=tol_, max_iter=mi, n_threads=nt, progress=cb,
                 progress_interval=_PROGRESS_INTERVAL,
             )
-            total_iter += int(out["n_iter"])
-            all_conv = all_conv and bool(out["converged"])
-            infeas = float(out["infeasibility"])
-            U = out["U"]
+            total_iter += out.n_iter
+            all_conv = all_conv and out.converged
+            infeas = out.infeasibility
+            U = out.U
             new = _labels_from_blocks(U, K, rk)
             if np.array_equal(new, labels):
                 stopped = "labels repeated"

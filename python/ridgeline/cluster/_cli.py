@@ -22,7 +22,7 @@ def _error(a: np.ndarray, b: np.ndarray) -> float:
     C = np.zeros((K, K))
     np.add.at(C, (a, b), 1)
     r, c = linear_sum_assignment(-C)
-    return 1.0 - C[r, c].sum() / len(a)
+    return float(1.0 - C[r, c].sum() / len(a))
 
 
 def load(problem: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -54,11 +54,15 @@ def _ari(a: np.ndarray, b: np.ndarray) -> float:
     K = int(max(a.max(), b.max())) + 1
     C = np.zeros((K, K))
     np.add.at(C, (a, b), 1)
-    comb = lambda x: x * (x - 1) / 2.0  # noqa: E731
+
+    def comb(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = x * (x - 1) / 2.0
+        return out
+
     s_ij = float(np.sum(comb(C)))
     s_a = float(np.sum(comb(C.sum(axis=1))))
     s_b = float(np.sum(comb(C.sum(axis=0))))
-    expected = s_a * s_b / comb(float(len(a)))
+    expected = s_a * s_b / (len(a) * (len(a) - 1) / 2.0)
     top = 0.5 * (s_a + s_b) - expected
     return 1.0 if top == 0 else (s_ij - expected) / top
 

@@ -6,6 +6,7 @@ import math
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
@@ -35,7 +36,8 @@ def _few_distinct_warning(labels: np.ndarray, K: int) -> None:
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
 
 
-class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+# (type: ignore: scikit-learn ships no type information, so mypy sees its base classes as Any)
+class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):  # type: ignore[misc]
     """K-means by the Peng-Wei SDP (non-negative low-rank augmented Lagrangian).
 
     The returned partition is the better, by K-means cost, of the SDP rounding
@@ -136,8 +138,21 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.verbose = verbose
         self.random_state = random_state
 
-    def fit(self, X: object, y: object = None) -> SDPKMeans:
-        """Solve the SDP on X, round, refine and keep the better candidate; returns self."""
+    def fit(self, X: ArrayLike, y: object = None) -> SDPKMeans:
+        """Solve the SDP on X, round, refine and keep the better candidate; returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored (present for the scikit-learn API).
+
+        Returns
+        -------
+        SDPKMeans
+            The fitted estimator.
+        """
         from ridgeline._validation import check_int
 
         check_int(self.n_clusters, "n_clusters", 1)
@@ -183,8 +198,20 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
 
-    def fit_predict(self, X: object, y: object = None) -> np.ndarray:
-        """Fit and return ``labels_``."""
+    def fit_predict(self, X: ArrayLike, y: object = None) -> np.ndarray:
+        """Fit and return ``labels_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored (present for the scikit-learn API).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self.fit(X).labels_
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
@@ -192,27 +219,62 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         tags.input_tags.sparse = True  # densified (the factored solver takes dense rows)
         return tags
 
-    def _sqdist(self, X: object) -> np.ndarray:
+    def _sqdist(self, X: ArrayLike) -> np.ndarray:
         check_is_fitted(self)
         Xv = _dense(validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"], reset=False))
         C = self.cluster_centers_.astype(Xv.dtype)
         d2 = np.sum(Xv * Xv, axis=1)[:, None] - 2.0 * Xv @ C.T + np.sum(C * C, axis=1)[None, :]
-        return np.maximum(d2, 0.0)
+        out: np.ndarray = np.maximum(d2, 0.0)
+        return out
 
-    def transform(self, X: object) -> np.ndarray:
-        """Distances to the cluster centres, shape (n_samples, n_clusters)."""
-        return np.sqrt(self._sqdist(X))
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """Distances to the cluster centres, shape (n_samples, n_clusters).
 
-    def predict(self, X: object) -> np.ndarray:
-        """Index of the nearest cluster centre for each point."""
-        return np.argmin(self._sqdist(X), axis=1).astype(np.intp)
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to transform.
 
-    def score(self, X: object, y: object = None) -> float:
-        """Minus the K-means cost of X under the fitted centres (as KMeans.score)."""
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+        """
+        out: np.ndarray = np.sqrt(self._sqdist(X))
+        return out
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Index of the nearest cluster centre for each point.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to assign.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        out: np.ndarray = np.argmin(self._sqdist(X), axis=1).astype(np.intp)
+        return out
+
+    def score(self, X: ArrayLike, y: object = None) -> float:
+        """Minus the K-means cost of X under the fitted centres (as KMeans.score).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score.
+        y : None
+            Ignored (present for the scikit-learn API).
+
+        Returns
+        -------
+        float
+        """
         return -float(np.sum(np.min(self._sqdist(X), axis=1), dtype=np.float64))
 
 
-class ILASDP(ClusterMixin, BaseEstimator):
+class ILASDP(ClusterMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn bases are Any
     """Iterative likelihood-adjusted SDP clustering (clusters of different shapes).
 
     Parameters
@@ -293,8 +355,21 @@ class ILASDP(ClusterMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    def fit(self, X: object, y: object = None) -> ILASDP:
-        """Run iLA-SDP on X; returns self."""
+    def fit(self, X: ArrayLike, y: object = None) -> ILASDP:
+        """Run iLA-SDP on X; returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored (present for the scikit-learn API).
+
+        Returns
+        -------
+        ILASDP
+            The fitted estimator.
+        """
         from ridgeline._validation import check_int
 
         check_int(self.n_clusters, "n_clusters", 1)
@@ -334,8 +409,20 @@ class ILASDP(ClusterMixin, BaseEstimator):
         self.n_rounds_ = res.n_rounds
         return self
 
-    def fit_predict(self, X: object, y: object = None) -> np.ndarray:
-        """Fit and return ``labels_``."""
+    def fit_predict(self, X: ArrayLike, y: object = None) -> np.ndarray:
+        """Fit and return ``labels_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored (present for the scikit-learn API).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self.fit(X).labels_
 
     def _log_joint(self, X: np.ndarray) -> np.ndarray:
@@ -351,41 +438,107 @@ class ILASDP(ClusterMixin, BaseEstimator):
             out[:, k] = math.log(self.weights_[k]) - 0.5 * (np.sum(Yk * Yk, axis=1) + logdet + p * math.log(2 * math.pi))
         return out
 
-    def _validated(self, X: object) -> np.ndarray:
+    def _validated(self, X: ArrayLike) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False)
+        out: np.ndarray = validate_data(self, X, dtype=np.float64, reset=False)
+        return out
 
-    def predict(self, X: object) -> np.ndarray:
-        """Most likely cluster of each point under the fitted Gaussian mixture."""
-        return np.argmax(self._log_joint(self._validated(X)), axis=1).astype(np.intp)
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Most likely cluster of each point under the fitted Gaussian mixture.
 
-    def score_samples(self, X: object) -> np.ndarray:
-        """Log-density of each point under the fitted mixture ``sum_k w_k N(mu_k, S_k)``."""
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to assign.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        out: np.ndarray = np.argmax(self._log_joint(self._validated(X)), axis=1).astype(np.intp)
+        return out
+
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
+        """Log-density of each point under the fitted mixture ``sum_k w_k N(mu_k, S_k)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         lj = self._log_joint(self._validated(X))
         m = np.max(lj, axis=1, keepdims=True)
-        return (m + np.log(np.sum(np.exp(lj - m), axis=1, keepdims=True)))[:, 0]
+        out: np.ndarray = (m + np.log(np.sum(np.exp(lj - m), axis=1, keepdims=True)))[:, 0]
+        return out
 
-    def predict_proba(self, X: object) -> np.ndarray:
-        """Posterior probability of each cluster, shape (n_samples, n_clusters)."""
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Posterior probability of each cluster, shape (n_samples, n_clusters).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to assign.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+        """
         lj = self._log_joint(self._validated(X))
         m = np.max(lj, axis=1, keepdims=True)
         w = np.exp(lj - m)
-        return w / np.sum(w, axis=1, keepdims=True)
+        out: np.ndarray = w / np.sum(w, axis=1, keepdims=True)
+        return out
 
-    def score(self, X: object, y: object = None) -> float:
-        """Mean log-likelihood per sample under the fitted mixture (as GaussianMixture.score)."""
+    def score(self, X: ArrayLike, y: object = None) -> float:
+        """Mean log-likelihood per sample under the fitted mixture (as GaussianMixture.score).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score.
+        y : None
+            Ignored (present for the scikit-learn API).
+
+        Returns
+        -------
+        float
+        """
         return float(np.mean(self.score_samples(X)))
 
     def _n_parameters(self) -> int:
         K, p = self.means_.shape
         return int(K * p + K * p * (p + 1) // 2 + K - 1)
 
-    def bic(self, X: object) -> float:
-        """Bayesian information criterion on X (lower is better)."""
-        n = np.asarray(X).shape[0]
-        return -2.0 * self.score(X) * n + self._n_parameters() * math.log(n)
+    def bic(self, X: ArrayLike) -> float:
+        """Bayesian information criterion on X (lower is better).
 
-    def aic(self, X: object) -> float:
-        """Akaike information criterion on X (lower is better)."""
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score.
+
+        Returns
+        -------
+        float
+        """
         n = np.asarray(X).shape[0]
-        return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
+        return float(-2.0 * self.score(X) * n + self._n_parameters() * math.log(n))
+
+    def aic(self, X: ArrayLike) -> float:
+        """Akaike information criterion on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score.
+
+        Returns
+        -------
+        float
+        """
+        n = np.asarray(X).shape[0]
+        return float(-2.0 * self.score(X) * n + 2.0 * self._n_parameters())

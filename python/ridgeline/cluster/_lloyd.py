@@ -32,7 +32,8 @@ def means(X: np.ndarray, labels: np.ndarray, K: int, w: np.ndarray | None = None
         sums = np.zeros((K, X.shape[1]))
         for j in range(X.shape[1]):
             sums[:, j] = np.bincount(labels, weights=wt * X[:, j], minlength=K)
-    return sums / np.where(counts > 0, counts, 1.0)[:, None]
+    out: np.ndarray = sums / np.where(counts > 0, counts, 1.0)[:, None]
+    return out
 
 
 def cost(
@@ -55,12 +56,14 @@ def _sqdist(X: np.ndarray, x2: np.ndarray, C: np.ndarray) -> np.ndarray:
     d *= -2.0
     d += x2[:, None]
     d += np.sum(C * C, axis=1)[None, :]
-    return np.maximum(d, 0.0, out=d)
+    res: np.ndarray = np.maximum(d, 0.0, out=d)
+    return res
 
 
 def nearest(X: np.ndarray, x2: np.ndarray, C: np.ndarray) -> np.ndarray:
     """Index of the nearest centre of each row."""
-    return np.argmin(_sqdist(X, x2, C), axis=1).astype(np.intp)
+    out: np.ndarray = np.argmin(_sqdist(X, x2, C), axis=1).astype(np.intp)
+    return out
 
 
 def lloyd(

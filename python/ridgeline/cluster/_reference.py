@@ -78,7 +78,8 @@ def project(V: np.ndarray, blocks: list[tuple[int, int, float]]) -> np.ndarray:
             i, j = np.unravel_index(np.argmax(src), src.shape)
             B[:] = 0.0
             B[i, j] = np.sqrt(rho)
-    return U
+    out: np.ndarray = U
+    return out
 
 
 def initial_factor(n: int, r: int, seed: int, stream: int = 0) -> np.ndarray:
@@ -308,7 +309,8 @@ def peng_wei(
     Y, s2 = _centre_scale(np.asarray(X, dtype=float))
 
     def apply_cost(U: np.ndarray) -> np.ndarray:
-        return -(Y @ (Y.T @ U))
+        out: np.ndarray = -(Y @ (Y.T @ U))
+        return out
 
     U0 = initial_factor(n, r, seed)
     # a moderate penalty cap: past beta n ~ 64 the inner steps (~1 / (beta n)) slow down
@@ -374,7 +376,8 @@ def la_sdp(
 def labels_from_blocks(U: np.ndarray, K: int, rank: int) -> np.ndarray:
     """``argmax_k (B_k 1)_i`` with ``B_k = U_k U_k^T`` (first k on ties)."""
     cols = [U[:, k * rank : (k + 1) * rank] @ U[:, k * rank : (k + 1) * rank].sum(axis=0) for k in range(K)]
-    return np.argmax(np.stack(cols, axis=1), axis=1)
+    out: np.ndarray = np.argmax(np.stack(cols, axis=1), axis=1)
+    return out
 
 
 def ledoit_wolf_intensity(D: np.ndarray) -> float:
@@ -423,7 +426,8 @@ def _block_start(labels: np.ndarray, K: int, rank: int, seed: int) -> np.ndarray
         m = labels == k
         c = max(int(m.sum()), 1)
         U[m, k * rank : (k + 1) * rank] += 1.0 / np.sqrt(rank * c)
-    return U
+    out: np.ndarray = U
+    return out
 
 
 def ila_sdp(
@@ -472,7 +476,8 @@ def round_factor(U: np.ndarray, K: int) -> np.ndarray:
     safe = np.where(sv > 1e-300, sv, 1.0)
     L = (U @ V) / safe
     L[:, sv <= 1e-300] = 0.0
-    return L
+    out: np.ndarray = L
+    return out
 
 
 def kmeans(

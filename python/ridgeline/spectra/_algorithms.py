@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ridgeline import _core
 from ridgeline._exceptions import ConvergenceWarning
 from ridgeline._io import read_result, save_result, short_repr
 from ridgeline._progress import Progress
 from ridgeline._validation import check_array, check_bool, check_choice, check_float, check_int, check_rng
-from ridgeline.spectra._operators import LinearOperator, aslinearoperator
+from ridgeline.spectra._operators import LinearOperator, OperatorLike, aslinearoperator
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "ConvergenceWarning",
@@ -73,6 +78,7 @@ def _prepare(op: LinearOperator, seed: int, *, probe: bool) -> _Prepared:
         e = int(np.frexp(m)[1]) if m > 0 else 0
         if abs(e) <= _SCALE_EXP:
             return _Prepared(op, op._core, 0, 0, m)
+        core: _core.spectra.Operator
         if src[0] == "dense":
             core = _core.spectra.DenseOperator(np.ldexp(data, -e))
         else:
@@ -119,18 +125,19 @@ def _select(values: np.ndarray, which: str, k: int) -> np.ndarray:
         return np.argsort(np.abs(v), kind="stable")[:k]
     lo = k // 2
     order = np.argsort(v, kind="stable")
-    return np.r_[order[:lo], order[::-1][: k - lo]].astype(np.int64)
+    out: np.ndarray = np.r_[order[:lo], order[::-1][: k - lo]].astype(np.int64)
+    return out
 
 
 def _enters(mu: float, pool: np.ndarray, which: str, k: int, delta: float) -> bool:
     """Whether ``mu`` would displace a member of the wanted set of ``pool`` by more than ``delta``."""
     w = pool[_select(pool, which, k)]
     if which == "LA":
-        return mu > w.min() + delta
+        return bool(mu > w.min() + delta)
     if which == "SA":
-        return mu < w.max() - delta
+        return bool(mu < w.max() - delta)
     if which == "LM":
-        return abs(mu) > np.abs(w).min() + delta
+        return bool(abs(mu) > np.abs(w).min() + delta)
     lo = k // 2
     s = np.sort(pool)
     hi_part = s[::-1][: k - lo]
@@ -141,7 +148,8 @@ def _enters(mu: float, pool: np.ndarray, which: str, k: int, delta: float) -> bo
 
 def _gate(values: np.ndarray, tol: float, anorm: float) -> np.ndarray:
     """Residual norms accepted as converged: ARPACK's test, floored at rounding level."""
-    return np.maximum(tol * np.maximum(np.abs(values), _EPS23 * anorm), 1e3 * _EPS * anorm)
+    out: np.ndarray = np.maximum(tol * np.maximum(np.abs(values), _EPS23 * anorm), 1e3 * _EPS * anorm)
+    return out
 
 
 def _complement_lanczos(
@@ -190,8 +198,8 @@ def _complement_lanczos(
         alpha.append(a)
         b = float(np.linalg.norm(w))
         try:
-            theta, S = _core.spectra.tridiagonal_eigh(np.asarray(alpha), np.asarray(beta))
-            theta, S = np.asarray(theta), np.asarray(S)
+            eig = _core.spectra.tridiagonal_eigh(np.asarray(alpha), np.asarray(beta))
+            theta, S = eig.eigenvalues, eig.eigenvectors
         except RuntimeError:  # Eigen's implicit QL did not converge: LAPACK instead
             theta, S = np.linalg.eigh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
         r = b * np.abs(S[-1, :])
@@ -273,8 +281,14 @@ class EigshResult:
             converged=self.converged,
         )
 
-    def save(self, path: Any) -> None:
-        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         arrays = {"eigenvalues": self.eigenvalues, "residuals": self.residuals}
         if self.eigenvectors is not None:
             arrays["eigenvectors"] = self.eigenvectors
@@ -282,7 +296,7 @@ class EigshResult:
                     {"n_matvec": self.n_matvec, "n_restarts": self.n_restarts, "converged": self.converged})
 
     @classmethod
-    def load(cls, path: Any) -> EigshResult:
+    def load(cls, path: str | os.PathLike[str]) -> EigshResult:
         """Read a result written by :meth:`save`."""
         _, arrays, scalars = read_result(path, "spectra.EigshResult")
         return cls._from_saved(arrays, scalars)
@@ -294,18 +308,18 @@ class EigshResult:
 
 
 def eigsh(
-    A: Any,
+    A: OperatorLike,
     k: int = 6,
     which: str = "LA",
     tol: float = 1e-10,
     rng: int | np.random.Generator | None = None,
     *,
-    v0: Any = None,
+    v0: ArrayLike | None = None,
     ncv: int | None = None,
     maxiter: int | None = None,
     return_eigenvectors: bool = True,
     sigma: float | None = None,
-    OPinv: Any = None,
+    OPinv: OperatorLike | None = None,
     progress: bool = False,
     **deprecated: Any,
 ) -> EigshResult:
@@ -635,7 +649,8 @@ def _eigsh_lanczos(
                 def deflated(X: np.ndarray, Z: np.ndarray = Z, shift: float = shift) -> np.ndarray:
                     C = Z.T @ X
                     Y = apply(X - Z @ C)
-                    return Y - Z @ (Z.T @ Y) + shift * (Z @ C)
+                    out: np.ndarray = Y - Z @ (Z.T @ Y) + shift * (Z @ C)
+                    return out
 
                 g = _spectra_seed(seed, it).standard_normal(n)
                 for _ in range(2):
@@ -759,13 +774,19 @@ class TraceResult:
         return short_repr("TraceResult", value=self.value, stderr=self.stderr, n_matvec=self.n_matvec,
                           method=self.method)
 
-    def save(self, path: Any) -> None:
-        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         save_result(path, "spectra.TraceResult", {"samples": self.samples},
                     {"value": self.value, "stderr": self.stderr, "n_matvec": self.n_matvec, "method": self.method})
 
     @classmethod
-    def load(cls, path: Any) -> TraceResult:
+    def load(cls, path: str | os.PathLike[str]) -> TraceResult:
         """Read a result written by :meth:`save`."""
         _, arrays, scalars = read_result(path, "spectra.TraceResult")
         return cls._from_saved(arrays, scalars)
@@ -777,7 +798,7 @@ class TraceResult:
 
 
 def trace(
-    A: Any,
+    A: OperatorLike,
     method: str = "auto",
     budget: int = 99,
     rng: int | np.random.Generator | None = None,
@@ -844,6 +865,7 @@ def trace(
         raise ValueError(msg)
     seed = check_rng(rng)
     prep = _prepare(op, seed, probe=False)
+    eng: _core.spectra.KrylovTrace | _core.spectra.TraceEstimator
     if budget < op.n and (method == "krylov" or (method == "auto" and budget >= 12)):
         eng = _core.spectra.KrylovTrace(op.n, budget, seed, method == "auto")
     else:
@@ -900,13 +922,19 @@ class SpectralDensity:
                           n_deflated=self.n_deflated,
                           range=f"[{float(self.nodes.min()):.4g}, {float(self.nodes.max()):.4g}]" if self.nodes.size else "")
 
-    def save(self, path: Any) -> None:
-        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         save_result(path, "spectra.SpectralDensity", {"nodes": self.nodes, "weights": self.weights},
                     {"n": self.n, "n_matvec": self.n_matvec, "n_deflated": self.n_deflated})
 
     @classmethod
-    def load(cls, path: Any) -> SpectralDensity:
+    def load(cls, path: str | os.PathLike[str]) -> SpectralDensity:
         """Read a result written by :meth:`save`."""
         _, arrays, scalars = read_result(path, "spectra.SpectralDensity")
         return cls._from_saved(arrays, scalars)
@@ -916,8 +944,20 @@ class SpectralDensity:
         return cls(arrays["nodes"], arrays["weights"], int(scalars["n"]), int(scalars["n_matvec"]),
                    int(scalars["n_deflated"]))
 
-    def pdf(self, grid: Any, sigma: float | None = None) -> np.ndarray:
-        """Gaussian-smoothed density on ``grid`` (default ``sigma``: 1% of the spectral range)."""
+    def pdf(self, grid: ArrayLike, sigma: float | None = None) -> np.ndarray:
+        """Gaussian-smoothed density on ``grid`` (default ``sigma``: 1% of the spectral range).
+
+        Parameters
+        ----------
+        grid : array-like
+            Points where the density is evaluated.
+        sigma : float, optional
+            Width of the Gaussian kernel (default 1% of the spectral range).
+
+        Returns
+        -------
+        ndarray of the shape of grid
+        """
         g = np.asarray(grid, dtype=np.float64)
         if sigma is None:
             span = float(self.nodes.max() - self.nodes.min()) if self.nodes.size else 1.0
@@ -926,25 +966,62 @@ class SpectralDensity:
             msg = f"sigma={sigma} must be a finite number > 0"
             raise ValueError(msg)
         z = (g[..., None] - self.nodes) / sigma
-        return np.exp(-0.5 * z * z) @ self.weights / (sigma * np.sqrt(2.0 * np.pi))
+        out: np.ndarray = np.exp(-0.5 * z * z) @ self.weights / (sigma * np.sqrt(2.0 * np.pi))
+        return out
 
-    def cdf(self, grid: Any) -> np.ndarray:
-        """Cumulative distribution of the discrete measure at ``grid`` (right-continuous)."""
+    def cdf(self, grid: ArrayLike) -> np.ndarray:
+        """Cumulative distribution of the discrete measure at ``grid`` (right-continuous).
+
+        Parameters
+        ----------
+        grid : array-like
+            Points where the distribution function is evaluated.
+
+        Returns
+        -------
+        ndarray of the shape of grid
+        """
         g = np.asarray(grid, dtype=np.float64)
         order = np.argsort(self.nodes)
         cum = np.concatenate([[0.0], np.cumsum(self.weights[order])])
         return cum[np.searchsorted(self.nodes[order], g, side="right")]
 
-    def wasserstein(self, eigenvalues: Any) -> float:
-        """Wasserstein-1 distance to the uniform measure on ``eigenvalues``."""
+    def wasserstein(self, eigenvalues: ArrayLike) -> float:
+        """Wasserstein-1 distance to the uniform measure on ``eigenvalues``.
+
+        Parameters
+        ----------
+        eigenvalues : array-like of shape (n,)
+            The exact spectrum to compare with.
+
+        Returns
+        -------
+        float
+        """
         ev = np.sort(np.asarray(eigenvalues, dtype=np.float64))
         pts = np.unique(np.concatenate([ev, self.nodes]))
         f_est = self.cdf(pts[:-1])
         f_true = np.searchsorted(ev, pts[:-1], side="right") / ev.size
         return float(np.sum(np.abs(f_est - f_true) * np.diff(pts)))
 
-    def plot(self, ax: Any = None, sigma: float | None = None, n_grid: int = 512, **kwargs: Any) -> Any:
-        """Plot the smoothed density with matplotlib; returns the axes."""
+    def plot(self, ax: Axes | None = None, sigma: float | None = None, n_grid: int = 512, **kwargs: Any) -> Axes:
+        """Plot the smoothed density with matplotlib; returns the axes.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (a new figure by default).
+        sigma : float, optional
+            Width of the smoothing kernel (as in :meth:`pdf`).
+        n_grid : int, default=512
+            Points of the plotted grid.
+        **kwargs
+            Passed to ``ax.semilogy``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
         try:
             import matplotlib.pyplot as plt
         except ImportError as err:  # pragma: no cover - depends on the environment
@@ -962,7 +1039,7 @@ class SpectralDensity:
 
 
 def density(
-    A: Any,
+    A: OperatorLike,
     n_probes: int = 10,
     n_steps: int = 80,
     rng: int | np.random.Generator | None = None,
@@ -1055,14 +1132,20 @@ class OutlierResult:
         return short_repr("OutlierResult", n_outliers=self.n_outliers, bulk_edge=self.bulk_edge,
                           n_matvec=self.n_matvec)
 
-    def save(self, path: Any) -> None:
-        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to ``path`` in ridgeline's ``.npz`` result format (:mod:`ridgeline._io`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write.
+        """
         save_result(path, "spectra.OutlierResult",
                     {"outliers": self.outliers, "eigenvalues": self.eigenvalues, "scores": self.scores},
                     {"n_outliers": self.n_outliers, "bulk_edge": self.bulk_edge, "n_matvec": self.n_matvec})
 
     @classmethod
-    def load(cls, path: Any) -> OutlierResult:
+    def load(cls, path: str | os.PathLike[str]) -> OutlierResult:
         """Read a result written by :meth:`save`."""
         _, arrays, scalars = read_result(path, "spectra.OutlierResult")
         return cls._from_saved(arrays, scalars)
@@ -1074,7 +1157,7 @@ class OutlierResult:
 
 
 def outliers(
-    A: Any,
+    A: OperatorLike,
     max_outliers: int = 30,
     threshold: float = 2.0,
     rng: int | np.random.Generator | None = None,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ridgeline import _core
 from ridgeline._random import seed_from
@@ -39,6 +40,16 @@ class MLPOperator(LinearOperator):
 
     The forward and backward passes are cached when the operator is made; each
     product is one R-forward and one R-backward pass in C++ (GIL released).
+    Made by :meth:`MLP.hessian_operator` and :meth:`MLP.gauss_newton_operator`.
+
+    Parameters
+    ----------
+    state : ridgeline._core.spectra.MlpState
+        The cached forward and backward passes at (params, X, y).
+    gauss_newton : bool
+        Products with the Gauss-Newton matrix instead of the Hessian.
+    n_threads : int
+        Threads of each product (the result does not depend on it).
 
     Attributes
     ----------
@@ -50,7 +61,7 @@ class MLPOperator(LinearOperator):
         Whether products are with the Gauss-Newton matrix.
     """
 
-    def __init__(self, state: Any, gauss_newton: bool, n_threads: int) -> None:
+    def __init__(self, state: _core.spectra.MlpState, gauss_newton: bool, n_threads: int) -> None:
         core = _core.spectra.MlpOperator(state, bool(gauss_newton), int(n_threads))
         super().__init__(core.n, core=core)
         self._state = state
@@ -131,7 +142,7 @@ class MLP:
         self.n_threads = int(n_threads)
         self.isa = isa
         self._net = _core.spectra.Mlp(sizes, activation, loss)
-        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, Any] | None = None
+        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, _core.spectra.MlpState] | None = None
 
     @property
     def n_params(self) -> int:
@@ -142,7 +153,17 @@ class MLP:
         return f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, loss={self.loss_name!r})"
 
     def init_params(self, rng: int | np.random.Generator | None = None) -> np.ndarray:
-        """Random parameters as ``nn.Linear`` initialises them: U(-1/sqrt(in), 1/sqrt(in))."""
+        """Random parameters as ``nn.Linear`` initialises them: U(-1/sqrt(in), 1/sqrt(in)).
+
+        Parameters
+        ----------
+        rng : int, numpy Generator or None
+            Seed (None: fresh entropy).
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
         gen = np.random.default_rng(seed_from(rng))
         parts = []
         for d_in, d_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
@@ -151,8 +172,18 @@ class MLP:
             parts.append(gen.uniform(-bound, bound, size=d_out))
         return np.concatenate(parts)
 
-    def unflatten(self, params: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Split flat parameters into [(W of shape (out, in), b of shape (out,)), ...]."""
+    def unflatten(self, params: ArrayLike) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Split flat parameters into [(W of shape (out, in), b of shape (out,)), ...].
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters.
+
+        Returns
+        -------
+        list of (ndarray, ndarray)
+        """
         p = self._check_params(params)
         out, o = [], 0
         for d_in, d_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
@@ -208,7 +239,7 @@ class MLP:
             ya = np.ascontiguousarray(ya)
         return Xa, ya
 
-    def _state(self, params: Any, X: Any, y: Any) -> Any:
+    def _state(self, params: ArrayLike, X: ArrayLike, y: ArrayLike) -> _core.spectra.MlpState:
         p = self._check_params(params)
         Xa, ya = self._check_data(X, y)
         c = self._cache
@@ -219,16 +250,58 @@ class MLP:
         return state
 
     # ------------------------------------------------------------ evaluations
-    def loss(self, params: Any, X: Any, y: Any) -> float:
-        """Mean loss over the samples."""
+    def loss(self, params: ArrayLike, X: ArrayLike, y: ArrayLike) -> float:
+        """Mean loss over the samples.
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters (the layout of :meth:`unflatten`).
+        X : array-like of shape (n_samples, layer_sizes[0])
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, layer_sizes[-1])
+            Class labels (cross-entropy loss) or targets (squared loss).
+
+        Returns
+        -------
+        float
+        """
         return float(self._state(params, X, y).loss)
 
-    def grad(self, params: Any, X: Any, y: Any) -> np.ndarray:
-        """Gradient of :meth:`loss` in the flat parameters."""
+    def grad(self, params: ArrayLike, X: ArrayLike, y: ArrayLike) -> np.ndarray:
+        """Gradient of :meth:`loss` in the flat parameters.
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters (the layout of :meth:`unflatten`).
+        X : array-like of shape (n_samples, layer_sizes[0])
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, layer_sizes[-1])
+            Class labels (cross-entropy loss) or targets (squared loss).
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
         return np.asarray(self._state(params, X, y).gradient)
 
-    def loss_and_grad(self, params: Any, X: Any, y: Any) -> tuple[float, np.ndarray]:
-        """(:meth:`loss`, :meth:`grad`) from one forward and one backward pass."""
+    def loss_and_grad(self, params: ArrayLike, X: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        """(:meth:`loss`, :meth:`grad`) from one forward and one backward pass.
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters (the layout of :meth:`unflatten`).
+        X : array-like of shape (n_samples, layer_sizes[0])
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, layer_sizes[-1])
+            Class labels (cross-entropy loss) or targets (squared loss).
+
+        Returns
+        -------
+        (float, ndarray of shape (n_params,))
+        """
         s = self._state(params, X, y)
         return float(s.loss), np.asarray(s.gradient)
 
@@ -244,23 +317,82 @@ class MLP:
         out = np.asarray(s.product(va.reshape(self.n_params, -1), gauss_newton, self.n_threads))
         return out[:, 0] if va.ndim == 1 else out
 
-    def hvp(self, params: Any, X: Any, y: Any, v: Any) -> np.ndarray:
+    def hvp(self, params: ArrayLike, X: ArrayLike, y: ArrayLike, v: ArrayLike) -> np.ndarray:
         """Exact Hessian-vector product(s) ``H v`` (v of shape (P,) or (P, b)) by the R-operator.
 
         The forward/backward state is cached for the last (params, X, y).
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters (the layout of :meth:`unflatten`).
+        X : array-like of shape (n_samples, layer_sizes[0])
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, layer_sizes[-1])
+            Class labels (cross-entropy loss) or targets (squared loss).
+        v : array-like of shape (n_params,) or (n_params, b)
+            Direction(s).
+
+        Returns
+        -------
+        ndarray of the shape of v
         """
         return self._product(params, X, y, v, False)
 
-    def gnvp(self, params: Any, X: Any, y: Any, v: Any) -> np.ndarray:
-        """Generalised Gauss-Newton products ``G v = J^T H_out J v`` (v of shape (P,) or (P, b))."""
+    def gnvp(self, params: ArrayLike, X: ArrayLike, y: ArrayLike, v: ArrayLike) -> np.ndarray:
+        """Generalised Gauss-Newton products ``G v = J^T H_out J v`` (v of shape (P,) or (P, b)).
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters (the layout of :meth:`unflatten`).
+        X : array-like of shape (n_samples, layer_sizes[0])
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, layer_sizes[-1])
+            Class labels (cross-entropy loss) or targets (squared loss).
+        v : array-like of shape (n_params,) or (n_params, b)
+            Direction(s).
+
+        Returns
+        -------
+        ndarray of the shape of v
+        """
         return self._product(params, X, y, v, True)
 
-    def hessian_operator(self, params: Any, X: Any, y: Any) -> MLPOperator:
-        """The loss Hessian at ``params`` as a compiled :class:`LinearOperator`."""
+    def hessian_operator(self, params: ArrayLike, X: ArrayLike, y: ArrayLike) -> MLPOperator:
+        """The loss Hessian at ``params`` as a compiled :class:`LinearOperator`.
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters (the layout of :meth:`unflatten`).
+        X : array-like of shape (n_samples, layer_sizes[0])
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, layer_sizes[-1])
+            Class labels (cross-entropy loss) or targets (squared loss).
+
+        Returns
+        -------
+        MLPOperator
+        """
         return MLPOperator(self._state(params, X, y), False, self.n_threads)
 
-    def gauss_newton_operator(self, params: Any, X: Any, y: Any) -> MLPOperator:
-        """The Gauss-Newton matrix at ``params`` as a compiled :class:`LinearOperator`."""
+    def gauss_newton_operator(self, params: ArrayLike, X: ArrayLike, y: ArrayLike) -> MLPOperator:
+        """The Gauss-Newton matrix at ``params`` as a compiled :class:`LinearOperator`.
+
+        Parameters
+        ----------
+        params : array-like of shape (n_params,)
+            Flat parameters (the layout of :meth:`unflatten`).
+        X : array-like of shape (n_samples, layer_sizes[0])
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, layer_sizes[-1])
+            Class labels (cross-entropy loss) or targets (squared loss).
+
+        Returns
+        -------
+        MLPOperator
+        """
         return MLPOperator(self._state(params, X, y), True, self.n_threads)
 
     def to_torch(self) -> Any:

@@ -11,14 +11,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ridgeline import _core
 from ridgeline._validation import check_bool, check_callable, check_int, check_n_threads
 
-__all__ = ["LinearOperator", "aslinearoperator", "torch_hessian"]
+__all__ = ["LinearOperator", "OperatorLike", "SupportsMatvec", "aslinearoperator", "torch_hessian"]
+
+
+class SupportsMatvec(Protocol):
+    """A matrix-free operator as scipy's ``LinearOperator`` has it: ``shape`` and ``matvec``."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(n, n)``."""
+
+    def matvec(self, x: np.ndarray) -> ArrayLike:
+        """``A @ x``."""
+
+
+# What the spectra functions take as ``A``: an array, a scipy sparse matrix or LinearOperator (scipy has no type
+# information, so mypy sees those as Any), an object with ``shape`` and ``matvec``, a callable with ``n=``, or a
+# ridgeline :class:`LinearOperator`.
+OperatorLike = Union["LinearOperator", SupportsMatvec, Callable[[np.ndarray], ArrayLike], ArrayLike]
 
 
 class LinearOperator:
@@ -75,8 +93,18 @@ class LinearOperator:
         """Always float64."""
         return np.dtype(np.float64)
 
-    def matmat(self, X: Any) -> np.ndarray:
-        """``A @ X`` for X of shape (n, b)."""
+    def matmat(self, X: ArrayLike) -> np.ndarray:
+        """``A @ X`` for X of shape (n, b).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, b)
+            The block to multiply.
+
+        Returns
+        -------
+        ndarray of shape (n, b)
+        """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] != self.n:
             msg = f"X has shape {X.shape}, expected ({self.n}, b)"
@@ -99,8 +127,18 @@ class LinearOperator:
             raise ValueError(msg)
         return Y
 
-    def matvec(self, x: Any) -> np.ndarray:
-        """``A @ x`` for x of shape (n,)."""
+    def matvec(self, x: ArrayLike) -> np.ndarray:
+        """``A @ x`` for x of shape (n,).
+
+        Parameters
+        ----------
+        x : array-like of shape (n,)
+            The vector to multiply.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (self.n,):
             msg = f"x has shape {x.shape}, expected ({self.n},)"
@@ -179,7 +217,7 @@ def _is_sparse(A: Any) -> bool:
 
 
 def aslinearoperator(
-    A: Any,
+    A: OperatorLike,
     *,
     n: int | None = None,
     matmat: Callable[[np.ndarray], Any] | None = None,

@@ -16,6 +16,7 @@ with the same seed the reference and the kernels see the same vectors.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def lanczos_eigs(
         W[:, j] = w
         r, h = _orth(V[:, : j + 1], w)
         T[j, j] = h[j]
-        beta = np.linalg.norm(r)
+        beta = float(np.linalg.norm(r))
         size = j + 1
         theta, S = np.linalg.eigh(T[:size, :size])
         anorm = max(anorm, np.abs(theta).max())
@@ -164,7 +165,9 @@ def lanczos_eigs(
     return {"eigenvalues": theta[want], "eigenvectors": X, "residuals": res, "n_matvec": n_mv, "converged": converged}
 
 
-def _lanczos_run(matvec: Matvec, v: np.ndarray, m: int, U: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+def _lanczos_run(
+    matvec: Matvec, v: np.ndarray, m: int, U: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Plain Lanczos with full reorthogonalisation (also against U) from unit v: (alpha, beta, V, last beta)."""
     V = [v]
     alpha: list[float] = []
@@ -357,9 +360,13 @@ def _act(z: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.maximum(z, 0.0), (z > 0).astype(np.float64), np.zeros_like(z)
 
 
-def _forward(sizes: Sequence[int], activation: str, p: np.ndarray, X: np.ndarray) -> tuple[list, list]:
+def _forward(
+    sizes: Sequence[int], activation: str, p: np.ndarray, X: np.ndarray
+) -> tuple[list[np.ndarray], list[Any]]:
+    """Activations of every layer, and (d1, d2) of the activation at each hidden layer (None at the input)."""
     layers = _unflatten(sizes, p)
-    acts, derivs = [X], [None]
+    acts: list[np.ndarray] = [X]
+    derivs: list[Any] = [None]
     h = X
     for i, (W, b) in enumerate(layers):
         z = h @ W.T + b
@@ -441,7 +448,9 @@ def _r_product(
         V, _ = dirs[i]
         gW = Rd.T @ acts[i]
         if not gauss_newton:
-            gW = gW + deltas[i + 1].T @ R_act[i]
+            d = deltas[i + 1]
+            assert d is not None
+            gW = gW + d.T @ R_act[i]
         out.append((gW, Rd.sum(axis=0)))
         if i > 0:
             nxt = Rd @ W

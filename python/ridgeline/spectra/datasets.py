@@ -91,7 +91,8 @@ def train(
     ndarray of shape (net.n_params,)
         The trained parameters.
     """
-    if not isinstance(net, MLP):
+    given: object = net
+    if not isinstance(given, MLP):
         msg = f"net={type(net).__name__} must be a ridgeline.spectra.MLP"
         raise TypeError(msg)
     steps = check_int(steps, "steps", low=0)
