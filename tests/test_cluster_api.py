@@ -66,11 +66,11 @@ def test_core_progress_callback_every_16_iterations() -> None:
     X, _ = mixture(200, 6, 3, 1.0, 1)
     calls: list[tuple[int, float, float]] = []
     d = _core.cluster.peng_wei(X, 3, 6, 1, max_iter=200, progress=lambda *a: calls.append(a), progress_interval=0.0)
-    assert [c[0] for c in calls] == list(range(16, d["n_iter"] + 1, 16))
+    assert [c[0] for c in calls] == list(range(16, d.n_iter + 1, 16))
     assert all(np.isfinite(c[1]) and c[1] >= 0 for c in calls)
     # the callback does not change the result
     e = _core.cluster.peng_wei(X, 3, 6, 1, max_iter=200)
-    np.testing.assert_array_equal(d["U"], e["U"])
+    np.testing.assert_array_equal(d.U, e.U)
 
 
 def test_core_progress_callback_error_propagates() -> None:
