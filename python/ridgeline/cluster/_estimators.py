@@ -103,7 +103,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         SDP solver iterations.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during fit (only when X has string column names).
 
     Examples
@@ -324,7 +324,7 @@ class ILASDP(ClusterMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn
         LA-SDP rounds run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during fit (only when X has string column names).
     """
 
