@@ -19,6 +19,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import ridgeline
+
 from ridgeline.nested import CLikelihood, DynamicNestedSampler, NestedResult, NestedSampler, problems, sample
 
 
@@ -299,7 +301,7 @@ _CHILD_CASES = {
 @pytest.mark.parametrize("name", list(_CHILD_CASES))
 def test_child_cases_end(name):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(__file__), "..", "python"),
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(ridgeline.__file__)),
                                          env.get("PYTHONPATH", "")])
     code = "import json\n" + textwrap.dedent(_CHILD_CASES[name])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import ridgeline
+
 bilby = pytest.importorskip("bilby")
 
 # bilby 2.8's own GaussianLikelihood reads its deprecated parameters attribute internally
 pytestmark = pytest.mark.filterwarnings("ignore:Parameter attribute queried:FutureWarning")
 
-PYDIR = str(Path(__file__).resolve().parents[1] / "python")
+PYDIR = str(Path(ridgeline.__file__).resolve().parents[1])  # the ridgeline under test (installed or source)
 
 
 def register() -> None:

@@ -133,7 +133,7 @@ def test_continuation_with_checkpoint_and_progress(tmp_path):
 def _child(code, timeout=60.0):
     """Run ``code`` in a fresh interpreter with a timeout (for cases that could hang)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(__file__), "..", "python"),
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(ridgeline.__file__)),
                                          env.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=timeout, env=env)
