@@ -23,6 +23,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ridgeline/common/errors.hpp"
@@ -361,12 +362,7 @@ class Sampler {
   // Remaining-evidence criterion: log(Z + Lmax X) - log Z.
   double delta_logz() const {
     if (!state_.initialized) return std::numeric_limits<double>::infinity();
-    const double* ll = state_.live_logl.data();
-    double lmax = ll[0];
-    for (Eigen::Index i = 1; i < state_.live_logl.size(); ++i) lmax = ll[i] > lmax ? ll[i] : lmax;
-    const double rem = state_.logvol + lmax;
-    if (state_.logz == kNegInf) return rem == kNegInf ? 0.0 : std::numeric_limits<double>::infinity();
-    return logaddexp(state_.logz, rem) - state_.logz;
+    return delta_logz_at(state_.live_logl.maxCoeff());
   }
 
   void initialize(Evaluator& ev) {
@@ -402,9 +398,14 @@ class Sampler {
     std::vector<double> nu(static_cast<std::size_t>(d)), nx(static_cast<std::size_t>(d));
     std::vector<int> tied;
     std::int64_t next_poll = s.niter + 256;
+    // The worst live point comes from a min-heap of (logl, index) and L_max is a
+    // running maximum, so an iteration costs O(log nlive), not O(nlive).  Both
+    // are rebuilt from the live set at every call (the state stays plain data);
+    // ties pop in index order, the order of the former linear scan.
+    rebuild_extrema();
     for (;;) {
       if (!s.in_iteration) {
-        const double dl = delta_logz();
+        const double dl = delta_logz_at(lmax_);
         if (progress && progress_every > 0 && s.niter % progress_every == 0) progress(s, dl);
         if (dl < lim.dlogz) return StopReason::dlogz;
         if (s.niter >= lim.maxiter) return StopReason::maxiter;
@@ -414,12 +415,13 @@ class Sampler {
           next_poll = s.niter + 256;
         }
         // the worst point(s); ties at the same likelihood leave together
-        const double* ll = s.live_logl.data();
-        double lstar = ll[0];
-        for (int i = 1; i < n; ++i) lstar = ll[i] < lstar ? ll[i] : lstar;
+        const double lstar = heap_.front().first;
         tied.clear();
-        for (int i = 0; i < n; ++i)
-          if (ll[i] == lstar) tied.push_back(i);
+        while (!heap_.empty() && heap_.front().first == lstar) {
+          tied.push_back(heap_.front().second);
+          std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+          heap_.pop_back();
+        }
         if (static_cast<int>(tied.size()) == n) return StopReason::plateau;
         if (lstar > lim.logl_stop) return StopReason::logl;
         int nl = n;
@@ -450,6 +452,9 @@ class Sampler {
         s.live_logl[i] = logl;
         s.live_birth[i] = s.pending_lstar;
         s.pending_next += 1;
+        heap_.emplace_back(logl, i);
+        std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+        lmax_ = std::max(lmax_, logl);
       }
       s.in_iteration = false;
     }
@@ -495,6 +500,29 @@ class Sampler {
  private:
   SamplerState state_;
   std::unique_ptr<Proposal> proposal_ = std::make_unique<RejectionProposal>();
+  // min-heap of the live points not awaiting replacement, and L_max (run() only)
+  std::vector<std::pair<double, int>> heap_;
+  double lmax_ = kNegInf;
+
+  double delta_logz_at(double lmax) const {
+    const double rem = state_.logvol + lmax;
+    if (state_.logz == kNegInf) return rem == kNegInf ? 0.0 : std::numeric_limits<double>::infinity();
+    return logaddexp(state_.logz, rem) - state_.logz;
+  }
+
+  void rebuild_extrema() {
+    const SamplerState& s = state_;
+    const int n = s.settings.nlive;
+    std::vector<char> pending(static_cast<std::size_t>(n), 0);
+    if (s.in_iteration)
+      for (std::size_t k = s.pending_next; k < s.pending_tied.size(); ++k) pending[s.pending_tied[k]] = 1;
+    heap_.clear();
+    heap_.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+      if (!pending[i]) heap_.emplace_back(s.live_logl[i], i);
+    std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
+    lmax_ = s.live_logl.maxCoeff();
+  }
 
   void record_dead(int i, int nlive_now) {
     SamplerState& s = state_;
