@@ -290,9 +290,7 @@ class RejectionProposal final : public Proposal {
         if (s.use_bound) {
           // draw in the union until the point lies inside the unit cube (no call)
           for (std::int64_t t = 0; t < kMaxOutsideDraws && !inside; ++t) {
-            s.bound.sample(s.rng, uk, z_);
-            inside = true;
-            for (int i = 0; i < d; ++i) inside = inside && (uk[i] > 0.0 && uk[i] < 1.0);
+            inside = s.bound.sample_in_cube(s.rng, uk, z_);
             if (!inside && ++outside % kPollDraws == 0) poll_or_throw(poll);
           }
         }
@@ -587,17 +585,37 @@ inline void deterministic_weights(const RunSequence& r, std::vector<double>& log
   }
 }
 
+// A Gamma(shape, 1) variate, shape >= 1 (Marsaglia and Tsang 2000); shape 1 is
+// an exponential variate.
+inline double gamma_variate(RandomStream& rs, double shape) {
+  if (shape == 1.0) return -std::log(1.0 - rs.uniform());
+  const double dd = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * dd);
+  for (;;) {
+    const double z = rs.normal();
+    double v = 1.0 + c * z;
+    if (v <= 0.0) continue;
+    v = v * v * v;
+    const double u = rs.uniform();
+    const double z2 = z * z;
+    if (u < 1.0 - 0.0331 * z2 * z2) return dd * v;
+    if (u > 0.0 && std::log(u) < 0.5 * z2 + dd * (1.0 - v + std::log(v))) return dd * v;
+  }
+}
+
 // log Z of `nsim` runs whose shrinkage factors are redrawn: t ~ Beta(n, 1) for
 // the dead points, uniform order statistics for the final live points.
 //
 // For speed the dead points are taken in blocks of up to `block` consecutive
-// points with the same n.  The total shrinkage T of a block is drawn exactly
-// (the product of its t's is (u_1 ... u_c)^(1/n)); the block contributes
-// L_b X (1 - T), where L_b is the mean likelihood of the block under the
-// expected profile of volumes inside it.  The log volume at every block boundary
-// therefore has its exact distribution, and the anticorrelation between a
-// block's weight and the shrinkage after it is kept; only the arrangement inside
-// a block is smoothed.  With block = 1 this is the exact point-by-point scheme.
+// points with the same n.  The total shrinkage T of a block is drawn exactly:
+// -n log T is a sum of c exponential variates, one Gamma(c, 1) variate.  The
+// block contributes L_b X (1 - T), where L_b is the mean likelihood of the
+// block under the expected profile of volumes inside it.  The log volume at
+// every block boundary therefore has its exact distribution, and the
+// anticorrelation between a block's weight and the shrinkage after it is kept;
+// only the arrangement inside a block is smoothed.  With block = 1 this is the
+// exact point-by-point scheme.  The final live points share X by Dirichlet(1,
+// ..., 1) fractions (normalised exponential variates); their likelihoods are
+// exponentiated once, outside the loop over simulations.
 inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::uint64_t seed, int block = 16) {
   const std::size_t ntot = r.logl.size(), ndead = ntot - r.nfinal;
   std::vector<double> out(static_cast<std::size_t>(std::max(nsim, 0)));
@@ -609,48 +627,56 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
     std::fill(out.begin(), out.end(), kNegInf);
     return out;
   }
-  // blocks: start, length, n, and the log of the profile-weighted mean likelihood
+  // blocks: length, n, and log L_b + E[log X at the block's start] - shift (the
+  // random part of log X enters as a difference from its expectation, which
+  // keeps every exponent near the scale of the largest weight)
   struct Block {
-    std::size_t start, len;
-    int n;
-    double logl_mean;
+    double len, n, logc, mean_lt;
   };
   std::vector<Block> blocks;
+  double elogx = 0.0;
   for (std::size_t i = 0; i < ndead;) {
-    Block bl{i, 0, r.nlive[i], kNegInf};
-    const double inv = 1.0 / bl.n;
-    double lognorm = kNegInf;
-    while (i < ndead && r.nlive[i] == bl.n && bl.len < static_cast<std::size_t>(std::max(block, 1))) {
-      const double lp = -static_cast<double>(bl.len) * inv;
+    const int nb = r.nlive[i];
+    const double inv = 1.0 / nb;
+    double lognorm = kNegInf, logl_mean = kNegInf;
+    std::size_t len = 0;
+    while (i < ndead && r.nlive[i] == nb && len < static_cast<std::size_t>(std::max(block, 1))) {
+      const double lp = -static_cast<double>(len) * inv;
       lognorm = logaddexp(lognorm, lp);
-      if (r.logl[i] != kNegInf) bl.logl_mean = logaddexp(bl.logl_mean, r.logl[i] + lp);
-      ++bl.len;
+      if (r.logl[i] != kNegInf) logl_mean = logaddexp(logl_mean, r.logl[i] + lp);
+      ++len;
       ++i;
     }
-    if (bl.logl_mean != kNegInf) bl.logl_mean -= lognorm;
-    blocks.push_back(bl);
+    const double mean_lt = -static_cast<double>(len) * inv;
+    blocks.push_back({static_cast<double>(len), static_cast<double>(nb),
+                      logl_mean == kNegInf ? kNegInf : logl_mean - lognorm + elogx - shift, mean_lt});
+    elogx += mean_lt;
   }
-  std::vector<double> e(r.nfinal + 1);
+  // final live points: exp(logl - their max), and the scale of their term
+  std::vector<double> wfin(r.nfinal), e(r.nfinal + 1);
+  double lfmax = kNegInf;
+  for (std::size_t k = 0; k < r.nfinal; ++k) lfmax = std::max(lfmax, r.logl[ndead + k]);
+  for (std::size_t k = 0; k < r.nfinal; ++k)
+    wfin[k] = lfmax == kNegInf ? 0.0 : std::exp(r.logl[ndead + k] - lfmax);
+  const double logc_fin = lfmax == kNegInf ? kNegInf : lfmax + elogx - shift;
   for (int sidx = 0; sidx < nsim; ++sidx) {
     RandomStream rs(seed, static_cast<std::uint64_t>(sidx));
-    double logx = 0.0, acc = 0.0;
+    double dev = 0.0, acc = 0.0;  // dev: log X - E[log X]
     for (const Block& bl : blocks) {
-      double prod = 1.0;
-      for (std::size_t j = 0; j < bl.len; ++j) prod *= rs.uniform();
-      const double lt = std::log(prod) / bl.n;
-      if (bl.logl_mean != kNegInf) acc += std::exp(logx + bl.logl_mean + std::log(-std::expm1(lt)) - shift);
-      logx += lt;
+      const double lt = -gamma_variate(rs, bl.len) / bl.n;
+      if (bl.logc != kNegInf) acc += std::exp(bl.logc + dev) * -std::expm1(lt);
+      dev += lt - bl.mean_lt;
     }
     if (r.nfinal > 0) {
       double tot = 0.0;
       for (auto& v : e) {
-        v = -std::log(rs.uniform());
+        v = -std::log(1.0 - rs.uniform());
         tot += v;
       }
-      for (std::size_t k = 0; k < r.nfinal; ++k) {
-        const double share = (k + 1 == r.nfinal) ? e[k] + e[k + 1] : e[k];
-        if (r.logl[ndead + k] != kNegInf) acc += std::exp(r.logl[ndead + k] + logx + std::log(share / tot) - shift);
-      }
+      double s = 0.0;
+      for (std::size_t k = 0; k + 1 < r.nfinal; ++k) s += wfin[k] * e[k];
+      s += wfin[r.nfinal - 1] * (e[r.nfinal - 1] + e[r.nfinal]);
+      if (logc_fin != kNegInf) acc += std::exp(logc_fin + dev) * (s / tot);
     }
     out[static_cast<std::size_t>(sidx)] = shift + std::log(acc);
   }

@@ -372,7 +372,6 @@ class SliceProposal final : public Proposal {
   // Fresh start: up to m draws from the bound inside the cube (see the top of
   // the file); true when one is above lstar (then it is the current point).
   bool fresh_start(SamplerState& s, Evaluator& ev, double lstar, int steps, double& cur_l, std::int64_t& calls) {
-    const int d = s.settings.ndim;
     std::vector<double>& st = s.slice_stats;
     fresh_calls_ = 0;
     const double a = (st[kStatFreshOk] + 0.5) / (st[kStatFreshTries] + 1.0);
@@ -384,11 +383,7 @@ class SliceProposal final : public Proposal {
     bool ok = false;
     for (int t = 0; t < m && !ok; ++t) {
       bool in_cube = false;
-      for (int f = 0; f < kMaxFreeDraws && !in_cube; ++f) {
-        s.bound.sample(s.rng, cand_u_.data(), z_);
-        in_cube = true;
-        for (int i = 0; i < d && in_cube; ++i) in_cube = cand_u_[i] > 0.0 && cand_u_[i] < 1.0;
-      }
+      for (int f = 0; f < kMaxFreeDraws && !in_cube; ++f) in_cube = s.bound.sample_in_cube(s.rng, cand_u_.data(), z_);
       st[kStatFreshTries] += 1.0;
       if (!in_cube) continue;
       ++fresh_calls_;
