@@ -64,6 +64,25 @@ def test_clikelihood_threads_give_the_same_run(c_lib):
     assert abs(runs[0].logz - p.logz_true) < 4 * runs[0].logzerr
 
 
+def test_compiled_batches_run_on_n_threads_threads():
+    # a ctypes callback (it takes the GIL itself) records the thread of every call:
+    # with n_threads=2 the pool's worker evaluates part of every batch of >= 16
+    import threading
+
+    seen: dict[int, int] = {}
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_int64, ctypes.c_void_p)
+
+    def f(x, n, data):
+        tid = threading.get_ident()
+        seen[tid] = seen.get(tid, 0) + 1
+        return -0.5 * sum(((x[i] - 0.5) / 0.1) ** 2 for i in range(n))
+
+    cf = proto(f)
+    res = NestedSampler(CLikelihood(cf), None, 2, nlive=50, rng=1, n_threads=2).run(dlogz=1.0)
+    assert len(seen) == 2 and min(seen.values()) > 0.2 * res.ncall
+    assert sum(seen.values()) == res.ncall
+
+
 def test_builtin_threads_give_the_same_run_and_batches_do_not_change_calls():
     p = problems.correlated(5)
     one = NestedSampler(p.loglike, p.prior_transform, 5, nlive=200, rng=3, n_threads=1).run(dlogz=0.5)

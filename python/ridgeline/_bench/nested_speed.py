@@ -9,7 +9,8 @@ CPU = process time, medians of ``--repeats`` interleaved runs with seeds
    compiler (skipped without one); CPU of ``run()`` (including the result and
    its simulated error) per call;
 2. CPU against nestle on gaussian(10) and correlated(10), ours with the
-   compiled built-in likelihood, nestle with the same likelihood as a scalar
+   compiled built-in likelihood (about 0.01 us per call, so row 1 is the
+   sampler's own work), nestle with the same likelihood as a scalar
    numpy function (nestle needs a Python callable), with both call counts;
 3. ``n_threads=2`` against 1 thread with a ~20 us compiled ``CLikelihood``
    (wall time; the load average is printed: above 1 on a 2-core machine the
@@ -85,21 +86,21 @@ def _clike(dll: ctypes.CDLL, name: str, data: Any = None) -> Any:
 
 
 def _calibrate_rounds(dll: ctypes.CDLL, target_us: float) -> tuple[np.ndarray, float]:
-    """Busy-work rounds that make slow_gauss take about target_us (measured through ctypes)."""
+    """Busy-work rounds that make slow_gauss take about target_us of CPU (measured through ctypes)."""
     x = (ctypes.c_double * 10)(*([0.5] * 10))
     rounds = np.array([1000], dtype=np.int64)
     per = 0.0
     for _ in range(6):
-        n = 200
-        t0 = time.perf_counter()
+        n = 1000
+        t0 = time.process_time()
         for _ in range(n):
             dll.slow_gauss(x, 10, rounds.ctypes.data)
-        per = (time.perf_counter() - t0) / n * 1e6
+        per = (time.process_time() - t0) / n * 1e6
         rounds[0] = max(1, int(rounds[0] * target_us / max(per, 1e-3)))
-    t0 = time.perf_counter()
-    for _ in range(200):
+    t0 = time.process_time()
+    for _ in range(1000):
         dll.slow_gauss(x, 10, rounds.ctypes.data)
-    per = (time.perf_counter() - t0) / 200 * 1e6
+    per = (time.process_time() - t0) / 1000 * 1e6
     return rounds, per
 
 
@@ -204,7 +205,7 @@ def threads_table(repeats: int, dll: ctypes.CDLL | None, target_us: float = 20.0
     load1 = os.getloadavg()
     (t1, c1), (t2, c2) = res["1"], res["2"]
     rows = [["1", f"{c1:.0f}", f"{t1:.3f}", "1.00"], ["2", f"{c2:.0f}", f"{t2:.3f}", f"{t1 / t2:.2f}"]]
-    note = (f"likelihood {per:.1f} us per call (measured through ctypes); load average before {load0[0]:.2f}, "
+    note = (f"likelihood {per:.1f} us CPU per call (measured through ctypes); load average before {load0[0]:.2f}, "
             f"after {load1[0]:.2f} (1-minute), cores {os.cpu_count()}")
     if max(load0[0], load1[0]) >= 1.0:
         note += ": the machine is loaded, the wall-time ratio is NOT a reliable measurement"
