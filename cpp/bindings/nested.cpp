@@ -1,213 +1,28 @@
-// Thin bindings of the nested sampler: the evaluator that calls the likelihood
-// (built-in C++ problem, C function pointer, scalar or vectorised Python), the
-// run loop with the GIL released, and accessors for the plain-data state.
+// Thin bindings of the nested sampler: the run loop with the GIL released and
+// accessors for the plain-data state.  The evaluator that calls the likelihood
+// (built-in C++ problem, C function pointer, scalar or vectorised Python) is in
+// nested_evaluator.cpp.
 #include "common.hpp"
 
 #include <cstring>
 #include <memory>
-#include <optional>
 
 #include "ridgeline/nested/problems.hpp"
 #include "ridgeline/nested/sampler.hpp"
 #include "ridgeline/nested/slice.hpp"
 #include "ridgeline/nested/checkpoint.hpp"
-#include "ridgeline/common/parallel.hpp"
 #include "nested_results.hpp"
+
+#include "gil.hpp"
+#include "nested_evaluator.hpp"
 
 namespace {
 
 namespace nested = ridgeline::nested;
 namespace results = ridgeline::bind::nested_results;
-using CLogLike = double (*)(const double*, std::int64_t, void*);
-
-// --- fast numpy helpers for the per-call path ------------------------------
-
-PyObject* new_array(const double* src, py::ssize_t rows, py::ssize_t cols, bool two_d) {
-  auto& api = py::detail::npy_api::get();
-  Py_intptr_t dims[2] = {rows, cols};
-  PyObject* descr = api.PyArray_DescrFromType_(py::detail::npy_api::NPY_DOUBLE_);
-  PyObject* arr = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, two_d ? 2 : 1,
-                                            two_d ? dims : dims + 1, nullptr, nullptr, 0, nullptr);
-  if (arr == nullptr) throw py::error_already_set();
-  std::memcpy(py::detail::array_proxy(arr)->data, src, static_cast<std::size_t>(rows * cols) * sizeof(double));
-  return arr;
-}
-
-// Copy a returned array of the expected shape into out; a clear ValueError otherwise.
-void read_array(PyObject* obj, py::ssize_t rows, py::ssize_t cols, bool two_d, double* out, const char* what,
-                const char* expected) {
-  auto& api = py::detail::npy_api::get();
-  if (api.PyArray_Check_(obj)) {
-    auto* p = py::detail::array_proxy(obj);
-    auto* descr = reinterpret_cast<py::detail::PyArrayDescr_Proxy*>(p->descr);
-    const bool shape_ok = two_d ? (p->nd == 2 && p->dimensions[0] == rows && p->dimensions[1] == cols)
-                                : (p->nd == 1 && p->dimensions[0] == cols);
-    if (shape_ok && descr->type_num == py::detail::npy_api::NPY_DOUBLE_ && descr->byteorder != '>' &&
-        (p->flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0) {
-      std::memcpy(out, p->data, static_cast<std::size_t>(rows * cols) * sizeof(double));
-      return;
-    }
-  }
-  py::array_t<double, py::array::c_style | py::array::forcecast> a;
-  try {
-    a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(py::reinterpret_borrow<py::object>(obj));
-  } catch (py::error_already_set&) {
-  }
-  if (!a) {
-    PyErr_Clear();
-    throw py::type_error(std::string(what) + " must return an array of floats, got " +
-                         std::string(Py_TYPE(obj)->tp_name));
-  }
-  const bool shape_ok = two_d ? (a.ndim() == 2 && a.shape(0) == rows && a.shape(1) == cols)
-                              : (a.ndim() == 1 && a.shape(0) == cols);
-  if (!shape_ok) {
-    std::string shape = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape(i));
-    if (a.ndim() == 1) shape += ",";
-    shape += ")";
-    throw py::value_error(std::string(what) + " returned shape " + shape + "; expected " + expected);
-  }
-  std::memcpy(out, a.data(), static_cast<std::size_t>(rows * cols) * sizeof(double));
-}
-
-double read_float(PyObject* res) {
-  const double v = PyFloat_AsDouble(res);
-  if (v == -1.0 && PyErr_Occurred()) {
-    if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-      PyErr_Clear();
-      throw py::type_error(std::string("loglike must return a float, got ") + Py_TYPE(res)->tp_name);
-    }
-    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-      PyErr_Clear();
-      throw py::value_error(std::string("loglike returned a ") + Py_TYPE(res)->tp_name +
-                            " too large for a float; log-likelihoods must be finite or -inf");
-    }
-    throw py::error_already_set();
-  }
-  return v;
-}
-
-struct ObjRef {  // owning PyObject* (GIL held)
-  PyObject* p;
-  explicit ObjRef(PyObject* q) : p(q) {
-    if (p == nullptr) throw py::error_already_set();
-  }
-  ~ObjRef() { Py_XDECREF(p); }
-  ObjRef(const ObjRef&) = delete;
-  ObjRef& operator=(const ObjRef&) = delete;
-};
-
-// --- the evaluator ----------------------------------------------------------
-
-enum class TKind { affine, py_scalar, py_vector };
-enum class LKind { builtin, cfunc, py_scalar, py_vector };
-
-class BindingEvaluator final : public nested::Evaluator {
- public:
-  int d = 1;
-  TKind tkind = TKind::affine;
-  std::vector<double> lo, scale;
-  py::object tfn;
-  LKind lkind = LKind::builtin;
-  nested::BuiltinProblem problem;
-  CLogLike cfn = nullptr;
-  void* cdata = nullptr;
-  py::object lfn;
-  PyThreadState* tstate = nullptr;  // set while a run has released the GIL
-  int nthreads = 1;  // threads for compiled likelihoods on a batch
-
-  bool needs_gil() const {
-    return tkind != TKind::affine || lkind == LKind::py_scalar || lkind == LKind::py_vector;
-  }
-
-  void evaluate(const double* u, std::size_t m, double* x, double* logl) override {
-    if (!needs_gil()) {
-      transform_affine(u, m, x);
-      loglike_compiled(x, m, logl);
-      return;
-    }
-    // Take the GIL for the Python calls only (the run loop released it); the raw
-    // CPython calls are cheaper than a pybind11 gil_scoped_acquire per point.
-    struct Hold {
-      PyThreadState*& ts;
-      explicit Hold(PyThreadState*& t) : ts(t) { PyEval_RestoreThread(ts); }
-      ~Hold() { ts = PyEval_SaveThread(); }
-      Hold(const Hold&) = delete;
-      Hold& operator=(const Hold&) = delete;
-    };
-    std::optional<py::gil_scoped_acquire> fallback;
-    std::optional<Hold> hold;
-    if (tstate != nullptr) {
-      hold.emplace(tstate);
-    } else {
-      fallback.emplace();
-    }
-    const auto du = static_cast<std::size_t>(d);
-    if (tkind == TKind::affine) {
-      transform_affine(u, m, x);
-    } else if (tkind == TKind::py_scalar) {
-      for (std::size_t k = 0; k < m; ++k) {
-        ObjRef arr(new_array(u + k * du, 1, d, false));
-        ObjRef res(PyObject_CallOneArg(tfn.ptr(), arr.p));
-        read_array(res.p, 1, d, false, x + k * du, "prior_transform", expected_scalar().c_str());
-      }
-    } else {
-      ObjRef arr(new_array(u, static_cast<py::ssize_t>(m), d, true));
-      ObjRef res(PyObject_CallOneArg(tfn.ptr(), arr.p));
-      read_array(res.p, static_cast<py::ssize_t>(m), d, true, x, "prior_transform",
-                 ("(" + std::to_string(m) + ", " + std::to_string(d) + ") for a batch of " + std::to_string(m) +
-                  " points")
-                     .c_str());
-    }
-    check_x(x, u, m);
-    if (lkind == LKind::py_scalar) {
-      for (std::size_t k = 0; k < m; ++k) {
-        ObjRef arr(new_array(x + k * du, 1, d, false));
-        ObjRef res(PyObject_CallOneArg(lfn.ptr(), arr.p));
-        logl[k] = read_float(res.p);
-      }
-    } else if (lkind == LKind::py_vector) {
-      ObjRef arr(new_array(x, static_cast<py::ssize_t>(m), d, true));
-      ObjRef res(PyObject_CallOneArg(lfn.ptr(), arr.p));
-      read_array(res.p, 1, static_cast<py::ssize_t>(m), false, logl, "loglike",
-                 ("(" + std::to_string(m) + ",) for a batch of " + std::to_string(m) + " points").c_str());
-    } else {
-      loglike_compiled(x, m, logl);
-    }
-  }
-
- private:
-  std::string expected_scalar() const { return "(" + std::to_string(d) + ",) for ndim=" + std::to_string(d); }
-
-  void transform_affine(const double* u, std::size_t m, double* x) const {
-    const auto du = static_cast<std::size_t>(d);
-    for (std::size_t k = 0; k < m; ++k)
-      for (std::size_t i = 0; i < du; ++i) x[k * du + i] = lo[i] + scale[i] * u[k * du + i];
-  }
-
-  void loglike_compiled(const double* x, std::size_t m, double* logl) const {
-    const auto du = static_cast<std::size_t>(d);
-    // each point's value is independent of the split: same result for any thread count
-    ridgeline::parallel_for(m, m >= 2 ? nthreads : 1, [&](std::size_t b, std::size_t e, int) {
-      if (lkind == LKind::builtin) {
-        for (std::size_t k = b; k < e; ++k) logl[k] = problem.loglike(x + k * du);
-      } else {
-        for (std::size_t k = b; k < e; ++k) logl[k] = cfn(x + k * du, d, cdata);
-      }
-    });
-  }
-
-  void check_x(const double* x, const double* u, std::size_t m) const {
-    const auto du = static_cast<std::size_t>(d);
-    for (std::size_t k = 0; k < m * du; ++k) {
-      if (!std::isfinite(x[k])) {
-        const std::size_t row = k / du;
-        throw py::value_error("prior_transform returned a non-finite value at u=" +
-                              nested::format_point(u + row * du, d));
-      }
-    }
-  }
-};
+using ridgeline::bind::CLogLike;
+using ridgeline::bind::LKind;
+using ridgeline::bind::TKind;
 
 // --- the Python-facing sampler ---------------------------------------------
 
@@ -292,19 +107,7 @@ class PySampler {
       };
     }
     nested::StopReason reason;
-    {
-      struct Release {
-        PyThreadState*& ts;
-        explicit Release(PyThreadState*& t) : ts(t) { ts = PyEval_SaveThread(); }
-        ~Release() {
-          PyEval_RestoreThread(ts);
-          ts = nullptr;
-        }
-        Release(const Release&) = delete;
-        Release& operator=(const Release&) = delete;
-      } release(ev_.tstate);
-      reason = sampler_->run(ev_, lim, ridgeline::bind::python_poll(), pf, progress_every);
-    }
+    released([&] { reason = sampler_->run(ev_, lim, ridgeline::bind::python_poll(), pf, progress_every); });
     return nested::stop_reason_name(reason);
   }
 
@@ -369,16 +172,7 @@ class PySampler {
   // Run body with the GIL released (the evaluator re-takes it for Python calls).
   template <class F>
   void released(F&& body) {
-    struct Release {
-      PyThreadState*& ts;
-      explicit Release(PyThreadState*& t) : ts(t) { ts = PyEval_SaveThread(); }
-      ~Release() {
-        PyEval_RestoreThread(ts);
-        ts = nullptr;
-      }
-      Release(const Release&) = delete;
-      Release& operator=(const Release&) = delete;
-    } release(ev_.tstate);
+    ridgeline::bind::ReleasedGil release(ev_.tstate);
     body();
   }
 
@@ -392,10 +186,7 @@ class PySampler {
     return {s.niter, s.ncall, s.logz};
   }
 
-  void set_threads(int n) {
-    if (n < 1) throw std::invalid_argument("n_threads=" + std::to_string(n) + " must be >= 1");
-    ev_.nthreads = n;
-  }
+  void set_threads(int n) { ev_.set_threads(n); }
 
   // The complete state as bytes (checkpoint payload) and its restoration.
   py::bytes dump_state() const { return py::bytes(nested::dump_state(sampler_->state())); }
@@ -430,7 +221,7 @@ class PySampler {
 
  private:
   std::unique_ptr<nested::Sampler> sampler_;
-  BindingEvaluator ev_;
+  ridgeline::bind::NestedEvaluator ev_;
 };
 
 nested::RunSequence make_sequence(const ridgeline::bind::farray& logl,

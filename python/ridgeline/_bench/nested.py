@@ -317,11 +317,15 @@ def scale_table(problem_names: Sequence[str], seeds: int, nlive: int, dlogz: flo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the suite and print the tables (``executor`` / ``surrogate`` first: only that table)."""
+    """Run the suite and print the tables (``executor`` / ``surrogate`` / ``speed`` first: only that table)."""
     if argv and argv[0] == "executor":
         from ridgeline._bench.nested_executor import main as executor_main
 
         return executor_main(argv[1:])
+    if argv and argv[0] == "speed":
+        from ridgeline._bench.nested_speed import main as speed_main
+
+        return speed_main(argv[1:])
     if argv and argv[0] == "surrogate":
         from ridgeline._bench.nested_surrogate import main as surrogate_main
 

@@ -21,7 +21,7 @@
 namespace ridgeline::nested {
 
 // Version of the payload layout; bump when SamplerState changes.
-constexpr std::uint32_t kStateVersion = 3;
+constexpr std::uint32_t kStateVersion = 4;  // 4: slice_stats gained kStatFreshDraws
 
 class StateWriter {
  public:

@@ -23,6 +23,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ridgeline/common/errors.hpp"
@@ -289,9 +290,7 @@ class RejectionProposal final : public Proposal {
         if (s.use_bound) {
           // draw in the union until the point lies inside the unit cube (no call)
           for (std::int64_t t = 0; t < kMaxOutsideDraws && !inside; ++t) {
-            s.bound.sample(s.rng, uk, z_);
-            inside = true;
-            for (int i = 0; i < d; ++i) inside = inside && (uk[i] > 0.0 && uk[i] < 1.0);
+            inside = s.bound.sample_in_cube(s.rng, uk, z_);
             if (!inside && ++outside % kPollDraws == 0) poll_or_throw(poll);
           }
         }
@@ -361,12 +360,7 @@ class Sampler {
   // Remaining-evidence criterion: log(Z + Lmax X) - log Z.
   double delta_logz() const {
     if (!state_.initialized) return std::numeric_limits<double>::infinity();
-    const double* ll = state_.live_logl.data();
-    double lmax = ll[0];
-    for (Eigen::Index i = 1; i < state_.live_logl.size(); ++i) lmax = ll[i] > lmax ? ll[i] : lmax;
-    const double rem = state_.logvol + lmax;
-    if (state_.logz == kNegInf) return rem == kNegInf ? 0.0 : std::numeric_limits<double>::infinity();
-    return logaddexp(state_.logz, rem) - state_.logz;
+    return delta_logz_at(state_.live_logl.maxCoeff());
   }
 
   void initialize(Evaluator& ev) {
@@ -402,9 +396,14 @@ class Sampler {
     std::vector<double> nu(static_cast<std::size_t>(d)), nx(static_cast<std::size_t>(d));
     std::vector<int> tied;
     std::int64_t next_poll = s.niter + 256;
+    // The worst live point comes from a min-heap of (logl, index) and L_max is a
+    // running maximum, so an iteration costs O(log nlive), not O(nlive).  Both
+    // are rebuilt from the live set at every call (the state stays plain data);
+    // ties pop in index order, the order of the former linear scan.
+    rebuild_extrema();
     for (;;) {
       if (!s.in_iteration) {
-        const double dl = delta_logz();
+        const double dl = delta_logz_at(lmax_);
         if (progress && progress_every > 0 && s.niter % progress_every == 0) progress(s, dl);
         if (dl < lim.dlogz) return StopReason::dlogz;
         if (s.niter >= lim.maxiter) return StopReason::maxiter;
@@ -414,12 +413,13 @@ class Sampler {
           next_poll = s.niter + 256;
         }
         // the worst point(s); ties at the same likelihood leave together
-        const double* ll = s.live_logl.data();
-        double lstar = ll[0];
-        for (int i = 1; i < n; ++i) lstar = ll[i] < lstar ? ll[i] : lstar;
+        const double lstar = heap_.front().first;
         tied.clear();
-        for (int i = 0; i < n; ++i)
-          if (ll[i] == lstar) tied.push_back(i);
+        while (!heap_.empty() && heap_.front().first == lstar) {
+          tied.push_back(heap_.front().second);
+          std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+          heap_.pop_back();
+        }
         if (static_cast<int>(tied.size()) == n) return StopReason::plateau;
         if (lstar > lim.logl_stop) return StopReason::logl;
         int nl = n;
@@ -450,6 +450,9 @@ class Sampler {
         s.live_logl[i] = logl;
         s.live_birth[i] = s.pending_lstar;
         s.pending_next += 1;
+        heap_.emplace_back(logl, i);
+        std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+        lmax_ = std::max(lmax_, logl);
       }
       s.in_iteration = false;
     }
@@ -495,6 +498,29 @@ class Sampler {
  private:
   SamplerState state_;
   std::unique_ptr<Proposal> proposal_ = std::make_unique<RejectionProposal>();
+  // min-heap of the live points not awaiting replacement, and L_max (run() only)
+  std::vector<std::pair<double, int>> heap_;
+  double lmax_ = kNegInf;
+
+  double delta_logz_at(double lmax) const {
+    const double rem = state_.logvol + lmax;
+    if (state_.logz == kNegInf) return rem == kNegInf ? 0.0 : std::numeric_limits<double>::infinity();
+    return logaddexp(state_.logz, rem) - state_.logz;
+  }
+
+  void rebuild_extrema() {
+    const SamplerState& s = state_;
+    const int n = s.settings.nlive;
+    std::vector<char> pending(static_cast<std::size_t>(n), 0);
+    if (s.in_iteration)
+      for (std::size_t k = s.pending_next; k < s.pending_tied.size(); ++k) pending[s.pending_tied[k]] = 1;
+    heap_.clear();
+    heap_.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+      if (!pending[i]) heap_.emplace_back(s.live_logl[i], i);
+    std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
+    lmax_ = s.live_logl.maxCoeff();
+  }
 
   void record_dead(int i, int nlive_now) {
     SamplerState& s = state_;
@@ -559,17 +585,37 @@ inline void deterministic_weights(const RunSequence& r, std::vector<double>& log
   }
 }
 
+// A Gamma(shape, 1) variate, shape >= 1 (Marsaglia and Tsang 2000); shape 1 is
+// an exponential variate.
+inline double gamma_variate(RandomStream& rs, double shape) {
+  if (shape == 1.0) return -std::log(1.0 - rs.uniform());
+  const double dd = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * dd);
+  for (;;) {
+    const double z = rs.normal();
+    double v = 1.0 + c * z;
+    if (v <= 0.0) continue;
+    v = v * v * v;
+    const double u = rs.uniform();
+    const double z2 = z * z;
+    if (u < 1.0 - 0.0331 * z2 * z2) return dd * v;
+    if (u > 0.0 && std::log(u) < 0.5 * z2 + dd * (1.0 - v + std::log(v))) return dd * v;
+  }
+}
+
 // log Z of `nsim` runs whose shrinkage factors are redrawn: t ~ Beta(n, 1) for
 // the dead points, uniform order statistics for the final live points.
 //
 // For speed the dead points are taken in blocks of up to `block` consecutive
-// points with the same n.  The total shrinkage T of a block is drawn exactly
-// (the product of its t's is (u_1 ... u_c)^(1/n)); the block contributes
-// L_b X (1 - T), where L_b is the mean likelihood of the block under the
-// expected profile of volumes inside it.  The log volume at every block boundary
-// therefore has its exact distribution, and the anticorrelation between a
-// block's weight and the shrinkage after it is kept; only the arrangement inside
-// a block is smoothed.  With block = 1 this is the exact point-by-point scheme.
+// points with the same n.  The total shrinkage T of a block is drawn exactly:
+// -n log T is a sum of c exponential variates, one Gamma(c, 1) variate.  The
+// block contributes L_b X (1 - T), where L_b is the mean likelihood of the
+// block under the expected profile of volumes inside it.  The log volume at
+// every block boundary therefore has its exact distribution, and the
+// anticorrelation between a block's weight and the shrinkage after it is kept;
+// only the arrangement inside a block is smoothed.  With block = 1 this is the
+// exact point-by-point scheme.  The final live points share X by Dirichlet(1,
+// ..., 1) fractions (normalised exponential variates); their likelihoods are
+// exponentiated once, outside the loop over simulations.
 inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::uint64_t seed, int block = 16) {
   const std::size_t ntot = r.logl.size(), ndead = ntot - r.nfinal;
   std::vector<double> out(static_cast<std::size_t>(std::max(nsim, 0)));
@@ -581,48 +627,56 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
     std::fill(out.begin(), out.end(), kNegInf);
     return out;
   }
-  // blocks: start, length, n, and the log of the profile-weighted mean likelihood
+  // blocks: length, n, and log L_b + E[log X at the block's start] - shift (the
+  // random part of log X enters as a difference from its expectation, which
+  // keeps every exponent near the scale of the largest weight)
   struct Block {
-    std::size_t start, len;
-    int n;
-    double logl_mean;
+    double len, n, logc, mean_lt;
   };
   std::vector<Block> blocks;
+  double elogx = 0.0;
   for (std::size_t i = 0; i < ndead;) {
-    Block bl{i, 0, r.nlive[i], kNegInf};
-    const double inv = 1.0 / bl.n;
-    double lognorm = kNegInf;
-    while (i < ndead && r.nlive[i] == bl.n && bl.len < static_cast<std::size_t>(std::max(block, 1))) {
-      const double lp = -static_cast<double>(bl.len) * inv;
+    const int nb = r.nlive[i];
+    const double inv = 1.0 / nb;
+    double lognorm = kNegInf, logl_mean = kNegInf;
+    std::size_t len = 0;
+    while (i < ndead && r.nlive[i] == nb && len < static_cast<std::size_t>(std::max(block, 1))) {
+      const double lp = -static_cast<double>(len) * inv;
       lognorm = logaddexp(lognorm, lp);
-      if (r.logl[i] != kNegInf) bl.logl_mean = logaddexp(bl.logl_mean, r.logl[i] + lp);
-      ++bl.len;
+      if (r.logl[i] != kNegInf) logl_mean = logaddexp(logl_mean, r.logl[i] + lp);
+      ++len;
       ++i;
     }
-    if (bl.logl_mean != kNegInf) bl.logl_mean -= lognorm;
-    blocks.push_back(bl);
+    const double mean_lt = -static_cast<double>(len) * inv;
+    blocks.push_back({static_cast<double>(len), static_cast<double>(nb),
+                      logl_mean == kNegInf ? kNegInf : logl_mean - lognorm + elogx - shift, mean_lt});
+    elogx += mean_lt;
   }
-  std::vector<double> e(r.nfinal + 1);
+  // final live points: exp(logl - their max), and the scale of their term
+  std::vector<double> wfin(r.nfinal), e(r.nfinal + 1);
+  double lfmax = kNegInf;
+  for (std::size_t k = 0; k < r.nfinal; ++k) lfmax = std::max(lfmax, r.logl[ndead + k]);
+  for (std::size_t k = 0; k < r.nfinal; ++k)
+    wfin[k] = lfmax == kNegInf ? 0.0 : std::exp(r.logl[ndead + k] - lfmax);
+  const double logc_fin = lfmax == kNegInf ? kNegInf : lfmax + elogx - shift;
   for (int sidx = 0; sidx < nsim; ++sidx) {
     RandomStream rs(seed, static_cast<std::uint64_t>(sidx));
-    double logx = 0.0, acc = 0.0;
+    double dev = 0.0, acc = 0.0;  // dev: log X - E[log X]
     for (const Block& bl : blocks) {
-      double prod = 1.0;
-      for (std::size_t j = 0; j < bl.len; ++j) prod *= rs.uniform();
-      const double lt = std::log(prod) / bl.n;
-      if (bl.logl_mean != kNegInf) acc += std::exp(logx + bl.logl_mean + std::log(-std::expm1(lt)) - shift);
-      logx += lt;
+      const double lt = -gamma_variate(rs, bl.len) / bl.n;
+      if (bl.logc != kNegInf) acc += std::exp(bl.logc + dev) * -std::expm1(lt);
+      dev += lt - bl.mean_lt;
     }
     if (r.nfinal > 0) {
       double tot = 0.0;
       for (auto& v : e) {
-        v = -std::log(rs.uniform());
+        v = -std::log(1.0 - rs.uniform());
         tot += v;
       }
-      for (std::size_t k = 0; k < r.nfinal; ++k) {
-        const double share = (k + 1 == r.nfinal) ? e[k] + e[k + 1] : e[k];
-        if (r.logl[ndead + k] != kNegInf) acc += std::exp(r.logl[ndead + k] + logx + std::log(share / tot) - shift);
-      }
+      double s = 0.0;
+      for (std::size_t k = 0; k + 1 < r.nfinal; ++k) s += wfin[k] * e[k];
+      s += wfin[r.nfinal - 1] * (e[r.nfinal - 1] + e[r.nfinal]);
+      if (logc_fin != kNegInf) acc += std::exp(logc_fin + dev) * (s / tot);
     }
     out[static_cast<std::size_t>(sidx)] = shift + std::log(acc);
   }
