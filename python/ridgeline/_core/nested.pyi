@@ -68,7 +68,7 @@ def deterministic_weights(logl: ArrayLike, nlive: ArrayLike, nfinal: _Int, logvo
     """
     expected log volumes and log weights of a run
     """
-def fit_bound(points: ArrayLike, logpointvol: _Float, multi: bool = True, enlarge: _Float = 1.25) -> list[tuple[NDArray[np.float64], NDArray[np.float64], float]]:
+def fit_bound(points: ArrayLike, logpointvol: _Float, multi: bool = True, enlarge: _Float = 1.25, folds: int = 0) -> list[tuple[NDArray[np.float64], NDArray[np.float64], float]]:
     """
     the (multi-)ellipsoid bound of a set of points: [(center, shape, logvol), ...]
     """
