@@ -313,16 +313,18 @@ inline double coverage_log_factor(const RowMatrix& pts, const std::vector<Ellips
   const int d = static_cast<int>(pts.cols());
   const std::size_t n = static_cast<std::size_t>(pts.rows()), ne = ells.size();
   if (folds < 2 || ne == 0 || n < static_cast<std::size_t>(folds)) return 0.0;
-  std::vector<int> owner(n, 0);
+  std::vector<std::vector<int>> members(ne);
   for (std::size_t i = 0; i < n; ++i) {
     double best = std::numeric_limits<double>::infinity();
+    std::size_t owner = 0;
     for (std::size_t k = 0; k < ne; ++k) {
       const double r = ells[k].radius2(pts.row(static_cast<Eigen::Index>(i)).data());
       if (r < best) {
         best = r;
-        owner[i] = static_cast<int>(k);
+        owner = k;
       }
     }
+    members[owner].push_back(static_cast<int>(i));
   }
   const std::size_t min_points = static_cast<std::size_t>(d) + 1;
   std::vector<double> need(n, 0.0);
@@ -331,8 +333,8 @@ inline double coverage_log_factor(const RowMatrix& pts, const std::vector<Ellips
   for (int j = 0; j < folds; ++j) {
     for (std::size_t k = 0; k < ne; ++k) {
       keep.clear();
-      for (std::size_t i = 0; i < n; ++i)
-        if (owner[i] == static_cast<int>(k) && static_cast<int>(i % folds) != j) keep.push_back(static_cast<int>(i));
+      for (const int i : members[k])
+        if (i % folds != j) keep.push_back(i);
       // too few points left to refit: this ellipsoid is kept as it is
       refit[k] = keep.size() >= min_points ? fit_ellipsoid(pts, keep, logpointvol) : ells[k];
     }
