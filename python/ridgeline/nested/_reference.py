@@ -139,7 +139,7 @@ def _split(points: np.ndarray, e: Ellipsoid, logpointvol: float, min_points: int
 def _coverage_log_factor(points: np.ndarray, ells: list[Ellipsoid], logpointvol: float, folds: int) -> float:
     """Log volume factor so that the union misses at most 1 in 500 held-out points (see the C++ core)."""
     n, d = points.shape
-    if folds < 2 or not ells or n < folds:
+    if folds < 2 or len(ells) < 2 or n < folds:  # a single ellipsoid keeps its own coverage rule
         return 0.0
     owner = np.stack([e.radius2(points) for e in ells], axis=1).argmin(axis=1)
     fold = np.arange(n) % folds
