@@ -87,6 +87,54 @@ def test_multi_ellipsoid_split_matches_reference():
     assert len(core.fit_bound(0.5 + ball(300), logpointvol + np.log(0.5), True, 1.25)) == 1
 
 
+def test_cross_validated_bound_matches_reference_and_covers_thin_annulus():
+    # a thin annulus (a contour of the thin Gaussian shells) cut into many small
+    # ellipsoids: they taper where the pieces meet and miss part of the annulus;
+    # the 10-fold coverage check enlarges the union (at most 2x in volume)
+    gen = np.random.default_rng(3)
+    r0, h = 0.2, 0.001
+
+    def annulus(m):
+        th = gen.uniform(0, 2 * np.pi, m)
+        r = np.sqrt(gen.uniform((r0 - h) ** 2, (r0 + h) ** 2, m))
+        return np.c_[0.5 + r * np.cos(th), 0.5 + r * np.sin(th)]
+
+    area = np.pi * ((r0 + h) ** 2 - (r0 - h) ** 2)
+    test = annulus(40000)
+
+    def missed(ells):
+        r2 = np.stack([np.einsum("ij,jk,ik->i", test - e.center, np.linalg.inv(e.shape), test - e.center) for e in ells], axis=1)
+        return float(np.mean(r2.min(axis=1) > 1.0))
+
+    miss0, miss10 = [], []
+    for _ in range(3):
+        pts = annulus(500)
+        lpv = np.log(area / 500)
+        plain = core.fit_bound(pts, lpv, True, 1.25)
+        cv = core.fit_bound(pts, lpv, True, 1.25, 10)
+        want = ref.fit_bound(pts, lpv, True, 1.25, 10)
+        assert len(cv) == len(want) == len(plain) > 10
+        for got, e in zip(sorted(cv, key=lambda t: tuple(t.center)), sorted(want, key=lambda e: tuple(e.center))):
+            np.testing.assert_allclose(got.center, e.center, rtol=1e-10)
+            np.testing.assert_allclose(got.shape, e.shape, rtol=1e-8, atol=1e-14)
+            assert got.logvol == pytest.approx(e.logvol, rel=1e-9)
+        # same ellipsoids, enlarged by one common factor in (1, 2 / 1.25]
+        ratio = [b.logvol - a.logvol for a, b in zip(plain, cv)]
+        assert np.ptp(ratio) < 1e-9 and 0 < ratio[0] <= np.log(2 / 1.25) + 1e-12
+        miss0.append(missed(plain))
+        miss10.append(missed(cv))
+    assert np.mean(miss0) > 0.02  # the plain union misses a few percent
+    assert np.mean(miss10) < 0.5 * np.mean(miss0)
+    # a compact Gaussian-like cluster is left at the default enlargement
+    ball = gen.standard_normal((500, 5)) * 0.05 + 0.5
+    np.testing.assert_allclose(
+        [t.logvol for t in core.fit_bound(ball, np.log(1e-6), True, 1.25, 10)],
+        [t.logvol for t in core.fit_bound(ball, np.log(1e-6), True, 1.25)],
+    )
+    with pytest.raises(ValueError, match="folds=1 must be 0 or >= 2"):
+        core.fit_bound(ball, 0.0, True, 1.25, 1)
+
+
 def test_core_rejects_bad_input():
     with pytest.raises(ValueError, match="nsim=0 must be >= 1"):
         core.simulate_logz(np.zeros(3), np.array([3], dtype=np.int32), 2, 0.0, 0, 1)

@@ -51,11 +51,6 @@ def test_shells_calibration_50_seeds():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine lean on thin curved shells: mean z +0.47 (se 0.13) at the default enlarge=1.25, "
-    "+0.08 (se 0.13) at enlarge=2: the bounding ellipsoids miss part of the shell; remove this mark with the fix",
-)
 def test_thin_shells_calibration_50_seeds():
     ll, tr, truth = thin_shells(w=0.01)
     z = _zscores(lambda s: NestedSampler(ll, tr, 2, nlive=500, rng=s, vectorized=True), truth)

@@ -93,7 +93,9 @@ def test_gaussian_fewer_true_calls_and_correct_logz():
     assert res.ncall_surrogate > 0
     assert res.surrogate["switch_on"] >= 1
     assert res.surrogate["spot_checks"] > 0
-    assert calls0 / calls > 2.5
+    # measured ratios (seeds 5, 6, 7): 2.47, 2.48, 2.56 with the cross-validated
+    # bound (2.63, 2.72, 2.75 before it: the check enlarges the bound of 200 live points)
+    assert calls0 / calls > 2.3
     assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
     # the final correction is tiny for an accurate network, and its error is in logzerr
     assert abs(res.surrogate["logz_correction"]) < 0.05

@@ -306,17 +306,20 @@ void bind_nested(py::module_& m) {
       "expected log volumes and log weights of a run");
   m.def(
       "fit_bound",
-      [](const ridgeline::bind::farray& points, double logpointvol, bool multi, double enlarge) {
+      [](const ridgeline::bind::farray& points, double logpointvol, bool multi, double enlarge, int folds) {
         ridgeline::bind::require_ndim(points, 2, "points");
+        if (folds < 0 || folds == 1) throw std::invalid_argument("folds=" + std::to_string(folds) + " must be 0 or >= 2");
         if (points.shape(0) < 1 || points.shape(1) < 1) throw std::invalid_argument("points must be non-empty");
         if (!(enlarge >= 1.0)) throw std::invalid_argument("enlarge=" + std::to_string(enlarge) + " must be >= 1");
         nested::RowMatrix pts(points.shape(0), points.shape(1));
         std::memcpy(pts.data(), points.data(), static_cast<std::size_t>(points.size()) * sizeof(double));
         if (!pts.allFinite()) throw std::invalid_argument("points must be finite");
-        return results::ellipsoids(nested::fit_bound(pts, logpointvol, multi, enlarge));
+        return results::ellipsoids(nested::fit_bound(pts, logpointvol, multi, enlarge, nested::max_lookahead, folds));
       },
       py::arg("points"), py::arg("logpointvol"), py::arg("multi") = true, py::arg("enlarge") = 1.25,
-      "the (multi-)ellipsoid bound of a set of points: a list of Ellipsoid");
+      py::arg("folds") = 0,
+      "the (multi-)ellipsoid bound of a set of points: a list of Ellipsoid; folds >= 2: enlarged\n"
+      "further where a cross-validation with that many folds finds held-out points outside");
   m.def(
       "builtin_loglike",
       [](const std::string& name, const ridgeline::bind::farray& x) {

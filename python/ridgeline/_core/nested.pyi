@@ -218,7 +218,7 @@ def deterministic_weights(logl: ArrayLike, nlive: ArrayLike, nfinal: _Int, logvo
     """
     expected log volumes and log weights of a run
     """
-def fit_bound(points: ArrayLike, logpointvol: _Float, multi: bool = True, enlarge: _Float = 1.25) -> list[Ellipsoid]:
+def fit_bound(points: ArrayLike, logpointvol: _Float, multi: bool = True, enlarge: _Float = 1.25, folds: int = 0) -> list[Ellipsoid]:
     """
     the (multi-)ellipsoid bound of a set of points: a list of Ellipsoid
     """

@@ -7,7 +7,8 @@ A readable, independent implementation of the same method as the C++ core:
   replacement uniformly inside the bound with L > L*;
 - the bound is one or several ellipsoids fitted to the live points (sample
   covariance scaled to enclose them, a volume of at least n X / N, a coverage
-  factor for small clusters, an enlargement), split recursively by 2-means from
+  factor for small clusters, an enlargement, more where a 10-fold cross-validation
+  finds held-out live points outside the union), split recursively by 2-means from
   the ends of the major axis while the volume shrinks enough (MultiNest/nestle rules),
   refitted every ``update_interval`` iterations, with overlap-corrected uniform
   sampling in the union;
@@ -32,6 +33,8 @@ __all__ = ["expected_weights", "fit_bound", "fit_ellipsoid", "run", "simulate_lo
 
 
 _SPLIT_GAIN = 0.85  # keep a split that shrinks the volume below this fraction
+_COVERAGE_MISS = 0.002  # fraction of held-out live points the enlarged bound may miss
+_COVERAGE_FOLDS = 10  # folds of the coverage check of the sampler's bound
 
 
 def _log_unit_ball(d: int) -> float:
@@ -137,13 +140,37 @@ def _split(points: np.ndarray, e: Ellipsoid, logpointvol: float, min_points: int
     return deeper if total < e.logvol + math.log(_SPLIT_GAIN) else [e]
 
 
-def fit_bound(points: np.ndarray, logpointvol: float, multi: bool = True, enlarge: float = 1.25) -> list[Ellipsoid]:
-    """The (multi-)ellipsoid bound of ``points`` (each ellipsoid enlarged by ``enlarge`` in volume)."""
+def _coverage_log_factor(points: np.ndarray, ells: list[Ellipsoid], logpointvol: float, folds: int) -> float:
+    """Log volume factor so that the union misses at most 1 in 500 held-out points (see the C++ core)."""
+    n, d = points.shape
+    if folds < 2 or len(ells) < 2 or n < folds:  # a single ellipsoid keeps its own coverage rule
+        return 0.0
+    owner = np.stack([e.radius2(points) for e in ells], axis=1).argmin(axis=1)
+    fold = np.arange(n) % folds
+    need = np.empty(n)
+    for j in range(folds):
+        refit = []
+        for k, e in enumerate(ells):
+            keep = (owner == k) & (fold != j)
+            refit.append(fit_ellipsoid(points[keep], logpointvol) if keep.sum() >= d + 1 else e)
+        held = points[fold == j]
+        need[fold == j] = np.stack([e.radius2(held) for e in refit], axis=1).min(axis=1)
+    kmiss = int(_COVERAGE_MISS * n)
+    r2 = float(np.sort(need)[::-1][kmiss])
+    return float(min(0.5 * d * math.log(max(r2, 1.0)), math.log(2.0)))
+
+
+def fit_bound(
+    points: np.ndarray, logpointvol: float, multi: bool = True, enlarge: float = 1.25, folds: int = 0
+) -> list[Ellipsoid]:
+    """The (multi-)ellipsoid bound of ``points``, each ellipsoid enlarged by ``enlarge`` in volume, or by
+    more (at most 2) where a ``folds``-fold cross-validation finds held-out points outside the union."""
     d = points.shape[1]
     root = fit_ellipsoid(points, logpointvol)
     ells = _split(points, root, logpointvol, max(2 * d, d + 2), 64) if multi else [root]
+    logf = max(math.log(enlarge), _coverage_log_factor(points, ells, logpointvol, folds))
     for e in ells:
-        e.scale(2.0 * math.log(enlarge) / d)
+        e.scale(2.0 * logf / d)
     return ells
 
 
@@ -276,10 +303,10 @@ def run(
         if bound != "none":
             if ells is None:
                 if evaluated >= nlive and (accepted + 1.0) / (evaluated + 1.0) < 0.5:
-                    ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge)
+                    ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge, _COVERAGE_FOLDS)
                     last_update = niter
             elif niter - last_update >= update_interval:
-                ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge)
+                ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge, _COVERAGE_FOLDS)
                 last_update = niter
         for i in tied:
             while True:

@@ -156,6 +156,8 @@ class Proposal {
 class RejectionProposal final : public Proposal {
  public:
   static constexpr int kSearchEvery = 5;
+  // Folds of the cross-validated coverage check of every refitted bound.
+  static constexpr int kCoverageFolds = 10;
 
   void update(SamplerState& s) override {
     const Settings& st = s.settings;
@@ -170,7 +172,7 @@ class RejectionProposal final : public Proposal {
     // between, only a split that halves the volume at once is looked for).
     const bool multi = st.bound == BoundKind::multi;
     const bool search = multi && (s.last_search_nell != 1 || s.updates_since_search + 1 >= kSearchEvery);
-    s.bound = fit_bound(s.live_u, logpointvol, multi, st.enlarge, search ? max_lookahead : 0);
+    s.bound = fit_bound(s.live_u, logpointvol, multi, st.enlarge, search ? max_lookahead : 0, kCoverageFolds);
     if (search) {
       s.last_search_nell = static_cast<int>(s.bound.ells.size());
       s.updates_since_search = 0;
