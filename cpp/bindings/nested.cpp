@@ -98,7 +98,7 @@ struct ObjRef {  // owning PyObject* (GIL held)
 // --- the evaluator ----------------------------------------------------------
 
 enum class TKind { affine, py_scalar, py_vector };
-enum class LKind { builtin, cfunc, py_scalar, py_vector };
+enum class LKind { unset, builtin, cfunc, py_scalar, py_vector };
 
 class BindingEvaluator final : public nested::Evaluator {
  public:
@@ -106,7 +106,7 @@ class BindingEvaluator final : public nested::Evaluator {
   TKind tkind = TKind::affine;
   std::vector<double> lo, scale;
   py::object tfn;
-  LKind lkind = LKind::builtin;
+  LKind lkind = LKind::unset;  // a run before set_loglike_* is an error (no default problem)
   nested::BuiltinProblem problem;
   CLogLike cfn = nullptr;
   void* cdata = nullptr;
@@ -119,6 +119,8 @@ class BindingEvaluator final : public nested::Evaluator {
   }
 
   void evaluate(const double* u, std::size_t m, double* x, double* logl) override {
+    if (lkind == LKind::unset)
+      throw std::runtime_error("no likelihood is set (set_loglike_builtin, set_loglike_cfunc or set_loglike_python)");
     if (!needs_gil()) {
       transform_affine(u, m, x);
       loglike_compiled(x, m, logl);
@@ -263,6 +265,9 @@ class PySampler {
     ev_.tfn = py::none();
   }
   void set_transform_builtin() {
+    if (ev_.lkind != LKind::builtin || ev_.problem.lo.size() != static_cast<std::size_t>(ev_.d))
+      throw std::invalid_argument("set_transform_builtin needs a built-in likelihood of ndim=" + std::to_string(ev_.d) +
+                                  " (call set_loglike_builtin first)");
     ev_.lo = ev_.problem.lo;
     ev_.scale.resize(ev_.lo.size());
     for (std::size_t i = 0; i < ev_.lo.size(); ++i) ev_.scale[i] = ev_.problem.hi[i] - ev_.problem.lo[i];
