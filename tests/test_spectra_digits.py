@@ -14,7 +14,7 @@ import pytest
 from ridgeline.spectra import MLP, density, eigsh, trace
 
 pytest.importorskip("sklearn")
-from ridgeline.spectra._data import digits, train  # noqa: E402
+from ridgeline.spectra.datasets import digits, train  # noqa: E402
 
 
 def _case(hidden: int, steps: int, n_classes: int = 10) -> dict[str, Any]:
@@ -54,7 +54,8 @@ def _check_top5(case: dict[str, Any], seeds: range) -> list[tuple[float, int]]:
 def test_small_digits_top5_trace_density(small: dict[str, Any]) -> None:
     ev = small["ev"]
     for rel, n_mv in _check_top5(small, range(3)):
-        assert rel <= 1e-10 and n_mv <= 40
+        # about 40 HVPs to converge, about 30 more for the certifying restart on the complement
+        assert rel <= 1e-10 and n_mv <= 80
     errs = [trace(small["H"], budget=99, rng=s).value - ev.sum() for s in range(10)]
     assert np.sqrt(np.mean(np.square(errs))) / abs(ev.sum()) <= 2e-2
     d = density(small["H"], rng=0)
@@ -75,10 +76,10 @@ def test_small_digits_gauss_newton_is_psd_and_close_at_the_top(small: dict[str, 
 
 
 @pytest.mark.slow
-def test_full_digits_top5_within_40_hvps(full: dict[str, Any]) -> None:
+def test_full_digits_top5_within_80_hvps(full: dict[str, Any]) -> None:
     res = _check_top5(full, range(10))
     print("\ntop-5 (64-32-10 digits): max rel error", max(r for r, _ in res), "HVPs", [n for _, n in res])
-    assert all(rel <= 1e-10 and n <= 40 for rel, n in res)
+    assert all(rel <= 1e-10 and n <= 80 for rel, n in res)
 
 
 @pytest.mark.slow

@@ -3,6 +3,10 @@
 #include "ridgeline/cluster/nlr.hpp"
 #include "ridgeline/cluster/rounding.hpp"
 
+#include <chrono>
+#include <cmath>
+#include <memory>
+
 namespace rc = ridgeline::cluster;
 namespace api = ridgeline::clusterapi;
 
@@ -25,6 +29,34 @@ py::array_t<double> from_mat(const rc::Mat& m) {
   py::array_t<double> out({m.rows(), m.cols()});
   if (m.size() > 0) std::copy(m.data(), m.data() + m.size(), out.mutable_data());
   return out;
+}
+
+// The solver's progress report: calls the Python callable cb(n_iter, infeasibility,
+// stationarity) with the GIL held, at most every `interval` seconds (the solver reports every 16
+// iterations; every 16 with interval 0).  cb is borrowed: the caller's argument keeps it alive during the call.
+// An exception from cb is restored into Python and stops the solver (Interrupted),
+// so the binding re-raises it unchanged.
+std::function<void(long, double, double)> make_report(const py::object& cb, double interval) {
+  if (cb.is_none()) return {};
+  if (!PyCallable_Check(cb.ptr())) throw py::type_error("progress must be callable or None");
+  if (!(interval >= 0.0) || !std::isfinite(interval))
+    throw std::invalid_argument("progress_interval must be finite and >= 0");
+  PyObject* fn = cb.ptr();
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  const auto gap = std::chrono::duration<double>(interval);
+  return [fn, last, gap](long it, double infeas, double stat) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - *last < gap) return;
+    *last = now;
+    py::gil_scoped_acquire gil;
+    try {
+      py::handle callback(fn);
+      callback(it, infeas, stat);
+    } catch (py::error_already_set& e) {
+      e.restore();
+      throw ridgeline::Interrupted();
+    }
+  };
 }
 
 rc::NLROptions options(double tol, long max_iter, double beta0, int threads, double dual_c = 1.0, double dual_bb = 100.0) {
@@ -72,9 +104,10 @@ void bind_cluster(py::module_& m) {
   m.def(
       "peng_wei",
       [](const ridgeline::bind::farray& X, int n_clusters, int rank, std::uint64_t seed, double tol, long max_iter,
-         double beta0, int threads, double dual_c, double dual_bb, const std::string& isa) {
+         double beta0, int threads, double dual_c, double dual_bb, const std::string& isa, const py::object& progress, double progress_interval) {
         const rc::Mat Xm = to_mat(X, "X");
-        const rc::NLROptions opt = options(tol, max_iter, beta0, threads, dual_c, dual_bb);
+        rc::NLROptions opt = options(tol, max_iter, beta0, threads, dual_c, dual_bb);
+        opt.report = make_report(progress, progress_interval);
         const api::PengWeiFn solve = ridgeline::bind::use_avx2(isa) ? &api::peng_wei_avx2 : &api::peng_wei_baseline;
         api::PengWeiOut res;
         {
@@ -94,7 +127,7 @@ void bind_cluster(py::module_& m) {
       },
       py::arg("X"), py::arg("n_clusters"), py::arg("rank"), py::arg("seed"), py::arg("tol") = 1e-6,
       py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1, py::arg("dual_c") = 1.0,
-      py::arg("dual_bb") = 100.0, py::arg("isa") = "auto",
+      py::arg("dual_bb") = 100.0, py::arg("isa") = "auto", py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
       "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a dict. isa: 'auto' "
       "(AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits");
   m.def("cpu_has_avx2_fma", &ridgeline::bind::cpu_has_avx2_fma,
@@ -102,7 +135,7 @@ void bind_cluster(py::module_& m) {
   m.def(
       "la_sdp",
       [](const ridgeline::bind::farray& X, const ridgeline::bind::farray& covariances, const ridgeline::bind::farray& U0,
-         int rank, double tol, long max_iter, double beta0, int threads) {
+         int rank, double tol, long max_iter, double beta0, int threads, const py::object& progress, double progress_interval) {
         const rc::Mat Xm = to_mat(X, "X");
         ridgeline::bind::require_ndim(covariances, 3, "covariances");
         const py::ssize_t K = covariances.shape(0), p = covariances.shape(1);
@@ -118,7 +151,8 @@ void bind_cluster(py::module_& m) {
         }
         const rc::Mat U = to_mat(U0, "U0");
         if (rank < 1) throw std::invalid_argument("rank=" + std::to_string(rank) + " must be >= 1");
-        const rc::NLROptions opt = options(tol, max_iter, beta0, threads);
+        rc::NLROptions opt = options(tol, max_iter, beta0, threads);
+        opt.report = make_report(progress, progress_interval);
         rc::NLRResult res;
         {
           py::gil_scoped_release release;
@@ -127,12 +161,14 @@ void bind_cluster(py::module_& m) {
         return result_dict(res);
       },
       py::arg("X"), py::arg("covariances"), py::arg("U0"), py::arg("rank") = 2, py::arg("tol") = 1e-6,
-      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1,
+      py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("threads") = 1, py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
       "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns a dict");
   m.def(
       "round_factor",
       [](const ridgeline::bind::farray& U, int n_clusters) {
         if (n_clusters < 1) throw std::invalid_argument("n_clusters=" + std::to_string(n_clusters) + " must be >= 1");
+        ridgeline::bind::require_ndim(U, 2, "U");
+        if (U.shape(0) < 1 || U.shape(1) < 1) throw std::invalid_argument("U must have at least one row and one column");
         return from_mat(rc::round_factor(to_mat(U, "U"), n_clusters));
       },
       py::arg("U"), py::arg("n_clusters"), "top n_clusters left singular vectors of U (n x K)");

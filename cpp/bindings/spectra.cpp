@@ -23,7 +23,15 @@ struct PyDense final : rs::LinearOperator {
   py::array_t<double, py::array::c_style> keep;
   rs::DenseOperator op;
   explicit PyDense(py::array_t<double, py::array::c_style> a)
-      : keep(std::move(a)), op(keep.data(), static_cast<Index>(keep.shape(0))) {}
+      : keep(checked_square(std::move(a))), op(keep.data(), static_cast<Index>(keep.shape(0))) {}
+  static py::array_t<double, py::array::c_style> checked_square(py::array_t<double, py::array::c_style> a) {
+    ridgeline::bind::require_ndim(a, 2, "A");
+    if (a.shape(0) != a.shape(1) || a.shape(0) < 1) {
+      throw std::invalid_argument("A must be a non-empty square matrix, got shape (" + std::to_string(a.shape(0)) +
+                                  ", " + std::to_string(a.shape(1)) + ")");
+    }
+    return a;
+  }
   Index size() const override { return op.size(); }
   void apply(const rs::ConstMatrixRef& X, rs::MatrixRef Y) const override { op.apply(X, Y); }
 };
@@ -35,7 +43,40 @@ struct PyCsr final : rs::LinearOperator {
   PyCsr(py::array_t<double, py::array::c_style> d, py::array_t<std::int64_t, py::array::c_style> ix,
         py::array_t<std::int64_t, py::array::c_style> ip, Index n, int n_threads)
       : data(std::move(d)), indices(std::move(ix)), indptr(std::move(ip)),
-        op(data.data(), indices.data(), indptr.data(), n, n_threads) {}
+        op(data.data(), indices.data(), indptr.data(), checked(n, n_threads), n_threads) {}
+  // Every index is validated before the operator can touch memory.
+  Index checked(Index n, int n_threads) const {
+    ridgeline::bind::require_ndim(data, 1, "data");
+    ridgeline::bind::require_ndim(indices, 1, "indices");
+    ridgeline::bind::require_ndim(indptr, 1, "indptr");
+    if (n < 1) throw std::invalid_argument("n=" + std::to_string(n) + " must be >= 1");
+    if (n_threads < 1) throw std::invalid_argument("n_threads=" + std::to_string(n_threads) + " must be >= 1");
+    if (indptr.shape(0) != n + 1) {
+      throw std::invalid_argument("indptr has length " + std::to_string(indptr.shape(0)) + ", expected n + 1 = " +
+                                  std::to_string(n + 1));
+    }
+    if (indices.shape(0) != data.shape(0)) {
+      throw std::invalid_argument("indices has length " + std::to_string(indices.shape(0)) + ", data has " +
+                                  std::to_string(data.shape(0)));
+    }
+    const std::int64_t nnz = static_cast<std::int64_t>(data.shape(0));
+    const std::int64_t* p = indptr.data();
+    if (p[0] != 0) throw std::invalid_argument("indptr[0]=" + std::to_string(p[0]) + " must be 0");
+    for (Index i = 0; i < n; ++i) {
+      if (p[i + 1] < p[i]) throw std::invalid_argument("indptr must be non-decreasing (at row " + std::to_string(i) + ")");
+    }
+    if (p[n] != nnz) {
+      throw std::invalid_argument("indptr[n]=" + std::to_string(p[n]) + " must equal len(data)=" + std::to_string(nnz));
+    }
+    const std::int64_t* ix = indices.data();
+    for (std::int64_t q = 0; q < nnz; ++q) {
+      if (ix[q] < 0 || ix[q] >= n) {
+        throw std::invalid_argument("indices[" + std::to_string(q) + "]=" + std::to_string(ix[q]) +
+                                    " is out of range [0, " + std::to_string(n) + ")");
+      }
+    }
+    return n;
+  }
   Index size() const override { return op.size(); }
   void apply(const rs::ConstMatrixRef& X, rs::MatrixRef Y) const override { op.apply(X, Y); }
 };
@@ -182,6 +223,10 @@ void bind_spectra(py::module_& m) {
   py::class_<rs::LanczosEigs> eigs(m, "LanczosEigs");
   eigs.def(py::init([](Index n, Index k, const std::string& which, double tol, Index ncv, Index max_matvec,
                        std::uint64_t seed, std::optional<Vector> v0) {
+             if (v0 && v0->size() != n) {
+               throw std::invalid_argument("v0 has length " + std::to_string(v0->size()) + ", expected n=" +
+                                           std::to_string(n));
+             }
              return std::make_unique<rs::LanczosEigs>(n, k, rs::parse_which(which), tol, ncv, max_matvec, seed,
                                                       v0 ? v0->data() : nullptr);
            }),

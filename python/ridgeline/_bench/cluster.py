@@ -7,6 +7,13 @@ CVXPY+SCS (default eps 1e-4; n <= 400 by default, n = 1200 with --full).
 Times are process CPU seconds on one thread (OMP/BLAS threads set to 1).
 Also: n = 50,000 without sketching in a fresh process, reporting time,
 infeasibility and peak memory (ru_maxrss).
+
+``--users`` runs the users'-data rows instead (issue 17): SDPKMeans against
+KMeans(n_init=10) on iris, wine (standardised), breast_cancer (standardised),
+digits and ``make_blobs(50000, 20, centers=4, cluster_std=1, 2, 4)`` (CPU ratio,
+K-means cost ratio, which candidate won, the certificate), iLA-SDP against
+GaussianMixture(full) on the heterogeneous sets, and n = 10^6 with ``sketch=2000``
+(``--million`` adds the run without sketching, in a fresh process).
 """
 
 from __future__ import annotations
@@ -129,6 +136,99 @@ def _one_thread() -> object:
     return threadpool_limits(limits=1)
 
 
+def _cpu(fn: object) -> tuple[object, float]:
+    t0 = time.process_time()
+    out = fn()  # type: ignore[operator]
+    return out, time.process_time() - t0
+
+
+def _users_data() -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+    from sklearn import datasets
+
+    def std(X: np.ndarray) -> np.ndarray:
+        return (X - X.mean(axis=0)) / X.std(axis=0)
+
+    out = {}
+    d = datasets.load_iris()
+    out["iris"] = (d.data, d.target, 3)
+    d = datasets.load_wine()
+    out["wine (std)"] = (std(d.data), d.target, 3)
+    d = datasets.load_breast_cancer()
+    out["breast_cancer (std)"] = (std(d.data), d.target, 2)
+    d = datasets.load_digits()
+    out["digits"] = (d.data, d.target, 10)
+    return out
+
+
+def _million_child(sketch: int) -> None:
+    import resource
+
+    from ridgeline.cluster import kmeans_sdp
+
+    X, lab = mixture(1_000_000)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.process_time()
+    res = kmeans_sdp(X, 4, rng=0, sketch=sketch if sketch > 0 else None)
+    el = time.process_time() - t0
+    extra = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024 / X.shape[0]
+    print(f"{el:.2f} {extra:.0f} {error(lab, res.labels):.5f} {res.n_iter} {res.winner}")
+
+
+def users(million: bool) -> None:
+    """The users'-data rows (issue 17); one run each, one thread, CPU seconds."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import make_blobs
+    from sklearn.mixture import GaussianMixture
+
+    from ridgeline.cluster import SDPKMeans, ila_sdp
+    from ridgeline.cluster._lloyd import cost
+
+    limit = _one_thread()
+    rows = []
+    sets = list(_users_data().items())
+    for std_ in (1.0, 2.0, 4.0):
+        Xb, yb = make_blobs(n_samples=50000, n_features=20, centers=4, cluster_std=std_, random_state=0)
+        sets.append((f"blobs n=50000 std={std_:g}", (Xb, yb, 4)))
+    for name, (X, y, K) in sets:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sd, t_sd = _cpu(lambda: SDPKMeans(K, random_state=0).fit(X))
+        km, t_km = _cpu(lambda: KMeans(K, n_init=10, random_state=0).fit(X))
+        c_sd, c_km = cost(X, sd.labels_, K), cost(X, km.labels_, K)
+        rows.append([name, f"{t_sd:.2f}", f"{t_km:.2f}", f"{t_sd / t_km:.1f}", f"{c_sd / c_km:.6f}", sd.winner_,
+                     str(sd.tight_), f"{sd.optimality_gap_:.2e}", sd.n_iter_, f"{error(y, sd.labels_):.4f}",
+                     f"{error(y, km.labels_):.4f}"])
+    print("SDPKMeans vs KMeans(n_init=10), seed 0, one thread, CPU s")
+    print(format_table(["data", "SDP s", "KMeans s", "ratio", "cost ratio", "winner", "tight", "gap", "iters",
+                        "SDP err", "KMeans err"], rows))
+    rng = np.random.default_rng(0)
+    two = np.r_[rng.standard_normal((100, 10)), 3.0 * rng.standard_normal((100, 10))]
+    ila_sets = [s for s in _users_data().items() if not s[0].startswith("digits")]
+    ila_sets.append(("two-scale (I, 9I)", (two, np.repeat([0, 1], 100), 2)))
+    irows = []
+    for name, (X, y, K) in ila_sets:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res, t = _cpu(lambda: ila_sdp(X, K, rng=0))
+        gm, t_gm = _cpu(lambda: GaussianMixture(K, covariance_type="full", random_state=0).fit(X))
+        irows.append([name, f"{t:.2f}", res.n_rounds, str(res.converged), len(caught), f"{error(y, res.labels):.4f}",
+                      f"{error(y, gm.predict(X)):.4f}", f"{t_gm:.3f}"])
+    print("\niLA-SDP vs GaussianMixture(full), seed 0, one thread, CPU s")
+    print(format_table(["data", "iLA s", "rounds", "converged", "warnings", "iLA err", "GMM err", "GMM s"], irows))
+    limit.__exit__(None, None, None)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    mrows = []
+    for sketch in [2000] + ([0] if million else []):
+        code = f"from ridgeline._bench.cluster import _million_child; _million_child({sketch})"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        el, extra, err, nit, win = out.stdout.split()
+        mrows.append([sketch or "none", el, extra, err, nit, win])
+    print("\nn=10^6, p=20, K=4 (1.2 x threshold), one thread, fresh process; bytes/point = peak RSS growth / n")
+    print(format_table(["sketch", "CPU s", "bytes/point", "error", "iterations", "winner"], mrows))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite and print tables."""
     p = argparse.ArgumentParser(prog="ridgeline bench cluster", description=__doc__)
@@ -137,8 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--large", type=int, default=50000, help="n of the large single-thread run (0 skips)")
     p.add_argument("--no-scs", action="store_true")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats of the KMeans/GMM comparison (medians)")
+    p.add_argument("--users", action="store_true", help="the users'-data rows (real data sets, blobs, iLA-SDP)")
+    p.add_argument("--million", action="store_true", help="with --users: n=10^6 without sketching too (minutes)")
     p.add_argument("--_large-child", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.users:
+        users(args.million)
+        return 0
     if args._large_child:
         _large(args._large_child)
         return 0

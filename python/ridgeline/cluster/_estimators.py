@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from ridgeline._exceptions import ConvergenceWarning
-from ridgeline.cluster._api import ila_sdp, kmeans_sdp
+from ridgeline.cluster._api import _ila_sdp, _kmeans_sdp
 
 __all__ = ["SDPKMeans", "ILASDP"]
 
@@ -18,38 +19,90 @@ def _seed(random_state: object) -> int:
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 
-class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+def _dense(X: object) -> np.ndarray:
+    """Sparse input is densified (the factored solver takes dense rows)."""
+    toarray = getattr(X, "toarray", None)
+    return np.ascontiguousarray(toarray() if toarray is not None else X)
+
+
+def _few_distinct_warning(labels: np.ndarray, K: int) -> None:
+    found = int(np.unique(labels).size)
+    if found < K:
+        msg = (
+            f"number of distinct clusters ({found}) found smaller than n_clusters ({K}); "
+            "X may contain duplicate points"
+        )
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+
+
+class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """K-means by the Peng-Wei SDP (non-negative low-rank augmented Lagrangian).
+
+    The returned partition is the better, by K-means cost, of the SDP rounding
+    refined by Lloyd's iterations and ``n_init`` greedy k-means++ starts refined the
+    same way (``winner_``), so it is never worse than that k-means++ baseline.  The
+    SDP also gives a bound: ``objective_`` is the relaxed K-means cost, and when the
+    relaxation is tight (``tight_``) the labels are a provably optimal K-means
+    partition (``optimality_gap_`` 0 up to the solver tolerance), a certificate no
+    KMeans run gives.
 
     Parameters
     ----------
     n_clusters : int, default=8
+        Number of clusters K.
     rank : int, default=None
         Columns of the factor U (default ``2 * n_clusters``).
     tol : float, default=1e-6
-        Target primal infeasibility and stationarity of the solver.
+        Target primal infeasibility and stationarity of the SDP solver.
     max_iter : int, default=50000
+        Iteration cap of the SDP solver; reaching it warns (``ConvergenceWarning``).
     sketch : int, default=None
         Solve on a subsample of this size and lift by nearest centroid.
     n_init : int, default=10
-        k-means++ starts of the rounding.
-    n_threads : int, default=1
+        k-means++ starts of the rounding and of the k-means++ baseline.
+    n_threads : int or None, default=1
+        Threads of the solver (-1 or None: all cores); the result does not depend on it.
+    verbose : int, default=0
+        With ``verbose >= 1``, print the solver's progress to stderr about once a
+        second and a final summary (messages also go to ``logging.getLogger("ridgeline.cluster")``).
     random_state : int, RandomState instance or None, default=None
+        Seed of the solver's initial factor, the rounding and the k-means++ baseline.
 
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
+        Cluster of each training point.
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-    objective_ : float
-        Relaxed K-means cost ``tr(A) - <A, Z>``.
+        Cluster means (same dtype as the training data).
     inertia_ : float
         K-means cost of ``labels_``.
+    objective_ : float
+        Relaxed K-means cost ``tr(A) - <A, Z>`` of the SDP solution, the bound
+        ``optimality_gap_`` is measured against.
+    optimality_gap_ : float
+        ``(inertia_ - objective_) / inertia_``: a certified bound on how far
+        ``labels_`` are from the optimal K-means cost when ``tight_`` (then 0 up to
+        ``tol``); without tightness the factored solver may stop at a local optimum
+        and the value is only indicative (negative: the SDP solution found is not the
+        relaxation's optimum).  NaN with ``sketch``.
+    winner_ : {"sdp", "kmeans++"}
+        Which candidate gave ``labels_``.
+    sdp_inertia_ : float
+        K-means cost of the SDP rounding after Lloyd refinement.
+    kmeanspp_inertia_ : float
+        K-means cost of the best k-means++ start after Lloyd refinement.
     infeasibility_ : float
         ``max_i |(Z 1)_i - 1|``.
     tight_ : bool
-        Whether Z is the block matrix of ``labels_`` (the relaxation is tight).
+        Whether Z is the block matrix of the rounding (the relaxation is tight).
+    converged_ : bool
+        Whether the SDP solver reached ``tol``.
     n_iter_ : int
+        SDP solver iterations.
     n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (only when X has string column names).
 
     Examples
     --------
@@ -69,7 +122,8 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         max_iter: int = 50000,
         sketch: int | None = None,
         n_init: int = 10,
-        n_threads: int = 1,
+        n_threads: int | None = 1,
+        verbose: int = 0,
         random_state: object = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -79,61 +133,83 @@ class SDPKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.sketch = sketch
         self.n_init = n_init
         self.n_threads = n_threads
+        self.verbose = verbose
         self.random_state = random_state
 
     def fit(self, X: object, y: object = None) -> SDPKMeans:
-        """Solve the SDP on X and round to labels; returns self."""
-        Xv = validate_data(self, X, dtype=np.float64, ensure_min_samples=1)
+        """Solve the SDP on X, round, refine and keep the better candidate; returns self."""
+        from ridgeline._validation import check_int
+
+        check_int(self.n_clusters, "n_clusters", 1)
+        Xv = _dense(validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"], ensure_min_samples=1))
         if Xv.shape[0] < self.n_clusters:
             msg = f"n_samples={Xv.shape[0]} should be >= n_clusters={self.n_clusters}"
             raise ValueError(msg)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            res = kmeans_sdp(
-                Xv,
-                self.n_clusters,
-                rank=self.rank,
-                tol=self.tol,
-                max_iter=self.max_iter,
-                sketch=self.sketch,
-                n_init=self.n_init,
-                n_threads=self.n_threads,
-                rng=_seed(self.random_state),
-            )
+        res = _kmeans_sdp(
+            Xv.astype(np.float64),
+            self.n_clusters,
+            rank=self.rank,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            sketch=self.sketch,
+            n_init=self.n_init,
+            n_threads=self.n_threads,
+            tight_tol=1e-3,
+            progress=False,
+            verbose=self.verbose,
+            rng=_seed(self.random_state),
+            stacklevel=3,
+            warn=False,
+        )
         if not res.converged:
             msg = (
                 f"SDPKMeans stopped at max_iter={self.max_iter} with infeasibility "
                 f"{res.infeasibility:.3g} (tol={self.tol:g}); increase max_iter"
             )
             warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        _few_distinct_warning(res.labels, self.n_clusters)
         self.labels_ = res.labels
-        self.cluster_centers_ = res.centers
+        self.cluster_centers_ = res.centers.astype(Xv.dtype)
         self.objective_ = res.objective
         self.inertia_ = res.inertia
+        self.optimality_gap_ = res.optimality_gap
+        self.winner_ = res.winner
+        self.sdp_inertia_ = res.sdp_inertia
+        self.kmeanspp_inertia_ = res.kmeanspp_inertia
         self.infeasibility_ = res.infeasibility
         self.tight_ = res.tight
+        self.converged_ = res.converged
         self.n_iter_ = res.n_iter
+        self._n_features_out = self.cluster_centers_.shape[0]
         return self
 
     def fit_predict(self, X: object, y: object = None) -> np.ndarray:
         """Fit and return ``labels_``."""
         return self.fit(X).labels_
 
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # densified (the factored solver takes dense rows)
+        return tags
+
+    def _sqdist(self, X: object) -> np.ndarray:
+        check_is_fitted(self)
+        Xv = _dense(validate_data(self, X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc"], reset=False))
+        C = self.cluster_centers_.astype(Xv.dtype)
+        d2 = np.sum(Xv * Xv, axis=1)[:, None] - 2.0 * Xv @ C.T + np.sum(C * C, axis=1)[None, :]
+        return np.maximum(d2, 0.0)
+
     def transform(self, X: object) -> np.ndarray:
         """Distances to the cluster centres, shape (n_samples, n_clusters)."""
-        check_is_fitted(self)
-        Xv = validate_data(self, X, dtype=np.float64, reset=False)
-        C = self.cluster_centers_
-        d2 = np.sum(Xv * Xv, axis=1)[:, None] - 2.0 * Xv @ C.T + np.sum(C * C, axis=1)[None, :]
-        return np.sqrt(np.maximum(d2, 0.0))
+        return np.sqrt(self._sqdist(X))
 
     def predict(self, X: object) -> np.ndarray:
         """Index of the nearest cluster centre for each point."""
-        return np.argmin(self.transform(X), axis=1).astype(np.intp)
+        return np.argmin(self._sqdist(X), axis=1).astype(np.intp)
 
     def score(self, X: object, y: object = None) -> float:
-        """Minus the K-means cost of X under the fitted centres."""
-        return -float(np.sum(np.min(self.transform(X), axis=1) ** 2))
+        """Minus the K-means cost of X under the fitted centres (as KMeans.score)."""
+        return -float(np.sum(np.min(self._sqdist(X), axis=1), dtype=np.float64))
 
 
 class ILASDP(ClusterMixin, BaseEstimator):
@@ -142,28 +218,52 @@ class ILASDP(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int, default=8
+        Number of clusters K.
     ridge : float, default=1e-3
         Relative ridge on each covariance (times the mean feature variance).
     shrinkage : {"ledoit-wolf"} or float in [0, 1], default=0.0
         Shrinkage of each covariance towards a multiple of the identity (see :func:`ila_sdp`).
-    max_rounds : int, default=10
+    max_rounds : int, default=30
+        Cap on the LA-SDP rounds.
     rank : int, default=2
         Columns per factor block.
-    tol : float, default=1e-6
+    tol : float, default=1e-3
+        Target infeasibility and stationarity of each LA-SDP solve (see :func:`ila_sdp`).
     max_iter : int, default=50000
-    n_threads : int, default=1
+        Iteration cap of each solve.
+    n_init : int, default=10
+        k-means++ starts of the Peng-Wei start.
+    n_threads : int or None, default=1
+        Threads of the solver (-1 or None: all cores); the result does not depend on it.
+    verbose : int, default=0
+        With ``verbose >= 1``, print progress to stderr about once a second and a final summary.
     random_state : int, RandomState instance or None, default=None
+        Seed of the Peng-Wei start and of the factor's initial noise.
 
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
+        Cluster of each training point.
     means_ : ndarray of shape (n_clusters, n_features)
+        Cluster means.
     covariances_ : ndarray of shape (n_clusters, n_features, n_features)
+        Ridge-regularised cluster covariances.
     weights_ : ndarray of shape (n_clusters,)
+        Fraction of training points in each cluster.
+    log_likelihood_ : float
+        Mean classification log-likelihood per training point.
     infeasibility_ : float
+        Infeasibility of the last LA-SDP solve.
+    converged_ : bool
+        Whether the rounds converged (see :func:`ila_sdp`).
     n_iter_ : int
+        Solver iterations over all rounds.
     n_rounds_ : int
+        LA-SDP rounds run.
     n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (only when X has string column names).
     """
 
     def __init__(
@@ -172,11 +272,13 @@ class ILASDP(ClusterMixin, BaseEstimator):
         *,
         ridge: float = 1e-3,
         shrinkage: str | float = 0.0,
-        max_rounds: int = 10,
+        max_rounds: int = 30,
         rank: int = 2,
-        tol: float = 1e-6,
+        tol: float = 1e-3,
         max_iter: int = 50000,
-        n_threads: int = 1,
+        n_init: int = 10,
+        n_threads: int | None = 1,
+        verbose: int = 0,
         random_state: object = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -186,29 +288,38 @@ class ILASDP(ClusterMixin, BaseEstimator):
         self.rank = rank
         self.tol = tol
         self.max_iter = max_iter
+        self.n_init = n_init
         self.n_threads = n_threads
+        self.verbose = verbose
         self.random_state = random_state
 
     def fit(self, X: object, y: object = None) -> ILASDP:
         """Run iLA-SDP on X; returns self."""
+        from ridgeline._validation import check_int
+
+        check_int(self.n_clusters, "n_clusters", 1)
         Xv = validate_data(self, X, dtype=np.float64, ensure_min_samples=1)
         if Xv.shape[0] < self.n_clusters:
             msg = f"n_samples={Xv.shape[0]} should be >= n_clusters={self.n_clusters}"
             raise ValueError(msg)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            res = ila_sdp(
-                Xv,
-                self.n_clusters,
-                ridge=self.ridge,
-                shrinkage=self.shrinkage,
-                max_rounds=self.max_rounds,
-                rank=self.rank,
-                tol=self.tol,
-                max_iter=self.max_iter,
-                n_threads=self.n_threads,
-                rng=_seed(self.random_state),
-            )
+        res = _ila_sdp(
+            Xv,
+            self.n_clusters,
+            ridge=self.ridge,
+            shrinkage=self.shrinkage,
+            max_rounds=self.max_rounds,
+            rank=self.rank,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            n_init=self.n_init,
+            n_threads=self.n_threads,
+            init_labels=None,
+            progress=False,
+            verbose=self.verbose,
+            rng=_seed(self.random_state),
+            stacklevel=3,
+            warn=False,
+        )
         if not res.converged:
             msg = f"ILASDP did not converge in max_rounds={self.max_rounds} (or a solve hit max_iter)"
             warnings.warn(msg, ConvergenceWarning, stacklevel=2)
@@ -216,7 +327,9 @@ class ILASDP(ClusterMixin, BaseEstimator):
         self.means_ = res.means
         self.covariances_ = res.covariances
         self.weights_ = np.bincount(res.labels, minlength=self.n_clusters) / Xv.shape[0]
+        self.log_likelihood_ = res.log_likelihood
         self.infeasibility_ = res.infeasibility
+        self.converged_ = res.converged
         self.n_iter_ = res.n_iter
         self.n_rounds_ = res.n_rounds
         return self
@@ -225,17 +338,54 @@ class ILASDP(ClusterMixin, BaseEstimator):
         """Fit and return ``labels_``."""
         return self.fit(X).labels_
 
-    def _log_resp(self, X: np.ndarray) -> np.ndarray:
+    def _log_joint(self, X: np.ndarray) -> np.ndarray:
+        """``log(w_k N(x_i | mu_k, S_k))``, shape (n_samples, n_clusters); -inf for empty clusters."""
         K, p = self.means_.shape
-        out = np.empty((X.shape[0], K))
+        out = np.full((X.shape[0], K), -np.inf)
         for k in range(K):
+            if self.weights_[k] <= 0.0:
+                continue
             L = np.linalg.cholesky(self.covariances_[k])
             Yk = np.linalg.solve(L, (X - self.means_[k]).T).T
-            out[:, k] = -0.5 * np.sum(Yk * Yk, axis=1) - np.sum(np.log(np.diag(L)))
+            logdet = 2.0 * np.sum(np.log(np.diag(L)))
+            out[:, k] = math.log(self.weights_[k]) - 0.5 * (np.sum(Yk * Yk, axis=1) + logdet + p * math.log(2 * math.pi))
         return out
 
-    def predict(self, X: object) -> np.ndarray:
-        """Most likely cluster of each point under the fitted Gaussians (equal weights)."""
+    def _validated(self, X: object) -> np.ndarray:
         check_is_fitted(self)
-        Xv = validate_data(self, X, dtype=np.float64, reset=False)
-        return np.argmax(self._log_resp(Xv), axis=1).astype(np.intp)
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
+    def predict(self, X: object) -> np.ndarray:
+        """Most likely cluster of each point under the fitted Gaussian mixture."""
+        return np.argmax(self._log_joint(self._validated(X)), axis=1).astype(np.intp)
+
+    def score_samples(self, X: object) -> np.ndarray:
+        """Log-density of each point under the fitted mixture ``sum_k w_k N(mu_k, S_k)``."""
+        lj = self._log_joint(self._validated(X))
+        m = np.max(lj, axis=1, keepdims=True)
+        return (m + np.log(np.sum(np.exp(lj - m), axis=1, keepdims=True)))[:, 0]
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        """Posterior probability of each cluster, shape (n_samples, n_clusters)."""
+        lj = self._log_joint(self._validated(X))
+        m = np.max(lj, axis=1, keepdims=True)
+        w = np.exp(lj - m)
+        return w / np.sum(w, axis=1, keepdims=True)
+
+    def score(self, X: object, y: object = None) -> float:
+        """Mean log-likelihood per sample under the fitted mixture (as GaussianMixture.score)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def _n_parameters(self) -> int:
+        K, p = self.means_.shape
+        return int(K * p + K * p * (p + 1) // 2 + K - 1)
+
+    def bic(self, X: object) -> float:
+        """Bayesian information criterion on X (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return -2.0 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X: object) -> float:
+        """Akaike information criterion on X (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()

@@ -27,6 +27,7 @@ from ridgeline.nested._sampler import CLikelihood, NestedSampler, sample
 from ridgeline.nested._surrogate import SurrogateOptions
 
 _io.register("nested.NestedResult", "ridgeline.nested._results:NestedResult")
+_io.register("nested.dynesty.Results", "ridgeline.nested.dynesty:Results")  # the dynesty drop-in's results
 
 __all__ = [
     "CLikelihood",

@@ -6,6 +6,7 @@
 - :func:`density`: stochastic Lanczos quadrature (nodes and weights, pdf, cdf, plot).
 - :func:`outliers`: outlier eigenvalues vs the bulk.
 - :class:`MLP`: built-in networks with exact R-operator Hessian and Gauss-Newton products.
+- :mod:`ridgeline.spectra.datasets`: sample data (digits) and a small trainer.
 
 Kernels run in C++ (``ridgeline._core.spectra``); compiled operators run there
 without the GIL, Python callbacks are driven by reverse communication.
@@ -26,6 +27,12 @@ from ridgeline.spectra._algorithms import (
 )
 from ridgeline.spectra._mlp import MLP, MLPOperator
 from ridgeline.spectra._operators import LinearOperator, aslinearoperator, torch_hessian
+
+from ridgeline import _io
+
+for _name in ("EigshResult", "TraceResult", "SpectralDensity", "OutlierResult"):
+    _io.register(f"spectra.{_name}", f"ridgeline.spectra._algorithms:{_name}")
+del _name
 
 __all__ = [
     "MLP",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 
@@ -18,11 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--k", type=int, default=5, help="top eigenvalues to print (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", default="spectra_density.png", help="density plot path ('' to skip)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the results (no plot)")
     args = p.parse_args(argv)
     if args.hidden < 1 or args.steps < 0 or args.k < 1:
         p.error("--hidden and --k must be >= 1, --steps >= 0")
     try:
-        from ridgeline.spectra._data import digits, train
+        from ridgeline.spectra.datasets import digits, train
     except ImportError as err:  # pragma: no cover
         print(f"ridgeline spectra: {err}")
         return 1
@@ -32,26 +34,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     net = MLP([64, args.hidden, 10], activation=args.activation)
     t0 = time.perf_counter()
     params = train(net, X, y, rng=args.seed, steps=args.steps, lr=0.1, momentum=0.9)
+    t_train = time.perf_counter() - t0
     acc = float(np.mean(np.argmax(_logits(net, params, X), axis=1) == y))
-    print(f"MLP {list(net.layer_sizes)} ({args.activation}), P = {net.n_params}, digits N = {X.shape[0]}")
-    print(f"trained {args.steps} steps in {time.perf_counter() - t0:.2f} s: loss {net.loss(params, X, y):.4g}, "
-          f"train accuracy {acc:.3f}")
+    loss = float(net.loss(params, X, y))
     H = net.hessian_operator(params, X, y)
     t0 = time.perf_counter()
     top = eigsh(H, k=args.k, rng=args.seed)
-    print(f"\ntop-{args.k} eigenvalues ({top.n_matvec} HVPs, {time.perf_counter() - t0:.3f} s):")
-    for lam, res in zip(top.eigenvalues[::-1], top.residuals[::-1]):
-        print(f"  {lam: .10e}   residual {res:.1e}")
+    t_top = time.perf_counter() - t0
     t0 = time.perf_counter()
     tr = trace(H, rng=args.seed)
-    print(f"\ntrace = {tr.value:.6g} +- {tr.stderr:.2g} ({tr.method}, {tr.n_matvec} HVPs, "
-          f"{time.perf_counter() - t0:.3f} s)")
+    t_tr = time.perf_counter() - t0
     out = outliers(H, rng=args.seed)
-    print(f"outliers: {out.n_outliers} above the bulk edge {out.bulk_edge:.4g} (10 classes)")
     t0 = time.perf_counter()
     dens = density(H, rng=args.seed)
-    print(f"density: SLQ 10 x 80 in {time.perf_counter() - t0:.3f} s ({dens.n_deflated} Ritz pairs deflated), "
-          f"mass below 0: {float(dens.cdf(0.0)):.3f}")
+    t_dens = time.perf_counter() - t0
+    below = float(dens.cdf(0.0))
+    if args.json:
+        report = {
+            "network": {"layer_sizes": list(net.layer_sizes), "activation": args.activation, "n_params": net.n_params},
+            "data": {"name": "digits", "n_samples": int(X.shape[0])},
+            "training": {"steps": args.steps, "loss": loss, "accuracy": acc, "seconds": t_train},
+            "eigsh": {"k": args.k, "eigenvalues": top.eigenvalues[::-1].tolist(),
+                      "residuals": top.residuals[::-1].tolist(), "n_matvec": top.n_matvec,
+                      "converged": top.converged, "seconds": t_top},
+            "trace": {"value": tr.value, "stderr": tr.stderr, "method": tr.method, "n_matvec": tr.n_matvec,
+                      "seconds": t_tr},
+            "outliers": {"n_outliers": out.n_outliers, "outliers": out.outliers.tolist(),
+                         "bulk_edge": out.bulk_edge},
+            "density": {"n_probes": 10, "n_steps": 80, "n_matvec": dens.n_matvec, "n_deflated": dens.n_deflated,
+                        "mass_below_zero": below, "seconds": t_dens},
+        }
+        print(json.dumps(report))
+        return 0
+    print(f"MLP {list(net.layer_sizes)} ({args.activation}), P = {net.n_params}, digits N = {X.shape[0]}")
+    print(f"trained {args.steps} steps in {t_train:.2f} s: loss {loss:.4g}, train accuracy {acc:.3f}")
+    print(f"\ntop-{args.k} eigenvalues ({top.n_matvec} HVPs, {t_top:.3f} s):")
+    for lam, res in zip(top.eigenvalues[::-1], top.residuals[::-1]):
+        print(f"  {lam: .10e}   residual {res:.1e}")
+    print(f"\ntrace = {tr.value:.6g} +- {tr.stderr:.2g} ({tr.method}, {tr.n_matvec} HVPs, {t_tr:.3f} s)")
+    print(f"outliers: {out.n_outliers} above the bulk edge {out.bulk_edge:.4g} (10 classes)")
+    print(f"density: SLQ 10 x 80 in {t_dens:.3f} s ({dens.n_deflated} Ritz pairs deflated), mass below 0: {below:.3f}")
     if args.plot:
         try:
             import matplotlib

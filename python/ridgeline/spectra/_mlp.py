@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,12 +11,29 @@ import numpy as np
 
 from ridgeline import _core
 from ridgeline._random import seed_from
+from ridgeline._validation import check_choice, check_int, check_n_threads
 from ridgeline.spectra._operators import LinearOperator
 
 __all__ = ["MLP", "MLPOperator"]
 
 _ACTIVATIONS = ("tanh", "relu")
 _LOSSES = ("cross_entropy", "squared")
+def _real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a numpy array of real numbers (TypeError for strings, objects, complex)."""
+    if isinstance(value, (str, bytes)):
+        msg = f"{name} must be an array of numbers, got a {type(value).__name__}"
+        raise TypeError(msg)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        msg = f"{name} must be a rectangular array of numbers: {err}"
+        raise ValueError(msg) from err
+    if arr.dtype.kind not in "biuf":
+        msg = f"{name} must be an array of real numbers, got dtype {arr.dtype}"
+        raise TypeError(msg)
+    return arr
+
+
 class MLPOperator(LinearOperator):
     """Hessian (or Gauss-Newton matrix) of an :class:`MLP` loss at fixed (params, X, y).
 
@@ -96,25 +114,17 @@ class MLP:
         n_threads: int = 1,
         isa: str = "auto",
     ) -> None:
-        sizes = [int(s) for s in layer_sizes]
+        if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+            msg = f"layer_sizes={layer_sizes!r} must be a sequence of integers"
+            raise TypeError(msg)
+        sizes = [check_int(s, f"layer_sizes[{i}]", low=1, high=2**31 - 1) for i, s in enumerate(layer_sizes)]
         if len(sizes) < 2:
             msg = f"layer_sizes={list(layer_sizes)} must have at least 2 entries"
             raise ValueError(msg)
-        if any(s < 1 for s in sizes):
-            msg = f"layer_sizes={sizes} must all be >= 1"
-            raise ValueError(msg)
-        if activation not in _ACTIVATIONS:
-            msg = f"unknown activation {activation!r}; expected one of 'tanh', 'relu'"
-            raise ValueError(msg)
-        if loss not in _LOSSES:
-            msg = f"unknown loss {loss!r}; expected one of 'cross_entropy', 'squared'"
-            raise ValueError(msg)
-        if isa not in ("auto", "avx2", "baseline"):
-            msg = f"unknown isa {isa!r}; expected one of 'auto', 'avx2', 'baseline'"
-            raise ValueError(msg)
-        if int(n_threads) < 1:
-            msg = f"n_threads={n_threads} must be >= 1"
-            raise ValueError(msg)
+        activation = check_choice(activation, "activation", _ACTIVATIONS)
+        loss = check_choice(loss, "loss", _LOSSES)
+        isa = check_choice(isa, "isa", ("auto", "avx2", "baseline"))
+        n_threads = check_n_threads(n_threads) or (os.cpu_count() or 1)
         self.layer_sizes = tuple(sizes)
         self.activation = activation
         self.loss_name = loss
@@ -154,7 +164,7 @@ class MLP:
 
     # ----------------------------------------------------------------- checks
     def _check_params(self, params: Any) -> np.ndarray:
-        p = np.ascontiguousarray(params, dtype=np.float64)
+        p = np.ascontiguousarray(_real_array(params, "params"), dtype=np.float64)
         if p.ndim != 1 or p.shape[0] != self.n_params:
             msg = f"params has shape {p.shape}, expected ({self.n_params},)"
             raise ValueError(msg)
@@ -164,7 +174,7 @@ class MLP:
         return p
 
     def _check_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        Xa = np.ascontiguousarray(X, dtype=np.float64)
+        Xa = np.ascontiguousarray(_real_array(X, "X"), dtype=np.float64)
         if Xa.ndim != 2 or Xa.shape[1] != self.layer_sizes[0] or Xa.shape[0] < 1:
             msg = f"X has shape {Xa.shape}, expected (n_samples, {self.layer_sizes[0]})"
             raise ValueError(msg)
@@ -173,7 +183,7 @@ class MLP:
             raise ValueError(msg)
         n, d_out = Xa.shape[0], self.layer_sizes[-1]
         if self.loss_name == "cross_entropy":
-            ya = np.asarray(y)
+            ya = _real_array(y, "y")
             if ya.shape != (n,):
                 msg = f"y has shape {ya.shape}, expected ({n},) integer labels"
                 raise ValueError(msg)
@@ -186,7 +196,7 @@ class MLP:
                 msg = f"y must hold labels in [0, {d_out}), got [{ya.min()}, {ya.max()}]"
                 raise ValueError(msg)
         else:
-            ya = np.asarray(y, dtype=np.float64)
+            ya = np.asarray(_real_array(y, "y"), dtype=np.float64)
             if ya.ndim == 1 and d_out == 1:
                 ya = ya[:, None]
             if ya.shape != (n, d_out):
@@ -224,7 +234,7 @@ class MLP:
 
     def _product(self, params: Any, X: Any, y: Any, v: Any, gauss_newton: bool) -> np.ndarray:
         s = self._state(params, X, y)
-        va = np.asarray(v, dtype=np.float64)
+        va = np.asarray(_real_array(v, "v"), dtype=np.float64)
         if va.ndim not in (1, 2) or va.shape[0] != self.n_params:
             msg = f"v has shape {va.shape}, expected ({self.n_params},) or ({self.n_params}, b)"
             raise ValueError(msg)

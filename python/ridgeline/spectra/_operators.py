@@ -9,12 +9,14 @@ from Python by reverse communication.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ridgeline import _core
+from ridgeline._validation import check_bool, check_callable, check_int, check_n_threads
 
 __all__ = ["LinearOperator", "aslinearoperator", "torch_hessian"]
 
@@ -57,6 +59,11 @@ class LinearOperator:
         self._matvec = matvec
         self._matmat = matmat
         self._core = core
+        # ("dense", array) or ("csr", data, indices, indptr, n_threads): lets the algorithms
+        # build an exactly rescaled copy for matrices with extreme entries.
+        self._source: tuple[Any, ...] | None = None
+        # None: symmetric by construction or already checked; True: probe before use.
+        self._probe_symmetry = core is None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,12 +84,16 @@ class LinearOperator:
         if self._core is not None:
             return np.asarray(self._core.matmat(X))
         if self._matmat is not None:
-            Y = np.asarray(self._matmat(X), dtype=np.float64)
+            Y = _real_output(self._matmat(X), "matmat")
         else:
             assert self._matvec is not None
             Y = np.empty_like(X)
             for j in range(X.shape[1]):
-                Y[:, j] = np.asarray(self._matvec(np.ascontiguousarray(X[:, j])), dtype=np.float64).reshape(-1)
+                y = _real_output(self._matvec(np.ascontiguousarray(X[:, j])), "matvec").reshape(-1)
+                if y.shape != (self.n,):
+                    msg = f"the operator's matvec returned shape {y.shape}, expected ({self.n},)"
+                    raise ValueError(msg)
+                Y[:, j] = y
         if Y.shape != X.shape:
             msg = f"the operator returned shape {Y.shape}, expected {X.shape}"
             raise ValueError(msg)
@@ -95,7 +106,7 @@ class LinearOperator:
             msg = f"x has shape {x.shape}, expected ({self.n},)"
             raise ValueError(msg)
         if self._core is None and self._matvec is not None:
-            y = np.asarray(self._matvec(x), dtype=np.float64).reshape(-1)
+            y = _real_output(self._matvec(x), "matvec").reshape(-1)
             if y.shape != (self.n,):
                 msg = f"the operator returned shape {y.shape}, expected ({self.n},)"
                 raise ValueError(msg)
@@ -115,14 +126,44 @@ class LinearOperator:
         return f"<{type(self).__name__} n={self.n} ({kind})>"
 
 
-def _drive(engine: Any, op: LinearOperator) -> None:
-    """Run a reverse-communication engine: C++ for compiled operators, else Python callbacks."""
-    if op._core is not None:
+def _real_output(value: Any, name: str) -> np.ndarray:
+    """A product returned by a user callback as a float64 array; complex or non-numeric output is a TypeError."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch tensors
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        msg = f"the operator's {name} returned {type(value).__name__}, not an array of numbers: {err}"
+        raise TypeError(msg) from err
+    if arr.dtype.kind == "c":
+        msg = (
+            f"the operator's {name} returned complex values (dtype {arr.dtype}); "
+            "only real symmetric operators are supported"
+        )
+        raise TypeError(msg)
+    if arr.dtype.kind not in "biuf":
+        msg = f"the operator's {name} returned dtype {arr.dtype}, not an array of real numbers"
+        raise TypeError(msg)
+    return np.asarray(arr, dtype=np.float64)
+
+
+def _drive(engine: Any, op: LinearOperator, progress: Any = None, apply: Any = None) -> None:
+    """Run a reverse-communication engine: C++ for compiled operators, else Python callbacks.
+
+    ``apply`` overrides the product (rescaled or deflated operators); ``progress`` (a
+    :class:`ridgeline._progress.Progress`) gets one update per product block, which makes
+    the loop run from Python even for compiled operators.
+    """
+    track = progress is not None and progress.active
+    if apply is None and op._core is not None and not track:
         engine.run(op._core)
         return
+    mm = op.matmat if apply is None else apply
     while not engine.done:
         X = engine.request()
-        engine.supply(op.matmat(X))
+        engine.supply(mm(X))
+        if track:
+            progress.update(None, n_matvec=int(engine.n_matvec))
 
 
 def _check_symmetric_dense(A: np.ndarray, name: str) -> None:
@@ -159,9 +200,14 @@ def aslinearoperator(
     matmat : callable, optional
         Batched product ``matmat(V)`` for V of shape (n, b), for a plain callable.
     check_symmetric : bool, default=True
-        Check dense and sparse input for symmetry.
+        Check dense and sparse input for symmetry (exactly, to 1e-10 of the largest
+        entry).  Matrix-free operators are probed once before their first use by
+        :func:`eigsh` or :func:`density`: with random ``x, y``, ``|x^T A y - y^T A x|``
+        must be below ``1e-5 (|x| |A y| + |y| |A x|)`` (two products, counted in
+        ``n_matvec``); pass False to skip the probe.
     n_threads : int, default=1
-        Threads for sparse products (rows split statically; same result for any count).
+        Threads for sparse products (rows split statically; same result for any
+        count); -1 or None for all cores.
 
     Returns
     -------
@@ -184,10 +230,19 @@ def aslinearoperator(
     """
     if isinstance(A, LinearOperator):
         return A
+    check_symmetric = check_bool(check_symmetric, "check_symmetric")
+    threads = check_n_threads(n_threads)
+    threads = threads if threads > 0 else (os.cpu_count() or 1)
     if _is_sparse(A):
         import scipy.sparse as sps
 
         M = sps.csr_matrix(A)
+        if M.dtype.kind == "c":
+            msg = f"A must be real, got a sparse matrix of complex dtype {M.dtype}"
+            raise TypeError(msg)
+        if M.dtype.kind not in "biuf":
+            msg = f"A must be a numeric matrix, got dtype {M.dtype}"
+            raise TypeError(msg)
         if M.ndim != 2 or M.shape[0] != M.shape[1] or M.shape[0] == 0:
             msg = f"A must be a non-empty square matrix, got shape {M.shape}"
             raise ValueError(msg)
@@ -204,14 +259,15 @@ def aslinearoperator(
             if err > 1e-10 * scale:
                 msg = f"A must be symmetric (max |A - A.T| = {err:.3g})"
                 raise ValueError(msg)
-        core = _core.spectra.CsrOperator(
+        parts = (
             np.ascontiguousarray(M.data, dtype=np.float64),
             np.ascontiguousarray(M.indices, dtype=np.int64),
             np.ascontiguousarray(M.indptr, dtype=np.int64),
-            M.shape[0],
-            int(n_threads),
         )
-        return LinearOperator(M.shape[0], core=core)
+        core = _core.spectra.CsrOperator(*parts, M.shape[0], threads)
+        out = LinearOperator(M.shape[0], core=core)
+        out._source = ("csr", *parts, threads)
+        return out
     if isinstance(A, (np.ndarray, list, tuple)) or (hasattr(A, "__array__") and not hasattr(A, "matvec") and not callable(A)):
         arr = np.asarray(A)
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
@@ -229,20 +285,36 @@ def aslinearoperator(
             raise ValueError(msg)
         if check_symmetric:
             _check_symmetric_dense(arr, "A")
-        return LinearOperator(arr.shape[0], core=_core.spectra.DenseOperator(arr))
+        out = LinearOperator(arr.shape[0], core=_core.spectra.DenseOperator(arr))
+        out._source = ("dense", arr)
+        return out
     if hasattr(A, "shape") and (hasattr(A, "matvec") or hasattr(A, "matmat")):
         shape = tuple(A.shape)
         if len(shape) != 2 or shape[0] != shape[1]:
             msg = f"A must be square, got shape {shape}"
             raise ValueError(msg)
+        dt = getattr(A, "dtype", None)
+        if dt is not None and np.dtype(dt).kind == "c":
+            msg = f"A must be a real operator, got dtype {np.dtype(dt)}"
+            raise TypeError(msg)
+        if shape[0] < 1:
+            msg = f"A must be a non-empty square operator, got shape {shape}"
+            raise ValueError(msg)
         mv = getattr(A, "matvec", None)
         mm = getattr(A, "matmat", None)
-        return LinearOperator(int(shape[0]), matvec=mv, matmat=mm)
+        out = LinearOperator(int(shape[0]), matvec=mv, matmat=mm)
+        out._probe_symmetry = check_symmetric
+        return out
     if callable(A):
         if n is None:
             msg = "n is required when A is a plain callable"
             raise ValueError(msg)
-        return LinearOperator(int(n), matvec=A, matmat=matmat)
+        n = check_int(n, "n", low=1)
+        if matmat is not None:
+            check_callable(matmat, "matmat")
+        out = LinearOperator(n, matvec=A, matmat=matmat)
+        out._probe_symmetry = check_symmetric
+        return out
     msg = (
         f"cannot make a linear operator from {type(A).__name__}; expected an array, a scipy sparse matrix, "
         "a scipy LinearOperator, an object with shape and matvec, or a callable with n"
@@ -302,4 +374,6 @@ def torch_hessian(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, t
         hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
         return torch.cat([h.reshape(-1) for h in hv]).detach().to(torch.float64).numpy()
 
-    return LinearOperator(n, matvec=matvec)
+    op = LinearOperator(n, matvec=matvec)
+    op._probe_symmetry = False  # a Hessian is symmetric by construction
+    return op

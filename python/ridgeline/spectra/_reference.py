@@ -129,9 +129,7 @@ def lanczos_eigs(
             want = _order(theta, which)[:k]
             res = beta * np.abs(S[j, want])
             scale = tol * np.maximum(np.abs(theta[want]), np.cbrt(_EPS * _EPS) * anorm)
-            gap = np.array([np.min(np.abs(np.delete(theta, i) - theta[i])) if size > k else 0.0 for i in want])
-            gap = np.where(res > 0.5 * gap, 0.0, gap)
-            ok = np.all((res <= scale) | (res * res <= scale * gap))
+            ok = bool(np.all(res <= scale))  # ARPACK's Ritz-estimate test
             # after a breakdown, accept only if a fresh direction breaks down again at once
             if (ok and (not breakdown or prev_breakdown)) or exhausted or n_mv >= max_matvec:
                 converged = bool(ok or exhausted)

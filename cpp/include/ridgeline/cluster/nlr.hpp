@@ -537,7 +537,13 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
   double inner_c = opt.dual_c;  // inner-solve accuracy asked before a dual step, relative to infeasibility
   while (it < opt.max_iter) {
     ++it;
-    if ((it & 15) == 0) poll_or_throw(poll);
+    if ((it & 15) == 0) {
+      poll_or_throw(poll);
+      if (opt.report) opt.report(it, cur.infeas, stat);
+      // a non-finite objective cannot recover (data or covariances out of the double range)
+      require(std::isfinite(cur.f), "the SDP solver met non-finite values; rescale the data (its squared "
+                                    "distances or covariances leave the double range)");
+    }
     double fref = -std::numeric_limits<double>::infinity();
     for (double h : hist) fref = std::max(fref, h);
     double dd = 0.0;
@@ -625,6 +631,7 @@ inline Mat centre_scale(const Mat& X, double* scale2, int threads) {
     const auto B = Y.middleRows(static_cast<Eigen::Index>(i0), static_cast<Eigen::Index>(i1 - i0));
     return Mat(B.transpose() * B);
   });
+  require(gram.allFinite(), "X is too large: its squared norms leave the double range (rescale it)");
   double s2 = 0.0;
   if (gram.size() > 0) {
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(Eigen::MatrixXd(gram), Eigen::EigenvaluesOnly);
@@ -706,10 +713,14 @@ inline LACost make_la_cost(const Mat& X, const std::vector<Eigen::MatrixXd>& cov
     // Y_k = Xc L^{-T}: solve L Y_k^T = Xc^T
     Mat Yk = llt.matrixL().solve(Xc.transpose()).transpose();
     Vec dk = Yk.rowwise().squaredNorm();
+    const double ld = 2.0 * L.diagonal().array().log().sum();
+    require(dk.allFinite() && std::isfinite(ld),
+            "covariance " + std::to_string(k) +
+                " is too small or too ill-conditioned for the data: the whitened distances leave the double range");
     dmax = std::max(dmax, dk.maxCoeff());
     c.Y.push_back(std::move(Yk));
     c.d.push_back(std::move(dk));
-    c.logdet.push_back(2.0 * L.diagonal().array().log().sum());
+    c.logdet.push_back(ld);
   }
   c.scale = 1.0 / dmax;
   return c;

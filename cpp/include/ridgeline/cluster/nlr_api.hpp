@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ridgeline/common/errors.hpp"
@@ -25,6 +26,9 @@ struct NLROptions {
   int stall_duals = 20;    // the cap doubles after this many dual steps without halving the best infeasibility
   int threads = 1;
   bool multiplier_init = false;  // start from the least-squares multiplier at the projected U0
+  // Progress report, called every 16 iterations right after the interrupt poll with
+  // (iteration, infeasibility, stationarity); it may throw to stop the run.  Empty: none.
+  std::function<void(long, double, double)> report;
 };
 
 // Result of the Peng-Wei solve; U is rows x cols, row-major.

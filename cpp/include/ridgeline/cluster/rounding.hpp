@@ -110,6 +110,8 @@ inline KMeansResult kmeans(const Mat& Y, int K, int n_init, int max_iter, std::u
   require(K >= 1, "n_clusters=" + std::to_string(K) + " must be >= 1");
   require(Y.rows() >= K, "n_samples=" + std::to_string(Y.rows()) + " should be >= n_clusters=" + std::to_string(K));
   require(n_init >= 1, "n_init=" + std::to_string(n_init) + " must be >= 1");
+  require(max_iter >= 1, "max_iter=" + std::to_string(max_iter) + " must be >= 1");
+  require(Y.cols() >= 1, "Y must have at least one column");
   std::vector<KMeansResult> runs(static_cast<std::size_t>(n_init));
   parallel_for(static_cast<std::size_t>(n_init), resolve_threads(threads), [&](std::size_t a, std::size_t b, int) {
     for (std::size_t j = a; j < b; ++j) runs[j] = kmeans_once(Y, K, max_iter, seed, 1000 + j);
