@@ -39,6 +39,10 @@ class CallbackError(RuntimeError):
     """Raised on purpose by a fuzzed callback (must reach the caller unchanged)."""
 
 
+class SkipRest(Exception):
+    """The object of a sequence could not be made: the rest of the case is skipped, not counted."""
+
+
 class Garbage:
     """An object no binding accepts as a number or an array."""
 
@@ -508,7 +512,7 @@ def case_nested(g: Gen, core: Any) -> list[Call]:
             ("bound", "str", g.pick(["none", "single", "multi"])), ("enlarge", "float", 1.25),
             ("update_interval", "int", g.pick([1, 10, 50])), ("first_update_eff", "float", 0.5),
             ("batch_min", "int", 1), ("batch_max", "int", g.pick([1, 4]))]
-    args, kw = fuzz(g, spec, 0.35)
+    args, kw = fuzz(g, spec, 0.25)
     out: list[Call] = []
 
     def construct() -> Any:
@@ -521,14 +525,17 @@ def case_nested(g: Gen, core: Any) -> list[Call]:
     def on(method: str) -> Callable[..., Any]:
         def f(*a: Any, **k: Any) -> Any:
             if not holder:
-                raise RuntimeError("no sampler (constructor failed)")
+                raise SkipRest
             return getattr(holder[0], method)(*a, **k)
 
         f.__name__ = method
         return f
 
-    for _ in range(g.int(1, 5)):
-        step = g.pick(["set_loglike_builtin", "set_loglike_python", "set_loglike_python", "set_transform_affine",
+    first = []
+    if g.p(0.85):  # most sequences start with a likelihood, so that runs get going
+        first = [g.pick(["set_loglike_builtin", "set_loglike_python", "set_loglike_python"])]
+    for j in range(g.int(1, 5) + len(first)):
+        step = first[0] if j < len(first) else g.pick(["set_loglike_builtin", "set_loglike_python", "set_loglike_python", "set_transform_affine",
                        "set_transform_builtin", "set_transform_python", "set_sample", "set_threads", "run", "run",
                        "run", "run_until", "draw_above", "set_live", "evaluate", "dump_load", "load_garbage",
                        "state", "bound", "delta_logz", "set_loglike_cfunc"])
@@ -573,7 +580,7 @@ def case_nested(g: Gen, core: Any) -> list[Call]:
         elif step in ("dump_load", "load_garbage"):
             def dump_load(flip: bool = step == "load_garbage", seed: int = g.int(0, 2**31)) -> Any:
                 if not holder:
-                    raise RuntimeError("no sampler (constructor failed)")
+                    raise SkipRest
                 data = holder[0].dump_state()
                 if len(holder) < 2:
                     holder.append(data)
@@ -610,6 +617,28 @@ def _blobs(g: Gen, n: int, p: int, K: int) -> np.ndarray:
     return centers[np.arange(n) % K] + g.r.standard_normal((n, p))
 
 
+def _cluster_progress(g: Gen, core: Any) -> Any:
+    kind = g.pick(["none", "none", "ok", "raise", "kbint", "garbage", "wrong_sig", "reenter"])
+    if kind == "none":
+        return None
+    if kind == "wrong_sig":
+        return lambda: None
+    calls = [0]
+
+    def progress(it: Any, infeas: Any, stat: Any) -> Any:
+        calls[0] += 1
+        if kind == "raise" and calls[0] >= 2:
+            raise CallbackError("progress")
+        if kind == "kbint" and calls[0] >= 2:
+            raise KeyboardInterrupt
+        if kind == "reenter" and calls[0] == 1:
+            core.cluster.peng_wei(np.eye(4), 2, 2, 0, max_iter=5)
+        return Garbage()
+
+    progress.__name__ = f"progress_{kind}"
+    return progress
+
+
 def case_cluster(g: Gen, core: Any) -> list[Call]:
     m = core.cluster
     which = g.pick(["peng_wei", "peng_wei", "la_sdp", "round_factor", "kmeans", "kmeans", "cpu_has_avx2_fma"])
@@ -619,7 +648,8 @@ def case_cluster(g: Gen, core: Any) -> list[Call]:
         spec = [("X", "array", X), ("n_clusters", "int", K), ("rank", "int", g.pick([K, K + 1])),
                 ("seed", "int", g.int(0, 99)), ("tol", "float", 1e-4), ("max_iter", "int", g.pick([1, 50, 300])),
                 ("beta0", "float", -1.0), ("threads", "int", g.pick([1, 2])), ("dual_c", "float", 1.0),
-                ("dual_bb", "float", 100.0), ("isa", "str", g.pick(["auto", "baseline"]))]
+                ("dual_bb", "float", 100.0), ("isa", "str", g.pick(["auto", "baseline"])),
+                ("progress", "obj", _cluster_progress(g, core)), ("progress_interval", "float", g.pick([0.0, 0.1]))]
         args, kw = fuzz(g, spec)
         return [call("cluster.peng_wei", m.peng_wei, args, kw)]
     if which == "la_sdp":
@@ -627,7 +657,8 @@ def case_cluster(g: Gen, core: Any) -> list[Call]:
         U0 = np.abs(g.r.standard_normal((n, K * 2))) / n
         spec = [("X", "array", X), ("covariances", "array", covs), ("U0", "array", U0), ("rank", "int", 2),
                 ("tol", "float", 1e-4), ("max_iter", "int", g.pick([1, 50, 200])), ("beta0", "float", -1.0),
-                ("threads", "int", 1)]
+                ("threads", "int", 1), ("progress", "obj", _cluster_progress(g, core)),
+                ("progress_interval", "float", g.pick([0.0, 0.1]))]
         args, kw = fuzz(g, spec)
         return [call("cluster.la_sdp", m.la_sdp, args, kw)]
     if which == "round_factor":
@@ -707,7 +738,7 @@ def case_spectra(g: Gen, core: Any) -> list[Call]:
     def on(attr: str, prop: bool = False) -> Callable[..., Any]:
         def f(*a: Any, **k: Any) -> Any:
             if not holder:
-                raise RuntimeError("no object (constructor failed)")
+                raise SkipRest
             v = getattr(holder[0], attr)
             return v if prop else v(*a, **k)
 
@@ -765,7 +796,7 @@ def case_spectra(g: Gen, core: Any) -> list[Call]:
             elif st == "operator":
                 def mk_op(gn: Any, nt: Any) -> Any:
                     if not holder:
-                        raise RuntimeError("no state")
+                        raise SkipRest
                     o = sp.MlpOperator(holder[0], gn, nt)
                     return o.matvec(np.ones(o.n))
 
@@ -810,7 +841,7 @@ def case_spectra(g: Gen, core: Any) -> list[Call]:
         if st == "drive":
             def drive(steps: int = g.int(1, 50), scale: float = g.pick([1.0, 1.0, 1e300, 1e-300])) -> Any:
                 if not holder:
-                    raise RuntimeError("no engine")
+                    raise SkipRest
                 e = holder[0]
                 for _ in range(steps):
                     if e.done:
@@ -822,7 +853,7 @@ def case_spectra(g: Gen, core: Any) -> list[Call]:
         elif st == "supply_bad":
             def supply_bad(sub: int = g.int(0, 2**31)) -> Any:
                 if not holder:
-                    raise RuntimeError("no engine")
+                    raise SkipRest
                 req = holder[0].request()
                 good = A @ req if req.shape[0] == n else np.zeros(req.shape)
                 return holder[0].supply(mutate_array(Gen(sub, 0), good))
@@ -835,7 +866,7 @@ def case_spectra(g: Gen, core: Any) -> list[Call]:
 
             def run(nn: int = nn, sub: int = g.int(0, 2**31)) -> Any:
                 if not holder:
-                    raise RuntimeError("no engine")
+                    raise SkipRest
                 return holder[0].run(_operator(Gen(sub, 1), core, nn))
 
             out.append(call(f"{cls}.run(op n={nn})", run, [], {}))
@@ -895,6 +926,8 @@ def main(argv: list[str]) -> int:
             out.flush()
             try:
                 res = thunk()
+            except SkipRest:
+                break
             except ALLOWED as exc:
                 outcomes.append(type(exc).__name__ if not isinstance(exc, CallbackError) else "CallbackError")
             except BaseException as exc:  # noqa: BLE001 - report, do not die
