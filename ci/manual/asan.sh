@@ -33,7 +33,7 @@ ln -s "$build"/_core*.so "$pkg/ridgeline/"
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
 # detect_leaks=0: CPython's own interpreter state is reported as leaked.  A huge allocation
 # from numpy returns NULL (MemoryError) instead of an ASan report.
-export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=8192
+export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=2048
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export PYTHONPATH=$pkg
 cd "$root"
