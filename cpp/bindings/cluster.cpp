@@ -65,6 +65,10 @@ std::function<void(long, double, double)> make_report(const py::object& cb, doub
 rc::NLROptions options(double tol, long max_iter, double beta0, int threads, double dual_c = 1.0, double dual_bb = 100.0) {
   if (!(tol > 0.0)) throw std::invalid_argument("tol=" + std::to_string(tol) + " must be > 0");
   if (max_iter < 1) throw std::invalid_argument("max_iter=" + std::to_string(max_iter) + " must be >= 1");
+  // a non-finite penalty or dual setting turns every iterate into NaN
+  if (!std::isfinite(beta0)) throw std::invalid_argument("beta0=" + std::to_string(beta0) + " must be finite (<= 0: automatic)");
+  if (!std::isfinite(dual_c)) throw std::invalid_argument("dual_c=" + std::to_string(dual_c) + " must be finite");
+  if (!std::isfinite(dual_bb)) throw std::invalid_argument("dual_bb=" + std::to_string(dual_bb) + " must be finite");
   rc::NLROptions o;
   o.tol = tol;
   o.max_iter = max_iter;
@@ -235,6 +239,8 @@ void bind_cluster(py::module_& m) {
           py::gil_scoped_release release;
           res = rc::kmeans(Ym, n_clusters, n_init, max_iter, seed, threads);
         }
+        if (!std::isfinite(res.inertia))
+          throw std::invalid_argument("Y is too large in magnitude: the squared distances overflow (rescale it)");
         KMeansResult o;
         o.labels = py::array_t<std::int64_t>(static_cast<py::ssize_t>(res.labels.size()));
         std::copy(res.labels.begin(), res.labels.end(), o.labels.mutable_data());

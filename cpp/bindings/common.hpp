@@ -20,11 +20,14 @@ namespace ridgeline::bind {
 // A poll function for the cores: takes the GIL and runs Python's signal handlers.
 // If a handler raised (Ctrl-C), the error stays set and the core throws Interrupted,
 // which the translator registered in module.cpp turns back into that exception.
+// Rate-limited (ridgeline::rate_limited): the GIL is taken at most every few
+// milliseconds however often a core polls.  Python runs signal handlers in the
+// main thread only, so a core must poll from the thread that called it.
 inline PollFn python_poll() {
-  return [] {
+  return ridgeline::rate_limited([] {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
-  };
+  });
 }
 
 // Whether this CPU runs the kernels compiled a second time for AVX2 + FMA

@@ -34,6 +34,23 @@ nested::BoundKind parse_bound(const std::string& b) {
 }
 
 class PySampler {
+  // Set while run / run_until / draw_above / evaluate execute: a callback of this
+  // sampler that calls one of its mutating methods (which would free or resize
+  // what the running loop uses) gets a RuntimeError instead.
+  bool busy_ = false;
+  struct Busy {
+    bool& b;
+    explicit Busy(bool& f) : b(f) { b = true; }
+    ~Busy() { b = false; }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+  };
+  void not_busy(const char* method) const {
+    if (busy_)
+      throw std::runtime_error(std::string(method) +
+                               "() called while this sampler is running (from one of its own callbacks)");
+  }
+
  public:
   PySampler(int ndim, int nlive, std::uint64_t seed, const std::string& bound, double enlarge, int update_interval,
             double first_update_eff, int batch_min, int batch_max) {
@@ -53,11 +70,13 @@ class PySampler {
   }
 
   void set_loglike_builtin(const std::string& name) {
+    not_busy("set_loglike_builtin");
     ev_.problem = nested::BuiltinProblem::make(name, ev_.d);
     ev_.lkind = LKind::builtin;
     ev_.lfn = py::none();
   }
   void set_loglike_cfunc(std::uintptr_t address, std::uintptr_t data) {
+    not_busy("set_loglike_cfunc");
     if (address == 0) throw std::invalid_argument("address=0 is not a valid function pointer");
     ev_.cfn = reinterpret_cast<CLogLike>(address);
     ev_.cdata = reinterpret_cast<void*>(data);
@@ -65,11 +84,13 @@ class PySampler {
     ev_.lfn = py::none();
   }
   void set_loglike_python(py::object fn, bool vectorized) {
+    not_busy("set_loglike_python");
     if (!PyCallable_Check(fn.ptr())) throw py::type_error("loglike must be callable");
     ev_.lfn = std::move(fn);
     ev_.lkind = vectorized ? LKind::py_vector : LKind::py_scalar;
   }
   void set_transform_affine(const std::vector<double>& lo, const std::vector<double>& hi) {
+    not_busy("set_transform_affine");
     if (lo.size() != static_cast<std::size_t>(ev_.d) || hi.size() != lo.size())
       throw std::invalid_argument("lo and hi must have length ndim=" + std::to_string(ev_.d));
     for (std::size_t i = 0; i < lo.size(); ++i) {
@@ -80,6 +101,10 @@ class PySampler {
     ev_.tfn = py::none();
   }
   void set_transform_builtin() {
+    not_busy("set_transform_builtin");
+    if (ev_.lkind != LKind::builtin || ev_.problem.lo.size() != static_cast<std::size_t>(ev_.d))
+      throw std::invalid_argument("set_transform_builtin needs a built-in likelihood of ndim=" + std::to_string(ev_.d) +
+                                  " (call set_loglike_builtin first)");
     ev_.lo = ev_.problem.lo;
     ev_.scale.resize(ev_.lo.size());
     for (std::size_t i = 0; i < ev_.lo.size(); ++i) ev_.scale[i] = ev_.problem.hi[i] - ev_.problem.lo[i];
@@ -87,6 +112,7 @@ class PySampler {
     ev_.tfn = py::none();
   }
   void set_transform_python(py::object fn, bool vectorized) {
+    not_busy("set_transform_python");
     if (!PyCallable_Check(fn.ptr())) throw py::type_error("prior_transform must be callable");
     ev_.tfn = std::move(fn);
     ev_.tkind = vectorized ? TKind::py_vector : TKind::py_scalar;
@@ -94,6 +120,7 @@ class PySampler {
 
   std::string run(double dlogz, std::int64_t maxiter, std::int64_t maxcall, py::object progress,
                   std::int64_t progress_every) {
+    not_busy("run");
     if (!(dlogz >= 0.0)) throw std::invalid_argument("dlogz=" + std::to_string(dlogz) + " must be >= 0");
     nested::RunLimits lim;
     lim.dlogz = dlogz;
@@ -114,6 +141,7 @@ class PySampler {
   // How replacements are drawn: 'unif' (bounded rejection), 'slice' or 'auto'.
   void set_sample(const std::string& kind, int slice_steps, double chord_scale, int slice_dim,
                   const std::string& slice_start) {
+    not_busy("set_sample");
     nested::SliceSettings ss;
     ss.nsteps = slice_steps;
     ss.chord_scale = chord_scale;
@@ -135,6 +163,7 @@ class PySampler {
   // --- dynamic nested sampling (batches of live points) ---
   void set_live(const ridgeline::bind::farray& u, const ridgeline::bind::farray& x, const ridgeline::bind::farray& logl,
                 const ridgeline::bind::farray& birth, double logvol) {
+    not_busy("set_live");
     ridgeline::bind::require_ndim(u, 2, "u");
     ridgeline::bind::require_ndim(x, 2, "x");
     ridgeline::bind::require_ndim(logl, 1, "logl");
@@ -148,6 +177,7 @@ class PySampler {
   }
 
   results::Draw draw_above(double lstar, std::size_t m) {
+    not_busy("draw_above");
     const auto d = static_cast<py::ssize_t>(ev_.d);
     const auto pm = static_cast<py::ssize_t>(m);
     py::array_t<double> u({pm, d}), x({pm, d}), logl(pm);
@@ -160,6 +190,7 @@ class PySampler {
   }
 
   std::string run_until(double logl_stop, double dlogz, std::int64_t maxcall) {
+    not_busy("run_until");
     nested::RunLimits lim;
     lim.dlogz = dlogz;
     lim.logl_stop = logl_stop;
@@ -173,6 +204,7 @@ class PySampler {
   template <class F>
   void released(F&& body) {
     ridgeline::bind::ReleasedGil release(ev_.tstate);
+    const Busy busy(busy_);
     body();
   }
 
@@ -186,11 +218,15 @@ class PySampler {
     return {s.niter, s.ncall, s.logz};
   }
 
-  void set_threads(int n) { ev_.set_threads(n); }
+  void set_threads(int n) {
+    not_busy("set_threads");
+    ev_.set_threads(n);
+  }
 
   // The complete state as bytes (checkpoint payload) and its restoration.
   py::bytes dump_state() const { return py::bytes(nested::dump_state(sampler_->state())); }
   void load_state(const py::bytes& data) {
+    not_busy("load_state");
     const std::string s = data;
     try {
       nested::load_state(sampler_->state(), s);
@@ -201,10 +237,12 @@ class PySampler {
 
   // Evaluate prior transform and likelihood at the rows of u (no counters change).
   results::Evaluation evaluate(const ridgeline::bind::farray& u) {
+    not_busy("evaluate");
     ridgeline::bind::require_ndim(u, 2, "u");
     if (u.shape(1) != ev_.d) throw std::invalid_argument("u must have ndim=" + std::to_string(ev_.d) + " columns");
     const auto m = static_cast<std::size_t>(u.shape(0));
     py::array_t<double> x({u.shape(0), u.shape(1)}), logl(u.shape(0));
+    const Busy busy(busy_);
     ev_.evaluate(u.data(), m, x.mutable_data(), logl.mutable_data());
     results::freeze_all(x, logl);
     return {x, logl};

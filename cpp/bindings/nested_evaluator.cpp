@@ -106,6 +106,8 @@ void NestedEvaluator::set_threads(int n) {
 }
 
 void NestedEvaluator::evaluate(const double* u, std::size_t m, double* x, double* logl) {
+  if (lkind == LKind::unset)
+    throw std::runtime_error("no likelihood is set (set_loglike_builtin, set_loglike_cfunc or set_loglike_python)");
   if (!needs_gil()) {
     transform_affine(u, m, x);
     loglike_compiled(x, m, logl);

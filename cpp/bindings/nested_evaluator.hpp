@@ -21,7 +21,7 @@ namespace ridgeline::bind {
 using CLogLike = double (*)(const double*, std::int64_t, void*);
 
 enum class TKind { affine, py_scalar, py_vector };
-enum class LKind { builtin, cfunc, py_scalar, py_vector };
+enum class LKind { unset, builtin, cfunc, py_scalar, py_vector };
 
 class NestedEvaluator final : public ridgeline::nested::Evaluator {
  public:
@@ -29,7 +29,7 @@ class NestedEvaluator final : public ridgeline::nested::Evaluator {
   TKind tkind = TKind::affine;
   std::vector<double> lo, scale;
   py::object tfn;
-  LKind lkind = LKind::builtin;
+  LKind lkind = LKind::unset;  // a run before set_loglike_* is an error (no default problem)
   ridgeline::nested::BuiltinProblem problem;
   CLogLike cfn = nullptr;
   void* cdata = nullptr;

@@ -52,9 +52,9 @@ struct PyCsr final : rs::LinearOperator {
     ridgeline::bind::require_ndim(indptr, 1, "indptr");
     if (n < 1) throw std::invalid_argument("n=" + std::to_string(n) + " must be >= 1");
     if (n_threads < 1) throw std::invalid_argument("n_threads=" + std::to_string(n_threads) + " must be >= 1");
-    if (indptr.shape(0) != n + 1) {
-      throw std::invalid_argument("indptr has length " + std::to_string(indptr.shape(0)) + ", expected n + 1 = " +
-                                  std::to_string(n + 1));
+    if (indptr.shape(0) - 1 != n) {  // not n + 1: n may be the largest Index (signed overflow)
+      throw std::invalid_argument("indptr has length " + std::to_string(indptr.shape(0)) + ", expected n + 1 for n=" +
+                                  std::to_string(n));
     }
     if (indices.shape(0) != data.shape(0)) {
       throw std::invalid_argument("indices has length " + std::to_string(indices.shape(0)) + ", data has " +

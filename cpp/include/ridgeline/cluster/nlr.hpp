@@ -552,7 +552,8 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
       cost.apply(nxt.U, nxt.CU, th);
       detail::values(nxt, y, beta, th);
       const bool small = dd <= (opt.max_move * unorm) * (opt.max_move * unorm);
-      if ((small && nxt.f <= fref - 1e-4 * dd / t) || dd == 0.0 || t < 1e-20) break;
+      // !(t >= 1e-20): a NaN step (non-finite data or settings) ends the search too
+      if ((small && nxt.f <= fref - 1e-4 * dd / t) || dd == 0.0 || !(t >= 1e-20)) break;
       t *= 0.5;
     }
     stat = std::sqrt(dd) / t;

@@ -210,7 +210,8 @@ inline PlanOut make_plan(const PlanSpec& s, const std::uint64_t* row_ids, const 
     RowScratch scratch;
     for (std::size_t b = begin; b < end; ++b) {
       if (stop.load(std::memory_order_relaxed)) return;
-      if (worker == 0 && (b - begin) % 64 == 63 && poll && poll()) {
+      // worker 0 runs in the calling thread, where Python handles signals; poll is rate-limited
+      if (worker == 0 && poll && poll()) {
         stop.store(true);
         return;
       }
