@@ -179,7 +179,12 @@ def test_cli_json_and_no_warning(problem: str, capsys: pytest.CaptureFixture[str
     assert cli.main(["cluster", "--problem", problem, "-n", "200", "--json"]) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
-    assert out["problem"] == problem and 0.0 <= out["error"] <= 1.0 and out["converged"] is True
+    assert out["problem"] == problem and 0.0 <= out["error"] <= 1.0
+    if out["method"] == "ila-sdp":  # iris, two-scale
+        assert out["converged"] is True
+    else:  # the tight mixture is solved to tol; wine (not tight) stops once the rounding settles
+        assert out["stop_reason"] == ("settled" if problem == "wine" else "converged")
+        assert out["converged"] is (out["stop_reason"] == "converged")
     assert "Warning" not in captured.err
 
 

@@ -759,6 +759,7 @@ def _ila_sdp(
             pw = _kmeans_sdp(
                 Xu, K, rank=None, tol=min(tol_, 1e-6), max_iter=mi, sketch=None, n_init=ni, n_threads=nt if nt else -1,
                 tight_tol=1e-3, progress=False, verbose=0, rng=seed, stacklevel=stacklevel, warn=False,
+                early_stop=False, warm_start=False,  # the SDP's own rounding, solved to tol, starts the rounds
             )
             labels = pw.labels if pw.sdp_labels is None else pw.sdp_labels
             total_iter += pw.n_iter
