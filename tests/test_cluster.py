@@ -288,19 +288,21 @@ def test_early_stop_on_non_tight_data() -> None:
 def test_tight_mixture_still_certified_with_warm_start() -> None:
     """On a tight instance the warm-started solve is never cut short: solved to tol, tight, gap ~ 0."""
     X, y = mixture(200, p=10, K=3, ratio=2.0, seed=1)
-    res = kmeans_sdp(X, 3, rng=0)
-    assert res.stop_reason == "converged" and res.converged and res.tight
-    assert abs(res.optimality_gap) < 1e-4
-    assert error_rate(y, res.labels) == 0.0  # ratio 2 x the recovery threshold
+    for ws in (False, True):
+        res = kmeans_sdp(X, 3, rng=0, warm_start=ws)
+        assert res.stop_reason == "converged" and res.converged and res.tight
+        assert abs(res.optimality_gap) < 1e-4
+        assert error_rate(y, res.labels) == 0.0  # ratio 2 x the recovery threshold
 
 
 def test_early_stop_and_warm_start_thread_invariant() -> None:
     datasets = pytest.importorskip("sklearn.datasets")
     X = datasets.load_iris().data
-    a = kmeans_sdp(X, 3, rng=3, n_threads=1)
-    b = kmeans_sdp(X, 3, rng=3, n_threads=2)
-    assert a.stop_reason == b.stop_reason and a.n_iter == b.n_iter
-    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.factor, b.factor)
+    for ws in (False, True):
+        a = kmeans_sdp(X, 3, rng=3, n_threads=1, warm_start=ws)
+        b = kmeans_sdp(X, 3, rng=3, n_threads=2, warm_start=ws)
+        assert a.stop_reason == b.stop_reason and a.n_iter == b.n_iter
+        assert np.array_equal(a.labels, b.labels) and np.array_equal(a.factor, b.factor)
 
 
 def test_settle_and_warm_start_bad_input() -> None:

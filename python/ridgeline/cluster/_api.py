@@ -301,7 +301,7 @@ def kmeans_sdp(
     n_threads: int | None = 1,
     tight_tol: float = 1e-3,
     early_stop: bool = True,
-    warm_start: bool = True,
+    warm_start: bool = False,
     progress: bool = False,
     rng: object = None,
 ) -> SDPResult:
@@ -343,10 +343,12 @@ def kmeans_sdp(
         not close to (``stop_reason == "settled"``: the relaxation is not tight there, so
         no certificate is to be had and more iterations would not change the labels).
         A solution heading to tight is always solved to ``tol`` and certified.
-    warm_start : bool, default=True
-        Start the solver at the block matrix of the best k-means++ partition (with the
-        least-squares multiplier) instead of a random factor: when the relaxation is
-        tight at that partition the solve only certifies it.
+    warm_start : bool, default=False
+        Start the solver at the block matrix of the best k-means++ partition mixed
+        half-and-half with the random factor (with the least-squares multiplier).  Faster (digits: 3x
+        KMeans's CPU instead of 15-37x) but the SDP then explores less on its own: on
+        digits its mean K-means cost over seeds 0-4 was 0.007% above KMeans(n_init=10)'s
+        (seed 2 stayed near a poor k-means++ partition), hence off by default.
     progress : bool, default=False
         Show the solver's progress (a bar on stderr when it is a terminal); messages
         also go to ``logging.getLogger("ridgeline.cluster")``.
@@ -396,7 +398,7 @@ def _kmeans_sdp(
     stacklevel: int,
     warn: bool = True,
     early_stop: object = True,
-    warm_start: object = True,
+    warm_start: object = False,
 ) -> SDPResult:
     Xa, K = check_data(X, n_clusters)
     r = 2 * K if rank is None else check_int(rank, "rank", 1, 1 << 20)

@@ -67,9 +67,10 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         is not close to (``stop_reason_ == "settled"``; the relaxation is not tight
         there, so no certificate is lost).  A solution heading to tight is solved to
         ``tol`` and certified.
-    warm_start : bool, default=True
-        Start the SDP solver at the block matrix of the best k-means++ partition
-        (instead of a random factor).
+    warm_start : bool, default=False
+        Start the SDP solver at the block matrix of the best k-means++ partition mixed
+        with the random start (faster, but the SDP explores less on its own; see
+        :func:`~ridgeline.cluster.kmeans_sdp`).
     verbose : int, default=0
         With ``verbose >= 1``, print the solver's progress to stderr about once a
         second and a final summary (messages also go to ``logging.getLogger("ridgeline.cluster")``).
@@ -135,7 +136,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         n_init: int = 10,
         n_threads: int | None = 1,
         early_stop: bool = True,
-        warm_start: bool = True,
+        warm_start: bool = False,
         verbose: int = 0,
         random_state: object = None,
     ) -> None:
