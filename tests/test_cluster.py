@@ -155,7 +155,7 @@ def test_wine_error() -> None:
     datasets = pytest.importorskip("sklearn.datasets")
     w = datasets.load_wine()
     X = (w.data - w.data.mean(axis=0)) / w.data.std(axis=0)
-    res = kmeans_sdp(X, 3, rng=0)
+    res = kmeans_sdp(X, 3, rng=0, early_stop=False, warm_start=False)  # the SDP solved to tol from the random start
     # the SDP rounding's error; the returned labels are the lower-cost k-means++ partition
     # (K-means cost 1277.93 against the rounding's), whose error is the KMeans one (6/178)
     assert abs(error_rate(w.target, res.sdp_labels) - 4 / 178) < 1e-12  # 0.0225
@@ -266,3 +266,55 @@ def test_cli_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["cluster", "--problem", "mixture", "-n", "200"]) == 0
     out = capsys.readouterr().out
     assert "error 0.0000" in out and "tight True" in out
+
+
+# ---- early exit and warm start (issue 17) ----------------------------------------------------------
+
+
+def test_early_stop_on_non_tight_data() -> None:
+    """Wine is not tight: the solve stops once the rounding settles, reports no certificate, and the
+    returned partition is the same one the full solve returns (its K-means cost is not higher)."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    w = datasets.load_wine()
+    X = (w.data - w.data.mean(axis=0)) / w.data.std(axis=0)
+    res = kmeans_sdp(X, 3, rng=0)  # no warning (filterwarnings = error)
+    assert res.stop_reason == "settled" and not res.converged and not res.tight
+    assert res.tightness_gap > 1e-2  # the settle test never stops a solution close to its block matrix
+    full = kmeans_sdp(X, 3, rng=0, early_stop=False, warm_start=False)
+    assert full.stop_reason == "converged" and full.converged and not full.tight
+    assert res.n_iter < full.n_iter
+    assert res.inertia <= full.inertia * (1 + 1e-12)
+
+
+def test_tight_mixture_still_certified_with_warm_start() -> None:
+    """On a tight instance the warm-started solve is never cut short: solved to tol, tight, gap ~ 0."""
+    X, y = mixture(200, p=10, K=3, ratio=2.0, seed=1)
+    for ws in (False, True):
+        res = kmeans_sdp(X, 3, rng=0, warm_start=ws)
+        assert res.stop_reason == "converged" and res.converged and res.tight
+        assert abs(res.optimality_gap) < 1e-4
+        assert error_rate(y, res.labels) == 0.0  # ratio 2 x the recovery threshold
+
+
+def test_early_stop_and_warm_start_thread_invariant() -> None:
+    datasets = pytest.importorskip("sklearn.datasets")
+    X = datasets.load_iris().data
+    for ws in (False, True):
+        a = kmeans_sdp(X, 3, rng=3, n_threads=1, warm_start=ws)
+        b = kmeans_sdp(X, 3, rng=3, n_threads=2, warm_start=ws)
+        assert a.stop_reason == b.stop_reason and a.n_iter == b.n_iter
+        assert np.array_equal(a.labels, b.labels) and np.array_equal(a.factor, b.factor)
+
+
+def test_settle_and_warm_start_bad_input() -> None:
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    with pytest.raises(TypeError, match="early_stop"):
+        kmeans_sdp(X, 2, early_stop="yes")
+    with pytest.raises(TypeError, match="warm_start"):
+        kmeans_sdp(X, 2, warm_start=1.5)
+    with pytest.raises(ValueError, match="settle_n_init"):
+        _core.cluster.peng_wei(X, 2, 4, 0, settle_n_init=-1)
+    with pytest.raises(ValueError, match="init_labels"):
+        _core.cluster.peng_wei(X, 2, 4, 0, init_labels=np.full(30, 2))
+    with pytest.raises(ValueError, match="init_labels"):
+        _core.cluster.peng_wei(X, 2, 4, 0, init_labels=np.zeros(29, dtype=np.int64))

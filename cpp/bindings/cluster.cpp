@@ -3,6 +3,7 @@
 
 #include "ridgeline/cluster/nlr.hpp"
 #include "ridgeline/cluster/rounding.hpp"
+#include "ridgeline/cluster/peng_wei.hpp"
 
 #include <chrono>
 #include <string>
@@ -94,6 +95,7 @@ struct PengWeiSolution {  // peng_wei: the same, and the data scale and the buil
   bool converged = false;
   double scale2 = 1.0;
   std::string isa;
+  bool settled = false;
 };
 
 struct KMeansResult {
@@ -135,7 +137,8 @@ py::class_<T> bind_solution(py::module_& m, const char* name, const char* doc) {
         field("n_iter", &T::n_iter, "inner iterations"), field("n_dual", &T::n_dual, "dual updates"),
         field("converged", &T::converged, "whether both residuals reached tol"),
         field("scale2", &T::scale2, "||Xc||_2^2, the scale the data were divided by"),
-        field("isa", &T::isa, "the build that ran: 'baseline' or 'avx2+fma'"));
+        field("isa", &T::isa, "the build that ran: 'baseline' or 'avx2+fma'"),
+        field("settled", &T::settled, "stopped early: the rounding settled on a non-tight solution"));
   } else {
     return ridgeline::bind::result_class<T>(
         m, name, doc, field("U", &T::U, "(n, K * rank) low-rank factor of the block solution"),
@@ -164,16 +167,36 @@ void bind_cluster(py::module_& m) {
   m.def(
       "peng_wei",
       [](const ridgeline::bind::farray& X, int n_clusters, int rank, std::uint64_t seed, double tol, long max_iter,
-         double beta0, int threads, double dual_c, double dual_bb, const std::string& isa, const py::object& progress, double progress_interval) {
-        const rc::Mat Xm = to_mat(X, "X");
+         double beta0, int threads, double dual_c, double dual_bb, const std::string& isa, const py::object& progress, double progress_interval,
+         int settle_n_init, std::uint64_t settle_seed, double settle_infeas, const py::object& init_labels, double init_weight) {
+        ridgeline::bind::require_ndim(X, 2, "X");
+        // X is read in place (c_style array): a finite check instead of a copy
+        const double* xd = X.data();
+        const long n = static_cast<long>(X.shape(0)), p = static_cast<long>(X.shape(1));
+        for (long i = 0; i < n * p; ++i)
+          if (!std::isfinite(xd[i])) throw std::invalid_argument("X contains NaN or infinity");
+        py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> lab;
+        if (!init_labels.is_none()) {
+          lab = init_labels.cast<py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>>();
+          if (lab.ndim() != 1 || lab.shape(0) != n)
+            throw std::invalid_argument("init_labels must have shape (n_samples,)");
+          const std::int64_t* l = lab.data();
+          for (long i = 0; i < n; ++i)
+            if (l[i] < 0 || l[i] >= n_clusters) throw std::invalid_argument("init_labels must lie in [0, n_clusters)");
+        }
         rc::NLROptions opt = options(tol, max_iter, beta0, threads, dual_c, dual_bb);
+        if (settle_n_init < 0) throw std::invalid_argument("settle_n_init=" + std::to_string(settle_n_init) + " must be >= 0");
+        opt.settle_n_init = settle_n_init;
+        opt.settle_seed = settle_seed;
+        opt.settle_infeas = settle_infeas;
+        if (!init_labels.is_none()) opt.init_labels = lab.data();
+        opt.init_weight = init_weight;
         opt.report = make_report(progress, progress_interval);
         const api::PengWeiFn solve = ridgeline::bind::use_avx2(isa) ? &api::peng_wei_avx2 : &api::peng_wei_baseline;
         api::PengWeiOut res;
         {
           py::gil_scoped_release release;
-          res = solve(Xm.data(), static_cast<long>(Xm.rows()), static_cast<long>(Xm.cols()), n_clusters, rank, seed,
-                      opt, ridgeline::bind::python_poll());
+          res = solve(xd, n, p, n_clusters, rank, seed, opt, ridgeline::bind::python_poll());
         }
         PengWeiSolution o;
         o.U = ridgeline::bind::frozen_array(res.U.data(), {static_cast<py::ssize_t>(res.rows), static_cast<py::ssize_t>(res.cols)});
@@ -181,13 +204,19 @@ void bind_cluster(py::module_& m) {
         copy_scalars(o, res);
         o.scale2 = res.scale2;
         o.isa = res.isa;
+        o.settled = res.settled;
         return o;
       },
       py::arg("X"), py::arg("n_clusters"), py::arg("rank"), py::arg("seed"), py::arg("tol") = 1e-6,
       py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("n_threads") = 1, py::arg("dual_c") = 1.0,
       py::arg("dual_bb") = 100.0, py::arg("isa") = "auto", py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
+      py::arg("settle_n_init") = 0, py::arg("settle_seed") = 0, py::arg("settle_infeas") = 1e-2,
+      py::arg("init_labels") = py::none(), py::arg("init_weight") = 0.5,
       "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a PengWeiSolution. isa: 'auto' "
-      "(AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits");
+      "(AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits. "
+      "settle_n_init > 0: stop early (result 'settled') once three roundings in a row (kmeans with that many "
+      "starts and settle_seed) give one partition that U U^T is not close to (a non-tight solution). "
+      "init_labels: warm start at the block matrix of these labels (with the least-squares multiplier)");
   m.def("cpu_has_avx2_fma", &ridgeline::bind::cpu_has_avx2_fma,
         "whether peng_wei(isa='auto') uses the AVX2 + FMA build on this CPU");
   m.def(

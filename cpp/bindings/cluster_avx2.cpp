@@ -50,7 +50,7 @@
 #define Eigen ridgeline_eigen_avx2_cluster
 #define cluster cluster_avx2
 #define RIDGELINE_CLUSTER_ISA "avx2+fma"
-#include "ridgeline/cluster/nlr.hpp"
+#include "ridgeline/cluster/peng_wei.hpp"
 #undef cluster
 
 ridgeline::clusterapi::PengWeiOut ridgeline::clusterapi::peng_wei_avx2(const double* X, long n, long p, int K,

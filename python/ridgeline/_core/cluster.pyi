@@ -45,6 +45,8 @@ class PengWeiSolution:
     def scale2(self) -> float: ...
     @property
     def isa(self) -> str: ...
+    @property
+    def settled(self) -> bool: ...
 class SdpSolution:
     """
     the likelihood-adjusted SDP solved (read-only)
@@ -95,7 +97,7 @@ def la_sdp(X: ArrayLike, covariances: ArrayLike, U0: ArrayLike, rank: _Int = 2, 
     """
     likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution
     """
-def peng_wei(X: ArrayLike, n_clusters: _Int, rank: _Int, seed: _Int, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, dual_c: _Float = 1.0, dual_bb: _Float = 100.0, isa: str = 'auto', progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1) -> PengWeiSolution:
+def peng_wei(X: ArrayLike, n_clusters: _Int, rank: _Int, seed: _Int, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, dual_c: _Float = 1.0, dual_bb: _Float = 100.0, isa: str = 'auto', progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1, settle_n_init: _Int = 0, settle_seed: _Int = 0, settle_infeas: _Float = 0.01, init_labels: ArrayLike | None = None, init_weight: _Float = 0.5) -> PengWeiSolution:
     """
     Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a PengWeiSolution. isa: 'auto' (AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits
     """

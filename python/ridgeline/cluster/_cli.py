@@ -103,13 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = {
             "problem": args.problem, "method": "peng-wei-sdp", "n": int(X.shape[0]), "p": int(X.shape[1]), "K": K,
             "error": err, "ari": ari, "time_s": el, "n_iter": res.n_iter, "converged": res.converged,
+            "stop_reason": res.stop_reason,
             "infeasibility": res.infeasibility, "tight": res.tight, "tightness_gap": res.tightness_gap,
             "objective": res.objective, "inertia": res.inertia, "optimality_gap": _finite(res.optimality_gap),
             "winner": res.winner, "sdp_inertia": res.sdp_inertia, "kmeanspp_inertia": res.kmeanspp_inertia,
         }
         lines = [
             f"Peng-Wei SDP on {args.problem}: n={X.shape[0]} p={X.shape[1]} K={K}",
-            f"  error {err:.4f}  ARI {ari:.4f}  time {el:.3f} s  iterations {res.n_iter}  converged {res.converged}",
+            f"  error {err:.4f}  ARI {ari:.4f}  time {el:.3f} s  iterations {res.n_iter}  converged {res.converged}"
+            f" (stopped: {res.stop_reason})",
             f"  infeasibility {res.infeasibility:.2e}  tight {res.tight} (gap {res.tightness_gap:.1e})",
             f"  relaxed K-means cost {res.objective:.6g}  K-means cost of labels {res.inertia:.6g}"
             f"  (winner {res.winner}, optimality gap {res.optimality_gap:.2e})",

@@ -64,6 +64,15 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         k-means++ starts of the rounding and of the k-means++ baseline.
     n_threads : int or None, default=1
         Threads of the solver (-1 or None: all cores); the result does not depend on it.
+    early_stop : bool, default=True
+        Stop the SDP solver once its rounding has settled on a partition its solution
+        is not close to (``stop_reason_ == "settled"``; the relaxation is not tight
+        there, so no certificate is lost).  A solution heading to tight is solved to
+        ``tol`` and certified.
+    warm_start : bool, default=False
+        Start the SDP solver at the block matrix of the best k-means++ partition mixed
+        with the random start (faster, but the SDP explores less on its own; see
+        :func:`~ridgeline.cluster.kmeans_sdp`).
     verbose : int, default=0
         With ``verbose >= 1``, print the solver's progress to stderr about once a
         second and a final summary (messages also go to ``logging.getLogger("ridgeline.cluster")``).
@@ -96,9 +105,12 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     infeasibility_ : float
         ``max_i |(Z 1)_i - 1|``.
     tight_ : bool
-        Whether Z is the block matrix of the rounding (the relaxation is tight).
+        Whether the solver converged to ``tol`` and Z is the block matrix of the
+        rounding (the relaxation is tight: the certificate).
     converged_ : bool
         Whether the SDP solver reached ``tol``.
+    stop_reason_ : {"converged", "settled", "max_iter"}
+        Why the SDP solver stopped ("settled": see ``early_stop``; "max_iter" warns).
     n_iter_ : int
         SDP solver iterations.
     n_features_in_ : int
@@ -125,6 +137,8 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         sketch: int | None = None,
         n_init: int = 10,
         n_threads: int | None = 1,
+        early_stop: bool = True,
+        warm_start: bool = False,
         verbose: int = 0,
         random_state: object = None,
     ) -> None:
@@ -135,6 +149,8 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.sketch = sketch
         self.n_init = n_init
         self.n_threads = n_threads
+        self.early_stop = early_stop
+        self.warm_start = warm_start
         self.verbose = verbose
         self.random_state = random_state
 
@@ -175,8 +191,10 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             rng=_seed(self.random_state),
             stacklevel=3,
             warn=False,
+            early_stop=self.early_stop,
+            warm_start=self.warm_start,
         )
-        if not res.converged:
+        if res.stop_reason == "max_iter":
             msg = (
                 f"SDPKMeans stopped at max_iter={self.max_iter} with infeasibility "
                 f"{res.infeasibility:.3g} (tol={self.tol:g}); increase max_iter"
@@ -194,6 +212,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.infeasibility_ = res.infeasibility
         self.tight_ = res.tight
         self.converged_ = res.converged
+        self.stop_reason_ = res.stop_reason
         self.n_iter_ = res.n_iter
         self._n_features_out = self.cluster_centers_.shape[0]
         return self

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <string>
 #include <utility>
@@ -83,6 +84,7 @@ struct NLRResult {
   long n_iter = 0;
   long n_dual = 0;
   bool converged = false;
+  bool settled = false;  // stopped by the `settle` test (the rounding stopped changing), not converged
 };
 
 // Exact projection of each column block onto {U >= 0, ||U||_F^2 = rho}.
@@ -501,9 +503,13 @@ Vec ls_multiplier(const Cost& cost, const Mat& U, int iters, int threads) {
 }
 
 // The augmented-Lagrangian projected-gradient solver (see _reference.nlr_solve).
+// `settle(U, iteration, infeasibility)`, when given, is asked after every iteration
+// that did not converge; returning true stops the solve early (res.settled).
+using SettleFn = std::function<bool(const Mat&, long, double)>;
+
 template <class Cost>
 NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& blocks, const Vec* y0,
-                    const NLROptions& opt, const PollFn& poll = {}) {
+                    const NLROptions& opt, const PollFn& poll = {}, const SettleFn& settle = {}) {
   const std::size_t n = static_cast<std::size_t>(U0.rows());
   const int th = resolve_threads(opt.threads);
   require(n >= 1, "the factor must have at least one row");
@@ -573,6 +579,10 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
       res.converged = true;
       break;
     }
+    if (settle && settle(cur.U, it, cur.infeas)) {
+      res.settled = true;
+      break;
+    }
     // dual step once the primal has settled to dual_c * infeasibility, or to the final
     // stationarity target (never asking more of the inner solve than the stopping test)
     if (stat <= std::max(stat_tol, inner_c * cur.infeas) || dd == 0.0) {
@@ -619,7 +629,7 @@ NLRResult nlr_solve(const Cost& cost, const Mat& U0, const std::vector<Block>& b
 
 // Centre the rows of X and divide by the largest singular value; returns the
 // scaled copy and ||Xc||_2^2 (1 when Xc = 0).
-inline Mat centre_scale(const Mat& X, double* scale2, int threads) {
+inline Mat centre_scale(const Eigen::Ref<const Mat>& X, double* scale2, int threads) {
   const std::size_t n = static_cast<std::size_t>(X.rows());
   const Eigen::RowVectorXd mean =
       block_reduce(n, threads, Eigen::RowVectorXd(Eigen::RowVectorXd::Zero(X.cols())), [&](std::size_t i0, std::size_t i1) {
@@ -642,56 +652,6 @@ inline Mat centre_scale(const Mat& X, double* scale2, int threads) {
   Y /= std::sqrt(s2);
   *scale2 = s2;
   return Y;
-}
-
-struct PengWeiResult {
-  NLRResult nlr;
-  double scale2 = 1.0;  // ||Xc||_2^2: <Xc Xc^T, Z> = -objective * scale2
-};
-
-// The Peng-Wei K-means SDP from data X (rows are points), rank-r factor, random start.
-inline PengWeiResult peng_wei(const Mat& X, int K, int rank, std::uint64_t seed, const NLROptions& opt,
-                              const PollFn& poll = {}) {
-  require(K >= 1, "n_clusters=" + std::to_string(K) + " must be >= 1");
-  require(X.rows() >= K, "n_samples=" + std::to_string(X.rows()) + " should be >= n_clusters=" + std::to_string(K));
-  require(rank >= 1, "rank=" + std::to_string(rank) + " must be >= 1");
-  const int th = resolve_threads(opt.threads);
-  PengWeiResult out;
-  const Mat Y = centre_scale(X, &out.scale2, th);
-  PengWeiCost cost;
-  cost.Y = &Y;
-  NLROptions o = opt;
-  // a moderate penalty: beyond beta n ~ 64 the inner solve slows down (its step is
-  // ~1 / (beta n)) far more than the multiplier steps speed up
-  if (!(o.beta_max > 0.0)) o.beta_max = 64.0 / static_cast<double>(X.rows());
-  const Mat U0 = initial_factor(static_cast<std::size_t>(X.rows()), rank, seed, 0);
-  out.nlr = nlr_solve(cost, U0, {Block{0, rank, static_cast<double>(K)}}, nullptr, o, poll);
-  return out;
-}
-
-// peng_wei on a row-major buffer, with a standard-type result (the interface of nlr_api.hpp).
-#ifndef RIDGELINE_CLUSTER_ISA
-#define RIDGELINE_CLUSTER_ISA "baseline"
-#endif
-inline clusterapi::PengWeiOut peng_wei_flat(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
-                                            const NLROptions& opt, const PollFn& poll) {
-  const Mat Xm = Eigen::Map<const Mat>(X, n, p);
-  PengWeiResult r = peng_wei(Xm, K, rank, seed, opt, poll);
-  clusterapi::PengWeiOut out;
-  out.rows = static_cast<long>(r.nlr.U.rows());
-  out.cols = static_cast<long>(r.nlr.U.cols());
-  out.U.assign(r.nlr.U.data(), r.nlr.U.data() + r.nlr.U.size());
-  out.y.assign(r.nlr.y.data(), r.nlr.y.data() + r.nlr.y.size());
-  out.beta = r.nlr.beta;
-  out.objective = r.nlr.objective;
-  out.infeasibility = r.nlr.infeasibility;
-  out.stationarity = r.nlr.stationarity;
-  out.scale2 = r.scale2;
-  out.n_iter = r.nlr.n_iter;
-  out.n_dual = r.nlr.n_dual;
-  out.converged = r.nlr.converged;
-  out.isa = RIDGELINE_CLUSTER_ISA;
-  return out;
 }
 
 // LA-SDP cost from data X and K covariance matrices (each p x p, SPD).

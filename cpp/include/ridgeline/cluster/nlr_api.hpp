@@ -26,6 +26,19 @@ struct NLROptions {
   int stall_duals = 20;    // the cap doubles after this many dual steps without halving the best infeasibility
   int threads = 1;
   bool multiplier_init = false;  // start from the least-squares multiplier at the projected U0
+  // Early exit of the Peng-Wei solve once its rounding has settled (peng_wei.hpp, make_settle):
+  // settle_n_init > 0 turns it on, with the rounding's k-means starts and seed; the test runs
+  // below settle_infeas and never stops a solve whose U U^T is within settle_gap of the block
+  // matrix of its rounding (that one is solved to tol, to be certified).
+  int settle_n_init = 0;
+  std::uint64_t settle_seed = 0;
+  double settle_infeas = 1e-2;
+  double settle_gap = 1e-2;
+  // Warm start of the Peng-Wei solve (n labels in [0, K), or null for the random start): U0 is
+  // init_weight times the block matrix's factor (1_k / sqrt(n_k) in column k) plus the rest
+  // of the random start, with the least-squares multiplier at it.
+  const std::int64_t* init_labels = nullptr;
+  double init_weight = 0.5;  // share of ||U0||_F^2 from the block matrix (the rest: the random start)
   // Progress report, called every 16 iterations right after the interrupt poll with
   // (iteration, infeasibility, stationarity); it may throw to stop the run.  Empty: none.
   std::function<void(long, double, double)> report;
@@ -40,6 +53,7 @@ struct PengWeiOut {
   double scale2 = 1.0;  // ||Xc||_2^2
   long n_iter = 0, n_dual = 0;
   bool converged = false;
+  bool settled = false;  // stopped early: the rounding settled on a non-tight solution
   const char* isa = "baseline";
 };
 
