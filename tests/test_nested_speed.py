@@ -64,6 +64,7 @@ def test_clikelihood_threads_give_the_same_run(c_lib):
     assert abs(runs[0].logz - p.logz_true) < 4 * runs[0].logzerr
 
 
+@pytest.mark.xfail(reason="speculative batches of compiled likelihoods are off by default (calibration RMS 0.765; see _sampler.py)", strict=True)
 def test_compiled_batches_run_on_n_threads_threads():
     # a ctypes callback (it takes the GIL itself) records the thread of every call:
     # with n_threads=2 the pool's worker evaluates part of every batch of >= 16
