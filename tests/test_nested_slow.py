@@ -12,14 +12,21 @@ PROBLEMS = [problems.gaussian(2), problems.gaussian(10), problems.gaussian(20), 
 
 
 @pytest.mark.slow
-def test_calibration_60_runs_and_mixture_mode_weights():
-    """10 seeds x 6 problems at nlive=500, dlogz=0.5: RMS of (logz - truth)/logzerr in [0.8, 1.25], none beyond 4."""
+def test_calibration_180_runs_and_mixture_mode_weights():
+    """30 seeds x 6 problems at nlive=500, dlogz=0.5: RMS of (logz - truth)/logzerr in [0.8, 1.25], none beyond 4.
+
+    The RMS of n standard normal z has a sampling spread of about 1/sqrt(2n): 0.091 for 60 runs, where a
+    calibrated sampler falls outside [0.8, 1.25] for about 1.7% of seed sets (chi-square; it happened: seeds
+    0..9 with the speculative batches of compiled likelihoods gave 0.765, while seeds 0..109 gave 0.970 and
+    the shrinkage itself passes a KS test, tests/test_nested_speed.py).  With 180 runs the spread is 0.053
+    and the band lies 3.8 spreads below 1, so a miss means a miscalibration, not bad luck.
+    """
     pooled = []
     lines = []
     weights = []
     for p in PROBLEMS:
         z = []
-        for seed in range(10):
+        for seed in range(30):
             res = NestedSampler(p.loglike, p.prior_transform, p.ndim, nlive=500, rng=seed).run(dlogz=0.5)
             z.append((res.logz - p.logz_true) / res.logzerr)
             if p.name.startswith("mixture"):
@@ -31,8 +38,8 @@ def test_calibration_60_runs_and_mixture_mode_weights():
     rms = float(np.sqrt(np.mean(pooled**2)))
     mw = float(np.mean(weights))
     print("\n" + "\n".join(lines))
-    print(f"pooled (60 runs): rms {rms:.3f}  max|z| {np.abs(pooled).max():.2f}")
-    print(f"mixture(10) mode weight averaged over 10 seeds: {mw:.4f} (per seed sd {np.std(weights, ddof=1):.4f})")
+    print(f"pooled ({pooled.size} runs): rms {rms:.3f}  max|z| {np.abs(pooled).max():.2f}")
+    print(f"mixture(10) mode weight averaged over {len(weights)} seeds: {mw:.4f} (per seed sd {np.std(weights, ddof=1):.4f})")
     assert 0.8 <= rms <= 1.25
     assert np.abs(pooled).max() < 4.0
     assert abs(mw - 0.5) < 0.03
