@@ -14,7 +14,9 @@ CPU = process time, medians of ``--repeats`` interleaved runs with seeds
    numpy function (nestle needs a Python callable), with both call counts;
 3. ``n_threads=2`` against 1 thread with a ~20 us compiled ``CLikelihood``
    (wall time; the load average is printed: above 1 on a 2-core machine the
-   row does not measure what it claims);
+   row does not measure what it claims), and the CPU time of the busiest
+   thread (Linux), whose ratio to the 1-thread CPU is the speed-up the
+   split allows on an idle machine;
 4. the Python-callback path: a scalar Python likelihood and the identity
    transform as a Python function against nestle with the same callables.
 """
@@ -192,25 +194,67 @@ def nestle_table(repeats: int) -> str:
                          "nestle CPU / ours (target >= 80)"], rows)
 
 
+def _thread_cpu() -> dict[int, float] | None:
+    """CPU seconds of each thread of this process (Linux /proc/self/task/*/schedstat), or None elsewhere."""
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    out: dict[int, float] = {}
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                out[int(tid)] = int(f.read().split()[0]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 def threads_table(repeats: int, dll: ctypes.CDLL | None, target_us: float = 20.0) -> str:
+    """Wall time of n_threads=2 against 1, and the speed-up its per-thread CPU implies on an idle machine."""
     if dll is None:
         return "(skipped: no C compiler)"
+    import threading
+
     rounds, per = _calibrate_rounds(dll, target_us)
     like = _clike(dll, "slow_gauss", rounds)
+    main = threading.get_native_id()
+    wall: dict[int, list[float]] = {1: [], 2: []}
+    calls: dict[int, list[int]] = {1: [], 2: []}
+    path: dict[int, list[float]] = {1: [], 2: []}  # CPU of the busiest thread
+    total: dict[int, list[float]] = {1: [], 2: []}  # CPU of all threads
     load0 = os.getloadavg()
-    res = _interleave({
-        "1": lambda s: _ours(like, None, 10, s, n_threads=1),
-        "2": lambda s: _ours(like, None, 10, s, n_threads=2),
-    }, repeats, clock=time.perf_counter)
+    for seed in range(repeats):
+        for nt in (1, 2):
+            c0 = _thread_cpu()
+            t0 = time.perf_counter()
+            ncall, _ = _ours(like, None, 10, seed, n_threads=nt)
+            wall[nt].append(time.perf_counter() - t0)
+            c1 = _thread_cpu()
+            calls[nt].append(ncall)
+            if c0 is not None and c1 is not None:
+                d = {k: v - c0.get(k, 0.0) for k, v in c1.items()}
+                path[nt].append(max(d.get(main, 0.0), max((v for k, v in d.items() if k != main), default=0.0)))
+                total[nt].append(sum(d.values()))
     load1 = os.getloadavg()
-    (t1, c1), (t2, c2) = res["1"], res["2"]
-    rows = [["1", f"{c1:.0f}", f"{t1:.3f}", "1.00"], ["2", f"{c2:.0f}", f"{t2:.3f}", f"{t1 / t2:.2f}"]]
+    med = statistics.median
+    t1, t2 = med(wall[1]), med(wall[2])
+    if path[2]:
+        est1, est2 = med(total[1]), med(path[2])
+        cpu = [f"{est1:.3f}", f"{est2:.3f}"]
+        est = f"{est1 / est2:.2f}"
+    else:
+        cpu, est = ["n/a", "n/a"], "n/a"
+    rows = [["1", f"{med(calls[1]):.0f}", f"{t1:.3f}", "1.00", cpu[0], "1.00"],
+            ["2", f"{med(calls[2]):.0f}", f"{t2:.3f}", f"{t1 / t2:.2f}", cpu[1], est]]
     note = (f"likelihood {per:.1f} us CPU per call (measured through ctypes); load average before {load0[0]:.2f}, "
             f"after {load1[0]:.2f} (1-minute), cores {os.cpu_count()}")
     if max(load0[0], load1[0]) >= 1.0:
         note += ": the machine is loaded, the wall-time ratio is NOT a reliable measurement"
-    return format_table(["n_threads", "calls (median)", "wall s (median)", "speed-up (target >= 1.6)"], rows) + \
-        "\n" + note
+    note += ("\nCPU of the busiest thread: the main thread (sampler work and its share of every batch) or the "
+             "worker;\n1-thread CPU / that is the speed-up on an idle machine, sync waits aside (Linux schedstat)")
+    return format_table(["n_threads", "calls (median)", "wall s (median)", "speed-up (target >= 1.6)",
+                         "CPU s busiest thread", "idle-machine speed-up"], rows) + "\n" + note
 
 
 def python_table(repeats: int) -> str:
