@@ -134,7 +134,8 @@ def progress_fraction(first: float | None, dl: float, target: float) -> tuple[fl
 
 
 def run_blocks(
-    sampler: Any, dlogz: float, maxiter: int, maxcall: int, progress: bool, checkpoint: Any, every: Any
+    sampler: Any, dlogz: float, maxiter: int, maxcall: int, progress: bool, checkpoint: Any, every: Any,
+    verify: int = DEFAULT_VERIFY,
 ) -> str:
     """Run the compiled sampler, in blocks when saving checkpoints or reporting progress.
 
@@ -151,7 +152,7 @@ def run_blocks(
         every = check_float(every, "checkpoint_every", 0.0)
         remove_stale_temporaries(path)
         if os.path.lexists(path):
-            load_checkpoint(sampler, path)
+            load_checkpoint(sampler, path, verify)
     core = sampler._core
     rep = Progress("nested", "nested sampling", total=1.0, progress=progress)
     first: float | None = None
