@@ -71,7 +71,7 @@ K_MAX_OUTSIDE_DRAWS = 10000  # sampler.hpp: RejectionProposal::kMaxOutsideDraws
 BOX_MULLER_MAX = 8.7  # sqrt(-2 log(2^-54)) = 8.66: no normal deviate of the stream is larger
 _BOUNDS = {"none": 0, "single": 1, "multi": 2}
 
-__all__ = ["ParsedState", "parse_state", "check_state", "verify_points"]
+__all__ = ["ParsedState", "StateFormatError", "check_state", "parse_state", "serialize_state", "transform_mismatch", "verify_points"]
 
 
 class StateFormatError(ValueError):
@@ -350,8 +350,16 @@ def check_state(t: ParsedState, sampler: Any) -> None:
         if not np.all(np.isfinite(ss)):
             _fail("the slice statistics are not finite")
         counts = ss[[0, 3, 4, 5, 8, 9, 10, 11, 12, 13]]
-        if np.any(counts < 0) or ss[10] > ss[9] or ss[12] > t.slice_replacements:
+        if np.any(counts < 0) or ss[10] > ss[9] or ss[9] > ss[13] or ss[12] > t.slice_replacements \
+                or ss[12] > ss[11] or ss[0] > t.slice_replacements or (ss.size == K_STAT_HEADER) != (ss[0] == 0):
             _fail("the slice statistics hold negative or inconsistent counts")
+        # sums of ranks a, b in [0, 1] over N replacements: 0 <= sum b^2 <= sum b <= N, 0 <= sum ab <= min(sum a, sum b)
+        tol = 1e-9 * max(1.0, ss[0])
+        mom = ss[K_STAT_HEADER:].reshape(-1, 3)
+        if not (-tol <= ss[2] <= ss[1] + tol and ss[1] <= ss[0] + tol) or np.any(mom < -tol) \
+                or np.any(mom[:, 0] > ss[0] + tol) or np.any(mom[:, 1] > mom[:, 0] + tol) \
+                or np.any(mom[:, 2] > np.minimum(mom[:, 0], ss[1]) + tol):
+            _fail("the slice statistics' rank sums are out of range")
         if ss[3] + ss[4] + ss[11] != t.slice_calls:
             _fail("the slice statistics' calls do not add up to the slice calls")
         if np.any(np.abs(ss[6:8]) > 1.0 + 1e-9):
@@ -375,6 +383,23 @@ def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
         _fail("the last refit of the bound is inconsistent with update_interval")
     if t.last_search_nell > n or (bound == 2 and t.updates_since_search >= K_SEARCH_EVERY):
         _fail("the bound's search counters are out of range")
+    # the multi-ellipsoid search: at a searching refit the count found is the bound's
+    # (and a search always ran at the first refit); one ellipsoid never searches
+    if bound == 2 and (t.last_search_nell < 1 or ((t.updates_since_search == 0 or nell > 1)
+                                                  and t.last_search_nell != nell)):
+        _fail("the bound's search counters do not match its ellipsoids")
+    if bound == 1 and t.last_search_nell != 0:
+        _fail("the bound's search counters do not match its ellipsoids")
+    # since the refit (inside iteration iter_at_update, after its tied points died),
+    # rejection sampling accepted one point per death; slice sampling none
+    if t.slice_active:
+        want = 0
+    else:
+        last = t.dead_logl[t.iter_at_update - 1] if t.iter_at_update > 0 else math.nan
+        tied = int(np.count_nonzero(t.dead_logl[: t.iter_at_update] == last))
+        want = t.niter - t.iter_at_update + tied
+    if t.accepted_since_update != want or (t.slice_active and t.evaluated_since_update != 0):
+        _fail("the acceptance counters since the last refit do not match the dead points")
     if t.cumprob.size != nell:
         _fail("the bound's probabilities do not match its ellipsoids")
     logvols = np.array([e.logvol for e in t.ells])
@@ -488,3 +513,43 @@ def transform_mismatch(t: ParsedState, sampler: Any) -> str | None:
     if not _close(want, x, 1e-9):
         return "a stored point's coordinates are not prior_transform(u)"
     return None
+
+
+def serialize_state(t: ParsedState) -> bytes:
+    """The payload of a parsed state (the inverse of `parse_state`; used by the tests' forgeries)."""
+    out = [struct.pack("<I", t.version), struct.pack("<iiidid ii".replace(" ", ""), *t.settings)]
+
+    def vec(a: np.ndarray) -> None:
+        a = np.asarray(a, dtype="<f8").reshape(-1)
+        out.append(struct.pack("<Q", a.size) + a.tobytes())
+
+    def mat(a: np.ndarray, order: str) -> None:
+        out.append(struct.pack("<qq", *a.shape) + np.asarray(a, dtype="<f8").tobytes(order=order))  # type: ignore[arg-type]
+
+    mat(t.live_u, "C")
+    mat(t.live_x, "C")
+    vec(t.live_logl)
+    vec(t.live_birth)
+    for a in (t.dead_u, t.dead_x, t.dead_logl, t.dead_birth, t.dead_logvol):
+        vec(a)
+    out.append(struct.pack("<Q", t.dead_nlive.size) + np.asarray(t.dead_nlive, dtype="<i4").tobytes())
+    out.append(struct.pack("<Q", len(t.ells)))
+    for e in t.ells:
+        vec(e.center)
+        mat(e.shape, "F")
+        mat(e.precision, "F")
+        mat(e.axes, "F")
+        vec(e.major)
+        out.append(struct.pack("<d", e.logvol))
+    vec(t.cumprob)
+    out.append(struct.pack("<dBqqi", t.logvol_sum, t.use_bound, t.iter_at_update, t.updates_since_search,
+                           t.last_search_nell))
+    for a in (t.queue_u, t.queue_x, t.queue_logl):
+        vec(a)
+    out.append(struct.pack("<QQQQBdB", t.queue_head, t.seed, t.stream, t.position, t.has_spare, t.spare,
+                           t.initialized))
+    out.append(struct.pack("<qqqqqqddBqqi", t.niter, t.ncall, t.accepted_since_update, t.evaluated_since_update,
+                           t.accepted_total, t.evaluated_total, t.logvol, t.logz, t.slice_active, t.slice_calls,
+                           t.slice_replacements, t.slice_nsteps))
+    vec(t.slice_stats)
+    return b"".join(out)
