@@ -37,9 +37,10 @@ What is checked
   eigenvector, its log volume the log determinant's; the selection
   probabilities and the union's volume recomputed from the ellipsoids.
 * the likelihood (``verify`` points): the prior transform and log-likelihood
-  re-evaluated at the best and worst live points, the last dead points and
-  points spread over the live, dead and queued sets, compared with the stored
-  values.  This calls the likelihood ``verify`` times outside the run: no
+  re-evaluated at the best and worst live points, the best live points, the
+  last dead points and points spread over the live and dead sets, and at every
+  queued candidate (one batch of the run), compared with the stored values.
+  This calls the likelihood outside the run: no
   random number is drawn and no call is counted, so a resumed run stays
   bit-identical.  A stochastic likelihood cannot pass it.
 
@@ -341,9 +342,20 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     sample = cfg["sample"]
     if (sample == "unif" and t.slice_active) or (sample == "slice" and not t.slice_active):
         _fail(f"the proposal in use does not match sample={sample!r}")
-    if t.slice_nsteps > (1 << 20) or (cfg["slice_steps"] and t.slice_active and t.slice_nsteps not in (0, cfg["slice_steps"])):
-        _fail("the number of slice steps is out of range")
     ss = t.slice_stats
+    # the adaptive number of slice steps (slice.hpp): 0 until the first window
+    # closes, then the initial number doubled, capped at max(16, 4 d)
+    windows = ss[8] if ss.size >= K_STAT_HEADER else 0.0
+    first = max(4, (d + 1) // 2 if n >= 15 * d else d)
+    cap = max(16, 4 * d)
+    allowed = {cap} | {first << j for j in range(21) if first << j <= cap}
+    if cfg["slice_steps"]:
+        nsteps_ok = t.slice_nsteps == 0 and windows == 0
+    else:
+        nsteps_ok = (t.slice_nsteps == 0) == (windows == 0) and (t.slice_nsteps == 0 or t.slice_nsteps in allowed)
+    if not nsteps_ok:
+        _fail("the number of slice steps is not one the run can reach")
+    nsteps_now = int(cfg["slice_steps"]) or t.slice_nsteps or first
     if ss.size:
         if ss.size < K_STAT_HEADER or (ss.size - K_STAT_HEADER) % 3 != 0 or ss.size > (1 << 20):
             _fail("the slice statistics have the wrong length")
@@ -354,6 +366,8 @@ def check_state(t: ParsedState, sampler: Any) -> None:
                 or ss[12] > ss[11] or ss[0] > t.slice_replacements or (ss.size == K_STAT_HEADER) != (ss[0] == 0):
             _fail("the slice statistics hold negative or inconsistent counts")
         # sums of ranks a, b in [0, 1] over N replacements: 0 <= sum b^2 <= sum b <= N, 0 <= sum ab <= min(sum a, sum b)
+        if ss[0] > 0 and (ss.size - K_STAT_HEADER) // 3 != nsteps_now:
+            _fail("the slice statistics do not match the number of slice steps")
         tol = 1e-9 * max(1.0, ss[0])
         mom = ss[K_STAT_HEADER:].reshape(-1, 3)
         if not (-tol <= ss[2] <= ss[1] + tol and ss[1] <= ss[0] + tol) or np.any(mom < -tol) \
@@ -438,15 +452,14 @@ def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
 
 
 def verify_indices(t: ParsedState, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The live, dead and queued points re-evaluated (deterministic; all when k < 0)."""
-    nl, nd, nq = t.live_logl.size, t.dead_logl.size, t.queue_logl.size - t.queue_head
-    if k < 0 or k >= nl + nd + nq:
-        return np.arange(nl), np.arange(nd), np.arange(t.queue_head, t.queue_logl.size)
+    """The live, dead and queued points re-evaluated (deterministic; all when k < 0; all queued ones always)."""
+    nl, nd = t.live_logl.size, t.dead_logl.size
+    if k < 0 or k >= nl + nd:
+        return np.arange(nl), np.arange(nd), np.arange(t.queue_logl.size)
     order = np.argsort(-t.live_logl, kind="stable")  # best first
-    kq = min(nq, k // 8)
-    kd = min(nd, (k - kq) // 3)
-    kl = min(nl, k - kq - kd)
-    kd = min(nd, k - kq - kl)
+    kd = min(nd, k // 3)
+    kl = min(nl, k - kd)
+    kd = min(nd, k - kl)
 
     def spread(m: int, count: int, top: np.ndarray) -> np.ndarray:
         # half the budget on the top (the points that weigh most), half spread evenly
@@ -462,8 +475,9 @@ def verify_indices(t: ParsedState, k: int) -> tuple[np.ndarray, np.ndarray, np.n
 
     live = spread(nl, kl, np.concatenate([order[:1], order[-1:], order[1:-1]]))  # best, worst, next best ...
     dead = spread(nd, kd, np.arange(nd)[::-1])  # the last (highest) dead points first
-    queue = t.queue_head + spread(nq, kq, np.arange(nq))
-    return live, dead, queue
+    # every queued candidate (one batch of the run, consumed ones included): a
+    # forged value among them would be accepted as a new live point
+    return live, dead, np.arange(t.queue_logl.size)
 
 
 def verify_points(t: ParsedState, sampler: Any, k: int) -> str | None:
