@@ -45,9 +45,12 @@ def _campaign(tmp_path, mode, count, seed, verify, timeout):
 
 
 # Forgeries that validation cannot detect (documented in ridgeline.nested._checkpoint_check and the user
-# guide): a valid but different continuation of the random stream, a counter that only steers the choice
-# of proposal, a bound moved consistently, a live log-likelihood not among the re-evaluated points.
-_UNDETECTABLE = {"spare", "has_spare", "position", "evaluated_since_update", "ell.center", "live_logl"}
+# guide): a valid but different continuation of the random stream (position, cached normal deviate),
+# counters and decayed statistics that only steer the sampler's choices within their ranges (when to
+# switch proposal or search for more ellipsoids, slice-sampling statistics), a bound moved consistently,
+# a live log-likelihood not among the re-evaluated points.
+_UNDETECTABLE = {"spare", "has_spare", "position", "evaluated_since_update", "updates_since_search", "slice_stats",
+                 "ell.center", "live_logl"}
 
 
 def _must_refuse(kind, verify_all):

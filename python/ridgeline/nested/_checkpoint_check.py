@@ -48,11 +48,15 @@ What is not protected
 ---------------------
 A file that passes is trusted data, as a pickle would be.  Values that satisfy
 all of the above but are not the ones the run computed cannot be detected: the
-log-likelihood of a point that is not among the ``verify`` re-evaluated ones
-(set ``checkpoint_verify=-1`` to re-evaluate every stored point), a shifted
-random-stream position (a different but valid continuation), a bound moved or
-resized consistently (it is not refitted), a point moved together with its
-coordinates and log-likelihood, or a whole run forged from another seed.  The
+log-likelihood of a live or dead point that is not among the ``verify``
+re-evaluated ones (set ``checkpoint_verify=-1`` to re-evaluate every stored
+point), a shifted random-stream position or a changed cached normal deviate (a
+different but valid continuation), counters and decayed statistics that only
+steer the sampler's choices within their ranges (candidates evaluated since the
+last refit, refits since the last multi-ellipsoid search, the slice sampler's
+rank sums and fresh-start counts), a bound moved consistently (it is not
+refitted), a point moved together with its coordinates and log-likelihood, or
+a whole state forged from another run with the same settings.  The
 checksum only detects accidental corruption; anyone can recompute it.
 """
 
@@ -376,8 +380,12 @@ def check_state(t: ParsedState, sampler: Any) -> None:
             _fail("the slice statistics' rank sums are out of range")
         if ss[3] + ss[4] + ss[11] != t.slice_calls:
             _fail("the slice statistics' calls do not add up to the slice calls")
-        if np.any(np.abs(ss[6:8]) > 1.0 + 1e-9):
-            _fail("a slice-sampling correlation lies outside [-1, 1]")
+        if np.any(np.abs(ss[6:8]) > 1.0 + 1e-9) or (ss[8] == 0 and np.any(ss[6:8] != 0)):
+            _fail("a slice-sampling correlation lies outside [-1, 1] or was set before a window closed")
+        whole = ss[[0, 3, 4, 5, 8, 11, 12]]  # counts of the whole run (not decayed): integers
+        if np.any(whole != np.floor(whole)) or ss[5] < t.slice_replacements - ss[12] \
+                or ss[5] > t.slice_replacements * max(cap, int(cfg["slice_steps"])):
+            _fail("the slice statistics' counts are not whole numbers or do not match the replacements")
     elif t.slice_calls:
         _fail("slice calls without slice statistics")
     _check_bound(t, d, n, bound, ui)
