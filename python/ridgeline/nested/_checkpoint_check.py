@@ -13,7 +13,8 @@ What is checked
 * structure: every length fits the file, flags are 0 or 1, settings, seed and
   random stream are this sampler's; the random-stream position is at least the
   words the initial live set used and at most a generous bound per call; the
-  cached normal deviate is one Box-Muller can produce (``|z| < 8.7``).
+  cached normal deviate is the sine value of a Box-Muller pair drawn from the
+  stream's last 65,536 words (recomputed with the pure-numpy Philox).
 * points: live, dead and queued points inside the unit cube ``[0, 1]^d``;
   their physical coordinates equal ``prior_transform(u)`` for every point (the
   built-in box transforms and the identity are recomputed with numpy, a Python
@@ -261,6 +262,33 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
     return bool(np.all(np.abs(x - y) <= rtol * np.maximum(np.maximum(np.abs(x), np.abs(y)), 1.0)))
 
 
+# How far back (in 64-bit words) the pair of uniforms behind the cached normal is looked for.
+SPARE_WINDOW = 1 << 16
+
+
+def _spare_drawn(t: ParsedState) -> bool:
+    """Whether the cached normal deviate is the second (sine) value of a Box-Muller pair drawn from the
+    stream's last SPARE_WINDOW words before its position (0.0 and not pending: none was drawn yet)."""
+    if t.spare == 0.0 and not t.has_spare:
+        return True
+    if t.position < 2:
+        return False
+    from ridgeline._random import to_uniform, words
+
+    hi = t.position
+    for width in (256, 4096, SPARE_WINDOW):  # usually found among the last few words
+        lo = max(0, t.position - width)
+        u = to_uniform(words(t.seed, t.stream, np.arange(lo, hi, dtype=np.uint64)))
+        with np.errstate(all="ignore"):
+            vals = np.sqrt(-2.0 * np.log(u[:-1])) * np.sin(6.283185307179586 * u[1:])
+        if np.any(np.abs(vals - t.spare) <= 1e-12 * max(1.0, abs(t.spare))):
+            return True
+        if lo == 0:
+            break
+        hi = lo + 1  # the pair may straddle the boundary
+    return False
+
+
 def check_state(t: ParsedState, sampler: Any) -> None:
     """Check every field of a parsed state against the sampler and each other (StateFormatError)."""
     cfg = sampler._settings
@@ -273,8 +301,8 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     # random stream
     if t.seed != int(cfg["seed"]) or t.stream != 0:
         _fail("the random stream is not this run's (seed or stream id)")
-    if not (math.isfinite(t.spare) and abs(t.spare) <= BOX_MULLER_MAX):
-        _fail("the cached normal deviate of the random stream is impossible")
+    if not (math.isfinite(t.spare) and abs(t.spare) <= BOX_MULLER_MAX) or not _spare_drawn(t):
+        _fail("the cached normal deviate of the random stream is not one of its recent draws")
     nd = t.dead_logl.size
     queued = t.queue_logl.size - t.queue_head
     ints = (t.niter, t.ncall, t.accepted_since_update, t.evaluated_since_update, t.accepted_total,
