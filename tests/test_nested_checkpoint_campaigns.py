@@ -195,3 +195,80 @@ def test_kills_100(tmp_path):
     print(f"{10 * (trial_seed - 22)} runs each resumed to the end after 1-3 kills; kills: {kills} ({after_first_save} after the first checkpoint was written, {landed_in_save} inside a "
           "save: a temporary file was left), every resume bit-identical, no temporary file left after a resume")
     assert after_first_save >= 80
+
+
+# --- the validation itself --------------------------------------------------------------------------
+
+
+def _quadratic(x):
+    r = x - 0.5
+    return float(-0.5 * (r @ r) / 0.01)
+
+
+class _Counted:
+    """The quadratic log-likelihood (scalar or row by row on a batch), counting its calls."""
+
+    def __init__(self, vectorized):
+        self.vectorized, self.calls = vectorized, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return np.array([_quadratic(r) for r in x]) if self.vectorized else _quadratic(x)
+
+
+@pytest.mark.parametrize("opts", [{"sample": "unif"}, {"sample": "slice"}, {"vectorized": True}])
+def test_real_checkpoints_pass_and_verification_costs_no_counted_call(tmp_path, opts):
+    from ridgeline.nested import NestedSampler
+    from ridgeline.nested._checkpoint import read_checkpoint
+    from ridgeline.nested._checkpoint_check import check_state, parse_state, serialize_state, verify_points
+
+    vec = opts.get("vectorized", False)
+
+    def make(fn):
+        return NestedSampler(fn, None, 3, nlive=60, rng=6, **opts)
+
+    ref = make(_Counted(vec)).run(dlogz=0.5)
+    ck = tmp_path / "run.ckpt"
+    make(_Counted(vec)).run(dlogz=0.5, maxiter=ref.niter // 2, checkpoint=ck, checkpoint_every=0)
+    body = read_checkpoint(ck)[1]
+    t = parse_state(body, 3)
+    assert serialize_state(t) == body  # the parser reads the C++ layout exactly
+    s = make(_Counted(vec))
+    check_state(t, s)
+    assert verify_points(t, s, -1) is None
+    like = _Counted(vec)
+    res = make(like).run(dlogz=0.5, checkpoint=ck, checkpoint_verify=-1)  # every stored point re-evaluated
+    assert res.logz == ref.logz and res.ncall == ref.ncall and res.niter == ref.niter
+    np.testing.assert_array_equal(res.samples, ref.samples)
+    if not vec:  # the verification calls (one per stored point) are not counted in ncall
+        assert like.calls == t.live_logl.size + t.dead_logl.size + t.queue_logl.size + (ref.ncall - t.ncall)
+
+
+def test_verify_budget_trades_calls_for_coverage(tmp_path):
+    from ridgeline.nested import CheckpointError, NestedSampler, problems
+    from ridgeline.nested._checkpoint import read_checkpoint, write_checkpoint
+    from ridgeline.nested._checkpoint_check import parse_state, serialize_state, verify_indices
+
+    p = problems.gaussian(3)
+    ck = tmp_path / "run.ckpt"
+
+    def make():
+        return NestedSampler(p.loglike, p.prior_transform, 3, nlive=100, rng=2)
+
+    make().run(dlogz=0.5, maxiter=300, checkpoint=ck, checkpoint_every=0)
+    meta, body = read_checkpoint(ck)
+    t = parse_state(body, 3)
+    live, dead, _ = verify_indices(t, 32)
+    assert t.live_logl.argmax() in live and t.live_logl.argmin() in live and t.dead_logl.size - 1 in dead
+    # raise a live log-likelihood the default budget does not re-evaluate, keeping every invariant
+    j = next(i for i in np.argsort(t.live_logl) if i not in live)
+    t.live_logl = t.live_logl.copy()
+    t.live_logl[j] = (t.live_logl[j] + np.sort(t.live_logl)[-2]) / 2  # still below the best point
+    forged = tmp_path / "forged.ckpt"
+    write_checkpoint(forged, meta, serialize_state(t))
+    with pytest.raises(CheckpointError, match="forged.ckpt.*stale or forged: the log-likelihood"):
+        make().run(dlogz=0.5, checkpoint=forged, checkpoint_verify=-1)
+    res = make().run(dlogz=0.5, checkpoint=forged)  # documented: not among the 32 re-evaluated points
+    assert abs(res.logz - p.logz_true) < 5 * res.logzerr
+    with pytest.raises(ValueError, match="checkpoint_verify=-2"):
+        make().run(checkpoint_verify=-2)
