@@ -222,7 +222,7 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
     has_spare = r.flag("has_spare")
     spare = r.pod("d")
     initialized = r.flag("initialized")
-    counters = [r.pod("q") for _ in range(6)]
+    niter, ncall, acc_update, eval_update, acc_total, eval_total = (r.pod("q") for _ in range(6))
     logvol, logz = r.pod("d"), r.pod("d")
     slice_active = r.flag("slice_active")
     slice_calls, slice_replacements, slice_nsteps = r.pod("q"), r.pod("q"), r.pod("i")
@@ -233,7 +233,8 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
         version, settings, live_u, live_x, live_logl, live_birth, dead[0].reshape(nd, d), dead[1].reshape(nd, d),
         dead[2], dead[3], dead[4], dead_nlive, ells, cumprob, logvol_sum, use_bound, iter_at_update,
         updates_since_search, last_search_nell, queue_u.reshape(-1, d), queue_x.reshape(-1, d), queue_logl,
-        queue_head, seed, stream, position, has_spare, spare, initialized, *counters, logvol, logz, slice_active,
+        queue_head, seed, stream, position, has_spare, spare, initialized, niter, ncall, acc_update, eval_update,
+        acc_total, eval_total, logvol, logz, slice_active,
         slice_calls, slice_replacements, slice_nsteps, slice_stats,
     )
 
