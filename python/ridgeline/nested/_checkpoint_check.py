@@ -251,16 +251,19 @@ def _in_cube(u: np.ndarray) -> bool:
     return bool(np.all((u >= 0.0) & (u <= 1.0)))
 
 
+def _close_each(a: np.ndarray, b: np.ndarray, rtol: float) -> np.ndarray:
+    """Elementwise: equal up to rtol relative to the values' scale (an infinity only equals itself, NaN nothing)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = np.abs(a - b) <= rtol * np.maximum(np.maximum(np.abs(a), np.abs(b)), 1.0)
+    both_finite = np.isfinite(a) & np.isfinite(b)
+    return np.where(both_finite, near, a == b)  # type: ignore[no-any-return]
+
+
 def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
     """Equal up to rtol relative to each value's scale (-inf only equals -inf)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        return False
-    fa, fb = np.isfinite(a), np.isfinite(b)
-    if not np.array_equal(fa, fb) or not np.array_equal(a[~fa], b[~fb]):
-        return False
-    x, y = a[fa], b[fb]
-    return bool(np.all(np.abs(x - y) <= rtol * np.maximum(np.maximum(np.abs(x), np.abs(y)), 1.0)))
+    return a.shape == b.shape and bool(np.all(_close_each(a, b, rtol)))
 
 
 # How far back (in 64-bit words) the pair of uniforms behind the cached normal is looked for.
@@ -346,10 +349,9 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     if nd:
         new = np.ones(nd, dtype=bool)
         new[1:] = t.dead_logl[1:] != t.dead_logl[:-1]
-        want = np.empty(nd, dtype=np.int64)
-        start = np.flatnonzero(new)
-        for a, b in zip(start, [*start[1:], nd]):
-            want[a:b] = n - np.arange(b - a)
+        idx = np.arange(nd)
+        start = np.maximum.accumulate(np.where(new, idx, 0))  # first index of each point's tie group
+        want = n - (idx - start)
         if not np.array_equal(t.dead_nlive, want):
             _fail("the dead points' numbers of live points do not follow the run")
     if t.niter != nd:
@@ -536,7 +538,7 @@ def verify_points(t: ParsedState, sampler: Any, k: int) -> str | None:
             ex.batches, ex.tasks = kept
     if not _close(np.asarray(got.x), x, 1e-9):
         return "a stored point's coordinates differ from prior_transform(u) now"
-    bad = ~np.array([_close(np.array(a), np.array(b), 1e-9) for a, b in zip(np.asarray(got.logl), logl)], dtype=bool)
+    bad = ~_close_each(np.asarray(got.logl), logl, 1e-9)
     if np.any(bad):
         j = int(np.flatnonzero(bad)[0])
         return (f"the log-likelihood at a stored point is {float(got.logl[j])!r} now, {float(logl[j])!r} in the file "
