@@ -36,7 +36,10 @@ What is checked
   points), its shape symmetric positive definite, its precision the inverse of
   the shape, its axes a square root of it, its major axis the longest
   eigenvector, its log volume the log determinant's; the selection
-  probabilities and the union's volume recomputed from the ellipsoids.
+  probabilities and the union's volume recomputed from the ellipsoids; and the
+  bound refitted (``_core.nested.fit_bound``) to the live set of its last refit,
+  rebuilt from the births, when that is unambiguous (no tied dead points since,
+  and one ellipsoid or a refit that ran the deep multi-ellipsoid search).
 * the likelihood (``verify`` points): the prior transform and log-likelihood
   re-evaluated at the best and worst live points, the best live points, the
   last dead points and points spread over the live and dead sets, and at every
@@ -55,9 +58,10 @@ point), a shifted random-stream position or a changed cached normal deviate (a
 different but valid continuation), counters and decayed statistics that only
 steer the sampler's choices within their ranges (candidates evaluated since the
 last refit, refits since the last multi-ellipsoid search, the slice sampler's
-rank sums and fresh-start counts), a bound moved consistently (it is not
-refitted), a point moved together with its coordinates and log-likelihood, or
-a whole state forged from another run with the same settings.  The
+rank sums and fresh-start counts), a bound moved consistently when it cannot
+be refitted (ties since the refit, or a refit without the deep search), a
+point moved together with its coordinates and log-likelihood, or a whole state
+forged from another run with the same settings.  The
 checksum only detects accidental corruption; anyone can recompute it.
 """
 
@@ -420,6 +424,9 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     elif t.slice_calls:
         _fail("slice calls without slice statistics")
     _check_bound(t, d, n, bound, ui)
+    problem = refit_mismatch(t, sampler)
+    if problem is not None:
+        _fail(problem)
 
 
 def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
@@ -488,6 +495,69 @@ def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
             _fail("an ellipsoid's major axis is not its longest axis")
         if abs(e.logvol - (log_ball + 0.5 * float(np.sum(np.log(lam))))) > 1e-8 * max(1.0, abs(e.logvol)):
             _fail("an ellipsoid's log volume does not match its shape")
+
+
+K_COVERAGE_FOLDS = 10  # sampler.hpp: RejectionProposal::kCoverageFolds
+
+
+def live_at_refit(t: ParsedState) -> np.ndarray | None:
+    """The live set (rows in order) the bound was last fitted to, rebuilt from the births; None when ambiguous.
+
+    The refit ran inside iteration ``iter_at_update`` after its dead points were
+    recorded and before they were replaced, so a row holds then the first point
+    of its chain of replacements that was born before that iteration's contour
+    (each replacement's birth is the log-likelihood of the dead point it
+    replaced, in the same row).  Tied dead points make the chain ambiguous.
+    """
+    u_at = t.iter_at_update
+    if u_at < 1 or u_at > t.dead_logl.size:
+        return None
+    contour = t.dead_logl[u_at - 1]
+    first = int(np.searchsorted(t.dead_logl, contour, side="left"))  # the refit iteration's dead points
+    later = t.dead_logl[first:]
+    if later.size and np.any(np.diff(later) == 0):
+        return None  # ties: the replaced rows cannot be told apart
+    by_logl = {float(v): first + i for i, v in enumerate(later)}
+    rows = np.array(t.live_u, copy=True)
+    for i in range(rows.shape[0]):
+        birth = float(t.live_birth[i])
+        seen = 0
+        while birth >= contour:  # born at or after the refit: it replaced a dead point in this row
+            j = by_logl.get(birth)
+            if j is None or seen > later.size:
+                return None
+            rows[i] = t.dead_u[j]
+            birth = float(t.dead_birth[j])
+            seen += 1
+    return rows
+
+
+def refit_mismatch(t: ParsedState, sampler: Any) -> str | None:
+    """Refit the bound to the live set of its last refit and compare (None when equal or not checkable).
+
+    Checkable: one ellipsoid, or several when the last refit ran the deep
+    multi-ellipsoid search (``updates_since_search == 0``), and no tied dead
+    points since that refit.
+    """
+    cfg = sampler._settings
+    multi = cfg["bound"] == "multi"
+    if not t.use_bound or (multi and t.updates_since_search != 0):
+        return None
+    pts = live_at_refit(t)
+    if pts is None:
+        return None
+    from ridgeline import _core
+
+    logpointvol = float(t.dead_logvol[t.iter_at_update - 1]) - math.log(float(cfg["nlive"]))
+    ells = _core.nested.fit_bound(np.ascontiguousarray(pts), logpointvol, multi, float(cfg["enlarge"]),
+                                  K_COVERAGE_FOLDS)
+    if len(ells) != len(t.ells) or not all(
+        _close(np.asarray(a.center), b.center, 1e-12) and _close(np.asarray(a.shape), b.shape, 1e-12)
+        and _close(np.array(a.logvol), np.array(b.logvol), 1e-12)
+        for a, b in zip(ells, t.ells)
+    ):
+        return "the bound is not the one fitted to the live points of its last refit"
+    return None
 
 
 def verify_indices(t: ParsedState, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
