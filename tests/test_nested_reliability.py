@@ -288,10 +288,10 @@ def test_checkpoint_metadata_check_field_is_required(tmp_path):
         assert s._core.state().niter == 0, name  # a refused file leaves the sampler untouched
 
 
-def test_random_forgeries_are_refused_or_harmless(tmp_path):
-    # flip doubles at random places of the payload, with a recomputed checksum:
-    # every file is refused with CheckpointError or runs to the end; nothing else
-    # (no ValueError, no hang: the whole loop runs in a child under a timeout)
+def test_random_forgeries_are_refused(tmp_path):
+    # write doubles at random places of the payload, with a recomputed checksum:
+    # every file is refused with CheckpointError; nothing else (no ValueError,
+    # no hang: the whole loop runs in a child under a timeout)
     p, ck, _ = _checkpoint(tmp_path, maxiter=200)
     out = _child(
         f"""
@@ -321,9 +321,11 @@ def test_random_forgeries_are_refused_or_harmless(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     counts = eval(out.stdout.strip())  # noqa: S307 - our own child's dict
-    # many random edits land in fields whose forged value is consistent (an x
-    # coordinate, a birth contour): those run; the others must be refused
-    assert counts["refused"] + counts["ran"] == 40 and counts["refused"] >= 10
+    # every one is refused: a NaN, an infinity, 2, -1, 1e300 or 0 written over any
+    # 8 bytes breaks a range, an invariant of the run, prior_transform(u) or a
+    # re-evaluated likelihood (the field-by-field campaigns are in
+    # test_nested_checkpoint_campaigns.py)
+    assert counts == {"refused": 40, "ran": 0}, counts
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "dangling-symlink"])

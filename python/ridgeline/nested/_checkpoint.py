@@ -15,7 +15,10 @@ A checkpoint is written to a temporary file in the same directory, flushed and
 fsync'ed, renamed over the old one (atomic on POSIX), and the directory is
 fsync'ed, so a kill at any moment leaves either the old or the new checkpoint,
 never a mixture.  Every problem with a checkpoint file raises
-:class:`CheckpointError` naming the path.
+:class:`CheckpointError` naming the path.  The checksum detects accidents
+only (anyone can recompute it); the state itself is validated field by field
+before use by :mod:`ridgeline.nested._checkpoint_check`, whose docstring says
+what that does and does not protect.
 
 For tests, the environment variable ``RIDGELINE_CHECKPOINT_KILL`` set to one of
 ``after_temp_write``, ``before_rename`` or ``after_rename`` makes the save kill

@@ -21,10 +21,19 @@ from ridgeline.nested._checkpoint import (
     remove_stale_temporaries,
     write_checkpoint,
 )
+from ridgeline.nested._checkpoint_check import (
+    StateFormatError,
+    check_state,
+    parse_state,
+    transform_mismatch,
+    verify_points,
+)
 
 __all__ = ["load_checkpoint", "run_blocks", "save_checkpoint"]
 
 _BLOCK = 100  # iterations per block
+# Stored points whose likelihood is re-evaluated when a checkpoint is loaded.
+DEFAULT_VERIFY = 32
 
 
 def _fingerprint(sampler: Any) -> dict[str, Any]:
@@ -68,52 +77,48 @@ def _check_point(path: str, meta: dict[str, Any], ndim: int) -> tuple[np.ndarray
     return u, logl
 
 
-def load_checkpoint(sampler: Any, path: str) -> None:
+def load_checkpoint(sampler: Any, path: str, verify: int = DEFAULT_VERIFY) -> None:
     """Restore the sampler from ``path``; CheckpointError if the file cannot be used.
 
     Validation: the header, checksum and fingerprint (settings, seed,
-    likelihood and transform names), a likelihood check at the best stored
-    live point, and the consistency of the state (live and dead points inside
-    the unit cube with finite coordinates, valid log-likelihoods, non-decreasing
-    dead log-likelihoods, counters, volumes and log Z recomputed from the dead
-    points).  A file that passes is trusted data (as a pickle would be):
-    consistent values that the run did not compute cannot be detected.
+    likelihood and transform names), then every field of the state
+    (:mod:`ridgeline.nested._checkpoint_check`: shapes, ranges, the run's
+    invariants, the bound, ``prior_transform(u)`` at every point and the
+    likelihood re-evaluated at ``verify`` points, -1 for all), then the C++
+    reader's own checks.  A file that passes is trusted data (as a pickle
+    would be): consistent values that the run did not compute cannot be
+    detected.
     """
     meta, body = read_checkpoint(path)
     compare_fingerprint(path, meta, _fingerprint(sampler))
     check = _check_point(path, meta, sampler.ndim)
     try:
-        backup = sampler._core.dump_state()
-    except RuntimeError:  # in the middle of an iteration: the file's state replaces it
-        backup = None
+        parsed = parse_state(body, sampler.ndim)
+        check_state(parsed, sampler)
+    except StateFormatError as err:
+        msg = f"checkpoint {path!r} is corrupt: {err}"
+        raise CheckpointError(msg) from None
+    if check is None:
+        if parsed.initialized:
+            msg = f"checkpoint {path!r} is corrupt: the likelihood check field is empty for a started run"
+            raise CheckpointError(msg)
+    else:
+        u, logl_saved = check
+        i = int(np.argmax(parsed.live_logl)) if parsed.initialized else -1
+        if i < 0 or not (np.array_equal(parsed.live_u[i], u) and float(parsed.live_logl[i]) == logl_saved):
+            msg = f"checkpoint {path!r} is corrupt: the likelihood check does not match the stored live points"
+            raise CheckpointError(msg)
+    # the prior transform at every point, the likelihood at `verify` points (the
+    # best live point first): a changed likelihood (stale file) or forged values
+    problem = transform_mismatch(parsed, sampler) or verify_points(parsed, sampler, verify)
+    if problem is not None:
+        msg = f"checkpoint {path!r} is stale or forged: {problem}"
+        raise CheckpointError(msg)
     try:
-        sampler._core.load_state(body)
+        sampler._core.load_state(body)  # checks again; leaves the sampler untouched on an error
     except ValueError as err:
         msg = f"checkpoint {path!r} is corrupt: {err}"
         raise CheckpointError(msg) from None
-    st = sampler._core.state()
-    try:
-        if check is None:
-            if st.initialized:
-                msg = f"checkpoint {path!r} is corrupt: the likelihood check field is empty for a started run"
-                raise CheckpointError(msg)
-            return
-        u, logl_saved = check
-        i = int(np.argmax(st.live_logl)) if st.initialized else -1
-        if i < 0 or not (np.array_equal(st.live_u[i], u) and float(st.live_logl[i]) == logl_saved):
-            msg = f"checkpoint {path!r} is corrupt: the likelihood check does not match the stored live points"
-            raise CheckpointError(msg)
-        logl = sampler._core.evaluate(u.reshape(1, -1)).logl
-        if not (float(logl[0]) == logl_saved):
-            msg = (
-                f"checkpoint {path!r} is stale: the likelihood at a stored point is {float(logl[0])!r} now, "
-                f"{logl_saved!r} in the file"
-            )
-            raise CheckpointError(msg)
-    except BaseException:
-        if backup is not None:
-            sampler._core.load_state(backup)  # leave the sampler as it was before the load
-        raise
 
 
 def progress_fraction(first: float | None, dl: float, target: float) -> tuple[float, float | None]:
@@ -129,7 +134,8 @@ def progress_fraction(first: float | None, dl: float, target: float) -> tuple[fl
 
 
 def run_blocks(
-    sampler: Any, dlogz: float, maxiter: int, maxcall: int, progress: bool, checkpoint: Any, every: Any
+    sampler: Any, dlogz: float, maxiter: int, maxcall: int, progress: bool, checkpoint: Any, every: Any,
+    verify: int = DEFAULT_VERIFY,
 ) -> str:
     """Run the compiled sampler, in blocks when saving checkpoints or reporting progress.
 
@@ -146,7 +152,7 @@ def run_blocks(
         every = check_float(every, "checkpoint_every", 0.0)
         remove_stale_temporaries(path)
         if os.path.lexists(path):
-            load_checkpoint(sampler, path)
+            load_checkpoint(sampler, path, verify)
     core = sampler._core
     rep = Progress("nested", "nested sampling", total=1.0, progress=progress)
     first: float | None = None

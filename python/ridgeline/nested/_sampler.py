@@ -335,6 +335,7 @@ class NestedSampler:
         progress: bool = False,
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: float = 60.0,
+        checkpoint_verify: int = 32,
     ) -> NestedResult:
         """Run until the remaining evidence is below ``dlogz`` (or a limit is hit).
 
@@ -357,8 +358,22 @@ class NestedSampler:
             the resumed run is bit-identical to an uninterrupted one with the
             same seed (for deterministic likelihoods).  A corrupt, truncated,
             foreign or stale file raises :class:`CheckpointError` naming the path.
+            Before it is used, every field of the saved state is validated
+            (shapes, ranges, the invariants of the run, the bound,
+            ``prior_transform(u)`` at every stored point, the likelihood at
+            ``checkpoint_verify`` points); the user guide's section on checkpoints
+            says what this does and does not protect.  A file that passes is
+            trusted, as a pickle would be.
         checkpoint_every : float, default=60
             Seconds between saves (0: after every block of iterations).
+        checkpoint_verify : int, default=32
+            When resuming, the number of stored points (the best and worst live
+            points, the last dead points, points spread over the live, dead and
+            queued sets) at which the likelihood is evaluated again and compared
+            with the file (a changed likelihood or a forged value is refused);
+            -1 for every stored point, 0 for none.  These calls are not counted
+            and draw no random numbers, so the resumed run stays bit-identical;
+            the likelihood must be deterministic.
 
         Returns
         -------
@@ -373,6 +388,7 @@ class NestedSampler:
         mi = -1 if maxiter is None else check_int(maxiter, "maxiter", low=0)
         mc = -1 if maxcall is None else check_int(maxcall, "maxcall", low=0)
         progress = check_bool(progress, "progress")
+        checkpoint_verify = check_int(checkpoint_verify, "checkpoint_verify", low=-1)
         given_checkpoint: object = checkpoint
         if given_checkpoint is not None and not isinstance(given_checkpoint, (str, os.PathLike)):
             msg = f"checkpoint={checkpoint!r} must be a path (str or os.PathLike) or None"
@@ -387,7 +403,7 @@ class NestedSampler:
         else:
             from ridgeline.nested._runloop import run_blocks
 
-            stop = run_blocks(self, dlogz, mi, mc, progress, checkpoint, checkpoint_every)
+            stop = run_blocks(self, dlogz, mi, mc, progress, checkpoint, checkpoint_every, checkpoint_verify)
         self._result = self._make_result(stop)
         if self._surrogate is not None:
             self._result = self._surrogate.finish(self._result)
