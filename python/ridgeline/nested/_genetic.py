@@ -17,7 +17,8 @@ The proposal
 A small genetic algorithm (:func:`genetic_search`; tournament selection, blend
 crossover BLX-alpha, Gaussian mutation scaled by the population's spread,
 elitism) finds high-likelihood regions.  Its final population is split into
-modes (greedy, around the best unassigned member); for each mode a separable
+modes (greedy: the best unassigned member starts a mode, which takes the
+members within ``radius`` or within 4 fitted widths); for each mode a separable
 quadratic fitted to log L at the nearest evaluated points gives a centre and a
 width per coordinate (the population's spread when the fit is not concave).  q
 is the mixture
@@ -238,6 +239,16 @@ class _Mixture:
         self.g0 = g0
         self.mass = g1 - g0  # > 0 since loc is in [0, 1]
         self.lognorm = np.log(self.mass) + np.log(scale)
+        # bracket points per coordinate: the ends and each component's quantiles at a few scales,
+        # with every component's CDF there (G,) and (G, K)
+        offs = np.array([-8.0, -3.0, -1.0, 0.0, 1.0, 3.0, 8.0])
+        self._grids = []
+        for j in range(loc.shape[1]):
+            grid = np.unique(np.clip(np.concatenate([[0.0, 1.0], (loc[:, j, None] + offs * scale[:, j, None]).ravel()]), 0.0, 1.0))
+            z = (grid[:, None] - loc[None, :, j]) / scale[None, :, j]
+            gk = np.clip((_sigmoid(z) - g0[None, :, j]) / self.mass[None, :, j], 0.0, 1.0)
+            gk[0], gk[-1] = 0.0, 1.0
+            self._grids.append((grid, gk))
 
     def log_comp(self, u: np.ndarray, j: int) -> np.ndarray:
         """log f_kj(u) for u of shape (m,), returns (m, K)."""
@@ -268,12 +279,10 @@ class _Mixture:
         m, d = v.shape
         out = np.empty_like(v)
         logw = np.broadcast_to(self.logw, (m, self.logw.size)).copy()
-        # candidate bracket points: the ends and each component's quantiles at a few scales
-        offs = np.array([-8.0, -3.0, -1.0, 0.0, 1.0, 3.0, 8.0])
         for j in range(d):
             w = np.exp(logw - np.logaddexp.reduce(logw, axis=1, keepdims=True))
-            grid = np.unique(np.clip(np.concatenate([[0.0, 1.0], (self.loc[:, j, None] + offs * self.scale[:, j, None]).ravel()]), 0.0, 1.0))
-            gcdf = np.stack([self._cdf_pdf(np.full(m, g), w, j)[0] for g in grid], axis=1)  # (m, G)
+            grid, gk = self._grids[j]
+            gcdf = w[:, :1] * grid[None, :] + w[:, 1:] @ gk.T  # (m, G): the mixture CDF at the bracket points
             target = v[:, j]
             idx = np.clip(np.sum(gcdf <= target[:, None], axis=1) - 1, 0, grid.size - 2)
             rows = np.arange(m)
@@ -313,7 +322,6 @@ def _fit_modes(search: GeneticSearch, max_modes: int, radius: float) -> tuple[np
         i = int(np.flatnonzero(free)[0])  # best unassigned (the population is sorted)
         dist = np.sqrt(np.sum((pop - pop[i]) ** 2, axis=1))
         members = free & (dist <= radius)
-        free &= ~members
         spread = pop[members].std(axis=0) if members.sum() > 1 else np.zeros(d)
         c = pop[i].copy()
         sig = np.full(d, np.nan)
@@ -336,6 +344,9 @@ def _fit_modes(search: GeneticSearch, max_modes: int, radius: float) -> tuple[np
         sig = np.where(np.isfinite(sig), sig, fallback)
         sig = np.clip(sig, 1e-9, 1.0)
         c = np.clip(c, 0.0, 1.0)
+        # the mode takes the members within the radius or within 4 fitted widths in every coordinate
+        members |= free & np.all(np.abs(pop - c) <= 4.0 * sig, axis=1)
+        free &= ~members
         centres.append(c)
         widths.append(sig)
         logmass.append(float(logl[i]) + float(np.sum(np.log(sig))))
