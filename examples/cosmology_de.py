@@ -195,7 +195,8 @@ class Likelihood:
 
 
 def run_models(data: Data, *, nlive: int, dlogz: float, rng: int, genetic: bool, surrogate: bool,
-               models: tuple[str, ...] = tuple(MODELS), ngen: int = 20) -> dict[tuple[str, str], Any]:
+               models: tuple[str, ...] = tuple(MODELS), ngen: int = 20,
+               log: Callable[[str], None] | None = None) -> dict[tuple[str, str], Any]:
     """Evidence of each model, plain and (optionally) with the genetic-algorithm start."""
     from ridgeline.nested import NestedSampler, repartition
 
@@ -206,11 +207,15 @@ def run_models(data: Data, *, nlive: int, dlogz: float, rng: int, genetic: bool,
         t = time.process_time()
         res = NestedSampler(like, like.prior_transform, like.ndim, nlive=nlive, rng=rng, **kw).run(dlogz=dlogz)
         out[(model, "plain")] = (res, time.process_time() - t)
+        if log is not None:
+            log(f"  {model} plain: log Z = {res.logz:.3f} +- {res.logzerr:.3f}, {res.ncall} calls")
         if genetic:
             t = time.process_time()
             rep = repartition(like, like.prior_transform, like.ndim, rng=rng, ngen=ngen)
             res = rep.run(nlive=nlive, dlogz=dlogz, rng=rng)
             out[(model, "GA")] = (res, time.process_time() - t)
+            if log is not None:
+                log(f"  {model} GA:    log Z = {res.logz:.3f} +- {res.logzerr:.3f}, {res.ncall} calls")
     return out
 
 
@@ -282,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     data = simulate()
     t = time.time()
     results = run_models(data, nlive=args.nlive, dlogz=args.dlogz, rng=args.rng, genetic=not args.no_genetic,
-                         surrogate=args.surrogate)
+                         surrogate=args.surrogate, log=lambda line: print(line, flush=True))
     print(f"flat LCDM / wCDM / w0waCDM on simulated H(z) ({data.z_cc.size}), BAO ({data.z_bao.size} x 2) and "
           f"SN ({data.z_sn.size}) data from a flat LCDM (H0=68, Om=0.31); nlive={args.nlive}, dlogz={args.dlogz}")
     print(table(results))

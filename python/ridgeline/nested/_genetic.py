@@ -20,7 +20,9 @@ elitism) finds high-likelihood regions.  Its final population is split into
 modes (greedy: the best unassigned member starts a mode, which takes the
 members within ``radius`` or within 4 fitted widths); for each mode a separable
 quadratic fitted to log L at the nearest evaluated points gives a centre and a
-width per coordinate (the population's spread when the fit is not concave).  q
+width per coordinate (the population's spread when the fit is not concave), and
+the width is at least the spread of the evaluated points within ``5 radius`` whose
+log L is within the 99% chi-square range of the best (curved posteriors).  q
 is the mixture
 
     q(u) = eps + (1 - eps) sum_k w_k prod_j f_kj(u_j)
@@ -317,7 +319,9 @@ def _fit_modes(search: GeneticSearch, max_modes: int, radius: float) -> tuple[np
     free = finite.copy()
     arch_ok = np.isfinite(search.archive_logl)
     au, al = search.archive_u[arch_ok], search.archive_logl[arch_ok]
-    centres, widths, logmass = [], [], []
+    centres: list[np.ndarray] = []
+    widths: list[np.ndarray] = []
+    logmass: list[float] = []
     while free.any() and len(centres) < max_modes:
         i = int(np.flatnonzero(free)[0])  # best unassigned (the population is sorted)
         dist = np.sqrt(np.sum((pop - pop[i]) ** 2, axis=1))
@@ -342,6 +346,12 @@ def _fit_modes(search: GeneticSearch, max_modes: int, radius: float) -> tuple[np
             c = np.where(good, c + shift, c)
         fallback = np.maximum(spread, 1e-3)
         sig = np.where(np.isfinite(sig), sig, fallback)
+        # never narrower than the spread of the evaluated points near this mode whose log L is within
+        # the 99% chi-square range of its best (guards against curved or non-quadratic posteriors)
+        thresh = float(logl[i]) - 0.5 * (d + 3.0 * math.sqrt(2.0 * d) + 3.0)
+        near_mode = (al >= thresh) & (np.sqrt(np.sum((au - c) ** 2, axis=1)) <= max(5.0 * radius, 1e-300))
+        if near_mode.sum() > d:
+            sig = np.maximum(sig, au[near_mode].std(axis=0))
         sig = np.clip(sig, 1e-9, 1.0)
         c = np.clip(c, 0.0, 1.0)
         # the mode takes the members within the radius or within 4 fitted widths in every coordinate
@@ -358,6 +368,25 @@ class Repartition:
 
     Made by :func:`repartition`; its evidence equals the original problem's
     exactly (see :mod:`ridgeline.nested._genetic`).
+
+    Parameters
+    ----------
+    loglike : callable
+        Scalar log-likelihood of a parameter point.
+    prior_transform : callable or None
+        Scalar map from the unit cube to parameters (None: identity).
+    ndim : int
+        Number of parameters.
+    search : GeneticSearch
+        The search whose final population defines the proposal.
+    eps : float
+        Weight of the defensive uniform component, in (0, 1).
+    broaden : float
+        Factor on each component's fitted width.
+    max_modes : int
+        Most mixture components.
+    radius : float
+        Distance in the unit cube within which population members join a mode.
 
     Attributes
     ----------
@@ -560,7 +589,8 @@ def repartition(
     broaden = check_float(broaden, "broaden", 1e-3, 1e6)
     max_modes = check_int(max_modes, "max_modes", low=1, high=1000)
     radius = check_float(radius, "radius", 0.0, 1e6)
-    if not callable(loglike):
+    given_loglike: object = loglike
+    if not callable(given_loglike):
         msg = f"loglike={loglike!r} must be callable"
         raise TypeError(msg)
     given_transform: object = prior_transform
