@@ -1,4 +1,6 @@
-"""Dark-energy model comparison by nested sampling: flat LCDM, wCDM and w0waCDM.
+"""
+Dark-energy model comparison by nested sampling: flat LCDM, wCDM and w0waCDM
+============================================================================
 
 As in "Deep Learning and genetic algorithms for cosmological Bayesian inference
 speed-up" (the models and the kinds of data; the data here are simulated), three
@@ -276,7 +278,7 @@ def figure(data: Data, results: dict[tuple[str, str], Any], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--nlive", type=int, default=500)
     ap.add_argument("--dlogz", type=float, default=0.1)
     ap.add_argument("--rng", type=int, default=0)
