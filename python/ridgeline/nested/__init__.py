@@ -22,6 +22,7 @@ from ridgeline._exceptions import ConvergenceWarning
 from ridgeline.nested import problems
 from ridgeline.nested._checkpoint import CheckpointError
 from ridgeline.nested._dynamic import DynamicNestedSampler
+from ridgeline.nested._genetic import GeneticSearch, Repartition, genetic_search, repartition
 from ridgeline.nested._results import NestedResult
 from ridgeline.nested._sampler import CLikelihood, NestedSampler, sample
 from ridgeline.nested._surrogate import SurrogateOptions
@@ -34,10 +35,14 @@ __all__ = [
     "CheckpointError",
     "ConvergenceWarning",
     "DynamicNestedSampler",
+    "GeneticSearch",
     "NestedResult",
     "NestedSampler",
+    "Repartition",
     "SurrogateOptions",
+    "genetic_search",
     "problems",
+    "repartition",
     "sample",
 ]
 
