@@ -339,22 +339,73 @@ def _dact(a: np.ndarray, h: np.ndarray, kind: str) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * a))  # the logistic function
 
 
+def _fit_centre(z: np.ndarray, t: np.ndarray, iters: int = 25) -> np.ndarray:
+    """Centre c of the radial feature |z - c|: least squares of t ~ a + b r + q r^2 over c (a, b, q projected out).
+
+    Levenberg-Marquardt with a forward-difference Jacobian, from c = 0 (the
+    points' mean); a shell's centre makes its log L exactly quadratic in r.
+    Falls back to 0 when the fit wanders beyond 10 units (of the points' spread).
+    """
+    d = z.shape[1]
+    if z.shape[0] < d + 4:
+        return np.zeros(d)
+
+    def resid(c: np.ndarray) -> np.ndarray:
+        r = np.sqrt(np.sum((z - c) ** 2, axis=1))
+        a = np.column_stack([np.ones_like(r), r, r * r])
+        coef = np.linalg.lstsq(a, t, rcond=None)[0]
+        out: np.ndarray = t - a @ coef
+        return out
+
+    c = np.zeros(d)
+    res = resid(c)
+    cost = float(res @ res)
+    lam = 1e-3
+    h = 1e-5
+    eye = np.eye(d)
+    for _ in range(iters):
+        jac = np.column_stack([(resid(c + h * eye[i]) - res) / h for i in range(d)])
+        a = jac.T @ jac
+        step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), -(jac.T @ res))
+        cn = c + step
+        rn = resid(cn)
+        cn_cost = float(rn @ rn)
+        if cn_cost < cost:
+            c, res, cost = cn, rn, cn_cost
+            lam *= 0.3
+            if float(np.max(np.abs(step))) < 1e-6:
+                break
+        else:
+            lam *= 10.0
+    return c if float(np.sqrt(c @ c)) < 10.0 else np.zeros(d)
+
+
 class _Net:
     """Feed-forward regression network on whitened inputs with a quadratic and radial skip path."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, arch: Architecture, rng: np.random.Generator) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, arch: Architecture, rng: np.random.Generator,
+                 xw: np.ndarray | None = None) -> None:
         d = x.shape[1]
         self.arch = arch
-        self.mu = x.mean(axis=0)
-        cov = np.atleast_2d(np.cov(x, rowvar=False))
+        # whitening by the cluster's live points when given (a ring's live points are isotropic about its
+        # centre; its training points, down to a lower contour, need not be)
+        xw = x if xw is None or xw.shape[0] <= d + 1 else xw
+        self.mu = xw.mean(axis=0)
+        cov = np.atleast_2d(np.cov(xw, rowvar=False))
         lam, vec = np.linalg.eigh(cov)
         lam = np.maximum(lam, 1e-12 * max(float(lam.max()), 1e-300))
         self.wh = vec / np.sqrt(lam)  # z = (x - mu) @ wh: whitened, principal axes
+        # the radial feature lives in the unwhitened coordinates scaled by one number, u = (x - mu) / rs
+        # (whitening by a sample covariance would turn a round shell into an ellipse by its sampling noise)
+        self.unwh = (vec * np.sqrt(lam)).T / math.sqrt(float(np.mean(lam)))  # u = z @ unwh
         self.ym = float(y.mean())
         self.ys = float(y.std()) or 1.0
         z = self.whiten(x)
         self.r2max = float(np.max(np.sum(z * z, axis=1)))
         t = (y - self.ym) / self.ys
+        self.rc = np.zeros(d)
+        top = np.argsort(-t, kind="stable")[: max(3 * d + 6, min(800, t.size // 2))]
+        self.rc = _fit_centre(z[top] @ self.unwh, t[top])
         f = self._features(z)
         # skip path by ridge regression (the starting point of the training)
         a = np.column_stack([np.ones(len(t)), f])
@@ -379,7 +430,8 @@ class _Net:
 
     def _features(self, z: np.ndarray) -> np.ndarray:
         d = z.shape[1]
-        r = np.sqrt(np.sum(z * z, axis=1, keepdims=True))
+        zc = z @ self.unwh - self.rc
+        r = np.sqrt(np.sum(zc * zc, axis=1, keepdims=True))
         if d > _FULL_QUADRATIC:
             return np.concatenate([z, z * z, r], axis=1)
         iu, ju = np.triu_indices(d)
@@ -479,6 +531,7 @@ class _Router:
     """Labels points by the cluster of their nearest live point (in the live set's whitened coordinates)."""
 
     def __init__(self, live: np.ndarray, labels: np.ndarray) -> None:
+        self.live = live
         self.mu = live.mean(axis=0)
         cov = np.atleast_2d(np.cov(live, rowvar=False)) if live.shape[0] > 1 else np.eye(live.shape[1])
         lam, vec = np.linalg.eigh(cov)
@@ -502,38 +555,80 @@ class _Router:
         return out
 
 
+def _find(parent: list[int], a: int) -> int:
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+def _union(parent: list[int], a: int, b: int) -> None:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
+
+
 def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int) -> np.ndarray:
     """Cluster labels 0..k-1 of the live points, -1 for points of clusters beyond ``max_clusters``.
 
     Connected components of the symmetric k-nearest-neighbour graph in the live
-    set's whitened coordinates; components smaller than ``min_size`` join the
-    component of their nearest point outside them; the largest ``max_clusters``
-    keep a label (ordered by size, then by their first point).
+    set's whitened coordinates (then :func:`_finish_labels`).
     """
     n = live.shape[0]
     if n <= max(knn, 1) + 1:
         return np.zeros(n, dtype=np.int64)
-    z = _Router(live, np.zeros(n, dtype=np.int64)).z
-    z2 = np.sum(z * z, axis=1)
-    d2 = z2[:, None] - 2.0 * (z @ z.T) + z2[None, :]
-    np.fill_diagonal(d2, np.inf)
+    d2 = _sqdist(live)
     k = min(knn, n - 1)
     nbr = np.argpartition(d2, k - 1, axis=1)[:, :k]
     parent = list(range(n))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
     for i in range(n):
         for j in nbr[i].tolist():
-            ri, rj = find(i), find(int(j))
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-    root = np.array([find(i) for i in range(n)])
-    # small components join the component of their nearest point outside them (largest first, repeatedly)
+            _union(parent, i, int(j))
+    return _finish_labels(np.array([_find(parent, i) for i in range(n)]), d2, min_size, max_clusters)
+
+
+def _ellipsoid_clusters(live: np.ndarray, live_u: np.ndarray, ells: list[tuple[np.ndarray, np.ndarray]],
+                        min_size: int, max_clusters: int) -> np.ndarray:
+    """Cluster labels from the sampler's multi-ellipsoid bound (unit-cube coordinates ``live_u``).
+
+    Each live point belongs to the ellipsoids that contain it (the nearest in
+    Mahalanobis distance when none does); ellipsoids sharing a live point are
+    one cluster (a curved shell covered by overlapping ellipsoids stays one),
+    then :func:`_finish_labels`.
+    """
+    n = live.shape[0]
+    m = len(ells)
+    if m <= 1:
+        return np.zeros(n, dtype=np.int64)
+    q = np.empty((n, m))
+    for j, (c, shape) in enumerate(ells):
+        du = live_u - c
+        q[:, j] = np.sum(du * np.linalg.solve(shape, du.T).T, axis=1)
+    inside = q <= 1.0
+    own = np.argmin(q, axis=1)
+    inside[np.arange(n), own] = True
+    parent = list(range(m))
+    for row in inside:
+        js = np.flatnonzero(row)
+        for j in js[1:].tolist():
+            _union(parent, int(js[0]), int(j))
+    root = np.array([_find(parent, int(j)) for j in own])
+    return _finish_labels(root, _sqdist(live), min_size, max_clusters)
+
+
+def _sqdist(live: np.ndarray) -> np.ndarray:
+    z = _Router(live, np.zeros(live.shape[0], dtype=np.int64)).z
+    z2 = np.sum(z * z, axis=1)
+    d2: np.ndarray = z2[:, None] - 2.0 * (z @ z.T) + z2[None, :]
+    np.fill_diagonal(d2, np.inf)
+    return d2
+
+
+def _finish_labels(root: np.ndarray, d2: np.ndarray, min_size: int, max_clusters: int) -> np.ndarray:
+    """Components smaller than ``min_size`` join the component of their nearest point outside them;
+    the largest ``max_clusters`` keep a label 0.. (by size, then first point), the rest get -1."""
+    n = root.size
+    root = root.copy()
     while True:
         roots, counts = np.unique(root, return_counts=True)
         small = roots[counts < min_size]
@@ -591,7 +686,7 @@ def _fit_model(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, t
         if tc.size < need:
             nets.append(None)
             continue
-        net = _Net(x[tc], y[tc], arch, rng)
+        net = _Net(x[tc], y[tc], arch, rng, router.live[router.labels == c] if router.k > 1 else router.live)
         net.fit(x[tc], y[tc], x[vc], y[vc], rng)
         nets.append(net)
         cost += arch.n_params(x.shape[1]) * arch.steps
@@ -871,25 +966,41 @@ class SurrogateLoglike:
             self._ys = [np.concatenate(self._ys)]
         return self._xs[0], self._ys[0]
 
-    def _router(self, live: np.ndarray | None, x: np.ndarray) -> _Router:
-        """Clusters of the live points (or one cluster of ``x`` when no live set is given or clusters=1)."""
+    def _router(self, live: np.ndarray | None, x: np.ndarray, live_u: np.ndarray | None = None,
+                ells: list[tuple[np.ndarray, np.ndarray]] | None = None) -> _Router:
+        """Clusters of the live points (or one cluster of ``x`` when no live set is given or clusters=1).
+
+        With the bound's ellipsoids (``ells``, unit-cube ``live_u``) they give the clusters, else the
+        k-nearest-neighbour components of the live points do.
+        """
         if live is None or self.opts.clusters == 1 or live.shape[0] < 2:
             base = x if live is None or live.shape[0] < 2 else live
             return _Router(base, np.zeros(base.shape[0], dtype=np.int64))
         maxc = self.opts.max_clusters if self.opts.clusters == "auto" else int(self.opts.clusters)
-        labels = _knn_clusters(np.asarray(live, dtype=np.float64), self.opts.knn, self.min_cluster, maxc)
+        live = np.asarray(live, dtype=np.float64)
+        if ells is not None and live_u is not None:
+            labels = _ellipsoid_clusters(live, np.asarray(live_u, dtype=np.float64), ells, self.min_cluster, maxc)
+        else:
+            labels = _knn_clusters(live, self.opts.knn, self.min_cluster, maxc)
         return _Router(np.asarray(live, dtype=np.float64), labels)
 
-    def train(self, lstar: float, llow: float, niter: int, live: np.ndarray | None = None) -> None:
+    def train(self, lstar: float, llow: float, niter: int, live: np.ndarray | None = None,
+              live_u: np.ndarray | None = None, ells: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         """Train on the stored points with log L >= llow; switch on or off by validation above lstar.
 
-        ``live`` (the live points' coordinates) defines the clusters; without it one network is trained.
+        ``live`` (the live points' coordinates) and the bound's ellipsoids ``ells`` (centre, shape in the
+        unit cube, where the live points are ``live_u``) define the clusters; without ``live`` one network
+        is trained, without ``ells`` the k-nearest-neighbour components of ``live`` are the clusters.
         """
         x, y = self.data()
         fin = np.isfinite(y)
         if np.count_nonzero(fin) < self.min_train:
             self._switch_off("switch_off_validation")
             return
+        # early in a run (no contour two e-folds back yet) train no lower than lstar - max(20, 2 (max - lstar))
+        # nats: a fit over a range of hundreds of nats is poor in the few nats above lstar that matter
+        if math.isfinite(lstar) and math.isfinite(self.lmax_true):
+            llow = max(llow, lstar - max(20.0, 2.0 * (self.lmax_true - lstar)))
         # widen the region down to the best min_train points when it holds fewer
         llow = min(llow, float(np.sort(y[fin])[-self.min_train]))
         sel = fin & (y >= llow)
@@ -900,7 +1011,7 @@ class SurrogateLoglike:
         perm = rng.permutation(idx.size)
         nval = max(1, int(round(self.opts.valid_frac * idx.size)))
         vi, ti = idx[perm[:nval]], idx[perm[nval:]]
-        router = self._router(live, x[idx])
+        router = self._router(live, x[idx], live_u, ells)
         lab = np.full(y.shape[0], -1, dtype=np.int64)
         lab[idx] = router.route(x[idx])
         self.stats["clusters"] = router.k
@@ -1060,7 +1171,8 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 dead = st.dead_logl
                 back = niter - 2 * nlive  # the contour two e-folds of volume back
                 llow = float(dead[back]) if back >= 0 else -math.inf
-                sur.train(sur.lstar, llow, niter, np.asarray(st.live_x))
+                ells = [(np.asarray(e.center), np.asarray(e.shape)) for e in core.bound()]
+                sur.train(sur.lstar, llow, niter, np.asarray(st.live_x), np.asarray(st.live_u), ells)
                 last_train = niter
     except BaseException:
         if rep.bar:
