@@ -317,6 +317,8 @@ _BATCH = 192
 _BLAS_SIZE = 200_000  # rows * hidden^2 of one product: below OpenBLAS's threading threshold
 _FULL_QUADRATIC = 15  # up to this dimension the skip path has every product z_i z_j, beyond it only z_i^2
 _ROUTE_ROWS = 256  # candidates per chunk of the nearest-live-point routing
+_NEAR = 2.0  # beyond its training envelope a network may still reject points within this many live radii
+_REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 
 # ---------------------------------------------------------------------------
 # The network: whitening, hidden layers, a skip path on [z, z z, |z|], Adam.
@@ -402,6 +404,8 @@ class _Net:
         self.ys = float(y.std()) or 1.0
         z = self.whiten(x)
         self.r2max = float(np.max(np.sum(z * z, axis=1)))
+        zw = self.whiten(xw)
+        self.r2near = max(self.r2max, _NEAR**2 * float(np.max(np.sum(zw * zw, axis=1))))
         t = (y - self.ym) / self.ys
         self.rc = np.zeros(d)
         top = np.argsort(-t, kind="stable")[: max(3 * d + 6, min(800, t.size // 2))]
@@ -516,11 +520,13 @@ class _Net:
             return 0.0
         return float(np.mean((self._out(z, p) - t) ** 2))
 
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted log L and whether each point lies inside the training envelope."""
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predicted log L, whether each point lies inside the training envelope, and whether it is near
+        (within ``_NEAR`` times the radius of the live points that set the whitening)."""
         z = self.whiten(x)
         out = self._out(z, self.p)
-        return self.ym + self.ys * out, np.sum(z * z, axis=1) <= self.r2max
+        r2 = np.sum(z * z, axis=1)
+        return self.ym + self.ys * out, r2 <= self.r2max, r2 <= self.r2near
 
 
 # ---------------------------------------------------------------------------
@@ -654,20 +660,23 @@ class _Model:
         self.router = router
         self.nets = nets
 
-    def predict(self, x: np.ndarray, lab: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted log L and whether a network may answer (a cluster with a network, inside its envelope)."""
+    def predict(self, x: np.ndarray, lab: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predicted log L, whether a network may answer (a cluster with a network, inside its envelope)
+        and whether the point is near its cluster (see :meth:`_Net.predict`)."""
         if lab is None:
             lab = self.router.route(x)
         pred = np.full(x.shape[0], -np.inf)
         ok = np.zeros(x.shape[0], dtype=bool)
+        near = np.zeros(x.shape[0], dtype=bool)
         for c, net in enumerate(self.nets):
             rows = np.flatnonzero(lab == c)
             if net is None or rows.size == 0:
                 continue
-            pr, inside = net.predict(x[rows])
+            pr, inside, nr = net.predict(x[rows])
             pred[rows] = pr
             ok[rows] = inside
-        return pred, ok
+            near[rows] = nr
+        return pred, ok, near
 
 
 def _min_fit(ndim: int) -> int:
@@ -683,10 +692,11 @@ def _fit_model(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, t
     need = _min_fit(x.shape[1])
     for c in range(max(router.k, 1)):
         tc, vc = tr[lab[tr] == c], va[lab[va] == c]
+        lc = router.live[router.labels == c] if router.k > 1 else router.live
         if tc.size < need:
             nets.append(None)
             continue
-        net = _Net(x[tc], y[tc], arch, rng, router.live[router.labels == c] if router.k > 1 else router.live)
+        net = _Net(x[tc], y[tc], arch, rng, lc)
         net.fit(x[tc], y[tc], x[vc], y[vc], rng)
         nets.append(net)
         cost += arch.n_params(x.shape[1]) * arch.steps
@@ -697,7 +707,7 @@ def _errors_above(model: _Model, x: np.ndarray, y: np.ndarray, lab: np.ndarray, 
                   lstar: float) -> tuple[np.ndarray, np.ndarray]:
     """Errors (true - predicted) at the rows at or above lstar that a network answers, and their clusters."""
     top = rows[y[rows] >= lstar]
-    pred, ok = model.predict(x[top], lab[top])
+    pred, ok, _ = model.predict(x[top], lab[top])
     return (y[top] - pred)[ok], lab[top][ok]
 
 
@@ -824,6 +834,9 @@ class SurrogateStats(TypedDict):
     first_on_iter: int
     # (iteration, training points, validation points above the contour, rms error, accepted)
     history: list[tuple[int, int, int, float, bool]]
+    low_checks: int
+    true_calls_off: int
+    true_calls_need: int
     clusters: int
     clusters_on: int
     architecture: dict[str, Any]
@@ -874,6 +887,7 @@ class SurrogateLoglike:
         self.lmax_true = -math.inf
         self.sur_values: dict[bytes, float] = {}
         self.above_count = 0
+        self.low_count = 0
         self.above_block = 0
         self.check_period = opts.check_every
         self.since_above = 0
@@ -881,7 +895,7 @@ class SurrogateLoglike:
         self.stats: SurrogateStats = {
             "trainings": 0, "switch_on": 0, "switch_off_check": 0, "switch_off_proposals": 0,
             "switch_off_validation": 0, "spot_checks": 0, "valid_rms": math.nan, "valid_mean": math.nan,
-            "first_on_iter": -1, "history": [], "clusters": 0, "clusters_on": 0,
+            "first_on_iter": -1, "history": [], "low_checks": 0, "true_calls_off": 0, "true_calls_need": 0, "clusters": 0, "clusters_on": 0,
             "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
             "ga_cpu": 0.0, "ga_history": []}
         self.ncheck_true = 0
@@ -904,16 +918,25 @@ class SurrogateLoglike:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if not self.active or self.net is None:
+            self.stats["true_calls_off"] += x.shape[0]
             return self._true(x)
-        pred, ok = self.net.predict(x)
+        pred, ok, near = self.net.predict(x)
         margin = 3.0 * self.opts.tol
-        need = ~ok | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
+        # beyond the training envelope but near the cluster, a prediction well below the contour may reject
+        # (a spot check of these at a quarter of the rate turns the networks off if one was above L*)
+        low = ~ok & near & np.isfinite(pred) & (pred < self.lstar - 10.0 * self.opts.tol)
+        need = (~ok & ~low) | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
         above = (pred > self.lstar) & ~need
         check = np.zeros(x.shape[0], dtype=bool)
         for k in np.flatnonzero(above):
             self.above_count += 1
             if self.above_count % self.check_period == 0:
                 check[k] = True
+        for k in np.flatnonzero(low & ~need):
+            self.low_count += 1
+            if self.low_count % (4 * self.check_period) == 0:
+                check[k] = True
+                self.stats["low_checks"] += 1
         self.above_block += int(np.count_nonzero(above))
         if np.any(above):
             self.since_above = 0
@@ -924,6 +947,7 @@ class SurrogateLoglike:
                 return self._true(x)
         out: np.ndarray = pred.copy()
         ev = need | check
+        self.stats["true_calls_need"] += int(np.count_nonzero(need))
         if np.any(ev):
             yt = self._true(x[ev])
             out[ev] = yt
@@ -978,11 +1002,44 @@ class SurrogateLoglike:
             return _Router(base, np.zeros(base.shape[0], dtype=np.int64))
         maxc = self.opts.max_clusters if self.opts.clusters == "auto" else int(self.opts.clusters)
         live = np.asarray(live, dtype=np.float64)
+        labels = _knn_clusters(live, self.opts.knn, self.min_cluster, maxc)
         if ells is not None and live_u is not None:
-            labels = _ellipsoid_clusters(live, np.asarray(live_u, dtype=np.float64), ells, self.min_cluster, maxc)
-        else:
-            labels = _knn_clusters(live, self.opts.knn, self.min_cluster, maxc)
+            # the finer of the two partitions: separated in the kNN graph or in the bound (high dimensions,
+            # where kNN graphs of a few hundred points join separated modes)
+            by_ell = _ellipsoid_clusters(live, np.asarray(live_u, dtype=np.float64), ells, self.min_cluster, maxc)
+            pair = (labels + 1) * (maxc + 2) + (by_ell + 1)
+            labels = _finish_labels(pair, _sqdist(live), self.min_cluster, maxc)
         return _Router(np.asarray(live, dtype=np.float64), labels)
+
+    def _training_rows(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, sel: np.ndarray,
+                       lstar: float, rng: np.random.Generator) -> np.ndarray:
+        """Rows to train (and validate) on, per cluster.
+
+        The rows of ``sel`` routed to the cluster and, with several clusters, within ``_REACH`` times
+        the radius of its live points (between modes log L is a sum of bumps, which would spoil the fit of
+        this cluster's own); topped up with the cluster's best ``_min_fit`` points of the whole history
+        when fewer (while the networks answer, few true values fall near the contour); at most
+        ``max_train`` in all (a seeded subset per cluster).
+        """
+        k = max(router.k, 1)
+        kmin = 2 * _min_fit(self.ndim)
+        cap = max(kmin, self.opts.max_train // k)
+        out = []
+        for c in range(k):
+            rc = np.flatnonzero(lab == c)
+            keep = sel[rc]
+            lc = router.live[router.labels == c]
+            if router.k > 1 and lc.shape[0] > self.ndim + 1:
+                near = _Router(lc, np.zeros(lc.shape[0], dtype=np.int64))
+                r2 = _REACH**2 * float(np.max(np.sum(near.z * near.z, axis=1)))
+                keep &= np.sum(((x[rc] - near.mu) @ near.wh) ** 2, axis=1) <= r2
+            base = rc[keep]
+            if base.size < kmin:
+                base = np.union1d(base, rc[np.argsort(-y[rc], kind="stable")[:kmin]])
+            if base.size > cap:
+                base = np.sort(rng.choice(base, cap, replace=False))
+            out.append(base)
+        return np.sort(np.concatenate(out)) if out else np.empty(0, dtype=np.int64)
 
     def train(self, lstar: float, llow: float, niter: int, live: np.ndarray | None = None,
               live_u: np.ndarray | None = None, ells: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
@@ -1005,15 +1062,14 @@ class SurrogateLoglike:
         llow = min(llow, float(np.sort(y[fin])[-self.min_train]))
         sel = fin & (y >= llow)
         rng = np.random.default_rng(mix_seed(self.seed, 0x5A11 + self.stats["trainings"]))
-        idx = np.flatnonzero(sel)
-        if idx.size > self.opts.max_train:
-            idx = np.sort(rng.choice(idx, self.opts.max_train, replace=False))
+        router = self._router(live, x[sel], live_u, ells)
+        lab = np.full(y.shape[0], -1, dtype=np.int64)
+        allfin = np.flatnonzero(fin)
+        lab[allfin] = router.route(x[allfin])
+        idx = self._training_rows(router, x, y, lab, sel, lstar, rng)
         perm = rng.permutation(idx.size)
         nval = max(1, int(round(self.opts.valid_frac * idx.size)))
         vi, ti = idx[perm[:nval]], idx[perm[nval:]]
-        router = self._router(live, x[idx], live_u, ells)
-        lab = np.full(y.shape[0], -1, dtype=np.int64)
-        lab[idx] = router.route(x[idx])
         self.stats["clusters"] = router.k
         if self.search_due:
             grng = np.random.default_rng(mix_seed(self.seed, 0x6A00 + self.stats["ga_searches"]))
@@ -1038,8 +1094,11 @@ class SurrogateLoglike:
         err = err[keep]
         self.stats["clusters_on"] = sum(net is not None for net in model.nets)
         if err.size < 15:
-            self.stats["history"].append((niter, int(idx.size), int(err.size), math.nan, False))
-            self._switch_off("switch_off_validation")
+            # too few true values above the contour to judge (the networks answer there): an active
+            # surrogate keeps its validated model, watched by the spot checks
+            self.stats["history"].append((niter, int(idx.size), int(err.size), math.nan, self.active))
+            if not self.active:
+                self._switch_off("switch_off_validation")
             return
         rms = float(np.sqrt(np.mean(err * err)))
         mean = float(np.mean(err))
