@@ -400,3 +400,13 @@ def test_multimodal_surrogate_calibrated():
     print(f"pooled RMS z = {rms:.3f}, max |z| = {np.max(np.abs(z)):.2f} over {z.size} runs")
     assert 0.75 <= rms <= 1.3
     assert np.max(np.abs(z)) <= 4.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 19 target not reached: measured true-call ratios are quoted in the "
+                   "surr branch report (shells ~1.6-2.2x: the live set splits into two rings only after ~1.5 nlive "
+                   "iterations, which already cost ~40% of a plain run's calls; mixture4(6) ~2.5-3.1x)")
+def test_multimodal_true_calls_fall_3x():
+    ratios = np.array([r[3] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
+    print(f"true-call ratios: min {ratios.min():.2f}, median {np.median(ratios):.2f}")
+    assert np.all(ratios >= 3.0)

@@ -253,11 +253,12 @@ class SurrogateOptions:
             v = getattr(self, name)
             if v is not None:
                 check_int(v, name, low=1)
-        if self.clusters != "auto":
-            if isinstance(self.clusters, str):
-                msg = f"clusters={self.clusters!r} must be 'auto' or an int"
+        clusters: object = self.clusters
+        if clusters != "auto":
+            if isinstance(clusters, str):
+                msg = f"clusters={clusters!r} must be 'auto' or an int"
                 raise ValueError(msg)
-            check_int(self.clusters, "clusters", low=1)
+            check_int(clusters, "clusters", low=1)
         if self.search not in ("none", "ga"):
             msg = f"search={self.search!r} must be 'none' or 'ga'"
             raise ValueError(msg)
@@ -325,20 +326,26 @@ _REACH = 1.3  # a cluster's network is trained on points within this many times 
 
 
 def _act(a: np.ndarray, kind: str) -> np.ndarray:
+    out: np.ndarray
     if kind == "tanh":
-        return np.tanh(a)
-    if kind == "relu":
-        return np.maximum(a, 0.0)
-    return np.logaddexp(0.0, a)  # softplus
+        out = np.tanh(a)
+    elif kind == "relu":
+        out = np.maximum(a, 0.0)
+    else:
+        out = np.logaddexp(0.0, a)  # softplus
+    return out
 
 
 def _dact(a: np.ndarray, h: np.ndarray, kind: str) -> np.ndarray:
     """Derivative of the activation at pre-activation a (h = activation(a))."""
+    out: np.ndarray
     if kind == "tanh":
-        return 1.0 - h * h
-    if kind == "relu":
-        return (a > 0.0).astype(np.float64)
-    return 0.5 * (1.0 + np.tanh(0.5 * a))  # the logistic function
+        out = 1.0 - h * h
+    elif kind == "relu":
+        out = (a > 0.0).astype(np.float64)
+    else:
+        out = 0.5 * (1.0 + np.tanh(0.5 * a))  # the logistic function
+    return out
 
 
 def _fit_centre(z: np.ndarray, t: np.ndarray, iters: int = 25) -> np.ndarray:
