@@ -338,32 +338,35 @@ def test_ga_search_deterministic_budgeted_and_accurate():
 
     p = problems.gaussian(3)
     gen = np.random.default_rng(0)
-    x = 0.5 + 0.15 * gen.standard_normal((900, 3))
+    x = 0.5 + 0.15 * gen.standard_normal((600, 3))
     y = p.loglike.batch(x)
     lstar = float(np.quantile(y, 0.7))
     router = _Router(x[y >= lstar], np.zeros(int(np.sum(y >= lstar)), dtype=np.int64))
     lab = np.zeros(x.shape[0], dtype=np.int64)
     train = np.arange(x.shape[0])
-    opts = SurrogateOptions(search="ga", ga_population=4, ga_generations=3, ga_budget=3.0, steps=200)
+    opts = SurrogateOptions(search="ga", ga_population=4, ga_generations=3, ga_budget=2.0, steps=150)
     a = _ga_search(router, x, y, lab, train, lstar, opts, np.random.default_rng(5))
     b = _ga_search(router, x, y, lab, train, lstar, opts, np.random.default_rng(5))
     assert a.arch == b.arch and a.fitness == b.fitness and a.evaluations == b.evaluations
     # the budget (in default-network trainings) is never exceeded, and something was evaluated
     assert 1 <= a.evaluations and 0 < a.cost <= opts.ga_budget
-    # fitness = rms/tol + cost term: the chosen network's inner held-out error above L* is below tol
-    assert a.fitness < 1.0 + opts.ga_cost_weight * 10
+    # fitness = rms / tol + w * cost / default cost: the chosen network's inner held-out RMS error of
+    # log L above L* is below tol = 0.1 nat (a 3-d Gaussian is easy: the default network reaches ~1e-3)
+    dflt = opts.default_architecture()
+    cost_term = opts.ga_cost_weight * a.arch.n_params(3) * a.arch.steps / (dflt.n_params(3) * dflt.steps)
+    assert 0.0 <= a.fitness - cost_term < 1.0
     assert a.arch.depth in (1, 2, 3) and a.arch.activation in ("tanh", "relu", "softplus")
 
 
 def test_ga_option_in_a_run_reported_and_seeded():
     p = problems.gaussian(3)
-    opts = {"search": "ga", "ga_population": 4, "ga_generations": 2, "ga_budget": 2.0, "steps": 150}
+    opts = {"search": "ga", "ga_population": 3, "ga_generations": 2, "ga_budget": 1.5, "steps": 120}
     a, _ = _run(p, 4, surrogate=opts, nlive=100)
     b, _ = _run(p, 4, surrogate=opts, nlive=100)
     info = a.surrogate
     assert info["ga_searches"] >= 1 and info["ga_evaluations"] >= 1
     assert set(info["architecture"]) == {"depth", "width", "activation", "learning_rate", "weight_decay", "steps"}
-    assert info["ga_cpu"] >= 0.0 and 0 < info["ga_cost"] <= 2.0 * info["ga_searches"]
+    assert info["ga_cpu"] >= 0.0 and 0 < info["ga_cost"] <= 1.5 * info["ga_searches"]
     assert a.logz == b.logz and a.surrogate["architecture"] == b.surrogate["architecture"]
     assert abs(a.logz - p.logz_true) < 3.5 * a.logzerr
     assert make_options("ga") == SurrogateOptions(search="ga")
@@ -379,6 +382,7 @@ _MULTI_SEEDS = range(10)
 def _multimodal_rows(name):
     p = problems.shells() if name == "shells" else mixture4(6)
     rows = []
+    print(f"\n{p.name}: seed, ratio, z (as they finish)", flush=True)
     for seed in _MULTI_SEEDS:
         plain = NestedSampler(p.loglike.batch, p.prior_transform, p.ndim, nlive=500, rng=seed,
                               vectorized=True).run(dlogz=0.5)
@@ -386,6 +390,7 @@ def _multimodal_rows(name):
                             surrogate="mlp").run(dlogz=0.5)
         rows.append((seed, plain.ncall, res.ncall, plain.ncall / res.ncall, res.ncall_surrogate,
                      (res.logz - p.logz_true) / res.logzerr, (plain.logz - p.logz_true) / plain.logzerr))
+        print(f"  {seed} {rows[-1][3]:.2f} {rows[-1][5]:+.2f}", flush=True)
     print(f"\n{p.name}, nlive=500, dlogz=0.5")
     print("seed | true calls plain | true calls surrogate | ratio | surrogate answers | z surrogate | z plain")
     for r in rows:
