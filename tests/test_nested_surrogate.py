@@ -408,9 +408,9 @@ def test_multimodal_surrogate_calibrated():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 19 target not reached: measured true-call ratios are quoted in the "
-                   "surr branch report (shells ~1.6-2.2x: the live set splits into two rings only after ~1.5 nlive "
-                   "iterations, which already cost ~40% of a plain run's calls; mixture4(6) ~2.5-3.1x)")
+@pytest.mark.xfail(strict=True, reason="issue 19 target not reached; measured (seeds 0-9): shells 1.65-2.34x (the live "
+                   "set splits into two rings only after ~1.5 nlive iterations, ~40% of a plain run's calls), "
+                   "mixture4(6) 0.81-4.41x, median 2.2x (clusters without a validated network answer truly)")
 def test_multimodal_true_calls_fall_3x():
     ratios = np.array([r[3] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
     print(f"true-call ratios: min {ratios.min():.2f}, median {np.median(ratios):.2f}")
