@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -231,3 +232,186 @@ def test_five_seeds_fewer_true_calls_within_3_sigma(name, ndim):
     for r in rows:
         assert r[3] >= 3.0, r
         assert abs(r[5]) < 3.0, r
+
+
+# --- multimodal and curved likelihoods (per-cluster networks) ----------------------
+
+
+def mixture4(d: int = 6) -> problems.Problem:
+    """Four Gaussian modes (weights 0.4, 0.3, 0.2, 0.1, s = 0.05) at 0.25/0.75 corners of the unit cube.
+
+    Each component is normalised and sits 5 s inside every face, so
+    log Z = d log(Phi(5) - Phi(-5)) exactly (the components' integrals add).
+    """
+    half = d // 2
+    mus = np.array([[0.25] * d, [0.75] * d, [0.25] * half + [0.75] * (d - half), [0.75] * half + [0.25] * (d - half)])
+    logw = np.log([0.4, 0.3, 0.2, 0.1])
+    s = 0.05
+    c = logw - d * (math.log(s) + 0.5 * math.log(2.0 * math.pi))
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        q = -0.5 * np.sum(((x[:, None, :] - mus[None]) / s) ** 2, axis=2) + c
+        return np.logaddexp.reduce(q, axis=1)
+
+    truth = d * math.log1p(-math.erfc(5.0 / math.sqrt(2.0)))
+    return problems.Problem(f"mixture4({d})", d, problems.BuiltinLoglike("mixture4", d, fn),
+                            problems.BoxTransform(np.zeros(d), np.ones(d)), truth)
+
+
+def test_mixture4_truth_by_quadrature_of_one_axis_product():
+    # the closed form against a direct Monte Carlo estimate over the cube (loose: 20k points, 3 sigma)
+    p = mixture4(2)
+    u = np.random.default_rng(0).random((200_000, 2))
+    vals = np.exp(p.loglike.batch(u))
+    est, err = vals.mean(), vals.std() / math.sqrt(u.shape[0])
+    assert abs(est - math.exp(p.logz_true)) < 4 * err
+
+
+def _blobs(seed=0):
+    gen = np.random.default_rng(seed)
+    centres = np.array([[0.2, 0.2, 0.2], [0.8, 0.8, 0.2], [0.2, 0.8, 0.8]])
+    lab = np.repeat(np.arange(3), [120, 90, 60])
+    return centres[lab] + 0.03 * gen.standard_normal((lab.size, 3)), lab, centres
+
+
+def _same_partition(a, b):
+    # equal up to a relabelling: the pairs (a, b) define a bijection
+    pairs = set(zip(a.tolist(), b.tolist()))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_clusters_and_routing_recover_separated_blobs():
+    from ridgeline.nested._surrogate import _ellipsoid_clusters, _knn_clusters, _Router
+
+    live, truth, centres = _blobs()
+    lab = _knn_clusters(live, 10, 20, 8)
+    assert _same_partition(lab, truth)
+    # the largest cluster gets label 0
+    assert np.all(lab[truth == 0] == 0)
+    # the bound's ellipsoids (two overlapping ones on blob 0 stay one cluster)
+    ells = [(centres[0] - 0.01, np.eye(3) * 0.15**2), (centres[0] + 0.01, np.eye(3) * 0.15**2),
+            (centres[1], np.eye(3) * 0.15**2), (centres[2], np.eye(3) * 0.15**2)]
+    lab2 = _ellipsoid_clusters(live, live, ells, 20, 8)
+    assert _same_partition(lab2, truth)
+    # a blob smaller than min_cluster joins its nearest cluster; max_clusters drops the smallest
+    lab3 = _knn_clusters(live, 10, 70, 8)
+    assert len(set(lab3.tolist())) == 2
+    lab4 = _knn_clusters(live, 10, 20, 2)
+    assert np.all(lab4[truth == 2] == -1)
+    # routing: new points near each blob go to that blob's cluster, exactly
+    router = _Router(live, lab)
+    gen = np.random.default_rng(1)
+    newt = np.repeat(np.arange(3), 50)
+    x = centres[newt] + 0.03 * gen.standard_normal((150, 3))
+    want = np.array([lab[truth == t][0] for t in newt])
+    np.testing.assert_array_equal(router.route(x), want)
+
+
+def test_per_cluster_networks_fit_two_modes():
+    # two separated modes: one network per cluster fits log L within tol above a contour
+    from ridgeline.nested._surrogate import _errors_above, _fit_model, _knn_clusters, _Router
+
+    p = problems.mixture(3)
+    gen = np.random.default_rng(2)
+    x = np.concatenate([0.25 + 0.07 * gen.standard_normal((700, 3)), 0.75 + 0.07 * gen.standard_normal((700, 3))])
+    y = p.loglike.batch(x)
+    lstar = float(np.quantile(y, 0.6))
+    live = x[y >= lstar]
+    router = _Router(live, _knn_clusters(live, 10, 20, 8))
+    assert router.k == 2
+    lab = router.route(x)
+    idx = gen.permutation(x.shape[0])
+    va, tr = idx[:300], idx[300:]
+    model, cost = _fit_model(router, x, y, lab, tr, va, SurrogateOptions(steps=200).default_architecture(),
+                             np.random.default_rng(3))
+    err, elab = _errors_above(model, x, y, lab, va, lstar)
+    assert err.size > 50 and set(elab.tolist()) == {0, 1}
+    assert float(np.sqrt(np.mean(err**2))) < 0.1
+    assert cost > 0
+
+
+# --- architecture search --------------------------------------------------------------
+
+
+def test_ga_search_deterministic_budgeted_and_accurate():
+    from ridgeline.nested._surrogate import _ga_search, _Router
+
+    p = problems.gaussian(3)
+    gen = np.random.default_rng(0)
+    x = 0.5 + 0.15 * gen.standard_normal((600, 3))
+    y = p.loglike.batch(x)
+    lstar = float(np.quantile(y, 0.7))
+    router = _Router(x[y >= lstar], np.zeros(int(np.sum(y >= lstar)), dtype=np.int64))
+    lab = np.zeros(x.shape[0], dtype=np.int64)
+    train = np.arange(x.shape[0])
+    opts = SurrogateOptions(search="ga", ga_population=4, ga_generations=3, ga_budget=2.0, steps=150)
+    a = _ga_search(router, x, y, lab, train, lstar, opts, np.random.default_rng(5))
+    b = _ga_search(router, x, y, lab, train, lstar, opts, np.random.default_rng(5))
+    assert a.arch == b.arch and a.fitness == b.fitness and a.evaluations == b.evaluations
+    # the budget (in default-network trainings) is never exceeded, and something was evaluated
+    assert 1 <= a.evaluations and 0 < a.cost <= opts.ga_budget
+    # fitness = rms / tol + w * cost / default cost: the chosen network's inner held-out RMS error of
+    # log L above L* is below tol = 0.1 nat (a 3-d Gaussian is easy: the default network reaches ~1e-3)
+    dflt = opts.default_architecture()
+    cost_term = opts.ga_cost_weight * a.arch.n_params(3) * a.arch.steps / (dflt.n_params(3) * dflt.steps)
+    assert 0.0 <= a.fitness - cost_term < 1.0
+    assert a.arch.depth in (1, 2, 3) and a.arch.activation in ("tanh", "relu", "softplus")
+
+
+def test_ga_option_in_a_run_reported_and_seeded():
+    p = problems.gaussian(3)
+    opts = {"search": "ga", "ga_population": 3, "ga_generations": 2, "ga_budget": 1.5, "steps": 120}
+    a, _ = _run(p, 4, surrogate=opts, nlive=100)
+    b, _ = _run(p, 4, surrogate=opts, nlive=100)
+    info = a.surrogate
+    assert info["ga_searches"] >= 1 and info["ga_evaluations"] >= 1
+    assert set(info["architecture"]) == {"depth", "width", "activation", "learning_rate", "weight_decay", "steps"}
+    assert info["ga_cpu"] >= 0.0 and 0 < info["ga_cost"] <= 1.5 * info["ga_searches"]
+    assert a.logz == b.logz and a.surrogate["architecture"] == b.surrogate["architecture"]
+    assert abs(a.logz - p.logz_true) < 3.5 * a.logzerr
+    assert make_options("ga") == SurrogateOptions(search="ga")
+    assert make_options({"kind": "ga", "ga_population": 4}) == SurrogateOptions(search="ga", ga_population=4)
+
+
+# --- multimodal acceptance (slow) ------------------------------------------------------
+
+_MULTI_SEEDS = range(10)
+
+
+@functools.lru_cache(maxsize=None)
+def _multimodal_rows(name):
+    p = problems.shells() if name == "shells" else mixture4(6)
+    rows = []
+    print(f"\n{p.name}: seed, ratio, z (as they finish)", flush=True)
+    for seed in _MULTI_SEEDS:
+        plain = NestedSampler(p.loglike.batch, p.prior_transform, p.ndim, nlive=500, rng=seed,
+                              vectorized=True).run(dlogz=0.5)
+        res = NestedSampler(p.loglike.batch, p.prior_transform, p.ndim, nlive=500, rng=seed, vectorized=True,
+                            surrogate="mlp").run(dlogz=0.5)
+        rows.append((seed, plain.ncall, res.ncall, plain.ncall / res.ncall, res.ncall_surrogate,
+                     (res.logz - p.logz_true) / res.logzerr, (plain.logz - p.logz_true) / plain.logzerr))
+        print(f"  {seed} {rows[-1][3]:.2f} {rows[-1][5]:+.2f}", flush=True)
+    print(f"\n{p.name}, nlive=500, dlogz=0.5")
+    print("seed | true calls plain | true calls surrogate | ratio | surrogate answers | z surrogate | z plain")
+    for r in rows:
+        print(f"{r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]} | {r[5]:+.2f} | {r[6]:+.2f}")
+    return rows
+
+
+@pytest.mark.slow
+def test_multimodal_surrogate_calibrated():
+    z = np.array([r[5] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
+    rms = float(np.sqrt(np.mean(z**2)))
+    print(f"pooled RMS z = {rms:.3f}, max |z| = {np.max(np.abs(z)):.2f} over {z.size} runs")
+    assert 0.75 <= rms <= 1.3
+    assert np.max(np.abs(z)) <= 4.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 19 target not reached; measured (seeds 0-9): shells 1.65-2.34x (the live "
+                   "set splits into two rings only after ~1.5 nlive iterations, ~40% of a plain run's calls), "
+                   "mixture4(6) 0.81-4.41x, median 2.2x (clusters without a validated network answer truly)")
+def test_multimodal_true_calls_fall_3x():
+    ratios = np.array([r[3] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
+    print(f"true-call ratios: min {ratios.min():.2f}, median {np.median(ratios):.2f}")
+    assert np.all(ratios >= 3.0)

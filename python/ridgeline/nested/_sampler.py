@@ -181,12 +181,13 @@ class NestedSampler:
         Threads evaluating a compiled likelihood (built-in or
         :class:`CLikelihood`) on a batch; -1 or None for all cores.  The result
         does not depend on it.  (``nthreads`` is the deprecated spelling.)
-    surrogate : {None, 'mlp'}, dict or SurrogateOptions, optional
-        Replace most true likelihood calls by a small neural network trained on
-        the true evaluations during the run (for expensive likelihoods), with
-        validation, spot checks, fallback to the true likelihood and a final
-        bias correction of log Z; a dict or :class:`SurrogateOptions` sets its
-        options.  ``ncall`` then counts true calls only and
+    surrogate : {None, 'mlp', 'ga'}, dict or SurrogateOptions, optional
+        Replace most true likelihood calls by small neural networks (one per
+        cluster of the live points) trained on the true evaluations during the
+        run (for expensive likelihoods), with validation, spot checks, fallback
+        to the true likelihood and a final bias correction of log Z; 'ga' also
+        chooses the architecture by a genetic algorithm; a dict or
+        :class:`SurrogateOptions` sets the options.  ``ncall`` then counts true calls only and
         ``ncall_surrogate`` the network's answers.  See
         :mod:`ridgeline.nested._surrogate`.
     **kwargs

@@ -1,25 +1,70 @@
 """Neural surrogate likelihood for expensive likelihoods (BAMBI style).
 
-During a run, every true likelihood evaluation is stored.  A small feed-forward
-network is trained on the stored points near and above the current contour L*
+During a run, every true likelihood evaluation is stored.  Small feed-forward
+networks are trained on the stored points near and above the current contour L*
 (whitened coordinates, standardised target), validated on a held-out split, and
-switched on only when its validation error of log L above L* is small.  While it
-is on, new candidates get the network's value instead of a true call, except:
+switched on only when their validation error of log L above L* is small.  While
+they are on, new candidates get a network's value instead of a true call, except:
 
 - spot checks: one candidate in ``check_every`` replacements that the network
   places above L* is also evaluated truly (its true value is used); a single
   error above ``4 tol`` or a running RMS of the last 16 checks above
-  ``1.5 tol`` switches the network off;
-- candidates outside the training envelope, or predicted above the best true
-  value seen (extrapolation), are evaluated truly;
+  ``1.5 tol`` switches the networks off;
+- candidates outside the training envelope of their network, routed to a
+  cluster without a network, or predicted above the best true value seen
+  (extrapolation), are evaluated truly;
 - when ``max_proposals`` network evaluations in a row find nothing above L*
   (a network that under-predicts the peak would stall the run), it is switched
   off.
 
-The network is retrained every ``train_every`` iterations on the newest data
-(the contour shrinks, the region that matters moves); while off, it is
-retrained and re-validated on the same schedule and switched back on when it
-passes.  A failure therefore costs true calls, never a wrong run.
+The networks are retrained every ``train_every`` iterations on the newest data
+(the contour shrinks, the region that matters moves); while off, they are
+retrained and re-validated on the same schedule and switched back on when they
+pass.  A failure therefore costs true calls, never a wrong run.
+
+Multimodal and curved likelihoods (per-mode networks).  One network on the
+whole live set must fit a sum of separated bumps or a thin curved ridge in
+common whitened coordinates, which a small network does badly (the two shells,
+a 4-mode mixture never validated).  At every training the live points are
+clustered: the connected components of their symmetric k-nearest-neighbour
+graph (k = ``knn``, distances in the live set's whitened coordinates), so a
+separated mode or a ring-shaped shell is one cluster whatever its shape;
+components with fewer than ``min_cluster`` live points join the cluster of
+their nearest live point outside them, and at most ``max_clusters`` are kept
+(the points of the others are evaluated truly).  A candidate is routed to the
+cluster of its nearest live point (the nearest-neighbour rule, which follows
+curved clusters, unlike the nearest centre), and each cluster has its own
+network with its own whitening (centre and principal axes of that cluster's
+training points).  The input encoding adds a radial feature ``r = |z|`` to the
+linear and quadratic skip path: a shell is quadratic in r about its centre (the
+centre of a ring's points), a Gaussian mode quadratic in z, so both are easy.
+Validation is pooled over the clusters as before (a cluster whose own held-out
+error above L* exceeds ``2 tol`` is switched off alone).
+
+Architecture search (``search='ga'``).  A small genetic algorithm chooses the
+network's depth (1-3 hidden layers), width, activation (tanh, relu, softplus),
+Adam learning rate, weight decay and training steps.  Fitness of an
+architecture = held-out RMS error of log L above the current contour (in units
+of ``tol``; the held-out part is a split of the *training* points, so the
+validation set that switches the surrogate on stays untouched by the search) +
+``ga_cost_weight`` x its cost relative to the default network, the cost being
+parameters x training steps (summed over the clusters).  The population of
+``ga_population`` starts with the default architecture and random ones; each of
+``ga_generations`` generations keeps the best (elitism) and fills up with
+children of binary-tournament parents: uniform crossover (probability
+``ga_crossover``), then each gene mutated with probability ``ga_mutation``
+(a neighbouring width/depth/steps, another activation, a log-normal step of the
+rates).  The search is budgeted in parameter-steps, not seconds
+(``ga_budget`` default-network trainings): timings never change a result, and
+the same seed gives the same architecture.  It runs at the first training and
+again at the next training after the surrogate stops validating (switched off
+by validation, spot checks or proposals), at most ``ga_max_searches`` times.
+The chosen architecture, the number of GA evaluations, their cost and the CPU
+seconds they took (measured, reported only) are in ``NestedResult.surrogate``.
+The GA is ~60 lines of numpy here rather than a library (DEAP, PyGAD): the
+genome is six mixed categorical/continuous genes, the expensive part is the
+fitness (training networks), and a dependency would add an import and its
+own random streams to seed from the sampler's seed for no gain.
 
 Bias.  Nested sampling only needs the prior-mass weights w_i of the recorded
 points, so for any function f, sum_i w_i f(x_i) estimates its prior integral.
@@ -49,15 +94,58 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, TypedDict
 
 import numpy as np
 
 from ridgeline._random import mix_seed
-from ridgeline._validation import check_int
+from ridgeline._validation import check_float, check_int
 
-__all__ = ["SurrogateLoglike", "SurrogateOptions", "make_options", "run_surrogate", "surrogate_loglike"]
+__all__ = ["Architecture", "SurrogateLoglike", "SurrogateOptions", "make_options", "run_surrogate",
+           "surrogate_loglike"]
+
+_ACTIVATIONS = ("tanh", "relu", "softplus")
+_WIDTHS = (8, 16, 24, 32, 48, 64)
+_STEPS = (200, 300, 400, 600, 900)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network architecture and its training settings (the genome of the search).
+
+    Parameters
+    ----------
+    depth : int
+        Hidden layers (1-3).
+    width : int
+        Units per hidden layer.
+    activation : {'tanh', 'relu', 'softplus'}
+        Hidden-layer activation.
+    learning_rate : float
+        Adam step size (cosine-decayed over the training).
+    weight_decay : float
+        L2 penalty on the hidden and output weights.
+    steps : int
+        Adam steps (mini-batches) per training.
+    """
+
+    depth: int
+    width: int
+    activation: str
+    learning_rate: float
+    weight_decay: float
+    steps: int
+
+    def n_params(self, ndim: int) -> int:
+        """Weights of the network's tanh/relu/softplus part and output (the skip path excluded)."""
+        h = self.width
+        return ndim * h + h + (self.depth - 1) * (h * h + h) + h + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for reports)."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -67,10 +155,12 @@ class SurrogateOptions:
     Parameters
     ----------
     hidden : int, default=32
-        Units in each of the two tanh hidden layers.  The network also has a
-        linear skip path on the whitened inputs and their products (all
-        z_i z_j up to 15 dimensions, the squares beyond), initialised by ridge
-        regression, so a locally Gaussian log L is easy for it.
+        Units in each of the two tanh hidden layers of the default network
+        (the starting point of the architecture search).  The network also has
+        a linear skip path on the whitened inputs, their products (all
+        z_i z_j up to 15 dimensions, the squares beyond) and the radius |z|,
+        initialised by ridge regression, so a locally Gaussian log L or a
+        shell is easy for it.
     tol : float, default=0.1
         Switch on only when the held-out RMS error of log L (nats) on points at
         or above the current contour is below ``tol`` (and the mean error below
@@ -86,9 +176,9 @@ class SurrogateOptions:
     max_train : int, default=3000
         Most points per training (a seeded random subset beyond this).
     steps : int, default=600
-        Adam steps (mini-batches of 192 points) per training.
+        Adam steps (mini-batches of 192 points) per training of the default network.
     learning_rate : float, default=0.005
-        Adam step size.
+        Adam step size of the default network.
     valid_frac : float, default=0.2
         Held-out fraction for validation.
     max_proposals : int, default=5000
@@ -96,6 +186,38 @@ class SurrogateOptions:
         network is switched off.
     final_checks : int, default=100
         Posterior draws re-evaluated truly at the end for the bias correction.
+    clusters : {'auto'} or int, default='auto'
+        'auto': one network per cluster of the live points (k-nearest-neighbour
+        components, see the module notes); 1: a single network (the behaviour
+        before per-mode networks).
+    knn : int, default=10
+        Neighbours per live point in the clustering graph.
+    min_cluster : int, optional
+        Fewest live points of a cluster (default ``max(20, 2 ndim + 2)``);
+        smaller components join their nearest cluster.
+    max_clusters : int, default=8
+        Most clusters with a network (the largest are kept).
+    search : {'none', 'ga'}, default='none'
+        'ga': choose the architecture by the genetic algorithm of the module
+        notes (``surrogate='ga'`` is the short form).
+    ga_population : int, default=8
+        Architectures per generation.
+    ga_generations : int, default=4
+        Generations (the first is the initial population).
+    ga_crossover : float, default=0.7
+        Probability that a child mixes its two parents' genes (uniform crossover).
+    ga_mutation : float, default=0.25
+        Probability that each gene of a child mutates.
+    ga_cost_weight : float, default=0.05
+        Weight of the cost (parameters x steps, relative to the default
+        network's) in the fitness, whose other term is the held-out RMS error
+        above L* in units of ``tol``.
+    ga_budget : float, default=24.0
+        Budget of one search in trainings of the default network
+        (parameter-steps; deterministic, unlike a CPU-time budget): the
+        search stops before an evaluation that would exceed it.
+    ga_max_searches : int, default=3
+        Most searches in a run.
     """
 
     hidden: int = 32
@@ -109,18 +231,44 @@ class SurrogateOptions:
     valid_frac: float = 0.2
     max_proposals: int = 5000
     final_checks: int = 100
+    clusters: Literal["auto"] | int = "auto"
+    knn: int = 10
+    min_cluster: int | None = None
+    max_clusters: int = 8
+    search: Literal["none", "ga"] = "none"
+    ga_population: int = 8
+    ga_generations: int = 4
+    ga_crossover: float = 0.7
+    ga_mutation: float = 0.25
+    ga_cost_weight: float = 0.05
+    ga_budget: float = 24.0
+    ga_max_searches: int = 3
 
     def __post_init__(self) -> None:
-        ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0}
+        ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0,
+                "knn": 1, "max_clusters": 1, "ga_population": 2, "ga_generations": 1, "ga_max_searches": 1}
         for name, least in ints.items():
             check_int(getattr(self, name), name, low=least)
-        for name in ("train_every", "min_train"):
+        for name in ("train_every", "min_train", "min_cluster"):
             v = getattr(self, name)
             if v is not None:
                 check_int(v, name, low=1)
+        clusters: object = self.clusters
+        if clusters != "auto":
+            if isinstance(clusters, str):
+                msg = f"clusters={clusters!r} must be 'auto' or an int"
+                raise ValueError(msg)
+            check_int(clusters, "clusters", low=1)
+        if self.search not in ("none", "ga"):
+            msg = f"search={self.search!r} must be 'none' or 'ga'"
+            raise ValueError(msg)
         bounds: tuple[tuple[str, float, float], ...] = (
-            ("tol", 0.0, math.inf), ("learning_rate", 0.0, math.inf), ("valid_frac", 0.0, 0.9)
+            ("tol", 0.0, math.inf), ("learning_rate", 0.0, math.inf), ("valid_frac", 0.0, 0.9),
+            ("ga_budget", 0.0, math.inf),
         )
+        check_float(self.ga_crossover, "ga_crossover", 0.0, 1.0)
+        check_float(self.ga_mutation, "ga_mutation", 0.0, 1.0)
+        check_float(self.ga_cost_weight, "ga_cost_weight", 0.0)
         for name, lo, hi in bounds:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
@@ -130,6 +278,10 @@ class SurrogateOptions:
                 msg = f"{name}={v} must be in ({lo}, {hi}]"
                 raise ValueError(msg)
 
+    def default_architecture(self) -> Architecture:
+        """The fixed network used without a search (and the search's first individual)."""
+        return Architecture(2, self.hidden, "tanh", float(self.learning_rate), 1e-5, self.steps)
+
 
 def make_options(surrogate: Any) -> SurrogateOptions | None:
     """Turn the ``surrogate=`` argument into options (None: no surrogate)."""
@@ -138,64 +290,150 @@ def make_options(surrogate: Any) -> SurrogateOptions | None:
     if isinstance(surrogate, SurrogateOptions):
         return surrogate
     if isinstance(surrogate, str):
-        if surrogate != "mlp":
-            msg = f"surrogate={surrogate!r} is unknown; expected 'mlp', a SurrogateOptions or a dict"
-            raise ValueError(msg)
-        return SurrogateOptions()
+        if surrogate == "mlp":
+            return SurrogateOptions()
+        if surrogate == "ga":
+            return SurrogateOptions(search="ga")
+        msg = f"surrogate={surrogate!r} is unknown; expected 'mlp', 'ga', a SurrogateOptions or a dict"
+        raise ValueError(msg)
     if isinstance(surrogate, dict):
         known = {f.name for f in dataclasses.fields(SurrogateOptions)}
         opts = dict(surrogate)
         kind = opts.pop("kind", "mlp")
-        if kind != "mlp":
-            msg = f"surrogate kind={kind!r} is unknown; expected 'mlp'"
+        if kind not in ("mlp", "ga"):
+            msg = f"surrogate kind={kind!r} is unknown; expected 'mlp' or 'ga'"
             raise ValueError(msg)
+        if kind == "ga":
+            opts.setdefault("search", "ga")
         bad = sorted(set(opts) - known)
         if bad:
             msg = f"surrogate has unknown option(s) {', '.join(map(repr, bad))}; expected some of {sorted(known)}"
             raise ValueError(msg)
         return SurrogateOptions(**opts)
-    msg = f"surrogate={surrogate!r} must be None, 'mlp', a SurrogateOptions or a dict"
+    msg = f"surrogate={surrogate!r} must be None, 'mlp', 'ga', a SurrogateOptions or a dict"
     raise TypeError(msg)
 
 
 _BATCH = 192
 _BLAS_SIZE = 200_000  # rows * hidden^2 of one product: below OpenBLAS's threading threshold
 _FULL_QUADRATIC = 15  # up to this dimension the skip path has every product z_i z_j, beyond it only z_i^2
+_ROUTE_ROWS = 256  # candidates per chunk of the nearest-live-point routing
+_NEAR = 2.0  # beyond its training envelope a network may still reject points within this many live radii
+_REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 
 # ---------------------------------------------------------------------------
-# The network: whitening, 2 tanh layers, a skip path on [z, z^2], Adam.
+# The network: whitening, hidden layers, a skip path on [z, z z, |z|], Adam.
+
+
+def _act(a: np.ndarray, kind: str) -> np.ndarray:
+    out: np.ndarray
+    if kind == "tanh":
+        out = np.tanh(a)
+    elif kind == "relu":
+        out = np.maximum(a, 0.0)
+    else:
+        out = np.logaddexp(0.0, a)  # softplus
+    return out
+
+
+def _dact(a: np.ndarray, h: np.ndarray, kind: str) -> np.ndarray:
+    """Derivative of the activation at pre-activation a (h = activation(a))."""
+    out: np.ndarray
+    if kind == "tanh":
+        out = 1.0 - h * h
+    elif kind == "relu":
+        out = (a > 0.0).astype(np.float64)
+    else:
+        out = 0.5 * (1.0 + np.tanh(0.5 * a))  # the logistic function
+    return out
+
+
+def _fit_centre(z: np.ndarray, t: np.ndarray, iters: int = 25) -> np.ndarray:
+    """Centre c of the radial feature |z - c|: least squares of t ~ a + b r + q r^2 over c (a, b, q projected out).
+
+    Levenberg-Marquardt with a forward-difference Jacobian, from c = 0 (the
+    points' mean); a shell's centre makes its log L exactly quadratic in r.
+    Falls back to 0 when the fit wanders beyond 10 units (of the points' spread).
+    """
+    d = z.shape[1]
+    if z.shape[0] < d + 4:
+        return np.zeros(d)
+
+    def resid(c: np.ndarray) -> np.ndarray:
+        r = np.sqrt(np.sum((z - c) ** 2, axis=1))
+        a = np.column_stack([np.ones_like(r), r, r * r])
+        coef = np.linalg.lstsq(a, t, rcond=None)[0]
+        out: np.ndarray = t - a @ coef
+        return out
+
+    c = np.zeros(d)
+    res = resid(c)
+    cost = float(res @ res)
+    lam = 1e-3
+    h = 1e-5
+    eye = np.eye(d)
+    for _ in range(iters):
+        jac = np.column_stack([(resid(c + h * eye[i]) - res) / h for i in range(d)])
+        a = jac.T @ jac
+        step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), -(jac.T @ res))
+        cn = c + step
+        rn = resid(cn)
+        cn_cost = float(rn @ rn)
+        if cn_cost < cost:
+            c, res, cost = cn, rn, cn_cost
+            lam *= 0.3
+            if float(np.max(np.abs(step))) < 1e-6:
+                break
+        else:
+            lam *= 10.0
+    return c if float(np.sqrt(c @ c)) < 10.0 else np.zeros(d)
 
 
 class _Net:
-    """Feed-forward regression network on whitened inputs with a quadratic skip path."""
+    """Feed-forward regression network on whitened inputs with a quadratic and radial skip path."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, hidden: int, rng: np.random.Generator) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, arch: Architecture, rng: np.random.Generator,
+                 xw: np.ndarray | None = None) -> None:
         d = x.shape[1]
-        self.mu = x.mean(axis=0)
-        cov = np.atleast_2d(np.cov(x, rowvar=False))
+        self.arch = arch
+        # whitening by the cluster's live points when given (a ring's live points are isotropic about its
+        # centre; its training points, down to a lower contour, need not be)
+        xw = x if xw is None or xw.shape[0] <= d + 1 else xw
+        self.mu = xw.mean(axis=0)
+        cov = np.atleast_2d(np.cov(xw, rowvar=False))
         lam, vec = np.linalg.eigh(cov)
         lam = np.maximum(lam, 1e-12 * max(float(lam.max()), 1e-300))
         self.wh = vec / np.sqrt(lam)  # z = (x - mu) @ wh: whitened, principal axes
+        # the radial feature lives in the unwhitened coordinates scaled by one number, u = (x - mu) / rs
+        # (whitening by a sample covariance would turn a round shell into an ellipse by its sampling noise)
+        self.unwh = (vec * np.sqrt(lam)).T / math.sqrt(float(np.mean(lam)))  # u = z @ unwh
         self.ym = float(y.mean())
         self.ys = float(y.std()) or 1.0
         z = self.whiten(x)
         self.r2max = float(np.max(np.sum(z * z, axis=1)))
+        zw = self.whiten(xw)
+        self.r2near = max(self.r2max, _NEAR**2 * float(np.max(np.sum(zw * zw, axis=1))))
         t = (y - self.ym) / self.ys
+        self.rc = np.zeros(d)
+        top = np.argsort(-t, kind="stable")[: max(3 * d + 6, min(800, t.size // 2))]
+        self.rc = _fit_centre(z[top] @ self.unwh, t[top])
         f = self._features(z)
         # skip path by ridge regression (the starting point of the training)
         a = np.column_stack([np.ones(len(t)), f])
         reg = 1e-6 * len(t) * np.eye(a.shape[1])
         reg[0, 0] = 0.0
         coef = np.linalg.solve(a.T @ a + reg, a.T @ t)
-        self.p = {
-            "w1": rng.normal(0.0, 1.0 / math.sqrt(d), (d, hidden)),
-            "b1": np.zeros(hidden),
-            "w2": rng.normal(0.0, 1.0 / math.sqrt(hidden), (hidden, hidden)),
-            "b2": np.zeros(hidden),
-            "w3": rng.normal(0.0, 0.1 / math.sqrt(hidden), hidden),
-            "b3": np.array(coef[0]),
-            "s": coef[1:].copy(),
-        }
+        h = arch.width
+        p: dict[str, np.ndarray] = {}
+        fan = d
+        for i in range(arch.depth):
+            p[f"w{i}"] = rng.normal(0.0, 1.0 / math.sqrt(fan), (fan, h))
+            p[f"b{i}"] = np.zeros(h)
+            fan = h
+        p["wo"] = rng.normal(0.0, 0.1 / math.sqrt(h), h)
+        p["bo"] = np.array(coef[0])
+        p["s"] = coef[1:].copy()
+        self.p = p
 
     def whiten(self, x: np.ndarray) -> np.ndarray:
         out: np.ndarray = (x - self.mu) @ self.wh
@@ -203,32 +441,43 @@ class _Net:
 
     def _features(self, z: np.ndarray) -> np.ndarray:
         d = z.shape[1]
+        zc = z @ self.unwh - self.rc
+        r = np.sqrt(np.sum(zc * zc, axis=1, keepdims=True))
         if d > _FULL_QUADRATIC:
-            return np.concatenate([z, z * z], axis=1)
+            return np.concatenate([z, z * z, r], axis=1)
         iu, ju = np.triu_indices(d)
-        return np.concatenate([z, z[:, iu] * z[:, ju]], axis=1)
+        return np.concatenate([z, z[:, iu] * z[:, ju], r], axis=1)
 
-    def _forward(self, z: np.ndarray, p: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-        h1 = np.tanh(z @ p["w1"] + p["b1"])
-        h2 = np.tanh(h1 @ p["w2"] + p["b2"])
+    def _forward(self, z: np.ndarray, p: dict[str, np.ndarray]) -> tuple[np.ndarray, list[np.ndarray],
+                                                                          list[np.ndarray], np.ndarray]:
+        kind = self.arch.activation
+        pre: list[np.ndarray] = []
+        hs: list[np.ndarray] = [z]
+        h = z
+        for i in range(self.arch.depth):
+            a = h @ p[f"w{i}"] + p[f"b{i}"]
+            h = _act(a, kind)
+            pre.append(a)
+            hs.append(h)
         f = self._features(z)
-        out = h2 @ p["w3"] + p["b3"] + f @ p["s"]
-        return out, h1, h2, f
+        out = h @ p["wo"] + p["bo"] + f @ p["s"]
+        return out, pre, hs, f
 
-    def fit(self, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, steps: int, lr: float,
-            rng: np.random.Generator) -> None:
+    def fit(self, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, rng: np.random.Generator) -> None:
         """Adam on mini-batches of the standardised squared error; keeps the best validation state.
 
         Mini-batches of at most ``_BATCH`` rows keep every matrix product below
         the size at which a threaded BLAS starts threads (slow on a busy machine).
         """
+        arch = self.arch
+        steps, lr, wd, kind = arch.steps, arch.learning_rate, arch.weight_decay, arch.activation
         z, zv = self.whiten(x), self.whiten(xv)
         t = (y - self.ym) / self.ys
         tv = (yv - self.ym) / self.ys
         p = self.p
         m = {k: np.zeros_like(v) for k, v in p.items()}
         v2 = {k: np.zeros_like(v) for k, v in p.items()}
-        b1, b2, eps, wd = 0.9, 0.999, 1e-8, 1e-5
+        b1, b2, eps = 0.9, 0.999, 1e-8
         n = len(t)
         nb = min(n, self._batch_rows())
         order = rng.permutation(n)
@@ -241,19 +490,16 @@ class _Net:
             rows = order[pos : pos + nb]
             pos += nb
             zb, tb = z[rows], t[rows]
-            out, h1, h2, f = self._forward(zb, p)
+            out, pre, hs, f = self._forward(zb, p)
             g = 2.0 * (out - tb) / nb
-            ga2 = np.outer(g, p["w3"]) * (1.0 - h2 * h2)
-            ga1 = (ga2 @ p["w2"].T) * (1.0 - h1 * h1)
-            grads = {
-                "w3": h2.T @ g + 2 * wd * p["w3"],
-                "b3": np.array(g.sum()),
-                "s": f.T @ g,
-                "w2": h1.T @ ga2 + 2 * wd * p["w2"],
-                "b2": ga2.sum(axis=0),
-                "w1": zb.T @ ga1 + 2 * wd * p["w1"],
-                "b1": ga1.sum(axis=0),
-            }
+            grads = {"wo": hs[-1].T @ g + 2 * wd * p["wo"], "bo": np.array(g.sum()), "s": f.T @ g}
+            back = np.outer(g, p["wo"])
+            for i in range(arch.depth - 1, -1, -1):
+                ga = back * _dact(pre[i], hs[i + 1], kind)
+                grads[f"w{i}"] = hs[i].T @ ga + 2 * wd * p[f"w{i}"]
+                grads[f"b{i}"] = ga.sum(axis=0)
+                if i > 0:
+                    back = ga @ p[f"w{i}"].T
             rate = lr * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / steps))  # cosine decay
             c1, c2 = 1.0 - b1**step, 1.0 - b2**step
             for k, gk in grads.items():
@@ -267,7 +513,7 @@ class _Net:
         self.p = best[1]
 
     def _batch_rows(self) -> int:
-        h = self.p["w2"].shape[0]
+        h = self.arch.width
         return int(max(16, min(_BATCH, _BLAS_SIZE // (h * h))))
 
     def _out(self, z: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
@@ -277,13 +523,304 @@ class _Net:
         return np.concatenate([self._forward(z[i : i + nb], p)[0] for i in range(0, z.shape[0], nb)])
 
     def _mse(self, z: np.ndarray, t: np.ndarray, p: dict[str, np.ndarray]) -> float:
+        if z.shape[0] == 0:
+            return 0.0
         return float(np.mean((self._out(z, p) - t) ** 2))
 
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted log L and whether each point lies inside the training envelope."""
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predicted log L, whether each point lies inside the training envelope, and whether it is near
+        (within ``_NEAR`` times the radius of the live points that set the whitening)."""
         z = self.whiten(x)
         out = self._out(z, self.p)
-        return self.ym + self.ys * out, np.sum(z * z, axis=1) <= self.r2max
+        r2 = np.sum(z * z, axis=1)
+        return self.ym + self.ys * out, r2 <= self.r2max, r2 <= self.r2near
+
+
+# ---------------------------------------------------------------------------
+# Clusters of the live points and the routing of candidates to them.
+
+
+class _Router:
+    """Labels points by the cluster of their nearest live point (in the live set's whitened coordinates)."""
+
+    def __init__(self, live: np.ndarray, labels: np.ndarray) -> None:
+        self.live = live
+        self.mu = live.mean(axis=0)
+        cov = np.atleast_2d(np.cov(live, rowvar=False)) if live.shape[0] > 1 else np.eye(live.shape[1])
+        lam, vec = np.linalg.eigh(cov)
+        lam = np.maximum(lam, 1e-12 * max(float(lam.max()), 1e-300))
+        self.wh = vec / np.sqrt(lam)
+        self.z = (live - self.mu) @ self.wh
+        self.z2 = np.sum(self.z * self.z, axis=1)
+        self.labels = labels
+        self.k = int(labels.max()) + 1 if labels.size else 0
+
+    def route(self, x: np.ndarray) -> np.ndarray:
+        """Cluster label of each row of x (ties go to the lowest live-point index)."""
+        if self.k <= 1:
+            return np.zeros(x.shape[0], dtype=np.int64)
+        zx = (x - self.mu) @ self.wh
+        out = np.empty(x.shape[0], dtype=np.int64)
+        for i in range(0, x.shape[0], _ROUTE_ROWS):
+            zc = zx[i : i + _ROUTE_ROWS]
+            d2 = np.sum(zc * zc, axis=1)[:, None] - 2.0 * (zc @ self.z.T) + self.z2[None, :]
+            out[i : i + _ROUTE_ROWS] = self.labels[np.argmin(d2, axis=1)]
+        return out
+
+
+def _find(parent: list[int], a: int) -> int:
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+def _union(parent: list[int], a: int, b: int) -> None:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
+
+
+def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int) -> np.ndarray:
+    """Cluster labels 0..k-1 of the live points, -1 for points of clusters beyond ``max_clusters``.
+
+    Connected components of the symmetric k-nearest-neighbour graph in the live
+    set's whitened coordinates (then :func:`_finish_labels`).
+    """
+    n = live.shape[0]
+    if n <= max(knn, 1) + 1:
+        return np.zeros(n, dtype=np.int64)
+    d2 = _sqdist(live)
+    k = min(knn, n - 1)
+    nbr = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    parent = list(range(n))
+    for i in range(n):
+        for j in nbr[i].tolist():
+            _union(parent, i, int(j))
+    return _finish_labels(np.array([_find(parent, i) for i in range(n)]), d2, min_size, max_clusters)
+
+
+def _ellipsoid_clusters(live: np.ndarray, live_u: np.ndarray, ells: list[tuple[np.ndarray, np.ndarray]],
+                        min_size: int, max_clusters: int) -> np.ndarray:
+    """Cluster labels from the sampler's multi-ellipsoid bound (unit-cube coordinates ``live_u``).
+
+    Each live point belongs to the ellipsoids that contain it (the nearest in
+    Mahalanobis distance when none does); ellipsoids sharing a live point are
+    one cluster (a curved shell covered by overlapping ellipsoids stays one),
+    then :func:`_finish_labels`.
+    """
+    n = live.shape[0]
+    m = len(ells)
+    if m <= 1:
+        return np.zeros(n, dtype=np.int64)
+    q = np.empty((n, m))
+    for j, (c, shape) in enumerate(ells):
+        du = live_u - c
+        q[:, j] = np.sum(du * np.linalg.solve(shape, du.T).T, axis=1)
+    inside = q <= 1.0
+    own = np.argmin(q, axis=1)
+    inside[np.arange(n), own] = True
+    parent = list(range(m))
+    for row in inside:
+        js = np.flatnonzero(row)
+        for j in js[1:].tolist():
+            _union(parent, int(js[0]), int(j))
+    root = np.array([_find(parent, int(j)) for j in own])
+    return _finish_labels(root, _sqdist(live), min_size, max_clusters)
+
+
+def _sqdist(live: np.ndarray) -> np.ndarray:
+    z = _Router(live, np.zeros(live.shape[0], dtype=np.int64)).z
+    z2 = np.sum(z * z, axis=1)
+    d2: np.ndarray = z2[:, None] - 2.0 * (z @ z.T) + z2[None, :]
+    np.fill_diagonal(d2, np.inf)
+    return d2
+
+
+def _finish_labels(root: np.ndarray, d2: np.ndarray, min_size: int, max_clusters: int) -> np.ndarray:
+    """Components smaller than ``min_size`` join the component of their nearest point outside them;
+    the largest ``max_clusters`` keep a label 0.. (by size, then first point), the rest get -1."""
+    n = root.size
+    root = root.copy()
+    while True:
+        roots, counts = np.unique(root, return_counts=True)
+        small = roots[counts < min_size]
+        if small.size == 0 or roots.size == 1:
+            break
+        r0 = int(small[np.argmin(counts[counts < min_size])])
+        inside = root == r0
+        sub = d2[np.ix_(inside, ~inside)]
+        j = int(np.flatnonzero(~inside)[np.argmin(np.min(sub, axis=0))])
+        root[inside] = root[j]
+    roots, first, counts = np.unique(root, return_index=True, return_counts=True)
+    order = sorted(range(roots.size), key=lambda i: (-int(counts[i]), int(first[i])))
+    labels = np.full(n, -1, dtype=np.int64)
+    for lab, i in enumerate(order[:max_clusters]):
+        labels[root == roots[i]] = lab
+    return labels
+
+
+class _Model:
+    """Per-cluster networks with their router; a cluster without a network (None) is evaluated truly."""
+
+    def __init__(self, router: _Router, nets: list[_Net | None]) -> None:
+        self.router = router
+        self.nets = nets
+
+    def predict(self, x: np.ndarray, lab: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predicted log L, whether a network may answer (a cluster with a network, inside its envelope)
+        and whether the point is near its cluster (see :meth:`_Net.predict`)."""
+        if lab is None:
+            lab = self.router.route(x)
+        pred = np.full(x.shape[0], -np.inf)
+        ok = np.zeros(x.shape[0], dtype=bool)
+        near = np.zeros(x.shape[0], dtype=bool)
+        for c, net in enumerate(self.nets):
+            rows = np.flatnonzero(lab == c)
+            if net is None or rows.size == 0:
+                continue
+            pr, inside, nr = net.predict(x[rows])
+            pred[rows] = pr
+            ok[rows] = inside
+            near[rows] = nr
+        return pred, ok, near
+
+
+def _min_fit(ndim: int) -> int:
+    nfeat = ndim + (ndim * (ndim + 1) // 2 if ndim <= _FULL_QUADRATIC else ndim) + 1
+    return max(40, 2 * (nfeat + 1))
+
+
+def _fit_model(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, tr: np.ndarray, va: np.ndarray,
+               arch: Architecture, rng: np.random.Generator) -> tuple[_Model, int]:
+    """Train one network per cluster on rows ``tr`` (early stopping on ``va``); returns the model and its cost."""
+    nets: list[_Net | None] = []
+    cost = 0
+    need = _min_fit(x.shape[1])
+    for c in range(max(router.k, 1)):
+        tc, vc = tr[lab[tr] == c], va[lab[va] == c]
+        lc = router.live[router.labels == c] if router.k > 1 else router.live
+        if tc.size < need:
+            nets.append(None)
+            continue
+        net = _Net(x[tc], y[tc], arch, rng, lc)
+        net.fit(x[tc], y[tc], x[vc], y[vc], rng)
+        nets.append(net)
+        cost += arch.n_params(x.shape[1]) * arch.steps
+    return _Model(router, nets), cost
+
+
+def _errors_above(model: _Model, x: np.ndarray, y: np.ndarray, lab: np.ndarray, rows: np.ndarray,
+                  lstar: float) -> tuple[np.ndarray, np.ndarray]:
+    """Errors (true - predicted) at the rows at or above lstar that a network answers, and their clusters."""
+    top = rows[y[rows] >= lstar]
+    pred, ok, _ = model.predict(x[top], lab[top])
+    return (y[top] - pred)[ok], lab[top][ok]
+
+
+# ---------------------------------------------------------------------------
+# The genetic algorithm over architectures.
+
+
+def _mutate(a: Architecture, rate: float, rng: np.random.Generator) -> Architecture:
+    u = rng.random(6)
+    step = rng.choice(np.array([-1, 1]), size=3)
+    depth, width, act, lr, wd, steps = a.depth, a.width, a.activation, a.learning_rate, a.weight_decay, a.steps
+    if u[0] < rate:
+        depth = int(min(3, max(1, depth + int(step[0]))))
+    if u[1] < rate:
+        i = int(np.argmin([abs(w - width) for w in _WIDTHS]))
+        width = _WIDTHS[min(len(_WIDTHS) - 1, max(0, i + int(step[1])))]
+    if u[2] < rate:
+        act = _ACTIVATIONS[int(rng.integers(len(_ACTIVATIONS)))]
+    if u[3] < rate:
+        lr = float(np.clip(lr * math.exp(0.7 * rng.standard_normal()), 3e-4, 0.03))
+    if u[4] < rate:
+        wd = float(np.clip(wd * math.exp(1.5 * rng.standard_normal()), 1e-8, 1e-2))
+    if u[5] < rate:
+        i = int(np.argmin([abs(s - steps) for s in _STEPS]))
+        steps = _STEPS[min(len(_STEPS) - 1, max(0, i + int(step[2])))]
+    return Architecture(depth, width, act, lr, wd, steps)
+
+
+def _random_arch(rng: np.random.Generator) -> Architecture:
+    return Architecture(int(rng.integers(1, 4)), _WIDTHS[int(rng.integers(len(_WIDTHS)))],
+                        _ACTIVATIONS[int(rng.integers(len(_ACTIVATIONS)))],
+                        float(10.0 ** rng.uniform(-3.0, -1.7)), float(10.0 ** rng.uniform(-7.0, -3.0)),
+                        _STEPS[int(rng.integers(len(_STEPS)))])
+
+
+def _crossover(a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture:
+    fa, fb = dataclasses.astuple(a), dataclasses.astuple(b)
+    pick = rng.random(len(fa)) < 0.5
+    return Architecture(*[x if s else y for x, y, s in zip(fa, fb, pick)])
+
+
+@dataclass
+class _Search:
+    """Outcome of one architecture search."""
+
+    arch: Architecture
+    fitness: float
+    evaluations: int
+    cost: float  # parameter-steps, in default-network trainings
+    cpu: float
+
+
+def _ga_search(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, train: np.ndarray, lstar: float,
+               opts: SurrogateOptions, rng: np.random.Generator) -> _Search:
+    """Genetic search of the architecture on an inner split of the training rows (see the module notes)."""
+    t0 = time.process_time()
+    d = x.shape[1]
+    default = opts.default_architecture()
+    ref = float(default.n_params(d) * default.steps * max(router.k, 1))
+    budget = opts.ga_budget * ref
+    perm = rng.permutation(train.size)
+    nin = max(1, train.size // 4)
+    inner_va, inner_tr = train[perm[:nin]], train[perm[nin:]]
+    spent = 0.0
+    evals = 0
+    cache: dict[Architecture, float] = {}
+
+    def fitness(a: Architecture) -> float:
+        nonlocal spent, evals
+        if a in cache:
+            return cache[a]
+        mrng = np.random.default_rng(mix_seed(int(rng.integers(2**62)), evals))
+        model, cost = _fit_model(router, x, y, lab, inner_tr, inner_va, a, mrng)
+        spent += cost
+        evals += 1
+        err, _ = _errors_above(model, x, y, lab, inner_va, lstar)
+        rms = float(np.sqrt(np.mean(err * err))) if err.size >= 5 else math.inf
+        f = rms / opts.tol + opts.ga_cost_weight * cost / ref
+        cache[a] = f
+        return f
+
+    def affordable(a: Architecture) -> bool:
+        return a in cache or spent + a.n_params(d) * a.steps * max(router.k, 1) <= budget
+
+    pop = [default] + [_random_arch(rng) for _ in range(opts.ga_population - 1)]
+    scored: list[tuple[float, int, Architecture]] = []
+    for gen in range(opts.ga_generations):
+        if gen > 0:
+            best = min(scored, key=lambda s: (s[0], s[1]))[2]
+            pop = [best]
+            while len(pop) < opts.ga_population:
+                i, j, k, m = (int(v) for v in rng.integers(len(scored), size=4))
+                pa = scored[i] if scored[i][:2] <= scored[j][:2] else scored[j]
+                pb = scored[k] if scored[k][:2] <= scored[m][:2] else scored[m]
+                child = _crossover(pa[2], pb[2], rng) if rng.random() < opts.ga_crossover else pa[2]
+                pop.append(_mutate(child, opts.ga_mutation, rng))
+        scored_gen: list[tuple[float, int, Architecture]] = []
+        for a in pop:
+            if not affordable(a):
+                continue
+            scored_gen.append((fitness(a), len(scored) + len(scored_gen), a))
+        if not scored_gen:
+            break
+        scored = scored + scored_gen if gen == 0 else [min(scored, key=lambda s: (s[0], s[1]))] + scored_gen
+    best_f, _, best_a = min(scored, key=lambda s: (s[0], s[1])) if scored else (math.inf, 0, default)
+    return _Search(best_a, best_f, evals, spent / ref, time.process_time() - t0)
 
 
 # ---------------------------------------------------------------------------
@@ -304,13 +841,25 @@ class SurrogateStats(TypedDict):
     first_on_iter: int
     # (iteration, training points, validation points above the contour, rms error, accepted)
     history: list[tuple[int, int, int, float, bool]]
+    low_checks: int
+    true_calls_off: int
+    true_calls_need: int
+    clusters: int
+    clusters_on: int
+    architecture: dict[str, Any]
+    ga_searches: int
+    ga_evaluations: int
+    ga_cost: float
+    ga_cpu: float
+    # (iteration, fitness, evaluations, chosen architecture)
+    ga_history: list[tuple[int, float, int, dict[str, Any]]]
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
 
 
 class SurrogateLoglike:
-    """Vectorised log-likelihood that answers with the network when it is on.
+    """Vectorised log-likelihood that answers with the networks when they are on.
 
     Parameters
     ----------
@@ -320,7 +869,7 @@ class SurrogateLoglike:
         Run dimensions.
     opts : SurrogateOptions
     seed : int
-        Run seed (training and the final draws derive their streams from it).
+        Run seed (training, clustering, the search and the final draws derive their streams from it).
     """
 
     def __init__(self, true_fn: Callable[[np.ndarray], np.ndarray], ndim: int, nlive: int, opts: SurrogateOptions,
@@ -332,23 +881,30 @@ class SurrogateLoglike:
         self.seed = seed
         self.train_every = opts.train_every or max(1, nlive // 4)
         self.min_train = opts.min_train or max(200, 20 * (2 * ndim + 1))
+        self.min_cluster = opts.min_cluster or max(20, 2 * ndim + 2)
         self._xs: list[np.ndarray] = []
         self._ys: list[np.ndarray] = []
         self.ntrue = 0
         self.nsur = 0
-        self.net: _Net | None = None
+        self.net: _Model | None = None
+        self.arch = opts.default_architecture()
+        self.search_due = opts.search == "ga"
         self.active = False
         self.lstar = -math.inf
         self.lmax_true = -math.inf
         self.sur_values: dict[bytes, float] = {}
         self.above_count = 0
+        self.low_count = 0
         self.above_block = 0
         self.check_period = opts.check_every
         self.since_above = 0
         self.recent_err: list[float] = []
-        self.stats: SurrogateStats = {"trainings": 0, "switch_on": 0, "switch_off_check": 0, "switch_off_proposals": 0,
-                      "switch_off_validation": 0, "spot_checks": 0, "valid_rms": math.nan, "valid_mean": math.nan,
-                      "first_on_iter": -1, "history": []}
+        self.stats: SurrogateStats = {
+            "trainings": 0, "switch_on": 0, "switch_off_check": 0, "switch_off_proposals": 0,
+            "switch_off_validation": 0, "spot_checks": 0, "valid_rms": math.nan, "valid_mean": math.nan,
+            "first_on_iter": -1, "history": [], "low_checks": 0, "true_calls_off": 0, "true_calls_need": 0, "clusters": 0, "clusters_on": 0,
+            "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
+            "ga_cpu": 0.0, "ga_history": []}
         self.ncheck_true = 0
         self.backoff = 1  # training interval multiplier after failed validations (1, 2, 4, 8)
 
@@ -369,31 +925,41 @@ class SurrogateLoglike:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if not self.active or self.net is None:
+            self.stats["true_calls_off"] += x.shape[0]
             return self._true(x)
-        pred, inside = self.net.predict(x)
+        pred, ok, near = self.net.predict(x)
         margin = 3.0 * self.opts.tol
-        need = ~inside | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
-        above = pred > self.lstar
+        # beyond the training envelope but near the cluster, a prediction well below the contour may reject
+        # (a spot check of these at a quarter of the rate turns the networks off if one was above L*)
+        low = ~ok & near & np.isfinite(pred) & (pred < self.lstar - 10.0 * self.opts.tol)
+        need = (~ok & ~low) | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
+        above = (pred > self.lstar) & ~need
         check = np.zeros(x.shape[0], dtype=bool)
-        for k in np.flatnonzero(above & ~need):
+        for k in np.flatnonzero(above):
             self.above_count += 1
             if self.above_count % self.check_period == 0:
                 check[k] = True
+        for k in np.flatnonzero(low & ~need):
+            self.low_count += 1
+            if self.low_count % (4 * self.check_period) == 0:
+                check[k] = True
+                self.stats["low_checks"] += 1
         self.above_block += int(np.count_nonzero(above))
         if np.any(above):
             self.since_above = 0
         else:
-            self.since_above += x.shape[0]
+            self.since_above += int(np.count_nonzero(~need))
             if self.since_above > self.opts.max_proposals:
                 self._switch_off("switch_off_proposals")
                 return self._true(x)
         out: np.ndarray = pred.copy()
         ev = need | check
+        self.stats["true_calls_need"] += int(np.count_nonzero(need))
         if np.any(ev):
             yt = self._true(x[ev])
             out[ev] = yt
-            # compare where either value is above the contour (the region that matters)
-            rel = (yt > self.lstar) | (pred[ev] > self.lstar)
+            # compare where either value is above the contour (the region that matters), network answers only
+            rel = ((yt > self.lstar) | (pred[ev] > self.lstar)) & ~need[ev]
             err = yt[rel] - pred[ev][rel]
             self.ncheck_true += int(np.count_nonzero(check))
             self.stats["spot_checks"] += int(err.size)
@@ -416,6 +982,9 @@ class SurrogateLoglike:
         if self.active:
             self.active = False
             self.stats[why] += 1
+            # the architecture stopped serving: search again at the next training
+            if self.opts.search == "ga" and self.stats["ga_searches"] < self.opts.ga_max_searches:
+                self.search_due = True
         self.recent_err = []
 
     # -- training ---------------------------------------------------------
@@ -428,38 +997,122 @@ class SurrogateLoglike:
             self._ys = [np.concatenate(self._ys)]
         return self._xs[0], self._ys[0]
 
-    def train(self, lstar: float, llow: float, niter: int) -> None:
-        """Train on the stored points with log L >= llow; switch on or off by validation above lstar."""
+    def _router(self, live: np.ndarray | None, x: np.ndarray, live_u: np.ndarray | None = None,
+                ells: list[tuple[np.ndarray, np.ndarray]] | None = None) -> _Router:
+        """Clusters of the live points (or one cluster of ``x`` when no live set is given or clusters=1).
+
+        With the bound's ellipsoids (``ells``, unit-cube ``live_u``) they give the clusters, else the
+        k-nearest-neighbour components of the live points do.
+        """
+        if live is None or self.opts.clusters == 1 or live.shape[0] < 2:
+            base = x if live is None or live.shape[0] < 2 else live
+            return _Router(base, np.zeros(base.shape[0], dtype=np.int64))
+        maxc = self.opts.max_clusters if self.opts.clusters == "auto" else int(self.opts.clusters)
+        live = np.asarray(live, dtype=np.float64)
+        labels = _knn_clusters(live, self.opts.knn, self.min_cluster, maxc)
+        if ells is not None and live_u is not None:
+            # the finer of the two partitions: separated in the kNN graph or in the bound (high dimensions,
+            # where kNN graphs of a few hundred points join separated modes)
+            by_ell = _ellipsoid_clusters(live, np.asarray(live_u, dtype=np.float64), ells, self.min_cluster, maxc)
+            pair = (labels + 1) * (maxc + 2) + (by_ell + 1)
+            labels = _finish_labels(pair, _sqdist(live), self.min_cluster, maxc)
+        return _Router(np.asarray(live, dtype=np.float64), labels)
+
+    def _training_rows(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, sel: np.ndarray,
+                       lstar: float, rng: np.random.Generator) -> np.ndarray:
+        """Rows to train (and validate) on, per cluster.
+
+        The rows of ``sel`` routed to the cluster and, with several clusters, within ``_REACH`` times
+        the radius of its live points (between modes log L is a sum of bumps, which would spoil the fit of
+        this cluster's own); topped up with the cluster's best ``_min_fit`` points of the whole history
+        when fewer (while the networks answer, few true values fall near the contour); at most
+        ``max_train`` in all (a seeded subset per cluster).
+        """
+        k = max(router.k, 1)
+        kmin = 2 * _min_fit(self.ndim)
+        cap = max(kmin, self.opts.max_train // k)
+        out = []
+        for c in range(k):
+            rc = np.flatnonzero(lab == c)
+            keep = sel[rc]
+            lc = router.live[router.labels == c]
+            if router.k > 1 and lc.shape[0] > self.ndim + 1:
+                near = _Router(lc, np.zeros(lc.shape[0], dtype=np.int64))
+                r2 = _REACH**2 * float(np.max(np.sum(near.z * near.z, axis=1)))
+                keep &= np.sum(((x[rc] - near.mu) @ near.wh) ** 2, axis=1) <= r2
+            base = rc[keep]
+            if base.size < kmin:
+                base = np.union1d(base, rc[np.argsort(-y[rc], kind="stable")[:kmin]])
+            if base.size > cap:
+                base = np.sort(rng.choice(base, cap, replace=False))
+            out.append(base)
+        return np.sort(np.concatenate(out)) if out else np.empty(0, dtype=np.int64)
+
+    def train(self, lstar: float, llow: float, niter: int, live: np.ndarray | None = None,
+              live_u: np.ndarray | None = None, ells: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+        """Train on the stored points with log L >= llow; switch on or off by validation above lstar.
+
+        ``live`` (the live points' coordinates) and the bound's ellipsoids ``ells`` (centre, shape in the
+        unit cube, where the live points are ``live_u``) define the clusters; without ``live`` one network
+        is trained, without ``ells`` the k-nearest-neighbour components of ``live`` are the clusters.
+        """
         x, y = self.data()
         fin = np.isfinite(y)
         if np.count_nonzero(fin) < self.min_train:
             self._switch_off("switch_off_validation")
             return
+        # early in a run (no contour two e-folds back yet) train no lower than lstar - max(20, 2 (max - lstar))
+        # nats: a fit over a range of hundreds of nats is poor in the few nats above lstar that matter
+        if math.isfinite(lstar) and math.isfinite(self.lmax_true):
+            llow = max(llow, lstar - max(20.0, 2.0 * (self.lmax_true - lstar)))
         # widen the region down to the best min_train points when it holds fewer
         llow = min(llow, float(np.sort(y[fin])[-self.min_train]))
         sel = fin & (y >= llow)
         rng = np.random.default_rng(mix_seed(self.seed, 0x5A11 + self.stats["trainings"]))
-        idx = np.flatnonzero(sel)
-        if idx.size > self.opts.max_train:
-            idx = np.sort(rng.choice(idx, self.opts.max_train, replace=False))
+        router = self._router(live, x[sel], live_u, ells)
+        lab = np.full(y.shape[0], -1, dtype=np.int64)
+        allfin = np.flatnonzero(fin)
+        lab[allfin] = router.route(x[allfin])
+        idx = self._training_rows(router, x, y, lab, sel, lstar, rng)
         perm = rng.permutation(idx.size)
         nval = max(1, int(round(self.opts.valid_frac * idx.size)))
         vi, ti = idx[perm[:nval]], idx[perm[nval:]]
-        net = _Net(x[ti], y[ti], self.opts.hidden, rng)
-        net.fit(x[ti], y[ti], x[vi], y[vi], self.opts.steps, self.opts.learning_rate, rng)
+        self.stats["clusters"] = router.k
+        if self.search_due:
+            grng = np.random.default_rng(mix_seed(self.seed, 0x6A00 + self.stats["ga_searches"]))
+            found = _ga_search(router, x, y, lab, ti, lstar, self.opts, grng)
+            self.search_due = False
+            self.arch = found.arch
+            self.stats["ga_searches"] += 1
+            self.stats["ga_evaluations"] += found.evaluations
+            self.stats["ga_cost"] += found.cost
+            self.stats["ga_cpu"] += found.cpu
+            self.stats["architecture"] = found.arch.as_dict()
+            self.stats["ga_history"].append((niter, found.fitness, found.evaluations, found.arch.as_dict()))
+        model, _ = _fit_model(router, x, y, lab, ti, vi, self.arch, rng)
         self.stats["trainings"] += 1
-        top = vi[y[vi] >= lstar]
-        if top.size < 15:
-            self.stats["history"].append((niter, int(idx.size), int(top.size), math.nan, False))
-            self._switch_off("switch_off_validation")
+        err, elab = _errors_above(model, x, y, lab, vi, lstar)
+        # a cluster whose own held-out error is far off is left to the true likelihood
+        for c in range(len(model.nets)):
+            ec = err[elab == c]
+            if model.nets[c] is not None and ec.size >= 5 and float(np.sqrt(np.mean(ec * ec))) > 2 * self.opts.tol:
+                model.nets[c] = None
+        keep = np.array([model.nets[int(c)] is not None for c in elab], dtype=bool)
+        err = err[keep]
+        self.stats["clusters_on"] = sum(net is not None for net in model.nets)
+        if err.size < 15:
+            # too few true values above the contour to judge (the networks answer there): an active
+            # surrogate keeps its validated model, watched by the spot checks
+            self.stats["history"].append((niter, int(idx.size), int(err.size), math.nan, self.active))
+            if not self.active:
+                self._switch_off("switch_off_validation")
             return
-        err = y[top] - net.predict(x[top])[0]
         rms = float(np.sqrt(np.mean(err * err)))
         mean = float(np.mean(err))
-        self.stats["history"].append((niter, int(idx.size), int(top.size), rms, rms < self.opts.tol))
+        self.stats["history"].append((niter, int(idx.size), int(err.size), rms, rms < self.opts.tol))
         self.stats["valid_rms"] = rms
         self.stats["valid_mean"] = mean
-        self.net = net
+        self.net = model
         ok = rms < self.opts.tol and abs(mean) < 0.5 * self.opts.tol
         # a network that keeps failing is retried less often (saves CPU on hopeless likelihoods)
         self.backoff = 1 if ok else min(2 * self.backoff, 8)
@@ -584,7 +1237,8 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 dead = st.dead_logl
                 back = niter - 2 * nlive  # the contour two e-folds of volume back
                 llow = float(dead[back]) if back >= 0 else -math.inf
-                sur.train(sur.lstar, llow, niter)
+                ells = [(np.asarray(e.center), np.asarray(e.shape)) for e in core.bound()]
+                sur.train(sur.lstar, llow, niter, np.asarray(st.live_x), np.asarray(st.live_u), ells)
                 last_train = niter
     except BaseException:
         if rep.bar:
