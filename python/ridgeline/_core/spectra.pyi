@@ -102,6 +102,38 @@ class LanczosEigs:
     @property
     def residuals(self) -> NDArray[np.float64]:
         ...
+class LanczosEigs32:
+    def __init__(self, n: _Int, k: _Int, which: str, tol: _Float, ncv: _Int, max_matvec: _Int, seed: _Int, v0: ArrayLike | None = None) -> None:
+        ...
+    def request(self) -> NDArray[np.float32]:
+        """
+        the (n, b) block whose product with the operator is needed next
+        """
+    def supply(self, AX: NDArray[np.float32]) -> None:
+        """
+        hand back the product of the operator with request()
+        """
+    @property
+    def converged(self) -> bool:
+        ...
+    @property
+    def done(self) -> bool:
+        ...
+    @property
+    def eigenvalues(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def eigenvectors(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def n_matvec(self) -> int:
+        ...
+    @property
+    def n_restarts(self) -> int:
+        ...
+    @property
+    def residuals(self) -> NDArray[np.float64]:
+        ...
 class Slq:
     def __init__(self, n: _Int, n_probes: _Int, n_steps: _Int, seed: _Int, deflate: bool, deflate_tol: _Float) -> None:
         ...

@@ -170,7 +170,7 @@ def _complement_lanczos(
     """
     n = v.size
     steps = max(1, min(steps, dim - 1))
-    V = np.empty((n, steps + 1), order="F")  # contiguous columns
+    V = np.empty((n, steps + 1), dtype=v.dtype, order="F")  # contiguous columns, the operator's precision
     V[:, 0] = v
     alpha: list[float] = []
     beta: list[float] = []
@@ -185,9 +185,9 @@ def _complement_lanczos(
         # three-term recurrence, then one full reorthogonalisation pass, and a second one only
         # when the first removed a noticeable part (DGKS): about half the memory traffic of CGS2
         a = float(V[:, j] @ w)
-        w -= a * V[:, j]
+        w -= w.dtype.type(a) * V[:, j]
         if j > 0:
-            w -= beta[-1] * V[:, j - 1]
+            w -= w.dtype.type(beta[-1]) * V[:, j - 1]
         for _ in range(2):
             before = float(np.linalg.norm(w))
             c = V[:, : j + 1].T @ w
@@ -230,7 +230,7 @@ def _complement_lanczos(
             # no conclusion: the wanted-end Ritz vectors are a better start for a restarted run
             return "open", pairs, j + 1
         beta.append(b)
-        V[:, j + 1] = w / b
+        V[:, j + 1] = w / w.dtype.type(b)
     return "open", [], steps
 
 
@@ -592,18 +592,25 @@ def _eigsh_lanczos(
         apply = prep.apply
         per = 1
 
+    # A float32 operator (torch_hessian of a float32 model): float32 basis and products, no
+    # conversions (the operator's own precision bounds the accuracy anyway).
+    mm32 = op._matmat32 if (outer is None and not squared and prep.exp == 0) else None
+
     def run(k_run: int, which_r: str, start: np.ndarray | None, run_seed: int, fn: Any) -> Any:
         nonlocal n_mv, n_rs
         budget = _budget(ncv, k_run, maxiter)
         if max_matvec is not None:
             budget = max(min(budget, (max_matvec - n_mv) // per), ncv)
-        eng = _core.spectra.LanczosEigs(n, k_run, which_r, tol, ncv, budget, run_seed, start)
+        f32 = mm32 is not None and fn is None
+        engine = _core.spectra.LanczosEigs32 if f32 else _core.spectra.LanczosEigs
+        eng = engine(n, k_run, which_r, tol, ncv, budget, run_seed, start)
         direct = fn is None and not squared and prep.core is not None and not prog.active
         if direct:
             eng.run(prep.core)
         else:
+            step = mm32 if f32 else (fn or apply)
             while not eng.done:
-                eng.supply((fn or apply)(eng.request()))
+                eng.supply(step(eng.request()))
                 prog.update(None, n_matvec=n_mv + per * int(eng.n_matvec))
         n_mv += per * int(eng.n_matvec)
         n_rs += int(eng.n_restarts)
@@ -658,9 +665,19 @@ def _eigsh_lanczos(
                 # First an unrestarted run that stops as soon as a randomized bound excludes any
                 # wanted eigenvalue from the complement, or its wanted-end Ritz pair converges; a
                 # restarted run to full accuracy only if neither happens within ncv + 10 steps.
-                state, pairs, used = _complement_lanczos(
-                    deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z
-                )
+                if mm32 is not None:
+                    # float32 operator: float32 basis, the operator itself (every vector of the
+                    # run is kept orthogonal to Z, which removes Z from each product)
+                    Z32 = np.asfortranarray(Z, dtype=np.float32)
+                    g32 = (g / np.linalg.norm(g)).astype(np.float32)
+                    state, pairs, used = _complement_lanczos(
+                        mm32, g32, ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z32
+                    )
+                    pairs = [(mv, np.asarray(y, dtype=np.float64)) for mv, y in pairs]
+                else:
+                    state, pairs, used = _complement_lanczos(
+                        deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z
+                    )
                 n_mv += per * used
                 prog.update(None, n_matvec=n_mv)
                 if state == "none":
