@@ -135,7 +135,13 @@ void bind_lanczos(py::module_& m, const char* name, const char* doc) {
       .def_property_readonly("eigenvectors", [](const Engine& e) { return Matrix(e.eigenvectors()); })
       .def_property_readonly("residuals", [](const Engine& e) { return Vector(e.residuals()); })
       .def_property_readonly("converged", &Engine::converged)
-      .def_property_readonly("n_restarts", &Engine::n_restarts);
+      .def_property_readonly("n_restarts", &Engine::n_restarts)
+      .def("lock", [](Engine& e, const typename Engine::ConstRefS& Z) { e.lock(Z); }, py::arg("Z"),
+           "work on the orthogonal complement of Z's orthonormal columns (before the first product)")
+      .def_property_readonly("ritz_values", [](const Engine& e) { return Vector(e.ritz_values()); })
+      .def_property_readonly("ritz_residuals", &Engine::ritz_residuals)
+      .def_property_readonly("last_beta", &Engine::last_beta)
+      .def("ritz_vector", &Engine::ritz_vector, py::arg("i"));
   bind_reverse_comm<Engine>(eigs);
 }
 

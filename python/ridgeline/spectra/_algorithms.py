@@ -234,6 +234,55 @@ def _complement_lanczos(
     return "open", [], steps
 
 
+def _complement_engine(
+    step: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, v: np.ndarray, steps: int, which: str, pool: np.ndarray,
+    k: int, delta: float, tol: float, anorm: float, dim: int, seed: int, p_fail: float = 1e-6,
+) -> tuple[str, list[tuple[float, np.ndarray]], int]:
+    """:func:`_complement_lanczos` for a float32 operator, run by the compiled float32 engine
+    (basis and locked vectors ``Z`` in float32, two sweeps per step); same stopping rules."""
+    n = v.size
+    steps = max(1, min(steps, dim - 1))
+    lo = k // 2
+    k_e = 2 if (which == "BE" and lo) else 1
+    eng = _core.spectra.LanczosEigs32(n, k_e, which, max(tol, 1e-7), steps + 1, steps + 1, seed, v)
+    eng.lock(np.asfortranarray(Z, dtype=np.float32))
+    w_sel = pool[_select(pool, which, k)]
+    pool_sorted = np.sort(pool)
+    log_c = math.log(1.648 * math.sqrt(dim) / p_fail)
+    for j in range(steps):
+        eng.supply(step(eng.request()))
+        theta = np.asarray(eng.ritz_values)
+        r = np.asarray(eng.ritz_residuals)
+        b = float(eng.last_beta)
+        top, bot = float(theta[-1]), float(theta[0])
+        width = max(top - bot, 1e-300)
+        eps = (log_c / (2 * j + 1)) ** 2
+        if eps < 1.0:
+            upper = (bot - width) + (top - (bot - width)) / (1.0 - eps)
+            lower = (top + width) - ((top + width) - bot) / (1.0 - eps)
+            if which == "LA":
+                none = upper < w_sel.min() - delta
+            elif which == "SA":
+                none = lower > w_sel.max() + delta
+            elif which == "LM":
+                none = max(abs(upper), abs(lower)) < np.abs(w_sel).min() - delta
+            else:
+                none = upper < pool_sorted[::-1][: k - lo].min() - delta
+                none = none and (lo == 0 or lower > pool_sorted[:lo].max() + delta)
+            if none:
+                return "none", [], j + 1
+        ends = {"LA": [len(theta) - 1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))],
+                "BE": [len(theta) - 1, 0] if lo else [len(theta) - 1]}[which]
+        conv = all(r[i] <= tol * max(abs(theta[i]), _EPS23 * anorm) for i in ends)
+        breakdown = b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300)
+        if conv or breakdown or j + 1 == steps or eng.done:
+            pairs = [(float(theta[i]), np.asarray(eng.ritz_vector(i))) for i in ends]
+            if conv and not breakdown:
+                return "converged", pairs, j + 1
+            return "open", pairs, j + 1
+    return "open", [], steps
+
+
 def _budget(ncv: int, k: int, maxiter: int) -> int:
     kept = min(ncv - 1, k + (ncv - k) // 2)
     return ncv + maxiter * max(ncv - kept, 1)
@@ -665,15 +714,13 @@ def _eigsh_lanczos(
                 # First an unrestarted run that stops as soon as a randomized bound excludes any
                 # wanted eigenvalue from the complement, or its wanted-end Ritz pair converges; a
                 # restarted run to full accuracy only if neither happens within ncv + 10 steps.
-                if mm32 is not None:
-                    # float32 operator: float32 basis, the operator itself (every vector of the
-                    # run is kept orthogonal to Z, which removes Z from each product)
-                    Z32 = np.asfortranarray(Z, dtype=np.float32)
-                    g32 = (g / np.linalg.norm(g)).astype(np.float32)
-                    state, pairs, used = _complement_lanczos(
-                        mm32, g32, ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z32
+                if mm32 is not None and ncv + 10 < m:
+                    # float32 operator: the compiled float32 engine on the complement of Z (every
+                    # vector of the run is kept orthogonal to Z, which removes Z from each product)
+                    state, pairs, used = _complement_engine(
+                        mm32, Z, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m,
+                        (seed + 0x632BE59BD9B4E019 * it) % 2**64,
                     )
-                    pairs = [(mv, np.asarray(y, dtype=np.float64)) for mv, y in pairs]
                 else:
                     state, pairs, used = _complement_lanczos(
                         deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z

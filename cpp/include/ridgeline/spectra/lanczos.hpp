@@ -216,9 +216,13 @@ class LanczosEigsT final : public ReverseCommT<S> {
     auto r = V_.col(size);
     double beta = before;
     for (int pass = 0; pass < 2; ++pass) {
-      if (pass == 1) coef_.head(size) = (V_.leftCols(size).transpose() * r).template cast<double>();
+      if (pass == 1) {
+        coef_.head(size) = (V_.leftCols(size).transpose() * r).template cast<double>();
+        if (Z_.cols() > 0) coefZ_ = (Z_.transpose() * r).template cast<double>();
+      }
       const VectorS c = coef_.head(size).template cast<S>();
       r.noalias() -= V_.leftCols(size) * c;
+      if (Z_.cols() > 0) r.noalias() -= Z_ * coefZ_.template cast<S>();
       a += coef_(j_);
       beta = r.template cast<double>().norm();
       if (beta > 0.7071 * before) break;
@@ -230,6 +234,9 @@ class LanczosEigsT final : public ReverseCommT<S> {
     theta_ = es.eigenvalues();
     S_ = es.eigenvectors();
     anorm_ = std::max(anorm_, theta_.cwiseAbs().maxCoeff());
+    last_beta_ = beta;
+    ritz_size_ = size;
+    ritz_restarts_ = n_restarts_;
     const bool exhausted = size == n_;
     const double eps_s = std::numeric_limits<S>::epsilon();
     const bool breakdown = !exhausted && beta <= std::max(1e-12, 10.0 * eps_s) * std::max(anorm_, kEps);
@@ -267,6 +274,7 @@ class LanczosEigsT final : public ReverseCommT<S> {
         normal_vector(seed_, static_cast<std::uint64_t>(++restarts_), v.data(), n_);
         const double n0 = v.norm();
         vs = v.template cast<S>();
+        if (Z_.cols() > 0) cgs2(Z_, Z_.cols(), vs);
         cgs2(V_, size, vs);
         nv = vs.template cast<double>().norm() / n0;
       }
@@ -291,6 +299,37 @@ class LanczosEigsT final : public ReverseCommT<S> {
   bool converged() const { return converged_; }
   Index n_restarts() const { return n_restarts_; }
 
+  // Work on the orthogonal complement of the orthonormal columns of Z (locked vectors):
+  // every new basis vector is kept orthogonal to them in the same sweeps.  Before the
+  // first product only.
+  void lock(const ConstRefS& Z) {
+    require(this->n_matvec_ == 0 && !done_, "lock() must come before the first product");
+    require(Z.rows() == n_, "Z must have n rows");
+    require(Z.allFinite(), "Z contains NaN or inf");
+    Z_ = Z;
+    coefZ_.resize(Z_.cols());
+    auto v = V_.col(0);
+    cgs2(Z_, Z_.cols(), v);
+    const double nv = v.template cast<double>().norm();
+    require(nv > 1e-8, "the start vector lies in the span of Z");
+    v /= static_cast<S>(nv);
+    request_ = V_.col(0);
+  }
+  // Ritz values (ascending) after the last product, their residual estimates
+  // beta |s_last|, the last beta before any restart or random extension, and Ritz vectors.
+  const Vector& ritz_values() const { return theta_; }
+  Vector ritz_residuals() const {
+    if (theta_.size() == 0) return Vector();
+    return last_beta_ * S_.row(ritz_size_ - 1).transpose().cwiseAbs();
+  }
+  double last_beta() const { return last_beta_; }
+  Vector ritz_vector(Index i) const {
+    require(i >= 0 && i < theta_.size(), "Ritz index out of range");
+    require(ritz_restarts_ == n_restarts_, "the basis was restarted since the Ritz pairs were computed");
+    const VectorS s = S_.col(i).template cast<S>();
+    return (V_.leftCols(ritz_size_) * s).template cast<double>();
+  }
+
  private:
   // First sweep, over the rows in cache-sized blocks: W[:, j] = w,
   // r = V[:, j+1] = w - alpha v_j - (known couplings) and coef_ = V[:, :j+1]^T r, with
@@ -302,6 +341,7 @@ class LanczosEigsT final : public ReverseCommT<S> {
     for (Index i = 0; i < j_; ++i) known_(i) = T_(i, j_);
     known_(j_) = a;
     coef_.head(size).setZero();
+    coefZ_.setZero();
     S* wc = W_.col(j_).data();
     S* r = V_.col(size).data();
     double ss = 0.0;
@@ -319,6 +359,9 @@ class LanczosEigsT final : public ReverseCommT<S> {
       }
       for (Index i = 0; i < size; ++i) {
         coef_(i) += static_cast<double>(Eigen::Map<const VectorS>(V_.col(i).data() + s0, len).dot(rb));
+      }
+      for (Index i = 0; i < Z_.cols(); ++i) {
+        coefZ_(i) += static_cast<double>(Eigen::Map<const VectorS>(Z_.col(i).data() + s0, len).dot(rb));
       }
       ss += static_cast<double>(rb.squaredNorm());
     }
@@ -381,7 +424,10 @@ class LanczosEigsT final : public ReverseCommT<S> {
   double tol_;
   Index m_, max_matvec_;
   std::uint64_t seed_;
-  MatrixS V_, W_, Vb_, Wb_, request_;
+  MatrixS V_, W_, Vb_, Wb_, request_, Z_;
+  Vector coefZ_;
+  double last_beta_ = 0.0;
+  Index ritz_size_ = 0, ritz_restarts_ = 0;
   Matrix T_, S_;
   Vector theta_, coef_, known_;
   std::vector<Index> order_;
