@@ -651,13 +651,14 @@ def _eigsh_lanczos(
         if max_matvec is not None:
             budget = max(min(budget, (max_matvec - n_mv) // per), ncv)
         f32 = mm32 is not None and fn is None
-        engine = _core.spectra.LanczosEigs32 if f32 else _core.spectra.LanczosEigs
-        eng = engine(n, k_run, which_r, tol, ncv, budget, run_seed, start)
+        eng: Any = (_core.spectra.LanczosEigs32 if f32 else _core.spectra.LanczosEigs)(
+            n, k_run, which_r, tol, ncv, budget, run_seed, start
+        )
         direct = fn is None and not squared and prep.core is not None and not prog.active
         if direct:
             eng.run(prep.core)
         else:
-            step = mm32 if f32 else (fn or apply)
+            step = mm32 if (f32 and mm32 is not None) else (fn or apply)
             while not eng.done:
                 eng.supply(step(eng.request()))
                 prog.update(None, n_matvec=n_mv + per * int(eng.n_matvec))
