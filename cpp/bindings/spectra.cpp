@@ -3,6 +3,8 @@
 #include "results.hpp"
 
 #include <memory>
+#include <optional>
+#include <type_traits>
 
 #include "ridgeline/spectra/krylov_trace.hpp"
 #include "ridgeline/spectra/lanczos.hpp"
@@ -96,19 +98,51 @@ Matrix apply_block(const rs::LinearOperator& op, const ConstRef& X) {
 
 template <class Engine, class Cls>
 void bind_reverse_comm(Cls& cls) {
+  using MatrixS = typename Engine::MatrixS;
+  using ConstRefS = typename Engine::ConstRefS;
   cls.def_property_readonly("done", &Engine::done)
       .def_property_readonly("n_matvec", &Engine::n_matvec)
-      .def("request", [](const Engine& e) { return Matrix(e.request()); },
+      .def("request", [](const Engine& e) { return MatrixS(e.request()); },
            "the (n, b) block whose product with the operator is needed next")
-      .def("supply", [](Engine& e, const ConstRef& AX) { e.supply(AX); }, py::arg("AX"),
-           "hand back the product of the operator with request()")
-      .def(
-          "run",
-          [](Engine& e, const rs::LinearOperator& op) {
-            py::gil_scoped_release release;
-            rs::drive(e, op, ridgeline::bind::python_poll());
-          },
-          py::arg("op"), "drive the engine with a built-in operator (GIL released)");
+      .def("supply", [](Engine& e, const ConstRefS& AX) { e.supply(AX); }, py::arg("AX"),
+           "hand back the product of the operator with request()");
+  if constexpr (std::is_same_v<typename MatrixS::Scalar, double>) {
+    cls.def(
+        "run",
+        [](Engine& e, const rs::LinearOperator& op) {
+          py::gil_scoped_release release;
+          rs::drive(e, op, ridgeline::bind::python_poll());
+        },
+        py::arg("op"), "drive the engine with a built-in operator (GIL released)");
+  }
+}
+
+template <class Engine>
+void bind_lanczos(py::module_& m, const char* name, const char* doc) {
+  py::class_<Engine> eigs(m, name, doc);
+  eigs.def(py::init([](Index n, Index k, const std::string& which, double tol, Index ncv, Index max_matvec,
+                       std::uint64_t seed, std::optional<Vector> v0) {
+             if (v0 && v0->size() != n) {
+               throw std::invalid_argument("v0 has length " + std::to_string(v0->size()) + ", expected n=" +
+                                           std::to_string(n));
+             }
+             return std::make_unique<Engine>(n, k, rs::parse_which(which), tol, ncv, max_matvec, seed,
+                                             v0 ? v0->data() : nullptr);
+           }),
+           py::arg("n"), py::arg("k"), py::arg("which"), py::arg("tol"), py::arg("ncv"), py::arg("max_matvec"),
+           py::arg("seed"), py::arg("v0") = py::none())
+      .def_property_readonly("eigenvalues", [](const Engine& e) { return Vector(e.eigenvalues()); })
+      .def_property_readonly("eigenvectors", [](const Engine& e) { return Matrix(e.eigenvectors()); })
+      .def_property_readonly("residuals", [](const Engine& e) { return Vector(e.residuals()); })
+      .def_property_readonly("converged", &Engine::converged)
+      .def_property_readonly("n_restarts", &Engine::n_restarts)
+      .def("lock", [](Engine& e, const typename Engine::ConstRefS& Z) { e.lock(Z); }, py::arg("Z"),
+           "work on the orthogonal complement of Z's orthonormal columns (before the first product)")
+      .def_property_readonly("ritz_values", [](const Engine& e) { return Vector(e.ritz_values()); })
+      .def_property_readonly("ritz_residuals", &Engine::ritz_residuals)
+      .def_property_readonly("last_beta", &Engine::last_beta)
+      .def("ritz_vector", &Engine::ritz_vector, py::arg("i"));
+  bind_reverse_comm<Engine>(eigs);
 }
 
 using ridgeline::bind::cpu_has_avx2_fma;
@@ -238,24 +272,9 @@ void bind_spectra(py::module_& m) {
       .def(py::init<std::shared_ptr<const mlp::Backend>, bool, int>(), py::arg("state"), py::arg("gauss_newton"),
            py::arg("n_threads") = 1);
 
-  py::class_<rs::LanczosEigs> eigs(m, "LanczosEigs");
-  eigs.def(py::init([](Index n, Index k, const std::string& which, double tol, Index ncv, Index max_matvec,
-                       std::uint64_t seed, std::optional<Vector> v0) {
-             if (v0 && v0->size() != n) {
-               throw std::invalid_argument("v0 has length " + std::to_string(v0->size()) + ", expected n=" +
-                                           std::to_string(n));
-             }
-             return std::make_unique<rs::LanczosEigs>(n, k, rs::parse_which(which), tol, ncv, max_matvec, seed,
-                                                      v0 ? v0->data() : nullptr);
-           }),
-           py::arg("n"), py::arg("k"), py::arg("which"), py::arg("tol"), py::arg("ncv"), py::arg("max_matvec"),
-           py::arg("seed"), py::arg("v0") = py::none())
-      .def_property_readonly("eigenvalues", [](const rs::LanczosEigs& e) { return Vector(e.eigenvalues()); })
-      .def_property_readonly("eigenvectors", [](const rs::LanczosEigs& e) { return Matrix(e.eigenvectors()); })
-      .def_property_readonly("residuals", [](const rs::LanczosEigs& e) { return Vector(e.residuals()); })
-      .def_property_readonly("converged", &rs::LanczosEigs::converged)
-      .def_property_readonly("n_restarts", &rs::LanczosEigs::n_restarts);
-  bind_reverse_comm<rs::LanczosEigs>(eigs);
+  bind_lanczos<rs::LanczosEigs>(m, "LanczosEigs", "thick-restart Lanczos, float64 basis");
+  bind_lanczos<rs::LanczosEigs32>(m, "LanczosEigs32",
+                                  "thick-restart Lanczos, float32 basis and products (float32 operators)");
 
   py::class_<rs::Slq> slq(m, "Slq");
   slq.def(py::init<Index, Index, Index, std::uint64_t, bool, double>(), py::arg("n"), py::arg("n_probes"),

@@ -69,6 +69,21 @@ class MlpOperator(Operator):
 class LanczosEigs:
     def __init__(self, n: _Int, k: _Int, which: str, tol: _Float, ncv: _Int, max_matvec: _Int, seed: _Int, v0: ArrayLike | None = None) -> None:
         ...
+    def lock(self, Z: NDArray[np.float64]) -> None:
+        """
+        work on the orthogonal complement of Z's orthonormal columns (before the first product)
+        """
+    def ritz_vector(self, i: _Int) -> NDArray[np.float64]:
+        ...
+    @property
+    def ritz_values(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def ritz_residuals(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def last_beta(self) -> float:
+        ...
     def request(self) -> NDArray[np.float64]:
         """
         the (n, b) block whose product with the operator is needed next
@@ -78,6 +93,53 @@ class LanczosEigs:
         drive the engine with a built-in operator (GIL released)
         """
     def supply(self, AX: NDArray[np.float64]) -> None:
+        """
+        hand back the product of the operator with request()
+        """
+    @property
+    def converged(self) -> bool:
+        ...
+    @property
+    def done(self) -> bool:
+        ...
+    @property
+    def eigenvalues(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def eigenvectors(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def n_matvec(self) -> int:
+        ...
+    @property
+    def n_restarts(self) -> int:
+        ...
+    @property
+    def residuals(self) -> NDArray[np.float64]:
+        ...
+class LanczosEigs32:
+    def __init__(self, n: _Int, k: _Int, which: str, tol: _Float, ncv: _Int, max_matvec: _Int, seed: _Int, v0: ArrayLike | None = None) -> None:
+        ...
+    def lock(self, Z: NDArray[np.float32]) -> None:
+        """
+        work on the orthogonal complement of Z's orthonormal columns (before the first product)
+        """
+    def ritz_vector(self, i: _Int) -> NDArray[np.float64]:
+        ...
+    @property
+    def ritz_values(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def ritz_residuals(self) -> NDArray[np.float64]:
+        ...
+    @property
+    def last_beta(self) -> float:
+        ...
+    def request(self) -> NDArray[np.float32]:
+        """
+        the (n, b) block whose product with the operator is needed next
+        """
+    def supply(self, AX: NDArray[np.float32]) -> None:
         """
         hand back the product of the operator with request()
         """

@@ -170,7 +170,7 @@ def _complement_lanczos(
     """
     n = v.size
     steps = max(1, min(steps, dim - 1))
-    V = np.empty((n, steps + 1), order="F")  # contiguous columns
+    V = np.empty((n, steps + 1), dtype=v.dtype, order="F")  # contiguous columns, the operator's precision
     V[:, 0] = v
     alpha: list[float] = []
     beta: list[float] = []
@@ -185,9 +185,9 @@ def _complement_lanczos(
         # three-term recurrence, then one full reorthogonalisation pass, and a second one only
         # when the first removed a noticeable part (DGKS): about half the memory traffic of CGS2
         a = float(V[:, j] @ w)
-        w -= a * V[:, j]
+        w -= w.dtype.type(a) * V[:, j]
         if j > 0:
-            w -= beta[-1] * V[:, j - 1]
+            w -= w.dtype.type(beta[-1]) * V[:, j - 1]
         for _ in range(2):
             before = float(np.linalg.norm(w))
             c = V[:, : j + 1].T @ w
@@ -230,7 +230,56 @@ def _complement_lanczos(
             # no conclusion: the wanted-end Ritz vectors are a better start for a restarted run
             return "open", pairs, j + 1
         beta.append(b)
-        V[:, j + 1] = w / b
+        V[:, j + 1] = w / w.dtype.type(b)
+    return "open", [], steps
+
+
+def _complement_engine(
+    step: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, v: np.ndarray, steps: int, which: str, pool: np.ndarray,
+    k: int, delta: float, tol: float, anorm: float, dim: int, seed: int, p_fail: float = 1e-6,
+) -> tuple[str, list[tuple[float, np.ndarray]], int]:
+    """:func:`_complement_lanczos` for a float32 operator, run by the compiled float32 engine
+    (basis and locked vectors ``Z`` in float32, two sweeps per step); same stopping rules."""
+    n = v.size
+    steps = max(1, min(steps, dim - 1))
+    lo = k // 2
+    k_e = 2 if (which == "BE" and lo) else 1
+    eng = _core.spectra.LanczosEigs32(n, k_e, which, max(tol, 1e-7), steps + 1, steps + 1, seed, v)
+    eng.lock(np.asfortranarray(Z, dtype=np.float32))
+    w_sel = pool[_select(pool, which, k)]
+    pool_sorted = np.sort(pool)
+    log_c = math.log(1.648 * math.sqrt(dim) / p_fail)
+    for j in range(steps):
+        eng.supply(step(eng.request()))
+        theta = np.asarray(eng.ritz_values)
+        r = np.asarray(eng.ritz_residuals)
+        b = float(eng.last_beta)
+        top, bot = float(theta[-1]), float(theta[0])
+        width = max(top - bot, 1e-300)
+        eps = (log_c / (2 * j + 1)) ** 2
+        if eps < 1.0:
+            upper = (bot - width) + (top - (bot - width)) / (1.0 - eps)
+            lower = (top + width) - ((top + width) - bot) / (1.0 - eps)
+            if which == "LA":
+                none = upper < w_sel.min() - delta
+            elif which == "SA":
+                none = lower > w_sel.max() + delta
+            elif which == "LM":
+                none = max(abs(upper), abs(lower)) < np.abs(w_sel).min() - delta
+            else:
+                none = upper < pool_sorted[::-1][: k - lo].min() - delta
+                none = none and (lo == 0 or lower > pool_sorted[:lo].max() + delta)
+            if none:
+                return "none", [], j + 1
+        ends = {"LA": [len(theta) - 1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))],
+                "BE": [len(theta) - 1, 0] if lo else [len(theta) - 1]}[which]
+        conv = all(r[i] <= tol * max(abs(theta[i]), _EPS23 * anorm) for i in ends)
+        breakdown = b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300)
+        if conv or breakdown or j + 1 == steps or eng.done:
+            pairs = [(float(theta[i]), np.asarray(eng.ritz_vector(i))) for i in ends]
+            if conv and not breakdown:
+                return "converged", pairs, j + 1
+            return "open", pairs, j + 1
     return "open", [], steps
 
 
@@ -592,18 +641,26 @@ def _eigsh_lanczos(
         apply = prep.apply
         per = 1
 
+    # A float32 operator (torch_hessian of a float32 model): float32 basis and products, no
+    # conversions (the operator's own precision bounds the accuracy anyway).
+    mm32 = op._matmat32 if (outer is None and not squared and prep.exp == 0) else None
+
     def run(k_run: int, which_r: str, start: np.ndarray | None, run_seed: int, fn: Any) -> Any:
         nonlocal n_mv, n_rs
         budget = _budget(ncv, k_run, maxiter)
         if max_matvec is not None:
             budget = max(min(budget, (max_matvec - n_mv) // per), ncv)
-        eng = _core.spectra.LanczosEigs(n, k_run, which_r, tol, ncv, budget, run_seed, start)
+        f32 = mm32 is not None and fn is None
+        eng: Any = (_core.spectra.LanczosEigs32 if f32 else _core.spectra.LanczosEigs)(
+            n, k_run, which_r, tol, ncv, budget, run_seed, start
+        )
         direct = fn is None and not squared and prep.core is not None and not prog.active
         if direct:
             eng.run(prep.core)
         else:
+            step = mm32 if (f32 and mm32 is not None) else (fn or apply)
             while not eng.done:
-                eng.supply((fn or apply)(eng.request()))
+                eng.supply(step(eng.request()))
                 prog.update(None, n_matvec=n_mv + per * int(eng.n_matvec))
         n_mv += per * int(eng.n_matvec)
         n_rs += int(eng.n_restarts)
@@ -658,9 +715,17 @@ def _eigsh_lanczos(
                 # First an unrestarted run that stops as soon as a randomized bound excludes any
                 # wanted eigenvalue from the complement, or its wanted-end Ritz pair converges; a
                 # restarted run to full accuracy only if neither happens within ncv + 10 steps.
-                state, pairs, used = _complement_lanczos(
-                    deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z
-                )
+                if mm32 is not None and ncv + 10 < m:
+                    # float32 operator: the compiled float32 engine on the complement of Z (every
+                    # vector of the run is kept orthogonal to Z, which removes Z from each product)
+                    state, pairs, used = _complement_engine(
+                        mm32, Z, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m,
+                        (seed + 0x632BE59BD9B4E019 * it) % 2**64,
+                    )
+                else:
+                    state, pairs, used = _complement_lanczos(
+                        deflated, g / np.linalg.norm(g), ncv + 10, which_run, pool_vals, k, delta, tol, anorm, m, Z=Z
+                    )
                 n_mv += per * used
                 prog.update(None, n_matvec=n_mv)
                 if state == "none":

@@ -82,6 +82,9 @@ class LinearOperator:
         self._source: tuple[Any, ...] | None = None
         # None: symmetric by construction or already checked; True: probe before use.
         self._probe_symmetry = core is None
+        # float32 products of float32 (n, b) blocks, when the operator computes in float32
+        # (torch_hessian of a float32 model): the Lanczos kernels then keep a float32 basis.
+        self._matmat32: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -414,4 +417,18 @@ def torch_hessian(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, t
 
     op = LinearOperator(n, matvec=matvec)
     op._probe_symmetry = False  # a Hessian is symmetric by construction
+    if dtype == torch.float32:
+
+        def matmat32(X: np.ndarray) -> np.ndarray:
+            # float32 in and out, no conversion: the kernels keep a float32 basis for this
+            # operator (columns shared with torch, one concatenation per product)
+            Y = np.empty(X.shape, dtype=np.float32, order="F")
+            for j in range(X.shape[1]):
+                vt = torch.from_numpy(np.require(X[:, j], np.float32, ["C", "W"]))
+                parts = [c.view_as(p) for c, p in zip(torch.split(vt, sizes), params)]
+                hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
+                torch.cat([h.detach().reshape(-1) for h in hv], out=torch.from_numpy(Y[:, j]))
+            return Y
+
+        op._matmat32 = matmat32
     return op

@@ -6,10 +6,9 @@
 // user callbacks; drive() runs one against a built-in C++ operator.
 //
 // - tridiagonal_eigh: eigenpairs of a symmetric tridiagonal matrix.
-// - LanczosEigs: thick-restart Lanczos with full reorthogonalisation (the known
-//   couplings subtracted, then one classical Gram-Schmidt pass against the whole
-//   basis and a second only when the first removed a noticeable part, DGKS) for
-//   k eigenpairs at one or both ends, with true residual norms.
+// - LanczosEigsT<S>: thick-restart Lanczos for k eigenpairs at one or both ends,
+//   with true residual norms; full reorthogonalisation in two sweeps over the
+//   basis (float or double storage) per step.
 // - Slq: stochastic Lanczos quadrature (probes in lockstep, one block per step),
 //   optionally deflating the Ritz pairs that the first probe converged.
 // - TraceEstimator: Hutchinson, Hutch++, and an automatic choice between them.
@@ -70,29 +69,35 @@ inline void rademacher_vector(std::uint64_t seed, std::uint64_t stream, double* 
 
 // Classical Gram-Schmidt twice against the first `ncols` columns of V;
 // returns the accumulated coefficients V^T r (before removal).
-inline Vector cgs2(const Matrix& V, Index ncols, Eigen::Ref<Vector> r) {
+template <class MatS, class VecRef>
+inline Vector cgs2(const MatS& V, Index ncols, VecRef&& r) {
+  using S = typename MatS::Scalar;
   Vector h = Vector::Zero(ncols);
   if (ncols == 0) return h;
   for (int pass = 0; pass < 2; ++pass) {
-    const Vector c = V.leftCols(ncols).transpose() * r;
+    const Eigen::Matrix<S, Eigen::Dynamic, 1> c = V.leftCols(ncols).transpose() * r;
     r.noalias() -= V.leftCols(ncols) * c;
-    h += c;
+    h += c.template cast<double>();
   }
   return h;
 }
 
-class ReverseComm {
+// Reverse communication with blocks of scalar type S (the engine's storage type).
+template <class S>
+class ReverseCommT {
  public:
-  virtual ~ReverseComm() = default;
+  using MatrixS = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using ConstRefS = Eigen::Ref<const MatrixS>;
+  virtual ~ReverseCommT() = default;
   virtual bool done() const = 0;
   // The n x b block whose product is needed next.
-  virtual const Matrix& request() const = 0;
-  virtual void supply(const ConstMatrixRef& AX) = 0;
+  virtual const MatrixS& request() const = 0;
+  virtual void supply(const ConstRefS& AX) = 0;
   Index n_matvec() const { return n_matvec_; }
 
  protected:
-  void check_supply(const ConstMatrixRef& AX) {
-    const Matrix& X = request();
+  void check_supply(const ConstRefS& AX) {
+    const MatrixS& X = request();
     require(!done(), "the engine has finished; no product was requested");
     if (AX.rows() != X.rows() || AX.cols() != X.cols()) {
       throw std::invalid_argument("the product has shape (" + std::to_string(AX.rows()) + ", " +
@@ -104,6 +109,7 @@ class ReverseComm {
   }
   Index n_matvec_ = 0;
 };
+using ReverseComm = ReverseCommT<double>;
 
 // Run an engine against a built-in operator; poll for interrupts between products.
 inline void drive(ReverseComm& rc, const LinearOperator& op, const PollFn& poll) {
@@ -154,10 +160,25 @@ inline std::vector<Index> wanted_order(const Vector& theta, Which which) {
   return idx;
 }
 
-class LanczosEigs final : public ReverseComm {
+// Thick-restart Lanczos for k eigenpairs; the basis (and the stored products) in scalar
+// type S (float when the operator computes in float32: half the memory traffic), the
+// projected problem in double.
+//
+// Full reorthogonalisation in two sweeps over the basis per step: the first, over
+// cache-sized blocks of rows, subtracts the couplings already known (alpha_j,
+// beta_{j-1}, or the arrow right after a thick restart) and takes c = V^T r while
+// the block is in cache; the second removes V c.  A third sweep (DGKS) only when
+// the second removed a noticeable part of r.  No n-vector is allocated per step;
+// a thick restart writes the new basis into spare storage and swaps.
+template <class S>
+class LanczosEigsT final : public ReverseCommT<S> {
  public:
-  LanczosEigs(Index n, Index k, Which which, double tol, Index ncv, Index max_matvec, std::uint64_t seed,
-              const double* v0)
+  using MatrixS = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using VectorS = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+  using ConstRefS = Eigen::Ref<const MatrixS>;
+
+  LanczosEigsT(Index n, Index k, Which which, double tol, Index ncv, Index max_matvec, std::uint64_t seed,
+               const double* v0)
       : n_(n), k_(k), which_(which), tol_(tol), m_(ncv), max_matvec_(max_matvec), seed_(seed) {
     require(n >= 1, "n=" + std::to_string(n) + " must be >= 1");
     require(k >= 1 && k < n, "k=" + std::to_string(k) + " must satisfy 1 <= k < n=" + std::to_string(n));
@@ -167,6 +188,8 @@ class LanczosEigs final : public ReverseComm {
     V_.resize(n, m_ + 1);
     W_.resize(n, m_);
     T_ = Matrix::Zero(m_ + 1, m_ + 1);
+    coef_.resize(m_ + 1);
+    known_.resize(m_ + 1);
     Vector v(n);
     if (v0 != nullptr) {
       v = Eigen::Map<const Vector>(v0, n);
@@ -176,44 +199,47 @@ class LanczosEigs final : public ReverseComm {
     }
     const double nv = v.norm();
     require(nv > 0.0, "v0 must be nonzero");
-    V_.col(0) = v / nv;
+    V_.col(0) = (v / nv).template cast<S>();
     request_ = V_.col(0);
   }
 
   bool done() const override { return done_; }
-  const Matrix& request() const override { return request_; }
+  const MatrixS& request() const override { return request_; }
 
-  void supply(const ConstMatrixRef& AX) override {
-    check_supply(AX);
-    W_.col(j_) = AX.col(0);
-    Vector r = AX.col(0);
-    // The couplings of v_j are known (alpha_j, beta_{j-1}, or the arrow right after a thick
-    // restart): subtract them, then one full reorthogonalisation pass, and a second one only
-    // when the first removed a noticeable part (DGKS).  Half the memory traffic of CGS2, which
-    // dominates a step at large n.
-    double a = V_.col(j_).dot(r);
-    r.noalias() -= a * V_.col(j_);
-    for (Index i = 0; i < j_; ++i) {
-      const double t = T_(i, j_);
-      if (t != 0.0) r.noalias() -= t * V_.col(i);
-    }
+  void supply(const ConstRefS& AX) override {
+    this->check_supply(AX);
+    const Index size = j_ + 1;
+    double before = 0.0;
+    double a = fused_pass(AX.col(0).data(), before);
+    // Second sweep: r -= V c (c = V^T r from the first sweep), then DGKS: one more full
+    // pass only when that removed a noticeable part of r.
+    auto r = V_.col(size);
+    double beta = before;
     for (int pass = 0; pass < 2; ++pass) {
-      const double before = r.norm();
-      const Vector c = V_.leftCols(j_ + 1).transpose() * r;
-      r.noalias() -= V_.leftCols(j_ + 1) * c;
-      a += c(j_);
-      if (r.norm() > 0.7071 * before) break;
+      if (pass == 1) {
+        coef_.head(size) = (V_.leftCols(size).transpose() * r).template cast<double>();
+        if (Z_.cols() > 0) coefZ_ = (Z_.transpose() * r).template cast<double>();
+      }
+      const VectorS c = coef_.head(size).template cast<S>();
+      r.noalias() -= V_.leftCols(size) * c;
+      if (Z_.cols() > 0) r.noalias() -= Z_ * coefZ_.template cast<S>();
+      a += coef_(j_);
+      beta = r.template cast<double>().norm();
+      if (beta > 0.7071 * before) break;
+      before = beta;
     }
     T_(j_, j_) = a;
-    double beta = r.norm();
-    const Index size = j_ + 1;
     // Ritz pairs of the current projection.
     Eigen::SelfAdjointEigenSolver<Matrix> es(T_.topLeftCorner(size, size));
     theta_ = es.eigenvalues();
     S_ = es.eigenvectors();
     anorm_ = std::max(anorm_, theta_.cwiseAbs().maxCoeff());
+    last_beta_ = beta;
+    ritz_size_ = size;
+    ritz_restarts_ = n_restarts_;
     const bool exhausted = size == n_;
-    const bool breakdown = !exhausted && beta <= 1e-12 * std::max(anorm_, kEps);
+    const double eps_s = std::numeric_limits<S>::epsilon();
+    const bool breakdown = !exhausted && beta <= std::max(1e-12, 10.0 * eps_s) * std::max(anorm_, kEps);
     if (exhausted) beta = 0.0;
     if (size >= k_) {
       order_ = wanted_order(theta_, which_);
@@ -232,7 +258,7 @@ class LanczosEigs final : public ReverseComm {
       // start vector may have missed wanted directions: accept only if a fresh random
       // direction breaks down again at once (the rest of the space is then annihilated).
       const bool accept = all && (!breakdown || prev_breakdown_);
-      if (accept || exhausted || n_matvec_ >= max_matvec_) {
+      if (accept || exhausted || this->n_matvec_ >= max_matvec_) {
         converged_ = all || exhausted;
         finish(size);
         return;
@@ -243,22 +269,24 @@ class LanczosEigs final : public ReverseComm {
       // Invariant subspace: continue from a fresh random direction orthogonal to the basis.
       Vector v(n_);
       double nv = 0.0;
+      VectorS vs;
       for (int attempt = 0; attempt < 8 && nv <= 1e-8; ++attempt) {
         normal_vector(seed_, static_cast<std::uint64_t>(++restarts_), v.data(), n_);
         const double n0 = v.norm();
-        cgs2(V_, size, v);
-        nv = v.norm() / n0;
+        vs = v.template cast<S>();
+        if (Z_.cols() > 0) cgs2(Z_, Z_.cols(), vs);
+        cgs2(V_, size, vs);
+        nv = vs.template cast<double>().norm() / n0;
       }
       require(nv > 1e-8, "could not extend the Krylov basis");
-      r = v / v.norm();
+      V_.col(size) = vs / static_cast<S>(vs.template cast<double>().norm());
       beta = 0.0;
     } else {
-      r /= beta;
+      V_.col(size) /= static_cast<S>(beta);
     }
     if (size == m_) {
-      restart(size, r, beta);
+      restart(size, beta);
     } else {
-      V_.col(size) = r;
       T_(j_, size) = T_(size, j_) = beta;
       j_ = size;
     }
@@ -271,23 +299,95 @@ class LanczosEigs final : public ReverseComm {
   bool converged() const { return converged_; }
   Index n_restarts() const { return n_restarts_; }
 
+  // Work on the orthogonal complement of the orthonormal columns of Z (locked vectors):
+  // every new basis vector is kept orthogonal to them in the same sweeps.  Before the
+  // first product only.
+  void lock(const ConstRefS& Z) {
+    require(this->n_matvec_ == 0 && !done_, "lock() must come before the first product");
+    require(Z.rows() == n_, "Z must have n rows");
+    require(Z.allFinite(), "Z contains NaN or inf");
+    Z_ = Z;
+    coefZ_.resize(Z_.cols());
+    auto v = V_.col(0);
+    cgs2(Z_, Z_.cols(), v);
+    const double nv = v.template cast<double>().norm();
+    require(nv > 1e-8, "the start vector lies in the span of Z");
+    v /= static_cast<S>(nv);
+    request_ = V_.col(0);
+  }
+  // Ritz values (ascending) after the last product, their residual estimates
+  // beta |s_last|, the last beta before any restart or random extension, and Ritz vectors.
+  const Vector& ritz_values() const { return theta_; }
+  Vector ritz_residuals() const {
+    if (theta_.size() == 0) return Vector();
+    return last_beta_ * S_.row(ritz_size_ - 1).transpose().cwiseAbs();
+  }
+  double last_beta() const { return last_beta_; }
+  Vector ritz_vector(Index i) const {
+    require(i >= 0 && i < theta_.size(), "Ritz index out of range");
+    require(ritz_restarts_ == n_restarts_, "the basis was restarted since the Ritz pairs were computed");
+    const VectorS s = S_.col(i).template cast<S>();
+    return (V_.leftCols(ritz_size_) * s).template cast<double>();
+  }
+
  private:
-  void restart(Index size, const Vector& r, double beta) {
+  // First sweep, over the rows in cache-sized blocks: W[:, j] = w,
+  // r = V[:, j+1] = w - alpha v_j - (known couplings) and coef_ = V[:, :j+1]^T r, with
+  // alpha = v_j^T w (returned) and |r| in `norm`.
+  double fused_pass(const S* w, double& norm) {
+    const Index size = j_ + 1;
+    Eigen::Map<const VectorS> wv(w, n_);
+    const double a = static_cast<double>(V_.col(j_).dot(wv));
+    for (Index i = 0; i < j_; ++i) known_(i) = T_(i, j_);
+    known_(j_) = a;
+    coef_.head(size).setZero();
+    coefZ_.setZero();
+    S* wc = W_.col(j_).data();
+    S* r = V_.col(size).data();
+    double ss = 0.0;
+    constexpr Index kBlock = 2048;
+    for (Index s0 = 0; s0 < n_; s0 += kBlock) {
+      const Index len = std::min(kBlock, n_ - s0);
+      Eigen::Map<const VectorS> wb(w + s0, len);
+      Eigen::Map<VectorS> rb(r + s0, len);
+      Eigen::Map<VectorS>(wc + s0, len) = wb;
+      rb = wb;
+      for (Index i = 0; i < size; ++i) {
+        if (known_(i) != 0.0) {
+          rb.noalias() -= static_cast<S>(known_(i)) * Eigen::Map<const VectorS>(V_.col(i).data() + s0, len);
+        }
+      }
+      for (Index i = 0; i < size; ++i) {
+        coef_(i) += static_cast<double>(Eigen::Map<const VectorS>(V_.col(i).data() + s0, len).dot(rb));
+      }
+      for (Index i = 0; i < Z_.cols(); ++i) {
+        coefZ_(i) += static_cast<double>(Eigen::Map<const VectorS>(Z_.col(i).data() + s0, len).dot(rb));
+      }
+      ss += static_cast<double>(rb.squaredNorm());
+    }
+    norm = std::sqrt(ss);
+    return a;
+  }
+
+  void restart(Index size, double beta) {
     order_ = wanted_order(theta_, which_);
     const Index l = std::min(size - 1, k_ + (m_ - k_) / 2);
-    Matrix Ssel(size, l);
+    MatrixS Ssel(size, l);
     Vector th(l), arrow(l);
     for (Index i = 0; i < l; ++i) {
       const Index c = order_[static_cast<std::size_t>(i)];
-      Ssel.col(i) = S_.col(c);
+      Ssel.col(i) = S_.col(c).template cast<S>();
       th(i) = theta_(c);
       arrow(i) = beta * S_(size - 1, c);
     }
-    const Matrix Vn = V_.leftCols(size) * Ssel;
-    const Matrix Wn = W_.leftCols(size) * Ssel;
-    V_.leftCols(l) = Vn;
-    W_.leftCols(l) = Wn;
-    V_.col(l) = r;
+    // New bases written into spare storage, then swapped (no copy of n-vectors back).
+    Vb_.resize(n_, m_ + 1);
+    Wb_.resize(n_, m_);
+    Vb_.leftCols(l).noalias() = V_.leftCols(size) * Ssel;
+    Wb_.leftCols(l).noalias() = W_.leftCols(size) * Ssel;
+    Vb_.col(l) = V_.col(size);
+    V_.swap(Vb_);
+    W_.swap(Wb_);
     T_.setZero();
     for (Index i = 0; i < l; ++i) {
       T_(i, i) = th(i);
@@ -307,12 +407,16 @@ class LanczosEigs final : public ReverseComm {
     for (Index i = 0; i < k_; ++i) {
       const Index c = sel[static_cast<std::size_t>(i)];
       values_(i) = theta_(c);
-      vectors_.col(i) = V_.leftCols(size) * S_.col(c);
-      const Vector Ax = W_.leftCols(size) * S_.col(c);
-      residuals_(i) = (Ax - theta_(c) * vectors_.col(i)).norm();
+      const VectorS s = S_.col(c).template cast<S>();
+      const VectorS x = V_.leftCols(size) * s;
+      const VectorS Ax = W_.leftCols(size) * s;
+      vectors_.col(i) = x.template cast<double>();
+      residuals_(i) = (Ax.template cast<double>() - theta_(c) * vectors_.col(i)).norm();
     }
     done_ = true;
     request_.resize(n_, 0);
+    Vb_.resize(0, 0);
+    Wb_.resize(0, 0);
   }
 
   Index n_, k_;
@@ -320,8 +424,12 @@ class LanczosEigs final : public ReverseComm {
   double tol_;
   Index m_, max_matvec_;
   std::uint64_t seed_;
-  Matrix V_, W_, T_, S_, request_;
-  Vector theta_;
+  MatrixS V_, W_, Vb_, Wb_, request_, Z_;
+  Vector coefZ_;
+  double last_beta_ = 0.0;
+  Index ritz_size_ = 0, ritz_restarts_ = 0;
+  Matrix T_, S_;
+  Vector theta_, coef_, known_;
   std::vector<Index> order_;
   Index j_ = 0, restarts_ = 0, n_restarts_ = 0;
   double anorm_ = 0.0;
@@ -329,6 +437,8 @@ class LanczosEigs final : public ReverseComm {
   Vector values_, residuals_;
   Matrix vectors_;
 };
+using LanczosEigs = LanczosEigsT<double>;
+using LanczosEigs32 = LanczosEigsT<float>;
 
 // Stochastic Lanczos quadrature.  Probe p starts from the normalised Gaussian
 // vector of stream p.  With deflation, probe 0 runs first; its Ritz pairs with
