@@ -86,6 +86,7 @@ struct SdpSolution {  // la_sdp
   double beta = 0.0, objective = 0.0, infeasibility = 0.0, stationarity = 0.0;
   std::int64_t n_iter = 0, n_dual = 0;
   bool converged = false;
+  bool settled = false;
 };
 
 struct PengWeiSolution {  // peng_wei: the same, and the data scale and the build used
@@ -121,6 +122,7 @@ SdpSolution sdp_solution(const rc::NLRResult& r) {
   ridgeline::bind::freeze(o.U);
   o.y = ridgeline::bind::frozen_array(r.y.data(), {static_cast<py::ssize_t>(r.y.size())});
   copy_scalars(o, r);
+  o.settled = r.settled;
   return o;
 }
 
@@ -147,7 +149,8 @@ py::class_<T> bind_solution(py::module_& m, const char* name, const char* doc) {
         field("infeasibility", &T::infeasibility, "relative constraint violation"),
         field("stationarity", &T::stationarity, "relative stationarity residual"),
         field("n_iter", &T::n_iter, "inner iterations"), field("n_dual", &T::n_dual, "dual updates"),
-        field("converged", &T::converged, "whether both residuals reached tol"));
+        field("converged", &T::converged, "whether both residuals reached tol"),
+        field("settled", &T::settled, "stopped early: the block labels were the same at three readings in a row"));
   }
 }
 
@@ -222,7 +225,8 @@ void bind_cluster(py::module_& m) {
   m.def(
       "la_sdp",
       [](const ridgeline::bind::farray& X, const ridgeline::bind::farray& covariances, const ridgeline::bind::farray& U0,
-         int rank, double tol, long max_iter, double beta0, int threads, const py::object& progress, double progress_interval) {
+         int rank, double tol, long max_iter, double beta0, int threads, const py::object& progress, double progress_interval,
+         long settle_every, double settle_infeas) {
         const rc::Mat Xm = to_mat(X, "X");
         ridgeline::bind::require_ndim(covariances, 3, "covariances");
         const py::ssize_t K = covariances.shape(0), p = covariances.shape(1);
@@ -240,6 +244,9 @@ void bind_cluster(py::module_& m) {
         if (rank < 1) throw std::invalid_argument("rank=" + std::to_string(rank) + " must be >= 1");
         rc::NLROptions opt = options(tol, max_iter, beta0, threads);
         opt.report = make_report(progress, progress_interval);
+        if (settle_every < 0) throw std::invalid_argument("settle_every=" + std::to_string(settle_every) + " must be >= 0");
+        opt.label_settle_every = settle_every;
+        opt.settle_infeas = settle_infeas;
         rc::NLRResult res;
         {
           py::gil_scoped_release release;
@@ -249,7 +256,10 @@ void bind_cluster(py::module_& m) {
       },
       py::arg("X"), py::arg("covariances"), py::arg("U0"), py::arg("rank") = 2, py::arg("tol") = 1e-6,
       py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("n_threads") = 1, py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
-      "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution");
+      py::arg("settle_every") = 0, py::arg("settle_infeas") = 1e-2,
+      "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution. settle_every > 0: "
+      "stop early (result 'settled') once the block labels argmax_k (U_k U_k^T 1)_i, read every settle_every "
+      "iterations below infeasibility settle_infeas, are the same three readings in a row");
   m.def(
       "round_factor",
       [](const ridgeline::bind::farray& U, int n_clusters) {

@@ -27,6 +27,10 @@ _SETTLE_INFEAS = 0.1
 _INIT_WEIGHT = 0.5  # share of the warm start from the k-means++ block matrix (the rest: the random start)
 # iLA-SDP stops after this many rounds without a new best likelihood
 _PATIENCE = 3
+# an LA-SDP round ends once its labels, read every _ILA_SETTLE_EVERY iterations below
+# infeasibility _ILA_SETTLE_INFEAS, agree three readings in a row (the round needs only them)
+_ILA_SETTLE_EVERY = 25
+_ILA_SETTLE_INFEAS = 1e-2
 
 
 class _Saved:
@@ -787,15 +791,18 @@ def _ila_sdp(
         for rounds in range(1, mr + 1):
             out = _core.cluster.la_sdp(
                 Xu, covs, U, rank=rk, tol=tol_, max_iter=mi, n_threads=nt, progress=cb,
-                progress_interval=_PROGRESS_INTERVAL,
+                progress_interval=_PROGRESS_INTERVAL, settle_every=_ILA_SETTLE_EVERY,
+                settle_infeas=_ILA_SETTLE_INFEAS,
             )
             total_iter += out.n_iter
-            all_conv = all_conv and out.converged
+            all_conv = all_conv and (out.converged or out.settled)
             infeas = out.infeasibility
             U = out.U
             new = _labels_from_blocks(U, K, rk)
             if np.array_equal(new, labels):
                 stopped = "labels repeated"
+                if not math.isfinite(best_ll):  # the first round kept the start's labels
+                    best_ll, best = _class_loglik(Xu, labels, covs, K), (labels, covs)
                 break
             new_covs = _covariances(Xu, new, K, rd, sh)
             ll = _class_loglik(Xu, new, new_covs, K)

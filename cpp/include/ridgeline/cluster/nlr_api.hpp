@@ -34,6 +34,10 @@ struct NLROptions {
   std::uint64_t settle_seed = 0;
   double settle_infeas = 1e-2;
   double settle_gap = 1e-2;
+  // Early exit of a likelihood-adjusted (la_sdp) solve, whose round needs only its labels
+  // argmax_k (U_k U_k^T 1)_i: > 0 reads them every this many iterations once the infeasibility
+  // is below settle_infeas, and stops (settled) when three readings in a row agree.  0: off.
+  long label_settle_every = 0;
   // Warm start of the Peng-Wei solve (n labels in [0, K), or null for the random start): U0 is
   // init_weight times the block matrix's factor (1_k / sqrt(n_k) in column k) plus the rest
   // of the random start, with the least-squares multiplier at it.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,7 @@ inline SettleFn make_settle(int K, const NLROptions& opt, int threads) {
     long next = 0;
     int same = 0;
     std::vector<std::int64_t> prev;
+    double prev_gap = std::numeric_limits<double>::infinity();
   };
   auto st = std::make_shared<State>();
   return [st, K, opt, threads](const Mat& U, long it, double infeas) -> bool {
@@ -74,7 +76,11 @@ inline SettleFn make_settle(int K, const NLROptions& opt, int threads) {
     const bool eq = same_partition(st->prev, km.labels, K);
     const double gap = block_gap(U, km.labels, K);
     st->prev = std::move(km.labels);
-    if (gap <= opt.settle_gap) {
+    // a gap still shrinking by a quarter or more between two roundings may be heading to 0
+    // (a tight solution, to be certified): only a stalled gap counts
+    const bool shrinking = gap < 0.75 * st->prev_gap;
+    st->prev_gap = gap;
+    if (gap <= opt.settle_gap || shrinking) {
       st->same = 0;
       return false;
     }
