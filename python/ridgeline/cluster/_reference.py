@@ -472,9 +472,12 @@ def ila_sdp(
     seed: int = 0,
     init_labels: np.ndarray | None = None,
     settle_every: int = 25,
-    settle_infeas: float = 1e-2,
+    settle_infeas: float = 3e-3,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """iLA-SDP: Peng-Wei start, then covariance / LA-SDP rounds until labels repeat.
+
+    Coarse rounds (each solve ends once its labels settle, ``settle_every > 0``) until the
+    labels repeat, then rounds solved to ``tol`` until they repeat again.
 
     Returns (labels, covariances, rounds).
     """
@@ -487,14 +490,19 @@ def ila_sdp(
         labels = np.asarray(init_labels)
     U = _block_start(labels, K, rank, seed)
     rounds = 0
+    precise = settle_every <= 0
     for rounds in range(1, max_rounds + 1):
         covs = _covariances(X, labels, K, ridge, shrinkage)
         res = la_sdp(
-            X, covs, U, rank=rank, tol=tol, max_iter=max_iter, settle_every=settle_every, settle_infeas=settle_infeas
+            X, covs, U, rank=rank, tol=tol, max_iter=max_iter, settle_every=0 if precise else settle_every,
+            settle_infeas=settle_infeas,
         )
         new = labels_from_blocks(res.U, K, rank)
         U = res.U
         if np.array_equal(new, labels):
+            if not precise:  # coarse rounds (labels settled) until they repeat, then solved to tol
+                precise = True
+                continue
             break
         labels = new
     return labels, _covariances(X, labels, K, ridge, shrinkage), rounds
