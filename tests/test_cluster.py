@@ -56,15 +56,16 @@ def test_core_matches_reference_peng_wei(isa: str) -> None:
     np.testing.assert_allclose(d.objective, ref.objective, rtol=1e-7)
 
 
-def test_core_matches_reference_la_sdp() -> None:
+@pytest.mark.parametrize("isa", ISAS)
+def test_core_matches_reference_la_sdp(isa: str) -> None:
     X, lab = mixture(60, 4, 2, 1.5, 2)
     covs = R._covariances(X, lab, 2, 1e-3)
     U0 = R._block_start(lab, 2, 2, 5)
-    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
+    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60, isa=isa)
     ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
     assert d.n_iter == ref.n_iter == 60
     np.testing.assert_allclose(d.U, ref.U, atol=1e-9)
-    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
+    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300, isa=isa)
     ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
     assert d.converged and ref.converged
     # the round-off also shifts the discrete decisions of the tail (dual steps, the

@@ -19,6 +19,11 @@ api::PengWeiOut api::peng_wei_baseline(const double* X, long n, long p, int K, i
   return rc::peng_wei_flat(X, n, p, K, rank, seed, opt, poll);
 }
 
+api::LAOut api::la_sdp_baseline(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                                const NLROptions& opt, const PollFn& poll) {
+  return rc::la_sdp_flat(X, n, p, covs, K, U0, rank, opt, poll);
+}
+
 namespace {
 
 rc::Mat to_mat(const ridgeline::bind::farray& a, const char* name) {
@@ -114,16 +119,6 @@ void copy_scalars(Out& o, const R& r) {
   o.n_iter = r.n_iter;
   o.n_dual = r.n_dual;
   o.converged = r.converged;
-}
-
-SdpSolution sdp_solution(const rc::NLRResult& r) {
-  SdpSolution o;
-  o.U = from_mat(r.U);
-  ridgeline::bind::freeze(o.U);
-  o.y = ridgeline::bind::frozen_array(r.y.data(), {static_cast<py::ssize_t>(r.y.size())});
-  copy_scalars(o, r);
-  o.settled = r.settled;
-  return o;
 }
 
 template <class T>
@@ -226,40 +221,50 @@ void bind_cluster(py::module_& m) {
       "la_sdp",
       [](const ridgeline::bind::farray& X, const ridgeline::bind::farray& covariances, const ridgeline::bind::farray& U0,
          int rank, double tol, long max_iter, double beta0, int threads, const py::object& progress, double progress_interval,
-         long settle_every, double settle_infeas) {
+         long settle_every, double settle_infeas, const std::string& isa) {
         const rc::Mat Xm = to_mat(X, "X");
         ridgeline::bind::require_ndim(covariances, 3, "covariances");
         const py::ssize_t K = covariances.shape(0), p = covariances.shape(1);
         if (p != Xm.cols() || covariances.shape(2) != p)
           throw std::invalid_argument("covariances must have shape (n_clusters, n_features, n_features)");
-        std::vector<Eigen::MatrixXd> covs;
-        for (py::ssize_t k = 0; k < K; ++k) {
-          Eigen::MatrixXd S(p, p);
+        std::vector<double> covs(static_cast<std::size_t>(K * p * p));
+        for (py::ssize_t k = 0; k < K; ++k)
           for (py::ssize_t i = 0; i < p; ++i)
-            for (py::ssize_t j = 0; j < p; ++j) S(i, j) = covariances.at(k, i, j);
-          if (!S.allFinite()) throw std::invalid_argument("covariances contain NaN or infinity");
-          covs.push_back(std::move(S));
-        }
+            for (py::ssize_t j = 0; j < p; ++j) {
+              const double v = covariances.at(k, i, j);
+              if (!std::isfinite(v)) throw std::invalid_argument("covariances contain NaN or infinity");
+              covs[static_cast<std::size_t>((k * p + i) * p + j)] = v;
+            }
         const rc::Mat U = to_mat(U0, "U0");
         if (rank < 1) throw std::invalid_argument("rank=" + std::to_string(rank) + " must be >= 1");
+        if (K < 1) throw std::invalid_argument("covariances must hold at least one matrix");
+        if (U.rows() != Xm.rows() || U.cols() != static_cast<Eigen::Index>(K) * rank)
+          throw std::invalid_argument("U0 must have shape (n_samples, n_clusters * rank)");
         rc::NLROptions opt = options(tol, max_iter, beta0, threads);
         opt.report = make_report(progress, progress_interval);
         if (settle_every < 0) throw std::invalid_argument("settle_every=" + std::to_string(settle_every) + " must be >= 0");
         opt.label_settle_every = settle_every;
         opt.settle_infeas = settle_infeas;
-        rc::NLRResult res;
+        const api::LAFn solve = ridgeline::bind::use_avx2(isa) ? &api::la_sdp_avx2 : &api::la_sdp_baseline;
+        api::LAOut res;
         {
           py::gil_scoped_release release;
-          res = rc::la_sdp(Xm, covs, U, rank, opt, ridgeline::bind::python_poll());
+          res = solve(Xm.data(), static_cast<long>(Xm.rows()), static_cast<long>(Xm.cols()), covs.data(),
+                      static_cast<int>(K), U.data(), rank, opt, ridgeline::bind::python_poll());
         }
-        return sdp_solution(res);
+        SdpSolution o;
+        o.U = ridgeline::bind::frozen_array(res.U.data(), {static_cast<py::ssize_t>(res.rows), static_cast<py::ssize_t>(res.cols)});
+        o.y = ridgeline::bind::frozen_array(res.y);
+        copy_scalars(o, res);
+        o.settled = res.settled;
+        return o;
       },
       py::arg("X"), py::arg("covariances"), py::arg("U0"), py::arg("rank") = 2, py::arg("tol") = 1e-6,
       py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("n_threads") = 1, py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
-      py::arg("settle_every") = 0, py::arg("settle_infeas") = 1e-2,
+      py::arg("settle_every") = 0, py::arg("settle_infeas") = 1e-2, py::arg("isa") = "auto",
       "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution. settle_every > 0: "
       "stop early (result 'settled') once the block labels argmax_k (U_k U_k^T 1)_i, read every settle_every "
-      "iterations below infeasibility settle_infeas, are the same three readings in a row");
+      "iterations below infeasibility settle_infeas, are the same three readings in a row. isa: as for peng_wei");
   m.def(
       "round_factor",
       [](const ridgeline::bind::farray& U, int n_clusters) {

@@ -72,4 +72,27 @@ PengWeiOut peng_wei_baseline(const double* X, long n, long p, int K, int rank, s
 PengWeiOut peng_wei_avx2(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
                          const NLROptions& opt, const PollFn& poll);
 
+// Result of the likelihood-adjusted solve; U is rows x cols, row-major.
+struct LAOut {
+  std::vector<double> U;
+  long rows = 0, cols = 0;
+  std::vector<double> y;
+  double beta = 0.0, objective = 0.0, infeasibility = 0.0, stationarity = 0.0;
+  long n_iter = 0, n_dual = 0;
+  bool converged = false;
+  bool settled = false;
+  const char* isa = "baseline";
+};
+
+// The LA-SDP from X (n x p, row-major), K covariances (K x p x p, row-major) and the
+// warm start U0 (n x K * rank, row-major).
+using LAFn = LAOut (*)(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                       const NLROptions& opt, const PollFn& poll);
+
+LAOut la_sdp_baseline(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                      const NLROptions& opt, const PollFn& poll);
+// Compiled for AVX2 + FMA (as peng_wei_avx2).
+LAOut la_sdp_avx2(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                  const NLROptions& opt, const PollFn& poll);
+
 }  // namespace ridgeline::clusterapi

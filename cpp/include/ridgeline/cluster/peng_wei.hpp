@@ -171,4 +171,30 @@ inline clusterapi::PengWeiOut peng_wei_flat(const double* X, long n, long p, int
   return out;
 }
 
+// la_sdp on row-major buffers, with a standard-type result (the interface of nlr_api.hpp).
+inline clusterapi::LAOut la_sdp_flat(const double* X, long n, long p, const double* covs, int K, const double* U0,
+                                     int rank, const NLROptions& opt, const PollFn& poll) {
+  const Mat Xm = Eigen::Map<const Mat>(X, n, p);
+  std::vector<Eigen::MatrixXd> cv;
+  for (int k = 0; k < K; ++k)
+    cv.push_back(Eigen::MatrixXd(Eigen::Map<const Mat>(covs + static_cast<std::size_t>(k) * p * p, p, p)));
+  const Mat U = Eigen::Map<const Mat>(U0, n, static_cast<Eigen::Index>(K) * rank);
+  NLRResult r = la_sdp(Xm, cv, U, rank, opt, poll);
+  clusterapi::LAOut out;
+  out.rows = static_cast<long>(r.U.rows());
+  out.cols = static_cast<long>(r.U.cols());
+  out.U.assign(r.U.data(), r.U.data() + r.U.size());
+  out.y.assign(r.y.data(), r.y.data() + r.y.size());
+  out.beta = r.beta;
+  out.objective = r.objective;
+  out.infeasibility = r.infeasibility;
+  out.stationarity = r.stationarity;
+  out.n_iter = r.n_iter;
+  out.n_dual = r.n_dual;
+  out.converged = r.converged;
+  out.settled = r.settled;
+  out.isa = RIDGELINE_CLUSTER_ISA;
+  return out;
+}
+
 }  // namespace ridgeline::cluster
