@@ -56,15 +56,16 @@ def test_core_matches_reference_peng_wei(isa: str) -> None:
     np.testing.assert_allclose(d.objective, ref.objective, rtol=1e-7)
 
 
-def test_core_matches_reference_la_sdp() -> None:
+@pytest.mark.parametrize("isa", ISAS)
+def test_core_matches_reference_la_sdp(isa: str) -> None:
     X, lab = mixture(60, 4, 2, 1.5, 2)
     covs = R._covariances(X, lab, 2, 1e-3)
     U0 = R._block_start(lab, 2, 2, 5)
-    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
+    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60, isa=isa)
     ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=60)
     assert d.n_iter == ref.n_iter == 60
     np.testing.assert_allclose(d.U, ref.U, atol=1e-9)
-    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
+    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300, isa=isa)
     ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=300)
     assert d.converged and ref.converged
     # the round-off also shifts the discrete decisions of the tail (dual steps, the
@@ -192,6 +193,22 @@ def test_ledoit_wolf_covariances_match_reference_and_sklearn() -> None:
     np.testing.assert_allclose(
         _api._covariances(X, lab, 2, 1e-3, 1.0)[0], (np.trace(S) / 5 + 1e-3 * base) * np.eye(5), rtol=1e-12
     )
+
+
+def test_core_matches_reference_la_sdp_settle() -> None:
+    """The label-stability exit of an LA-SDP round: same stop and labels as the reference."""
+    X, lab = mixture(60, 4, 2, 1.5, 2)
+    covs = R._covariances(X, lab, 2, 1e-3)
+    U0 = R._block_start(lab, 2, 2, 5)
+    d = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-12, max_iter=5000, settle_every=10, settle_infeas=0.05)
+    ref = R.la_sdp(X, covs, U0, rank=2, tol=1e-12, max_iter=5000, settle_every=10, settle_infeas=0.05)
+    assert d.settled and ref.settled and not d.converged
+    assert d.n_iter == ref.n_iter < 5000
+    np.testing.assert_array_equal(R.labels_from_blocks(np.asarray(d.U), 2, 2), R.labels_from_blocks(ref.U, 2, 2))
+    full = _core.cluster.la_sdp(X, covs, U0, rank=2, tol=1e-6, max_iter=5000)
+    assert full.converged and not full.settled
+    # here the round's labels are those of the solve to tol, at fewer iterations
+    np.testing.assert_array_equal(R.labels_from_blocks(np.asarray(d.U), 2, 2), R.labels_from_blocks(np.asarray(full.U), 2, 2))
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -19,6 +19,11 @@ api::PengWeiOut api::peng_wei_baseline(const double* X, long n, long p, int K, i
   return rc::peng_wei_flat(X, n, p, K, rank, seed, opt, poll);
 }
 
+api::LAOut api::la_sdp_baseline(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                                const NLROptions& opt, const PollFn& poll) {
+  return rc::la_sdp_flat(X, n, p, covs, K, U0, rank, opt, poll);
+}
+
 namespace {
 
 rc::Mat to_mat(const ridgeline::bind::farray& a, const char* name) {
@@ -86,6 +91,7 @@ struct SdpSolution {  // la_sdp
   double beta = 0.0, objective = 0.0, infeasibility = 0.0, stationarity = 0.0;
   std::int64_t n_iter = 0, n_dual = 0;
   bool converged = false;
+  bool settled = false;
 };
 
 struct PengWeiSolution {  // peng_wei: the same, and the data scale and the build used
@@ -115,15 +121,6 @@ void copy_scalars(Out& o, const R& r) {
   o.converged = r.converged;
 }
 
-SdpSolution sdp_solution(const rc::NLRResult& r) {
-  SdpSolution o;
-  o.U = from_mat(r.U);
-  ridgeline::bind::freeze(o.U);
-  o.y = ridgeline::bind::frozen_array(r.y.data(), {static_cast<py::ssize_t>(r.y.size())});
-  copy_scalars(o, r);
-  return o;
-}
-
 template <class T>
 py::class_<T> bind_solution(py::module_& m, const char* name, const char* doc) {
   using ridgeline::bind::field;
@@ -147,7 +144,8 @@ py::class_<T> bind_solution(py::module_& m, const char* name, const char* doc) {
         field("infeasibility", &T::infeasibility, "relative constraint violation"),
         field("stationarity", &T::stationarity, "relative stationarity residual"),
         field("n_iter", &T::n_iter, "inner iterations"), field("n_dual", &T::n_dual, "dual updates"),
-        field("converged", &T::converged, "whether both residuals reached tol"));
+        field("converged", &T::converged, "whether both residuals reached tol"),
+        field("settled", &T::settled, "stopped early: the block labels were the same at three readings in a row"));
   }
 }
 
@@ -222,34 +220,51 @@ void bind_cluster(py::module_& m) {
   m.def(
       "la_sdp",
       [](const ridgeline::bind::farray& X, const ridgeline::bind::farray& covariances, const ridgeline::bind::farray& U0,
-         int rank, double tol, long max_iter, double beta0, int threads, const py::object& progress, double progress_interval) {
+         int rank, double tol, long max_iter, double beta0, int threads, const py::object& progress, double progress_interval,
+         long settle_every, double settle_infeas, const std::string& isa) {
         const rc::Mat Xm = to_mat(X, "X");
         ridgeline::bind::require_ndim(covariances, 3, "covariances");
         const py::ssize_t K = covariances.shape(0), p = covariances.shape(1);
         if (p != Xm.cols() || covariances.shape(2) != p)
           throw std::invalid_argument("covariances must have shape (n_clusters, n_features, n_features)");
-        std::vector<Eigen::MatrixXd> covs;
-        for (py::ssize_t k = 0; k < K; ++k) {
-          Eigen::MatrixXd S(p, p);
+        std::vector<double> covs(static_cast<std::size_t>(K * p * p));
+        for (py::ssize_t k = 0; k < K; ++k)
           for (py::ssize_t i = 0; i < p; ++i)
-            for (py::ssize_t j = 0; j < p; ++j) S(i, j) = covariances.at(k, i, j);
-          if (!S.allFinite()) throw std::invalid_argument("covariances contain NaN or infinity");
-          covs.push_back(std::move(S));
-        }
+            for (py::ssize_t j = 0; j < p; ++j) {
+              const double v = covariances.at(k, i, j);
+              if (!std::isfinite(v)) throw std::invalid_argument("covariances contain NaN or infinity");
+              covs[static_cast<std::size_t>((k * p + i) * p + j)] = v;
+            }
         const rc::Mat U = to_mat(U0, "U0");
         if (rank < 1) throw std::invalid_argument("rank=" + std::to_string(rank) + " must be >= 1");
+        if (K < 1) throw std::invalid_argument("covariances must hold at least one matrix");
+        if (U.rows() != Xm.rows() || U.cols() != static_cast<Eigen::Index>(K) * rank)
+          throw std::invalid_argument("U0 must have shape (n_samples, n_clusters * rank)");
         rc::NLROptions opt = options(tol, max_iter, beta0, threads);
         opt.report = make_report(progress, progress_interval);
-        rc::NLRResult res;
+        if (settle_every < 0) throw std::invalid_argument("settle_every=" + std::to_string(settle_every) + " must be >= 0");
+        opt.label_settle_every = settle_every;
+        opt.settle_infeas = settle_infeas;
+        const api::LAFn solve = ridgeline::bind::use_avx2(isa) ? &api::la_sdp_avx2 : &api::la_sdp_baseline;
+        api::LAOut res;
         {
           py::gil_scoped_release release;
-          res = rc::la_sdp(Xm, covs, U, rank, opt, ridgeline::bind::python_poll());
+          res = solve(Xm.data(), static_cast<long>(Xm.rows()), static_cast<long>(Xm.cols()), covs.data(),
+                      static_cast<int>(K), U.data(), rank, opt, ridgeline::bind::python_poll());
         }
-        return sdp_solution(res);
+        SdpSolution o;
+        o.U = ridgeline::bind::frozen_array(res.U.data(), {static_cast<py::ssize_t>(res.rows), static_cast<py::ssize_t>(res.cols)});
+        o.y = ridgeline::bind::frozen_array(res.y);
+        copy_scalars(o, res);
+        o.settled = res.settled;
+        return o;
       },
       py::arg("X"), py::arg("covariances"), py::arg("U0"), py::arg("rank") = 2, py::arg("tol") = 1e-6,
       py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("n_threads") = 1, py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
-      "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution");
+      py::arg("settle_every") = 0, py::arg("settle_infeas") = 1e-2, py::arg("isa") = "auto",
+      "likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution. settle_every > 0: "
+      "stop early (result 'settled') once the block labels argmax_k (U_k U_k^T 1)_i, read every settle_every "
+      "iterations below infeasibility settle_infeas, are the same three readings in a row. isa: as for peng_wei");
   m.def(
       "round_factor",
       [](const ridgeline::bind::farray& U, int n_clusters) {

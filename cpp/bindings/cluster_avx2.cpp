@@ -1,4 +1,4 @@
-// The Peng-Wei solver (ridgeline/cluster/nlr.hpp) compiled a second time for AVX2 + FMA.
+// The Peng-Wei and LA-SDP solvers (ridgeline/cluster/nlr.hpp) compiled a second time for AVX2 + FMA.
 //
 // Not a binding: the build compiles every cpp/bindings/*.cpp into _core, and this
 // translation unit must be separate from the baseline one.  The pattern is that of
@@ -58,11 +58,23 @@ ridgeline::clusterapi::PengWeiOut ridgeline::clusterapi::peng_wei_avx2(const dou
                                                                        const NLROptions& opt, const PollFn& poll) {
   return ridgeline::cluster_avx2::peng_wei_flat(X, n, p, K, rank, seed, opt, poll);
 }
+
+ridgeline::clusterapi::LAOut ridgeline::clusterapi::la_sdp_avx2(const double* X, long n, long p, const double* covs,
+                                                                int K, const double* U0, int rank,
+                                                                const NLROptions& opt, const PollFn& poll) {
+  return ridgeline::cluster_avx2::la_sdp_flat(X, n, p, covs, K, U0, rank, opt, poll);
+}
 #else
 // Built for AVX2 already (or not GCC on x86-64): the baseline solver is used.
 ridgeline::clusterapi::PengWeiOut ridgeline::clusterapi::peng_wei_avx2(const double* X, long n, long p, int K,
                                                                        int rank, std::uint64_t seed,
                                                                        const NLROptions& opt, const PollFn& poll) {
   return peng_wei_baseline(X, n, p, K, rank, seed, opt, poll);
+}
+
+ridgeline::clusterapi::LAOut ridgeline::clusterapi::la_sdp_avx2(const double* X, long n, long p, const double* covs,
+                                                                int K, const double* U0, int rank,
+                                                                const NLROptions& opt, const PollFn& poll) {
+  return la_sdp_baseline(X, n, p, covs, K, U0, rank, opt, poll);
 }
 #endif

@@ -205,7 +205,7 @@ def users(million: bool) -> None:
                         "SDP err", "KMeans err"], rows))
     rng = np.random.default_rng(0)
     two = np.r_[rng.standard_normal((100, 10)), 3.0 * rng.standard_normal((100, 10))]
-    ila_sets = [s for s in _users_data().items() if not s[0].startswith("digits")]
+    ila_sets = list(_users_data().items())
     ila_sets.append(("two-scale (I, 9I)", (two, np.repeat([0, 1], 100), 2)))
     irows = []
     for name, (X, y, K) in ila_sets:
@@ -229,6 +229,25 @@ def users(million: bool) -> None:
     print(format_table(["sketch", "CPU s", "bytes/point", "error", "iterations", "winner"], mrows))
 
 
+def tight_mixtures() -> None:
+    """The early exit on tight problems: 20 mixtures at 1.1-1.5 x the threshold, how many end certified tight."""
+    from ridgeline import _core
+    from ridgeline.cluster._api import _unit_scale, tightness
+
+    cases = [(n, p, K, ra, s) for n in (1000, 2000) for (p, K, ra) in
+             ((20, 4, 1.2), (10, 3, 1.1), (30, 5, 1.3), (20, 4, 1.5), (5, 2, 1.2)) for s in (1, 2)]
+    its, tight = [], 0
+    for n, p, K, ra, s in cases:
+        Xu, _ = _unit_scale(mixture(n, p, K, ra, s)[0])
+        out = _core.cluster.peng_wei(Xu, K, 2 * K, 0, tol=1e-6, max_iter=50000, settle_n_init=10, settle_seed=1,
+                                     settle_infeas=0.1)
+        lab = _core.cluster.kmeans(_core.cluster.round_factor(out.U, K), K, 10, 300, 1, 1).labels.astype(np.intp)
+        gap, _ = tightness(np.asarray(out.U), lab, K)
+        tight += bool(out.converged and gap < 1e-3)
+        its.append(out.n_iter)
+    print(f"certified tight {tight}/{len(cases)}; iterations median {np.median(its)} max {max(its)}: {its}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite and print tables."""
     p = argparse.ArgumentParser(prog="ridgeline bench cluster", description=__doc__)
@@ -239,8 +258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats of the KMeans/GMM comparison (medians)")
     p.add_argument("--users", action="store_true", help="the users'-data rows (real data sets, blobs, iLA-SDP)")
     p.add_argument("--million", action="store_true", help="with --users: n=10^6 without sketching too (minutes)")
+    p.add_argument("--tight-mixtures", action="store_true", help="how often the early exit keeps the certificate")
     p.add_argument("--_large-child", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.tight_mixtures:
+        tight_mixtures()
+        return 0
     if args.users:
         users(args.million)
         return 0

@@ -72,6 +72,8 @@ class SdpSolution:
     def n_dual(self) -> int: ...
     @property
     def converged(self) -> bool: ...
+    @property
+    def settled(self) -> bool: ...
 class KMeansResult:
     """
     the best of n_init k-means runs (read-only)
@@ -93,9 +95,9 @@ def kmeans(Y: ArrayLike, n_clusters: _Int, n_init: _Int = 10, max_iter: _Int = 3
     """
     k-means++ (Philox) then Lloyd, best of n_init; returns a KMeansResult
     """
-def la_sdp(X: ArrayLike, covariances: ArrayLike, U0: ArrayLike, rank: _Int = 2, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1) -> SdpSolution:
+def la_sdp(X: ArrayLike, covariances: ArrayLike, U0: ArrayLike, rank: _Int = 2, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1, settle_every: _Int = 0, settle_infeas: _Float = 0.01, isa: str = 'auto') -> SdpSolution:
     """
-    likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution
+    likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution. settle_every > 0: stop early (result 'settled') once the block labels argmax_k (U_k U_k^T 1)_i, read every settle_every iterations below infeasibility settle_infeas, are the same three readings in a row. isa: as for peng_wei
     """
 def peng_wei(X: ArrayLike, n_clusters: _Int, rank: _Int, seed: _Int, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, dual_c: _Float = 1.0, dual_bb: _Float = 100.0, isa: str = 'auto', progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1, settle_n_init: _Int = 0, settle_seed: _Int = 0, settle_infeas: _Float = 0.01, init_labels: ArrayLike | None = None, init_weight: _Float = 0.5) -> PengWeiSolution:
     """

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,7 @@ class NLRResult:
     n_iter: int
     converged: bool
     history: list[float] = field(default_factory=list)
+    settled: bool = False
 
 
 def project(V: np.ndarray, blocks: list[tuple[int, int, float]]) -> np.ndarray:
@@ -149,6 +151,7 @@ def nlr_solve(
     multiplier_init: bool = False,
     beta_max: float | None = None,
     stall_duals: int = 20,
+    settle: Callable[[np.ndarray, int, float], bool] | None = None,
 ) -> NLRResult:
     """Augmented-Lagrangian projected-gradient solver on the factor U.
 
@@ -204,6 +207,7 @@ def nlr_solve(
     stat = np.inf
     it = 0
     converged = False
+    settled = False
     n_dual = 0
     dy_prev = None
     r_prev = None
@@ -235,6 +239,9 @@ def nlr_solve(
         # dual step once the primal has (approximately) settled
         if infeas <= tol and stat <= stat_tol:
             converged = True
+            break
+        if settle is not None and settle(U, it, infeas):
+            settled = True
             break
         if stat <= max(stat_tol, inner_c * infeas) or dd == 0.0:
             # an infeasibility that grew after an extrapolated (Barzilai-Borwein, > beta) dual
@@ -278,6 +285,7 @@ def nlr_solve(
         n_iter=it,
         converged=converged,
         history=[float(n_dual)],
+        settled=settled,
     )
 
 
@@ -359,8 +367,16 @@ def la_sdp(
     rank: int = 2,
     tol: float = 1e-6,
     max_iter: int = 20000,
+    settle_every: int = 0,
+    settle_infeas: float = 1e-2,
 ) -> NLRResult:
-    """LA-SDP on K factor blocks of ``rank`` columns each, warm-started at U0."""
+    """LA-SDP on K factor blocks of ``rank`` columns each, warm-started at U0.
+
+    ``settle_every > 0``: once the infeasibility is below ``settle_infeas``, the block
+    labels :func:`labels_from_blocks` are read every ``settle_every`` iterations and the
+    solve stops (``settled``) when three readings in a row agree (a round of iLA-SDP needs
+    only its labels).
+    """
     K = len(covariances)
     apply_k, _ = la_sdp_operator(X, covariances)
     blocks = [(k * rank, rank, 1.0) for k in range(K)]
@@ -368,8 +384,21 @@ def la_sdp(
     def apply_cost(U: np.ndarray) -> np.ndarray:
         return np.concatenate([apply_k(U[:, k * rank : (k + 1) * rank], k) for k in range(K)], axis=1)
 
+    state: dict[str, Any] = {"next": 0, "same": 0, "prev": None}
+
+    def settle(U: np.ndarray, it: int, infeas: float) -> bool:
+        if not infeas <= settle_infeas or it < state["next"]:
+            return False
+        state["next"] = it + settle_every
+        lab = labels_from_blocks(U, K, rank)
+        eq = state["prev"] is not None and np.array_equal(lab, state["prev"])
+        state["prev"] = lab
+        state["same"] = state["same"] + 1 if eq else 0
+        return bool(state["same"] >= 2)
+
     return nlr_solve(
-        apply_cost, U0, blocks, tol=tol, max_iter=max_iter, beta0=10.0 / X.shape[0], multiplier_init=True
+        apply_cost, U0, blocks, tol=tol, max_iter=max_iter, beta0=10.0 / X.shape[0], multiplier_init=True,
+        settle=settle if settle_every > 0 else None,
     )
 
 
@@ -442,8 +471,13 @@ def ila_sdp(
     max_iter: int = 20000,
     seed: int = 0,
     init_labels: np.ndarray | None = None,
+    settle_every: int = 25,
+    settle_infeas: float = 3e-3,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """iLA-SDP: Peng-Wei start, then covariance / LA-SDP rounds until labels repeat.
+
+    Coarse rounds (each solve ends once its labels settle, ``settle_every > 0``) until the
+    labels repeat, then rounds solved to ``tol`` until they repeat again.
 
     Returns (labels, covariances, rounds).
     """
@@ -456,12 +490,19 @@ def ila_sdp(
         labels = np.asarray(init_labels)
     U = _block_start(labels, K, rank, seed)
     rounds = 0
+    precise = settle_every <= 0
     for rounds in range(1, max_rounds + 1):
         covs = _covariances(X, labels, K, ridge, shrinkage)
-        res = la_sdp(X, covs, U, rank=rank, tol=tol, max_iter=max_iter)
+        res = la_sdp(
+            X, covs, U, rank=rank, tol=tol, max_iter=max_iter, settle_every=0 if precise else settle_every,
+            settle_infeas=settle_infeas,
+        )
         new = labels_from_blocks(res.U, K, rank)
         U = res.U
         if np.array_equal(new, labels):
+            if not precise:  # coarse rounds (labels settled) until they repeat, then solved to tol
+                precise = True
+                continue
             break
         labels = new
     return labels, _covariances(X, labels, K, ridge, shrinkage), rounds

@@ -22,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -687,6 +688,48 @@ inline LACost make_la_cost(const Mat& X, const std::vector<Eigen::MatrixXd>& cov
   return c;
 }
 
+// The labels argmax_k (U_k U_k^T 1)_i of a factor of K blocks of `rank` columns (the first
+// block on ties), summed sequentially: the same whatever the thread count.
+inline std::vector<std::int32_t> block_labels(const Mat& U, int K, int rank) {
+  const Eigen::RowVectorXd s = U.colwise().sum();
+  std::vector<std::int32_t> lab(static_cast<std::size_t>(U.rows()), 0);
+  for (Eigen::Index i = 0; i < U.rows(); ++i) {
+    double best = -std::numeric_limits<double>::infinity();
+    for (int k = 0; k < K; ++k) {
+      double v = 0.0;
+      for (int j = k * rank; j < (k + 1) * rank; ++j) v += U(i, j) * s[j];
+      if (v > best) {
+        best = v;
+        lab[static_cast<std::size_t>(i)] = k;
+      }
+    }
+  }
+  return lab;
+}
+
+// The early exit of a likelihood-adjusted solve (opt.label_settle_every > 0): once the
+// infeasibility is below opt.settle_infeas, the block labels are read every
+// opt.label_settle_every iterations; three equal readings in a row stop the solve.
+inline SettleFn make_label_settle(int K, int rank, const NLROptions& opt) {
+  struct State {
+    long next = 0;
+    int same = 0;
+    std::vector<std::int32_t> prev;
+  };
+  auto st = std::make_shared<State>();
+  const long every = opt.label_settle_every;
+  const double lim = opt.settle_infeas;
+  return [st, K, rank, every, lim](const Mat& U, long it, double infeas) -> bool {
+    if (!(infeas <= lim) || it < st->next) return false;
+    st->next = it + every;
+    std::vector<std::int32_t> lab = block_labels(U, K, rank);
+    const bool eq = !st->prev.empty() && lab == st->prev;
+    st->prev = std::move(lab);
+    st->same = eq ? st->same + 1 : 0;
+    return st->same >= 2;
+  };
+}
+
 inline NLRResult la_sdp(const Mat& X, const std::vector<Eigen::MatrixXd>& covs, const Mat& U0, int rank,
                         const NLROptions& opt, const PollFn& poll = {}) {
   const int K = static_cast<int>(covs.size());
@@ -699,7 +742,8 @@ inline NLRResult la_sdp(const Mat& X, const std::vector<Eigen::MatrixXd>& covs, 
   NLROptions o = opt;
   o.multiplier_init = true;
   if (!(o.beta0 > 0.0)) o.beta0 = 10.0 / static_cast<double>(X.rows());
-  return nlr_solve(cost, U0, blocks, nullptr, o, poll);
+  const SettleFn settle = o.label_settle_every > 0 ? make_label_settle(K, rank, o) : SettleFn{};
+  return nlr_solve(cost, U0, blocks, nullptr, o, poll, settle);
 }
 
 }  // namespace ridgeline::cluster

@@ -34,6 +34,10 @@ struct NLROptions {
   std::uint64_t settle_seed = 0;
   double settle_infeas = 1e-2;
   double settle_gap = 1e-2;
+  // Early exit of a likelihood-adjusted (la_sdp) solve, whose round needs only its labels
+  // argmax_k (U_k U_k^T 1)_i: > 0 reads them every this many iterations once the infeasibility
+  // is below settle_infeas, and stops (settled) when three readings in a row agree.  0: off.
+  long label_settle_every = 0;
   // Warm start of the Peng-Wei solve (n labels in [0, K), or null for the random start): U0 is
   // init_weight times the block matrix's factor (1_k / sqrt(n_k) in column k) plus the rest
   // of the random start, with the least-squares multiplier at it.
@@ -67,5 +71,28 @@ PengWeiOut peng_wei_baseline(const double* X, long n, long p, int K, int rank, s
 // baseline where the AVX2 build is not available).
 PengWeiOut peng_wei_avx2(const double* X, long n, long p, int K, int rank, std::uint64_t seed,
                          const NLROptions& opt, const PollFn& poll);
+
+// Result of the likelihood-adjusted solve; U is rows x cols, row-major.
+struct LAOut {
+  std::vector<double> U;
+  long rows = 0, cols = 0;
+  std::vector<double> y;
+  double beta = 0.0, objective = 0.0, infeasibility = 0.0, stationarity = 0.0;
+  long n_iter = 0, n_dual = 0;
+  bool converged = false;
+  bool settled = false;
+  const char* isa = "baseline";
+};
+
+// The LA-SDP from X (n x p, row-major), K covariances (K x p x p, row-major) and the
+// warm start U0 (n x K * rank, row-major).
+using LAFn = LAOut (*)(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                       const NLROptions& opt, const PollFn& poll);
+
+LAOut la_sdp_baseline(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                      const NLROptions& opt, const PollFn& poll);
+// Compiled for AVX2 + FMA (as peng_wei_avx2).
+LAOut la_sdp_avx2(const double* X, long n, long p, const double* covs, int K, const double* U0, int rank,
+                  const NLROptions& opt, const PollFn& poll);
 
 }  // namespace ridgeline::clusterapi

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,7 @@ inline SettleFn make_settle(int K, const NLROptions& opt, int threads) {
     long next = 0;
     int same = 0;
     std::vector<std::int64_t> prev;
+    double prev_gap = std::numeric_limits<double>::infinity();
   };
   auto st = std::make_shared<State>();
   return [st, K, opt, threads](const Mat& U, long it, double infeas) -> bool {
@@ -74,7 +76,11 @@ inline SettleFn make_settle(int K, const NLROptions& opt, int threads) {
     const bool eq = same_partition(st->prev, km.labels, K);
     const double gap = block_gap(U, km.labels, K);
     st->prev = std::move(km.labels);
-    if (gap <= opt.settle_gap) {
+    // a gap still shrinking by a quarter or more between two roundings may be heading to 0
+    // (a tight solution, to be certified): only a stalled gap counts
+    const bool shrinking = gap < 0.75 * st->prev_gap;
+    st->prev_gap = gap;
+    if (gap <= opt.settle_gap || shrinking) {
       st->same = 0;
       return false;
     }
@@ -161,6 +167,32 @@ inline clusterapi::PengWeiOut peng_wei_flat(const double* X, long n, long p, int
   out.n_dual = r.nlr.n_dual;
   out.converged = r.nlr.converged;
   out.settled = r.nlr.settled;
+  out.isa = RIDGELINE_CLUSTER_ISA;
+  return out;
+}
+
+// la_sdp on row-major buffers, with a standard-type result (the interface of nlr_api.hpp).
+inline clusterapi::LAOut la_sdp_flat(const double* X, long n, long p, const double* covs, int K, const double* U0,
+                                     int rank, const NLROptions& opt, const PollFn& poll) {
+  const Mat Xm = Eigen::Map<const Mat>(X, n, p);
+  std::vector<Eigen::MatrixXd> cv;
+  for (int k = 0; k < K; ++k)
+    cv.push_back(Eigen::MatrixXd(Eigen::Map<const Mat>(covs + static_cast<std::size_t>(k) * p * p, p, p)));
+  const Mat U = Eigen::Map<const Mat>(U0, n, static_cast<Eigen::Index>(K) * rank);
+  NLRResult r = la_sdp(Xm, cv, U, rank, opt, poll);
+  clusterapi::LAOut out;
+  out.rows = static_cast<long>(r.U.rows());
+  out.cols = static_cast<long>(r.U.cols());
+  out.U.assign(r.U.data(), r.U.data() + r.U.size());
+  out.y.assign(r.y.data(), r.y.data() + r.y.size());
+  out.beta = r.beta;
+  out.objective = r.objective;
+  out.infeasibility = r.infeasibility;
+  out.stationarity = r.stationarity;
+  out.n_iter = r.n_iter;
+  out.n_dual = r.n_dual;
+  out.converged = r.converged;
+  out.settled = r.settled;
   out.isa = RIDGELINE_CLUSTER_ISA;
   return out;
 }
