@@ -90,11 +90,11 @@ __all__ = [
     "terms",
 ]
 
-SCHEMES = ("double_mc", "stratified_t", "systematic_t", "stratified_l", "systematic_l", "quadrature")
+SCHEMES = ("double_mc", "stratified_t", "systematic_t", "stratified_l", "systematic_l", "quadrature", "coupled_l")
 _SCHEME_ALIASES = {"gdpo": "quadrature", "double": "double_mc", "mc": "double_mc"}
 MASKS = ("exact_k", "bernoulli")
 _T_SCHEMES = ("double_mc", "stratified_t", "systematic_t")
-_L_SCHEMES = ("stratified_l", "systematic_l")
+_L_SCHEMES = ("stratified_l", "systematic_l", "coupled_l")
 _SEED_SALT = 0xE1B0
 _MAX_ROW_ID = (1 << 40) - 1
 _MAX_BUDGET = (1 << 24) - 2
