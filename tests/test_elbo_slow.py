@@ -62,7 +62,7 @@ def test_l_schemes_unbiased_on_imperfect_models_many_lengths() -> None:
             f = chain.mask_profile(x, model=model, temperature=0.8)
             truth = chain.exact_elbo(x, model=model, temperature=0.8)
             fn = chain.logprob_fn(model, temperature=0.8)
-            for scheme in ("stratified_l", "systematic_l"):
+            for scheme in ("stratified_l", "systematic_l", "coupled_l"):
                 v = md.estimate(fn, np.tile(x, (REPEATS, 1)), None, B, chain.V, scheme=scheme, seed=L,
                                 row_ids=np.arange(REPEATS)).value
                 se = v.std(ddof=1) / np.sqrt(REPEATS)

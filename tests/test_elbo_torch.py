@@ -54,7 +54,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 def test_torch_plan_is_the_numpy_plan(data) -> None:  # type: ignore[no-untyped-def]
     x, lengths = data
-    for scheme in ("stratified_l", "double_mc", "quadrature"):
+    for scheme in ("stratified_l", "double_mc", "quadrature", "coupled_l"):
         p = md.plan(lengths, 4, scheme=scheme, seed=3, seq_len=12)
         tp = p.to("cpu")
         np.testing.assert_array_equal(tp.masks.numpy().reshape(p.masks.shape), p.masks)
