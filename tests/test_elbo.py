@@ -508,7 +508,7 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["settings"]["length"] == 10
     labels = [r["label"] for r in out["schemes"]]
-    assert "stratified l" in labels and len(labels) == 7
+    assert "stratified l" in labels and "coupled l" in labels and len(labels) == 8
     strat = out["schemes"][labels.index("stratified l")]
     assert strat["bias"] == pytest.approx(0.0, abs=1e-9) and strat["truth"] == pytest.approx(out["log_p"], abs=1e-9)
     assert out["common_random_numbers"]["var_shared"] < out["common_random_numbers"]["var_indep"]
