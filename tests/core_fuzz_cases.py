@@ -294,8 +294,8 @@ def case_elbo(g: Gen, core: Any) -> list[Call]:
         np.cumsum(lengths, out=pos_ptr[1:])
         pos = np.concatenate([np.sort(g.r.choice(20, size=int(n_), replace=False)) for n_ in lengths]).astype(
             np.int64) if batch else np.zeros(0, dtype=np.int64)
-        scheme = g.int(0, 5)
-        mask = 0 if scheme in (3, 4) else g.int(0, 1)
+        scheme = g.int(0, 6)
+        mask = 0 if scheme in (3, 4, 6) else g.int(0, 1)
         budget = g.pick([1, 2, 5, 16])
         q = min(budget, 3)
         nodes = np.linspace(0.1, 0.9, q) if scheme == 5 else np.zeros(0)

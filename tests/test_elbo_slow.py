@@ -62,7 +62,7 @@ def test_l_schemes_unbiased_on_imperfect_models_many_lengths() -> None:
             f = chain.mask_profile(x, model=model, temperature=0.8)
             truth = chain.exact_elbo(x, model=model, temperature=0.8)
             fn = chain.logprob_fn(model, temperature=0.8)
-            for scheme in ("stratified_l", "systematic_l"):
+            for scheme in ("stratified_l", "systematic_l", "coupled_l"):
                 v = md.estimate(fn, np.tile(x, (REPEATS, 1)), None, B, chain.V, scheme=scheme, seed=L,
                                 row_ids=np.arange(REPEATS)).value
                 se = v.std(ddof=1) / np.sqrt(REPEATS)
@@ -159,5 +159,7 @@ def test_training_example_full() -> None:
     gap = out["exact_per_token"] - out["elbo_per_token"]
     assert -0.02 < gap < 0.1 and out["correlation"] > 0.7
     assert out["value_variance_ratio"] >= 3  # measured 3.8x (L = 32, budget 4, 4 sequences)
-    assert out["grad_variance_ratio"] >= 1.5  # measured 1.9x; the issue asks 4x (not met, see the example)
+    assert out["grad_variance_ratio"] >= 1.5  # measured 1.9x: the limit of independent masks (see the example)
+    assert out["grad_variance_ratio_coupled"] >= 3.5  # measured 4.1x (the issue asks 4x)
+    assert out["grad_variance_ratio_coupled"] > 1.7 * out["grad_variance_ratio"]
     assert out["reward_last"] > out["reward_first"]

@@ -54,7 +54,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 def test_torch_plan_is_the_numpy_plan(data) -> None:  # type: ignore[no-untyped-def]
     x, lengths = data
-    for scheme in ("stratified_l", "double_mc", "quadrature"):
+    for scheme in ("stratified_l", "double_mc", "quadrature", "coupled_l"):
         p = md.plan(lengths, 4, scheme=scheme, seed=3, seq_len=12)
         tp = p.to("cpu")
         np.testing.assert_array_equal(tp.masks.numpy().reshape(p.masks.shape), p.masks)
@@ -318,7 +318,8 @@ def test_training_example_quick(capsys: pytest.CaptureFixture[str]) -> None:
         torch.set_num_threads(threads)
     text = capsys.readouterr().out
     assert "gradient variance over 40 plans" in text and "GDPO steps" in text and "held-out" in text
-    assert out["grad_variance_ratio"] > 0 and np.isfinite(out["elbo_per_token"])
+    assert "coupled l" in text
+    assert out["grad_variance_ratio"] > 0 and out["grad_variance_ratio_coupled"] > 0 and np.isfinite(out["elbo_per_token"])
     assert out["elbo_per_token"] < 0 and out["exact_per_token"] < 0
 
 

@@ -39,7 +39,7 @@ PlanArrays plan(const u64array& row_ids, const i64array& pos_ptr, const i64array
   ridgeline::bind::require_ndim(pos, 1, "pos");
   const std::int64_t batch = row_ids.shape(0);
   ridgeline::require(pos_ptr.shape(0) == batch + 1, "pos_ptr must have batch + 1 entries");
-  ridgeline::require(scheme >= 0 && scheme <= 5, "unknown scheme code " + std::to_string(scheme));
+  ridgeline::require(scheme >= 0 && scheme <= 6, "unknown scheme code " + std::to_string(scheme));
   ridgeline::require(mask == 0 || mask == 1, "unknown mask code " + std::to_string(mask));
   const std::int64_t* pp = pos_ptr.data();
   ridgeline::require(pp[0] == 0 && pp[batch] == pos.shape(0), "pos_ptr does not match pos");

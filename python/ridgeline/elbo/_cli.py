@@ -30,6 +30,7 @@ SCHEME_ROWS: tuple[tuple[str, str, str | None, int | None], ...] = (
     ("systematic t", "systematic_t", None, None),
     ("stratified l", "stratified_l", None, None),
     ("systematic l", "systematic_l", None, None),
+    ("coupled l", "coupled_l", None, None),
     ("GDPO quadrature, Bernoulli", "quadrature", "bernoulli", None),
     ("GDPO quadrature, floor(t n) tokens", "quadrature", "exact_k", None),
 )

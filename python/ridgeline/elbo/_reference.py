@@ -16,14 +16,16 @@ from ridgeline import _random
 
 __all__ = [
     "SCHEMES",
+    "coupled_load_reference",
     "plan_reference",
     "reduce_terms_reference",
     "sobol_directions_reference",
     "sobol_reference",
+    "sqrt_l_density_reference",
     "stratum_l_reference",
 ]
 
-SCHEMES = ("double_mc", "stratified_t", "systematic_t", "stratified_l", "systematic_l", "quadrature")
+SCHEMES = ("double_mc", "stratified_t", "systematic_t", "stratified_l", "systematic_l", "quadrature", "coupled_l")
 _EVAL_BITS = 24
 
 
@@ -35,6 +37,52 @@ def stratum_l_reference(v: np.ndarray, k: np.ndarray, n: int, budget: int) -> np
     """Masked-token count of stratum ``k`` at offset ``v``: ``floor((k + v) n / B) + 1`` clipped to [1, n]."""
     x = (np.asarray(k, dtype=np.float64) + np.asarray(v, dtype=np.float64)) * float(n) / float(budget)
     return np.clip(np.floor(x).astype(np.int64) + 1, 1, n)
+
+
+def sqrt_l_density_reference(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``p[l]`` proportional to ``1 / sqrt(l)`` on 1..n and ``F[l] = p[1] + ... + p[l]`` (index 0: zero).
+
+    Both sums run in increasing ``l`` (``np.cumsum`` adds sequentially), as in the compiled core.
+    """
+    w = np.zeros(n + 1)
+    w[1:] = 1.0 / np.sqrt(np.arange(1, n + 1, dtype=np.float64))
+    z = float(np.cumsum(w[1:])[-1]) if n else 1.0
+    p = w / z
+    F = np.zeros(n + 1)
+    F[1:] = np.cumsum(p[1:])
+    return p, F
+
+
+def coupled_load_reference(ell: np.ndarray) -> np.ndarray:
+    """Integer proxy ``floor(2**24 / sqrt(l))`` of the per-token weight of an l-mask (placement only)."""
+    return np.floor(16777216.0 / np.sqrt(np.asarray(ell, dtype=np.float64))).astype(np.uint64)
+
+
+def _plan_row_coupled(pos: np.ndarray, row: int, key: int, B: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """One row of scheme "coupled_l": l from the density p ~ 1/sqrt(l) (stratified), cyclic windows of one
+    random permutation of the row's positions, placed greedily on the least-loaded positions."""
+    n = pos.size
+    p, F = sqrt_l_density_reference(n)
+    v = _random.to_uniform(_random.words(key, np.array([_eval_stream(row, k) for k in range(B)], dtype=np.uint64), 0))
+    u = (np.arange(B) + v) / B
+    ell = np.minimum(np.searchsorted(F[1:], u, side="right") + 1, n).astype(np.int64)
+    coef = 1.0 / (B * ell.astype(np.float64) * p[ell])
+    w = _random.words(key, int(row) << _EVAL_BITS, np.arange(1, n + 1, dtype=np.uint64))
+    perm = np.lexsort((np.arange(n), w))  # by word, ties by index
+    load = np.zeros(n, dtype=np.uint64)
+    offset = np.zeros(B, dtype=np.int64)
+    q = coupled_load_reference(ell)
+    for k in np.argsort(ell, kind="stable"):
+        m = int(ell[k])
+        o = 0
+        if m < n:
+            c = np.zeros(2 * n + 1, dtype=np.uint64)
+            np.cumsum(np.concatenate([load, load]), out=c[1:])
+            o = int(np.argmin(c[m : m + n] - c[:n]))  # first offset of least load
+        offset[k] = o
+        load[(o + np.arange(m)) % n] += q[k]
+    chosen = [np.sort(pos[perm[(offset[k] + np.arange(ell[k])) % n]]) for k in range(B)]
+    return ell, coef, chosen
 
 
 def plan_reference(
@@ -63,6 +111,13 @@ def plan_reference(
             chunks.extend(np.zeros(0, dtype=np.int64) for _ in range(B))
             continue
         row = int(row_ids[b])
+        if scheme == "coupled_l":
+            ell_c, coef_c, chosen_c = _plan_row_coupled(pos, row, key, B)
+            t_all[b * B : (b + 1) * B] = ell_c / n
+            coef_all[b * B : (b + 1) * B] = coef_c
+            counts[b * B : (b + 1) * B] = ell_c
+            chunks.extend(chosen_c)
+            continue
         row_v = float(_random.to_uniform(_random.words(key, row << _EVAL_BITS, 0)))
         for k in range(B):
             stream = _eval_stream(row, k)

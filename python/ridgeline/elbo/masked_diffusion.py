@@ -24,6 +24,19 @@ Schemes (``budget`` = model evaluations per sequence):
     unbiased for every ``budget`` and ``n`` (strata repeat when ``budget > n``).
 ``"systematic_l"``
     The same with one ``v`` shared by the strata of a row.  Exactly unbiased.
+``"coupled_l"``
+    For gradients.  Stratum ``k`` draws ``u = (k + v_k) / budget`` and masks exactly
+    ``l`` tokens, ``l`` the ``u``-quantile of the density ``p(l)`` proportional to
+    ``1 / sqrt(l)`` on 1..n, weight ``1 / (budget l p(l))``; the masks of a row are
+    coupled: consecutive (cyclic) windows of one random permutation of the row's
+    positions, placed greedily (in increasing ``l``, each at the first offset of least
+    summed weight) so that every token's total weight over the row is close to 1.  The
+    offsets depend on the counts only, so each mask is a uniformly random ``l``-subset and
+    the estimator is exactly unbiased for every ``budget`` and ``n``.  It cuts the noise of
+    *which* tokens are masked, which dominates the variance of ELBO gradients (about 2x
+    lower gradient variance than ``"stratified_l"`` on the training example); for ELBO
+    *values* ``"stratified_l"`` stays better.  :func:`stderr` is conservative for it (it
+    ignores the negative correlation of the coupled masks).
 ``"double_mc"``
     ``t = t_min + (1 - t_min) u``, ``u ~ U(0, 1)``, Bernoulli(t) mask, weight
     ``1 / (budget t)``.  ``t_min`` (default 1e-3) keeps the variance finite and costs
@@ -40,8 +53,9 @@ Schemes (``budget`` = model evaluations per sequence):
     variance but a real, positive bias: see :func:`expectation` and the README.
 
 Masks are a pure function of ``(seed, row id, evaluation index)`` through the shared
-Philox generator (row-level draws of the systematic schemes use the row id alone),
-so plans are identical across batch orders, micro-batch sizes, the compiled and the
+Philox generator (row-level draws of the systematic schemes and the permutation of
+``"coupled_l"`` use the row id alone; the coupled masks of a row depend on its
+``budget``), so plans are identical across batch orders, micro-batch sizes, the compiled and the
 pure-Python path, and two models scored on the same plan share their masks (common
 random numbers), which is what makes ELBO *differences* precise.
 """
@@ -90,11 +104,11 @@ __all__ = [
     "terms",
 ]
 
-SCHEMES = ("double_mc", "stratified_t", "systematic_t", "stratified_l", "systematic_l", "quadrature")
+SCHEMES = ("double_mc", "stratified_t", "systematic_t", "stratified_l", "systematic_l", "quadrature", "coupled_l")
 _SCHEME_ALIASES = {"gdpo": "quadrature", "double": "double_mc", "mc": "double_mc"}
 MASKS = ("exact_k", "bernoulli")
 _T_SCHEMES = ("double_mc", "stratified_t", "systematic_t")
-_L_SCHEMES = ("stratified_l", "systematic_l")
+_L_SCHEMES = ("stratified_l", "systematic_l", "coupled_l")
 _SEED_SALT = 0xE1B0
 _MAX_ROW_ID = (1 << 40) - 1
 _MAX_BUDGET = (1 << 24) - 2
@@ -411,8 +425,8 @@ def plan(
     budget : int
         Model evaluations per row, >= 1.  May exceed the number of maskable tokens.
     scheme : str, default="stratified_l"
-        One of ``"stratified_l"``, ``"systematic_l"``, ``"double_mc"``, ``"stratified_t"``,
-        ``"systematic_t"``, ``"quadrature"`` (alias ``"gdpo"``).
+        One of ``"stratified_l"``, ``"systematic_l"``, ``"coupled_l"``, ``"double_mc"``,
+        ``"stratified_t"``, ``"systematic_t"``, ``"quadrature"`` (alias ``"gdpo"``).
     mask : {"exact_k", "bernoulli"}, optional
         Default: ``"exact_k"`` for the l-schemes, ``"bernoulli"`` for the others.
         ``"exact_k"`` with a t-scheme or quadrature masks exactly ``floor(t n)`` tokens

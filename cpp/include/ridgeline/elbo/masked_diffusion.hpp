@@ -8,7 +8,8 @@
 // Every draw is a pure function of (key, row id, evaluation index) through the
 // shared Philox generator: evaluation k of row r reads the stream
 // (r << 24) | (k + 1) (word 0: its scalar uniform, words 1..n: one key per
-// maskable position), and row-level draws (systematic schemes) read stream r << 24.
+// maskable position), and row-level draws read stream r << 24 (word 0: the offset of the
+// systematic schemes; words 1..n: the row permutation of coupled_l).
 // The repeated evaluations of a quadrature node reuse the keys of the node's first
 // evaluation, rotated (see plan_row).
 // The numpy twin lives in python/ridgeline/elbo/_reference.py.
@@ -35,6 +36,7 @@ enum class Scheme : int {
   stratified_l = 3,
   systematic_l = 4,
   quadrature = 5,
+  coupled_l = 6,
 };
 
 enum class MaskKind : int { exact_k = 0, bernoulli = 1 };
@@ -80,7 +82,7 @@ inline void check_spec(const PlanSpec& s) {
             "quadrature=" + std::to_string(s.nodes.size()) + " nodes must be <= budget=" + std::to_string(s.budget));
     for (double t : s.nodes) require(t > 0.0 && t <= 1.0, "quadrature nodes must lie in (0, 1]");
   }
-  if (s.scheme == Scheme::stratified_l || s.scheme == Scheme::systematic_l) {
+  if (s.scheme == Scheme::stratified_l || s.scheme == Scheme::systematic_l || s.scheme == Scheme::coupled_l) {
     require(s.mask == MaskKind::exact_k, "l-schemes need exact_k masks");
   }
 }
@@ -89,7 +91,107 @@ inline void check_spec(const PlanSpec& s) {
 struct RowScratch {
   std::vector<std::pair<double, std::int64_t>> keyed;
   std::vector<std::int64_t> chosen;
+  // coupled_l
+  std::vector<double> p, F;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> perm;
+  std::vector<std::int64_t> ls, order, offset;
+  std::vector<std::uint64_t> load;
 };
+
+// The l-density of coupled_l on {1..n}: p[l] proportional to 1 / sqrt(l), F[l] = p[1] + ... + p[l]
+// (F[0] = 0), both summed in increasing l (the numpy twin sums in the same order).
+inline void sqrt_l_density(std::int64_t n, std::vector<double>& p, std::vector<double>& F) {
+  p.assign(static_cast<std::size_t>(n + 1), 0.0);
+  F.assign(static_cast<std::size_t>(n + 1), 0.0);
+  double z = 0.0;
+  for (std::int64_t l = 1; l <= n; ++l) {
+    p[static_cast<std::size_t>(l)] = 1.0 / std::sqrt(static_cast<double>(l));
+    z += p[static_cast<std::size_t>(l)];
+  }
+  for (std::int64_t l = 1; l <= n; ++l) {
+    const std::size_t i = static_cast<std::size_t>(l);
+    p[i] = p[i] / z;
+    F[i] = F[i - 1] + p[i];
+  }
+}
+
+// The smallest l in 1..n with F[l] > u (n when rounding leaves F[n] <= u).
+inline std::int64_t density_l(const std::vector<double>& F, std::int64_t n, double u) noexcept {
+  const auto it = std::upper_bound(F.begin() + 1, F.begin() + n + 1, u);
+  const std::int64_t l = static_cast<std::int64_t>(it - F.begin());
+  return l > n ? n : l;
+}
+
+// Integer proxy of the per-token weight of an l-mask of coupled_l (proportional to 1 / sqrt(l)),
+// used only to place the masks (exact integer sums: no rounding can differ between implementations).
+inline std::uint64_t coupled_load(std::int64_t l) noexcept {
+  return static_cast<std::uint64_t>(std::floor(16777216.0 / std::sqrt(static_cast<double>(l))));
+}
+
+// coupled_l: stratified l from the density p(l) ~ 1/sqrt(l) (stratum k: u = (k + v_k) / B,
+// l = the u-quantile of p, weight 1 / (B l p(l))), and the masks of a row coupled: one random
+// permutation of the row's positions (row stream, words 1..n), evaluation k masks the l_k
+// consecutive positions (cyclically) of the permutation from offset o_k.  The offsets depend on
+// the l's only (never on the permutation), so each mask is a uniformly random l_k-subset and
+// the estimator is exactly unbiased; they are chosen greedily (masks in increasing l, each at the
+// first offset of least load, the load of a position being the summed weights of the masks
+// already placed on it) so that every token's total weight over the row is close to 1.
+inline void plan_row_coupled(const PlanSpec& s, std::uint64_t row_id, const std::int64_t* pos, std::int64_t n,
+                             double* t_out, double* coef_out, std::int64_t* count_out,
+                             std::vector<std::int64_t>& idx, RowScratch& sc) {
+  const std::int64_t B = s.budget;
+  const double nd = static_cast<double>(n), Bd = static_cast<double>(B);
+  const std::size_t un = static_cast<std::size_t>(n), uB = static_cast<std::size_t>(B);
+  sqrt_l_density(n, sc.p, sc.F);
+  sc.ls.resize(uB);
+  for (std::int64_t k = 0; k < B; ++k) {
+    const double v = u64_to_uniform(philox_word(s.key, eval_stream(row_id, static_cast<std::uint64_t>(k)), 0));
+    const std::int64_t l = density_l(sc.F, n, (static_cast<double>(k) + v) / Bd);
+    sc.ls[static_cast<std::size_t>(k)] = l;
+    t_out[k] = static_cast<double>(l) / nd;
+    coef_out[k] = 1.0 / (Bd * static_cast<double>(l) * sc.p[static_cast<std::size_t>(l)]);
+    count_out[k] = l;
+  }
+  sc.perm.resize(un);
+  for (std::int64_t p = 0; p < n; ++p) {
+    sc.perm[static_cast<std::size_t>(p)] = {philox_word(s.key, row_stream(row_id), static_cast<std::uint64_t>(p) + 1), p};
+  }
+  std::sort(sc.perm.begin(), sc.perm.end());
+  sc.order.resize(uB);
+  for (std::int64_t k = 0; k < B; ++k) sc.order[static_cast<std::size_t>(k)] = k;
+  std::stable_sort(sc.order.begin(), sc.order.end(), [&](std::int64_t a, std::int64_t b) {
+    return sc.ls[static_cast<std::size_t>(a)] < sc.ls[static_cast<std::size_t>(b)];
+  });
+  sc.load.assign(un, 0);
+  sc.offset.assign(uB, 0);
+  for (std::int64_t k : sc.order) {
+    const std::int64_t l = sc.ls[static_cast<std::size_t>(k)];
+    std::int64_t best_o = 0;
+    if (l < n) {
+      std::uint64_t sum = 0;
+      for (std::int64_t j = 0; j < l; ++j) sum += sc.load[static_cast<std::size_t>(j)];
+      std::uint64_t best = sum;
+      for (std::int64_t o = 1; o < n; ++o) {
+        sum = sum - sc.load[static_cast<std::size_t>(o - 1)] + sc.load[static_cast<std::size_t>((o - 1 + l) % n)];
+        if (sum < best) {
+          best = sum;
+          best_o = o;
+        }
+      }
+    }
+    sc.offset[static_cast<std::size_t>(k)] = best_o;
+    const std::uint64_t q = coupled_load(l);
+    for (std::int64_t j = 0; j < l; ++j) sc.load[static_cast<std::size_t>((best_o + j) % n)] += q;
+  }
+  for (std::int64_t k = 0; k < B; ++k) {
+    const std::int64_t l = sc.ls[static_cast<std::size_t>(k)], o = sc.offset[static_cast<std::size_t>(k)];
+    std::vector<std::int64_t>& chosen = sc.chosen;
+    chosen.clear();
+    for (std::int64_t j = 0; j < l; ++j) chosen.push_back(pos[sc.perm[static_cast<std::size_t>((o + j) % n)].second]);
+    std::sort(chosen.begin(), chosen.end());
+    idx.insert(idx.end(), chosen.begin(), chosen.end());
+  }
+}
 
 // Plan one row: n maskable positions pos[0..n-1] (ascending).  Writes t, coef, count for
 // each of the budget evaluations and appends the masked positions (ascending per
@@ -103,6 +205,10 @@ inline void plan_row(const PlanSpec& s, std::uint64_t row_id, const std::int64_t
       coef_out[k] = 0.0;
       count_out[k] = 0;
     }
+    return;
+  }
+  if (s.scheme == Scheme::coupled_l) {
+    plan_row_coupled(s, row_id, pos, n, t_out, coef_out, count_out, idx, scratch);
     return;
   }
   const double nd = static_cast<double>(n), Bd = static_cast<double>(B);
@@ -131,6 +237,8 @@ inline void plan_row(const PlanSpec& s, std::uint64_t row_id, const std::int64_t
         coef = nd / (Bd * static_cast<double>(l));
         break;
       }
+      case Scheme::coupled_l:  // planned by plan_row_coupled (never reached)
+        break;
       case Scheme::quadrature: {
         const std::int64_t q = k % Q;
         const std::int64_t reps = B / Q + (q < B % Q ? 1 : 0);
