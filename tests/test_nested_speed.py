@@ -66,8 +66,11 @@ def test_clikelihood_threads_give_the_same_run(c_lib):
 
 def test_compiled_batches_run_on_n_threads_threads():
     # a ctypes callback (it takes the GIL itself) records the thread of every call:
-    # with n_threads=2 the pool's worker evaluates part of every batch of >= 16
+    # with n_threads=2 the pool's worker takes its share of the batches of >= 16.  Work is
+    # handed out to whichever thread is free, so each call lasts 0.3 ms (a sleep, which
+    # releases the GIL) for the worker's wake-up to be short against a batch
     import threading
+    import time
 
     seen: dict[int, int] = {}
     proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_int64, ctypes.c_void_p)
@@ -75,6 +78,7 @@ def test_compiled_batches_run_on_n_threads_threads():
     def f(x, n, data):
         tid = threading.get_ident()
         seen[tid] = seen.get(tid, 0) + 1
+        time.sleep(3e-4)
         return -0.5 * sum(((x[i] - 0.5) / 0.1) ** 2 for i in range(n))
 
     cf = proto(f)

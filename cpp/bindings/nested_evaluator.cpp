@@ -3,6 +3,7 @@
 
 #include "nested_evaluator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -170,7 +171,10 @@ void NestedEvaluator::loglike_compiled(const double* x, std::size_t m, double* l
     }
   };
   if (pool_ && m >= 2) {
-    pool_->parallel_for(m, body);
+    // ranges of about an eighth of a thread's share: a cheap likelihood does not fight over
+    // the shared counter, a costly one is balanced (the grain never changes a value)
+    const std::size_t grain = std::max<std::size_t>(1, m / (8 * static_cast<std::size_t>(pool_->size())));
+    pool_->parallel_for(m, body, grain);
   } else {
     body(0, m, 0);
   }

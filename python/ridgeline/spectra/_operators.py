@@ -363,21 +363,36 @@ def aslinearoperator(
     raise TypeError(msg)
 
 
-def torch_hessian(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any) -> LinearOperator:
+def torch_hessian(
+    model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any = None
+) -> LinearOperator:
     """The Hessian of ``loss_fn(model(inputs), targets)`` in the model's parameters.
 
-    Products are by double backward with the gradient graph kept between calls
-    (one forward/backward when the operator is made).  The parameter order is
-    that of ``model.parameters()`` (trainable ones only), as in
-    ``torch.nn.utils.parameters_to_vector``.
+    Products are by double backward.  With one batch (``inputs`` and ``targets``
+    tensors or arrays) the gradient graph is kept between calls (one
+    forward/backward when the operator is made).  With a DataLoader (or any
+    re-iterable of ``(inputs, targets)`` batches) as ``inputs`` and no
+    ``targets``, each product runs over every batch and returns the mean-loss
+    Hessian of the whole dataset, ``sum_b n_b H_b / sum_b n_b`` where ``H_b`` is
+    the Hessian of the batch's loss and ``n_b`` its size (exact for a loss that
+    is a mean over samples, as PyHessian's dataloader mode).  The parameter order
+    is that of ``model.parameters()`` (trainable ones only), as in
+    ``torch.nn.utils.parameters_to_vector``.  Vectors live on the model's device
+    (that of its first trainable parameter); only the products' results are
+    copied to the host.  The model is used as it is: call ``model.eval()`` first
+    for a Hessian without dropout or batch-norm updates.
 
     Parameters
     ----------
     model : torch.nn.Module
     loss_fn : callable
         ``loss_fn(outputs, targets)`` returning a scalar tensor.
-    inputs, targets : torch.Tensor or array-like
-        Converted to tensors (inputs to the parameters' dtype).
+    inputs : torch.Tensor, array-like or iterable of batches
+        One batch of inputs (converted to a tensor of the parameters' dtype on
+        the model's device), or a ``torch.utils.data.DataLoader`` (any iterable
+        that can be iterated more than once) yielding ``(inputs, targets)``.
+    targets : torch.Tensor or array-like, optional
+        The targets of a single batch; must be None when ``inputs`` is a loader.
 
     Returns
     -------
@@ -394,26 +409,82 @@ def torch_hessian(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, t
     except ImportError as err:  # pragma: no cover - depends on the environment
         msg = "torch_hessian needs PyTorch: pip install 'ridgeline[torch]'"
         raise ImportError(msg) from err
+    if not isinstance(model, torch.nn.Module) and not callable(model):
+        msg = f"model must be a torch.nn.Module, got {type(model).__name__}"
+        raise TypeError(msg)
+    check_callable(loss_fn, "loss_fn")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         msg = "model has no trainable parameters"
         raise ValueError(msg)
     dtype = params[0].dtype
-    x = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(np.asarray(inputs), dtype=dtype)
-    t = targets if isinstance(targets, torch.Tensor) else torch.as_tensor(np.asarray(targets))
-    loss = loss_fn(model(x), t)
-    if loss.dim() != 0:
-        msg = f"loss_fn must return a scalar, got shape {tuple(loss.shape)}"
-        raise ValueError(msg)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
+    device = params[0].device
     sizes = [p.numel() for p in params]
     n = sum(sizes)
 
+    def as_input(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            return x.to(device=device, dtype=dtype if x.is_floating_point() else x.dtype)
+        return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+
+    def as_target(t: Any) -> Any:
+        if isinstance(t, torch.Tensor):
+            return t.to(device=device)
+        return torch.as_tensor(np.asarray(t), device=device)
+
+    def batch_grads(x: Any, t: Any) -> Any:
+        loss = loss_fn(model(x), t)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+            msg = f"loss_fn must return a scalar tensor, got {shape}"
+            raise ValueError(msg)
+        return torch.autograd.grad(loss, params, create_graph=True)
+
+    is_batch = isinstance(inputs, (torch.Tensor, np.ndarray)) or targets is not None
+    if is_batch:
+        if targets is None:
+            msg = "targets is required when inputs is a single batch (a tensor or an array)"
+            raise TypeError(msg)
+        grads = batch_grads(as_input(inputs), as_target(targets))
+
+        def hvp(vt: Any) -> Any:
+            parts = [c.view_as(p) for c, p in zip(torch.split(vt, sizes), params)]
+            hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
+            return torch.cat([h.detach().reshape(-1) for h in hv])
+
+    else:
+        loader = inputs
+        if not hasattr(loader, "__iter__") or iter(loader) is loader:
+            msg = (
+                "inputs must be a tensor, an array, or a re-iterable of (inputs, targets) batches such as a "
+                f"DataLoader, got {type(loader).__name__}"
+            )
+            raise TypeError(msg)
+
+        def hvp(vt: Any) -> Any:
+            parts = [c.view_as(p) for c, p in zip(torch.split(vt, sizes), params)]
+            acc = torch.zeros(n, dtype=dtype, device=device)
+            total = 0
+            for batch in loader:
+                if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                    msg = "inputs must yield (inputs, targets) batches"
+                    raise ValueError(msg)
+                x = as_input(batch[0])
+                nb = int(x.shape[0]) if x.dim() > 0 else 1
+                g = batch_grads(x, as_target(batch[1]))
+                hv = torch.autograd.grad(g, params, grad_outputs=parts)
+                acc.add_(torch.cat([h.detach().reshape(-1) for h in hv]), alpha=float(nb))
+                total += nb
+            if total == 0:
+                msg = "inputs (a loader) yielded no batches"
+                raise ValueError(msg)
+            return acc / total
+
+        hvp(torch.zeros(n, dtype=dtype, device=device))  # checks the loader and the loss once
+
     def matvec(v: np.ndarray) -> np.ndarray:
-        vt = torch.as_tensor(np.ascontiguousarray(v), dtype=dtype)
-        parts = [c.view_as(p) for c, p in zip(torch.split(vt, sizes), params)]
-        hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
-        return torch.cat([h.reshape(-1) for h in hv]).detach().to(torch.float64).numpy()
+        vt = torch.as_tensor(np.ascontiguousarray(v), dtype=dtype).to(device)
+        return hvp(vt).to(device="cpu", dtype=torch.float64).numpy()
 
     op = LinearOperator(n, matvec=matvec)
     op._probe_symmetry = False  # a Hessian is symmetric by construction
@@ -421,13 +492,11 @@ def torch_hessian(model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, t
 
         def matmat32(X: np.ndarray) -> np.ndarray:
             # float32 in and out, no conversion: the kernels keep a float32 basis for this
-            # operator (columns shared with torch, one concatenation per product)
+            # operator (on the CPU, columns shared with torch)
             Y = np.empty(X.shape, dtype=np.float32, order="F")
             for j in range(X.shape[1]):
-                vt = torch.from_numpy(np.require(X[:, j], np.float32, ["C", "W"]))
-                parts = [c.view_as(p) for c, p in zip(torch.split(vt, sizes), params)]
-                hv = torch.autograd.grad(grads, params, grad_outputs=parts, retain_graph=True)
-                torch.cat([h.detach().reshape(-1) for h in hv], out=torch.from_numpy(Y[:, j]))
+                vt = torch.from_numpy(np.require(X[:, j], np.float32, ["C", "W"])).to(device)
+                torch.from_numpy(Y[:, j]).copy_(hvp(vt))
             return Y
 
         op._matmat32 = matmat32
