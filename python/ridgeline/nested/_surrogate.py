@@ -158,7 +158,7 @@ class SurrogateOptions:
         Units in each of the two tanh hidden layers of the default network
         (the starting point of the architecture search).  The network also has
         a linear skip path on the whitened inputs, their products (all
-        z_i z_j up to 15 dimensions, the squares beyond) and the radius |z|,
+        z_i z_j up to 15 dimensions, the squares beyond) and the radius ``|z|``,
         initialised by ridge regression, so a locally Gaussian log L or a
         shell is easy for it.
     tol : float, default=0.1
