@@ -484,7 +484,8 @@ def torch_hessian(
 
     def matvec(v: np.ndarray) -> np.ndarray:
         vt = torch.as_tensor(np.ascontiguousarray(v), dtype=dtype).to(device)
-        return hvp(vt).to(device="cpu", dtype=torch.float64).numpy()
+        out: np.ndarray = hvp(vt).to(device="cpu", dtype=torch.float64).numpy()
+        return out
 
     op = LinearOperator(n, matvec=matvec)
     op._probe_symmetry = False  # a Hessian is symmetric by construction
