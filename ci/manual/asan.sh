@@ -43,7 +43,8 @@ if [ $# -eq 0 ]; then
     tests/test_nested.py tests/test_nested_badinput.py tests/test_nested_reliability.py tests/test_nested_dynamic.py \
     tests/test_nested_slice.py tests/test_nested_scale.py tests/test_elbo.py tests/test_pbt_elbo.py \
     tests/test_cluster.py tests/test_cluster_sklearn.py tests/test_spectra.py tests/test_spectra_digits.py \
-    tests/test_determinism.py \
+    tests/test_determinism.py tests/test_nested_speed.py tests/test_spectra_float32.py tests/test_spectra_torch_loader.py \
+    tests/test_cluster_quality.py \
     --deselect "tests/test_nested_reliability.py::test_ctrl_c_at_random_moments_then_run_again_is_bit_identical"
   # (that test interrupts a run every 2-20 ms, 200 times at most: too few for the run to end at ASan's speed)
 fi
