@@ -83,13 +83,13 @@ def test_grid_of_49_clusters_never_above_kmeans(seed: int) -> None:
 
 # iLA-SDP: converges (no warning: warnings are errors in the tests) with these errors;
 # GaussianMixture(full) for comparison: 0.0100, 0.0333, 0.0337, 0.0598 (seed 0).
-# breast_cancer: 47 of 569 points (0.0826) with coarse rounds that stop once their labels settle
-# (log-likelihood -1.9002); every round solved to tol gave 46 (0.0808, log-likelihood -1.9017).
-# The rounds re-fit covariances from labels, so round-off can send a later round elsewhere: the
-# release build gives 47 errors with both the AVX2 and the baseline kernels, a RelWithDebInfo
-# ASan+UBSan build 52 (0.0914); the bound admits every build we measured (README, Determinism).
+# breast_cancer: the rounds re-fit covariances from hard labels, so the path is chaotic in round-off:
+# 40 copies of the data scaled by (1 + 1e-13 * N(0,1)) gave errors 0.0808-0.1178 (46-67 of 569; mode
+# 0.0826 and 0.0967), the unperturbed data 47 (last session's release build), 52 (its ASan build) or 55 (this venv, numpy
+# 2.4.6). KMeans(n_init=10) errs 0.0949, GaussianMixture(full) 0.0598: on this data set iLA-SDP does not
+# beat KMeans reliably (README, Determinism; the cluster guide). The bound admits every path measured.
 @pytest.mark.parametrize(
-    ("name", "max_error"), [("two-scale", 0.030), ("iris", 0.020), ("wine", 0.0225), ("breast_cancer", 0.0914)]
+    ("name", "max_error"), [("two-scale", 0.030), ("iris", 0.020), ("wine", 0.0225), ("breast_cancer", 0.12)]
 )
 def test_ila_sdp_converges(name: str, max_error: float) -> None:
     X, truth, K = load(name)
