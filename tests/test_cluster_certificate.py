@@ -106,3 +106,30 @@ def test_estimator_attributes() -> None:
     assert km.lower_bound_ <= km.inertia_
     off = SDPKMeans(2, random_state=0, certify=False).fit(X)
     assert off.stop_reason_ == "converged" and off.lower_bound_ == -math.inf
+
+
+def test_auto_sketch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ridgeline.cluster import _api
+
+    monkeypatch.setattr(_api, "_AUTO_N", 500)
+    monkeypatch.setattr(_api, "_AUTO_SKETCH", 200)
+    rng = np.random.default_rng(2)
+    truth = np.repeat(np.arange(3), 400)
+    sep = 30.0 * np.eye(4)[truth] + rng.standard_normal((1200, 4))
+    # separated: the certificate on all points settles it; no sketch, no iterations
+    res = kmeans_sdp(sep, 3, rng=0)
+    assert res.stop_reason == "certified" and res.tight and res.sketch_indices is None
+    assert res.factor.shape == (1200, 6) and res.certified_gap <= 1e-9
+    # overlapping: the SDP runs on 200 points; both candidates are Lloyd fixed points on all points
+    X = rng.standard_normal((1200, 4))
+    res = kmeans_sdp(X, 3, rng=0)
+    assert res.stop_reason != "certified" and not res.tight
+    assert res.sketch_indices is not None and res.sketch_indices.shape == (200,)
+    d = ((X[:, None, :] - res.centers[None, :, :]) ** 2).sum(axis=2)
+    assert np.array_equal(np.argmin(d, axis=1), res.labels)
+    assert res.inertia == pytest.approx(cost(X, res.labels, 3), rel=1e-12)
+    assert res.inertia <= min(res.sdp_inertia, res.kmeanspp_inertia) * (1 + 1e-12)
+    assert 0.0 < res.certified_gap <= 1.0 and 0.0 <= res.lower_bound <= res.inertia
+    # sketch=None: all points
+    full = kmeans_sdp(X, 3, rng=0, sketch=None)
+    assert full.sketch_indices is None and full.factor.shape[0] == 1200

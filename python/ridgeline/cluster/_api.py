@@ -31,6 +31,10 @@ _INIT_WEIGHT = 0.5  # share of the warm start from the k-means++ block matrix (t
 _CERT_MAX_COLS = 256
 _CERT_RTOL = 1e-9
 _CERT_ROUNDOFF = 64 * 2.0**-52
+# sketch="auto": above _AUTO_N points, the baseline's starts and the SDP run on _AUTO_SKETCH of them
+# (Lloyd refines both candidates on all points, and the certificate is checked on all points)
+_AUTO_N = 20000
+_AUTO_SKETCH = 4000
 # iLA-SDP stops after this many rounds without a new best likelihood
 _PATIENCE = 3
 # a coarse LA-SDP round ends once its labels, read every _ILA_SETTLE_EVERY iterations below
@@ -147,7 +151,7 @@ class SDPResult(_Saved):
         clusters, from the dual point of the k-means++ partition (see ``certify``): the
         weak-duality bound of the SDP, valid whether or not the SDP is tight (up to
         floating-point round-off, relative ~1e-14 of the total sum of squares).  -inf when not
-        computed (sketching, ``certify=False``, too many clusters).
+        computed (an int ``sketch``, ``certify=False``, too many clusters).
     certified_gap : float
         ``(inertia - lower_bound) / inertia`` (clipped at 0): ``labels`` are proved within this
         fraction of the optimal K-means cost; 0 up to round-off when ``stop_reason ==
@@ -345,7 +349,7 @@ def kmeans_sdp(
     rank: int | None = None,
     tol: float = 1e-6,
     max_iter: int = 50000,
-    sketch: int | None = None,
+    sketch: int | str | None = "auto",
     n_init: int = 10,
     n_threads: int | None = 1,
     tight_tol: float = 1e-3,
@@ -378,9 +382,12 @@ def kmeans_sdp(
         Target primal infeasibility and stationarity.
     max_iter : int, default=50000
         Iteration cap of the solver; reaching it warns with ``ConvergenceWarning``.
-    sketch : int, default=None
-        Solve on a random subsample of this many points, then assign every point to
+    sketch : int, "auto" or None, default="auto"
+        An int: solve on a random subsample of this many points, then assign every point to
         the nearest subsample centroid (sketch-and-lift). None solves on all points.
+        "auto": all points up to 20,000 of them; above, the k-means++ starts and (unless the
+        certificate of ``certify`` settles it on all points) the SDP run on a subsample of
+        4,000 points, and Lloyd's iterations refine both candidates on all points.
     n_init : int, default=10
         k-means++ starts of the rounding, and of the k-means++ baseline (run on the
         subsample when sketching, then refined on all points).
@@ -406,8 +413,8 @@ def kmeans_sdp(
         proves the partition optimal (``stop_reason == "certified"``: its K-means cost is within
         a relative 1e-9, plus round-off, of the dual bound), the SDP is tight there, the block
         matrix of that partition solves it and the iterative solve is skipped.  In every case
-        the bound is reported (``lower_bound``, ``certified_gap``).  Not tried when sketching
-        or when m > 256.
+        the bound is reported (``lower_bound``, ``certified_gap``).  Not tried with an int
+        ``sketch`` or when m > 256 (with ``sketch="auto"`` it is checked on all points).
     progress : bool, default=False
         Show the solver's progress (a bar on stderr when it is a terminal); messages
         also go to ``logging.getLogger("ridgeline.cluster")``.
@@ -479,7 +486,10 @@ def _kmeans_sdp(
     n = Xa.shape[0]
     idx = None
     m = None
-    if sketch is not None:
+    auto = isinstance(sketch, str) and sketch == "auto"
+    if auto:
+        m = _AUTO_SKETCH if n > _AUTO_N else None
+    elif sketch is not None:
         m = check_int(sketch, "sketch", 1, 2**62)
         if m < K:
             msg = f"sketch={m} should be >= n_clusters={K}"
@@ -502,21 +512,26 @@ def _kmeans_sdp(
         # the k-means++ baseline first: its partition is the solver's warm start
         gen = np.random.default_rng(_core.random.mix_seed(seed, 2))
         lab_b, cen_b, cost_b = _lloyd.kmeans_restarts(Xs, K, ni, gen)
+        full = idx is None or auto  # whether lab_b and the certificate are on all points
+        if idx is not None and auto:  # the best start of the sketch, refined by Lloyd on all points
+            lab_b, cen_b, cost_b, _ = _lloyd.lloyd(Xu, cen_b, 300)
         round_seed = _core.random.mix_seed(seed, 1)
         lower_u = -math.inf
         certified = False
-        if cf and idx is None and _certificate.certificate_size(Xs.shape[1], K) <= _CERT_MAX_COLS:
+        if cf and full and _certificate.certificate_size(Xs.shape[1], K) <= _CERT_MAX_COLS:
             if pb.active:
                 pb.update(None, stage="dual certificate of the k-means++ partition")
-            bound = _certificate.kmeans_lower_bound(Xs, lab_b, K)
+            bound = _certificate.kmeans_lower_bound(Xu, lab_b, K)
             lower_u = bound.lower_bound
             certified = bool(cost_b - lower_u <= _CERT_RTOL * cost_b + _CERT_ROUNDOFF * bound.trace)
         out: Any
         if certified:
-            # the block matrix of lab_b solves the SDP (the dual point above proves it): no solve
+            # the block matrix of lab_b solves the SDP on all points (the dual point above proves
+            # it): no solve, and no sketch
             out = _BlockSolution(lab_b, K, r, bound.trace - bound.cost)
             U = out.U
             lab_s = lab_b
+            idx, Xs = None, Xu
         else:
             out = _core.cluster.peng_wei(
                 Xs, K, r, seed, tol=tol_, max_iter=mi, n_threads=nt, progress=cb, progress_interval=_PROGRESS_INTERVAL,
@@ -537,6 +552,10 @@ def _kmeans_sdp(
             lab_a, cen_a, cost_a, _ = _lloyd.lloyd(Xs, _lloyd.means(Xs, lab_s, K), 300)
         if idx is None:
             sdp_labels = lab_s
+        elif auto:  # sketch-and-lift, then Lloyd on all points (lab_b is there already)
+            x2 = np.einsum("ij,ij->i", Xu, Xu)
+            sdp_labels = _lloyd.nearest(Xu, x2, _lloyd.means(Xs, lab_s, K))
+            lab_a, cen_a, cost_a, _ = _lloyd.lloyd(Xu, cen_a, 300, None, x2)
         else:  # sketch-and-lift: every point to its nearest centre (one pass per candidate)
             x2 = np.einsum("ij,ij->i", Xu, Xu)
             sdp_labels = _lloyd.nearest(Xu, x2, _lloyd.means(Xs, lab_s, K))
@@ -569,7 +588,8 @@ def _kmeans_sdp(
     # a certificate only from the dual point or from a solve to tol
     tight = bool(certified or (converged and gap <= tt))
     # a bound above the returned cost can only be round-off (the allowance above): clip it there
-    lower_u = min(lower_u, cost_u)
+    # (and a cost is >= 0: a negative bound says nothing more than 0)
+    lower_u = min(max(lower_u, 0.0), cost_u) if math.isfinite(lower_u) else lower_u
     lower_bound = _unscale(lower_u, 2 * e) if math.isfinite(lower_u) else lower_u
     if not math.isfinite(lower_u):
         cert_gap = math.nan

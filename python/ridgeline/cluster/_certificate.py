@@ -137,7 +137,7 @@ def kmeans_lower_bound(X: np.ndarray, labels: np.ndarray, K: int) -> Bound:
     m = certificate_size(p, K)
     # pass 2: the u columns (clipped at 0 against round-off), their sums, and R of W = Q R by chunks
     usum = np.zeros((K, K))
-    R = np.zeros((0, m))
+    R: np.ndarray = np.zeros((0, m))
     for i0 in range(0, n, _CHUNK):
         Xc = X[i0 : i0 + _CHUNK] - mean
         lb = lab[i0 : i0 + _CHUNK]
@@ -154,7 +154,7 @@ def kmeans_lower_bound(X: np.ndarray, labels: np.ndarray, K: int) -> Bound:
             sel = lb == b
             W[sel, col[(b, a)]] = u[sel, a]
         usum += _block_sums(u, lb, K)
-        R = np.linalg.qr(np.vstack([R, W]), mode="r")
+        R = np.asarray(np.linalg.qr(np.vstack([R, W]), mode="r"))
     # coefficients: W C W^T = A + Gamma - (y 1^T + 1 y^T) / 2
     C = np.zeros((m, m))
     C[:p, :p] = np.eye(p)

@@ -58,8 +58,10 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         Target primal infeasibility and stationarity of the SDP solver.
     max_iter : int, default=50000
         Iteration cap of the SDP solver; reaching it warns (``ConvergenceWarning``).
-    sketch : int, default=None
-        Solve on a subsample of this size and lift by nearest centroid.
+    sketch : int, "auto" or None, default="auto"
+        Solve on a subsample of this size and lift by nearest centroid; None: on all
+        points; "auto": on all points up to 20,000 of them, above on 4,000 (the certificate
+        and Lloyd's refinement on all points; see :func:`~ridgeline.cluster.kmeans_sdp`).
     n_init : int, default=10
         k-means++ starts of the rounding and of the k-means++ baseline.
     n_threads : int or None, default=1
@@ -107,7 +109,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     lower_bound_ : float
         Certified lower bound on the K-means cost of every partition into ``n_clusters``
         clusters (weak duality of the SDP at the dual point of the k-means++ partition);
-        -inf when not computed (``sketch``, ``certify=False``, or more than 256 columns in
+        -inf when not computed (an int ``sketch``, ``certify=False``, or more than 256 columns in
         the certificate's factor: ``n_features + n_clusters**2 + 1``).
     certified_gap_ : float
         ``(inertia_ - lower_bound_) / inertia_``: ``labels_`` are proved within this fraction
@@ -150,7 +152,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         rank: int | None = None,
         tol: float = 1e-6,
         max_iter: int = 50000,
-        sketch: int | None = None,
+        sketch: int | str | None = "auto",
         n_init: int = 10,
         n_threads: int | None = 1,
         early_stop: bool = True,
