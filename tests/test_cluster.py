@@ -307,10 +307,14 @@ def test_tight_mixture_still_certified_with_warm_start() -> None:
     """On a tight instance the warm-started solve is never cut short: solved to tol, tight, gap ~ 0."""
     X, y = mixture(200, p=10, K=3, ratio=2.0, seed=1)
     for ws in (False, True):
-        res = kmeans_sdp(X, 3, rng=0, warm_start=ws)
+        res = kmeans_sdp(X, 3, rng=0, warm_start=ws, certify=False)  # the iterative solve itself
         assert res.stop_reason == "converged" and res.converged and res.tight
         assert abs(res.optimality_gap) < 1e-4
         assert error_rate(y, res.labels) == 0.0  # ratio 2 x the recovery threshold
+    # with the dual certificate (default) the same instance needs no iterations
+    cert = kmeans_sdp(X, 3, rng=0)
+    assert cert.stop_reason == "certified" and cert.tight and cert.n_iter == 0 and cert.certified_gap < 1e-9
+    assert error_rate(y, cert.labels) == 0.0
 
 
 def test_early_stop_and_warm_start_thread_invariant() -> None:

@@ -16,7 +16,7 @@ from ridgeline import _core, _io
 from ridgeline._exceptions import ConvergenceWarning
 from ridgeline._progress import Progress
 from ridgeline._validation import check_array, check_bool, check_float, check_int, check_n_threads, check_rng
-from ridgeline.cluster import _lloyd
+from ridgeline.cluster import _certificate, _lloyd
 
 __all__ = ["SDPResult", "ILAResult", "kmeans_sdp", "ila_sdp", "check_data", "ConvergenceWarning"]
 
@@ -25,6 +25,16 @@ _PROGRESS_INTERVAL = 0.1
 # infeasibility below which the early-exit test (rounding settled) runs
 _SETTLE_INFEAS = 0.1
 _INIT_WEIGHT = 0.5  # share of the warm start from the k-means++ block matrix (the rest: the random start)
+# the dual certificate of the k-means++ partition (_certificate.py) is tried when its factor has at
+# most this many columns (O(n m^2) work); it certifies when cost - bound <= _CERT_RTOL cost + the
+# round-off allowance _CERT_ROUNDOFF tr(A) of the computation
+_CERT_MAX_COLS = 256
+_CERT_RTOL = 1e-9
+_CERT_ROUNDOFF = 64 * 2.0**-52
+# sketch="auto": above _AUTO_N points, the baseline's starts and the SDP run on _AUTO_SKETCH of them
+# (Lloyd refines both candidates on all points, and the certificate is checked on all points)
+_AUTO_N = 20000
+_AUTO_SKETCH = 4000
 # iLA-SDP stops after this many rounds without a new best likelihood
 _PATIENCE = 3
 # a coarse LA-SDP round ends once its labels, read every _ILA_SETTLE_EVERY iterations below
@@ -116,21 +126,36 @@ class SDPResult(_Saved):
     infeasibility : float
         ``max_i |(U U^T 1)_i - 1|``.
     tight : bool
-        Whether the solver converged to ``tol`` and Z equals the block matrix of the rounding
-        (within ``tight_tol``): the certificate that ``labels`` are K-means optimal.
+        Whether the dual certificate proved the k-means++ partition optimal
+        (``stop_reason == "certified"``), or the solver converged to ``tol`` and Z equals the
+        block matrix of the rounding (within ``tight_tol``): the certificate that ``labels``
+        are K-means optimal.
     tightness_gap : float
         ``||Z - Z(rounding)||_F / ||Z(rounding)||_F``.
     n_iter : int
         Solver iterations.
     converged : bool
         Whether the infeasibility and the stationarity reached ``tol``.
-    stop_reason : {"converged", "settled", "max_iter"}
-        Why the solver stopped.  "settled" (only with ``early_stop``): three roundings in a
+    stop_reason : {"certified", "converged", "settled", "max_iter"}
+        Why the solver stopped.  "certified" (only with ``certify``): the dual point built from
+        the k-means++ partition proved it K-means optimal, so the SDP is tight there and the
+        block matrix of ``labels`` solves it; the iterative solve was skipped (``n_iter`` 0,
+        ``winner`` "kmeans++", ``tight`` and ``converged`` True).  "settled" (only with ``early_stop``): three roundings in a
         row, taken at growing intervals once the infeasibility is below 1e-2, gave one
         partition that ``U U^T`` stays farther than 1e-2 from, so the relaxation is not
         tight there and solving on would not change the returned labels.  Then
         ``converged`` and ``tight`` are False and ``objective`` / ``optimality_gap`` are
         those of an inexact solution (no bound).
+    lower_bound : float
+        A certified lower bound on the K-means cost of every partition into ``n_clusters``
+        clusters, from the dual point of the k-means++ partition (see ``certify``): the
+        weak-duality bound of the SDP, valid whether or not the SDP is tight (up to
+        floating-point round-off, relative ~1e-14 of the total sum of squares).  -inf when not
+        computed (an int ``sketch``, ``certify=False``, too many clusters).
+    certified_gap : float
+        ``(inertia - lower_bound) / inertia`` (clipped at 0): ``labels`` are proved within this
+        fraction of the optimal K-means cost; 0 up to round-off when ``stop_reason ==
+        "certified"``.  NaN when ``lower_bound`` was not computed.
     factor : ndarray of shape (n_sub, rank)
         The non-negative factor U with ``Z = U U^T`` (on the sketch when sketching).
     sdp_labels : ndarray of shape (n_samples,)
@@ -157,6 +182,8 @@ class SDPResult(_Saved):
     winner: str = "sdp"
     optimality_gap: float = math.nan
     stop_reason: str = "converged"
+    lower_bound: float = -math.inf
+    certified_gap: float = math.nan
 
     _kind = "cluster.SDPResult"
     _repr_fields = ("labels", "inertia", "objective", "optimality_gap", "winner", "tight", "n_iter", "converged")
@@ -292,6 +319,25 @@ def tightness(U: np.ndarray, labels: np.ndarray, K: int) -> tuple[float, float]:
     return float(np.sqrt(gap2 / kk)), ratio
 
 
+class _BlockSolution:
+    """The SDP solution of a certified partition: Z = the block matrix of ``labels`` (what
+    ``_core.cluster.peng_wei`` returns, for the fields kmeans_sdp reads)."""
+
+    def __init__(self, labels: np.ndarray, K: int, rank: int, value: float) -> None:
+        n = labels.size
+        counts = np.bincount(labels, minlength=K)
+        U = np.zeros((n, rank))
+        keep = labels < rank
+        U[np.flatnonzero(keep), labels[keep]] = 1.0 / np.sqrt(counts[labels[keep]])
+        self.U = U
+        self.objective = -value  # <A, Z> = value, A unscaled (scale2 = 1)
+        self.scale2 = 1.0
+        self.converged = True
+        self.settled = False
+        self.n_iter = 0
+        self.infeasibility = float(np.max(np.abs(U @ (U.T @ np.ones(n)) - 1.0)))
+
+
 def _fail_progress(pb: Progress) -> None:
     pb.__exit__(*sys.exc_info())
 
@@ -303,12 +349,13 @@ def kmeans_sdp(
     rank: int | None = None,
     tol: float = 1e-6,
     max_iter: int = 50000,
-    sketch: int | None = None,
+    sketch: int | str | None = "auto",
     n_init: int = 10,
     n_threads: int | None = 1,
     tight_tol: float = 1e-3,
     early_stop: bool = True,
     warm_start: bool = False,
+    certify: bool = True,
     progress: bool = False,
     rng: object = None,
 ) -> SDPResult:
@@ -335,9 +382,12 @@ def kmeans_sdp(
         Target primal infeasibility and stationarity.
     max_iter : int, default=50000
         Iteration cap of the solver; reaching it warns with ``ConvergenceWarning``.
-    sketch : int, default=None
-        Solve on a random subsample of this many points, then assign every point to
+    sketch : int, "auto" or None, default="auto"
+        An int: solve on a random subsample of this many points, then assign every point to
         the nearest subsample centroid (sketch-and-lift). None solves on all points.
+        "auto": all points up to 20,000 of them; above, the k-means++ starts and (unless the
+        certificate of ``certify`` settles it on all points) the SDP run on a subsample of
+        4,000 points, and Lloyd's iterations refine both candidates on all points.
     n_init : int, default=10
         k-means++ starts of the rounding, and of the k-means++ baseline (run on the
         subsample when sketching, then refined on all points).
@@ -356,6 +406,15 @@ def kmeans_sdp(
         KMeans's CPU instead of 15-37x) but the SDP then explores less on its own: on
         digits its mean K-means cost over seeds 0-4 was 0.007% above KMeans(n_init=10)'s
         (seed 2 stayed near a poor k-means++ partition), hence off by default.
+    certify : bool, default=True
+        Before the solve, build the dual point of the k-means++ partition (the
+        complementary-slackness construction of Iguchi, Mixon, Peterson & Villar) and check it
+        (one eigenvalue of an m x m matrix, m = n_features + K^2 + 1, O(n m^2) work).  When it
+        proves the partition optimal (``stop_reason == "certified"``: its K-means cost is within
+        a relative 1e-9, plus round-off, of the dual bound), the SDP is tight there, the block
+        matrix of that partition solves it and the iterative solve is skipped.  In every case
+        the bound is reported (``lower_bound``, ``certified_gap``).  Not tried with an int
+        ``sketch`` or when m > 256 (with ``sketch="auto"`` it is checked on all points).
     progress : bool, default=False
         Show the solver's progress (a bar on stderr when it is a terminal); messages
         also go to ``logging.getLogger("ridgeline.cluster")``.
@@ -384,7 +443,7 @@ def kmeans_sdp(
     return _kmeans_sdp(
         X, n_clusters, rank=rank, tol=tol, max_iter=max_iter, sketch=sketch, n_init=n_init,
         n_threads=n_threads, tight_tol=tight_tol, progress=progress, verbose=0, rng=rng, stacklevel=3,
-        early_stop=early_stop, warm_start=warm_start,
+        early_stop=early_stop, warm_start=warm_start, certify=certify,
     )
 
 
@@ -406,6 +465,7 @@ def _kmeans_sdp(
     warn: bool = True,
     early_stop: object = True,
     warm_start: object = False,
+    certify: object = True,
 ) -> SDPResult:
     Xa, K = check_data(X, n_clusters)
     r = 2 * K if rank is None else check_int(rank, "rank", 1, 1 << 20)
@@ -420,12 +480,16 @@ def _kmeans_sdp(
     show = check_bool(progress, "progress")
     es = check_bool(early_stop, "early_stop")
     ws = check_bool(warm_start, "warm_start")
+    cf = check_bool(certify, "certify")
     vb = check_int(verbose, "verbose", 0)
     seed = check_rng(rng)
     n = Xa.shape[0]
     idx = None
     m = None
-    if sketch is not None:
+    auto = isinstance(sketch, str) and sketch == "auto"
+    if auto:
+        m = _AUTO_SKETCH if n > _AUTO_N else None
+    elif sketch is not None:
         m = check_int(sketch, "sketch", 1, 2**62)
         if m < K:
             msg = f"sketch={m} should be >= n_clusters={K}"
@@ -448,22 +512,50 @@ def _kmeans_sdp(
         # the k-means++ baseline first: its partition is the solver's warm start
         gen = np.random.default_rng(_core.random.mix_seed(seed, 2))
         lab_b, cen_b, cost_b = _lloyd.kmeans_restarts(Xs, K, ni, gen)
+        full = idx is None or auto  # whether lab_b and the certificate are on all points
+        if idx is not None and auto:  # the best start of the sketch, refined by Lloyd on all points
+            lab_b, cen_b, cost_b, _ = _lloyd.lloyd(Xu, cen_b, 300)
         round_seed = _core.random.mix_seed(seed, 1)
-        out = _core.cluster.peng_wei(
-            Xs, K, r, seed, tol=tol_, max_iter=mi, n_threads=nt, progress=cb, progress_interval=_PROGRESS_INTERVAL,
-            settle_n_init=ni if es else 0, settle_seed=round_seed, settle_infeas=_SETTLE_INFEAS,
-            init_labels=lab_b if ws else None, init_weight=_INIT_WEIGHT,
-        )
-        U = out.U
-        L = _core.cluster.round_factor(U, K)
-        lab_s = _core.cluster.kmeans(L, K, ni, 300, round_seed, nt).labels.astype(np.intp)
-        gap, _ = tightness(U, lab_s, K)
-        if pb.active:
-            pb.update(None, stage="Lloyd refinement and k-means++ baseline")
-        # both candidates are refined by Lloyd on the solved points (all of them, or the sketch)
-        lab_a, cen_a, cost_a, _ = _lloyd.lloyd(Xs, _lloyd.means(Xs, lab_s, K), 300)
+        lower_u = -math.inf
+        certified = False
+        if cf and full and _certificate.certificate_size(Xs.shape[1], K) <= _CERT_MAX_COLS:
+            if pb.active:
+                pb.update(None, stage="dual certificate of the k-means++ partition")
+            bound = _certificate.kmeans_lower_bound(Xu, lab_b, K)
+            lower_u = bound.lower_bound
+            certified = bool(cost_b - lower_u <= _CERT_RTOL * cost_b + _CERT_ROUNDOFF * bound.trace)
+        out: Any
+        if certified:
+            # the block matrix of lab_b solves the SDP on all points (the dual point above proves
+            # it): no solve, and no sketch
+            out = _BlockSolution(lab_b, K, r, bound.trace - bound.cost)
+            U = out.U
+            lab_s = lab_b
+            idx, Xs = None, Xu
+        else:
+            out = _core.cluster.peng_wei(
+                Xs, K, r, seed, tol=tol_, max_iter=mi, n_threads=nt, progress=cb, progress_interval=_PROGRESS_INTERVAL,
+                settle_n_init=ni if es else 0, settle_seed=round_seed, settle_infeas=_SETTLE_INFEAS,
+                init_labels=lab_b if ws else None, init_weight=_INIT_WEIGHT,
+            )
+            U = out.U
+            L = _core.cluster.round_factor(U, K)
+            lab_s = _core.cluster.kmeans(L, K, ni, 300, round_seed, nt).labels.astype(np.intp)
+        if certified:  # U U^T is the block matrix of lab_s, a Lloyd fixed point already
+            gap = 0.0
+            lab_a, cen_a, cost_a = lab_b, cen_b, cost_b
+        else:
+            gap, _ = tightness(U, lab_s, K)
+            if pb.active:
+                pb.update(None, stage="Lloyd refinement and k-means++ baseline")
+            # both candidates are refined by Lloyd on the solved points (all of them, or the sketch)
+            lab_a, cen_a, cost_a, _ = _lloyd.lloyd(Xs, _lloyd.means(Xs, lab_s, K), 300)
         if idx is None:
             sdp_labels = lab_s
+        elif auto:  # sketch-and-lift, then Lloyd on all points (lab_b is there already)
+            x2 = np.einsum("ij,ij->i", Xu, Xu)
+            sdp_labels = _lloyd.nearest(Xu, x2, _lloyd.means(Xs, lab_s, K))
+            lab_a, cen_a, cost_a, _ = _lloyd.lloyd(Xu, cen_a, 300, None, x2)
         else:  # sketch-and-lift: every point to its nearest centre (one pass per candidate)
             x2 = np.einsum("ij,ij->i", Xu, Xu)
             sdp_labels = _lloyd.nearest(Xu, x2, _lloyd.means(Xs, lab_s, K))
@@ -474,12 +566,11 @@ def _kmeans_sdp(
     except BaseException:
         _fail_progress(pb)
         raise
-    if cost_b < cost_a:
+    if cost_b < cost_a or certified:
         winner, labels, centers_u, cost_u = "kmeans++", lab_b, cen_b, cost_b
     else:
         winner, labels, centers_u, cost_u = "sdp", lab_a, cen_a, cost_a
-    Xc = Xs - Xs.mean(axis=0)
-    trA = float(np.sum(Xc * Xc))
+    trA = _certificate.trace(Xs)
     sdp_value_u = -float(out.objective) * float(out.scale2)
     objective_u = trA - sdp_value_u
     if idx is None and cost_u > 0.0:
@@ -490,8 +581,22 @@ def _kmeans_sdp(
         opt_gap = math.nan
     objective, inertia = _unscale(objective_u, 2 * e), _unscale(cost_u, 2 * e)
     converged = bool(out.converged)
-    stop_reason = "converged" if converged else ("settled" if out.settled else "max_iter")
-    tight = bool(converged and gap <= tt)  # a certificate only from a solve to tol
+    if certified:
+        stop_reason = "certified"
+    else:
+        stop_reason = "converged" if converged else ("settled" if out.settled else "max_iter")
+    # a certificate only from the dual point or from a solve to tol
+    tight = bool(certified or (converged and gap <= tt))
+    # a bound above the returned cost can only be round-off (the allowance above): clip it there
+    # (and a cost is >= 0: a negative bound says nothing more than 0)
+    lower_u = min(max(lower_u, 0.0), cost_u) if math.isfinite(lower_u) else lower_u
+    lower_bound = _unscale(lower_u, 2 * e) if math.isfinite(lower_u) else lower_u
+    if not math.isfinite(lower_u):
+        cert_gap = math.nan
+    elif cost_u > 0.0:
+        cert_gap = max((cost_u - lower_u) / cost_u, 0.0)
+    else:
+        cert_gap = 0.0
     pb.close(
         f"winner {winner}",
         iterations=int(out.n_iter),
@@ -526,6 +631,8 @@ def _kmeans_sdp(
         kmeanspp_inertia=_unscale(cost_b, 2 * e),
         winner=winner,
         optimality_gap=opt_gap,
+        lower_bound=lower_bound,
+        certified_gap=cert_gap,
     )
 
 

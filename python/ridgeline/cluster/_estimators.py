@@ -58,8 +58,10 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         Target primal infeasibility and stationarity of the SDP solver.
     max_iter : int, default=50000
         Iteration cap of the SDP solver; reaching it warns (``ConvergenceWarning``).
-    sketch : int, default=None
-        Solve on a subsample of this size and lift by nearest centroid.
+    sketch : int, "auto" or None, default="auto"
+        Solve on a subsample of this size and lift by nearest centroid; None: on all
+        points; "auto": on all points up to 20,000 of them, above on 4,000 (the certificate
+        and Lloyd's refinement on all points; see :func:`~ridgeline.cluster.kmeans_sdp`).
     n_init : int, default=10
         k-means++ starts of the rounding and of the k-means++ baseline.
     n_threads : int or None, default=1
@@ -73,6 +75,12 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         Start the SDP solver at the block matrix of the best k-means++ partition mixed
         with the random start (faster, but the SDP explores less on its own; see
         :func:`~ridgeline.cluster.kmeans_sdp`).
+    certify : bool, default=True
+        Check first whether the dual point built from the best k-means++ partition proves
+        it optimal; if so the SDP is tight there, its solution is that partition's block
+        matrix and the iterative solve is skipped (``stop_reason_ == "certified"``).  The
+        bound is reported in every case (``lower_bound_``, ``certified_gap_``); see
+        :func:`~ridgeline.cluster.kmeans_sdp`.
     verbose : int, default=0
         With ``verbose >= 1``, print the solver's progress to stderr about once a
         second and a final summary (messages also go to ``logging.getLogger("ridgeline.cluster")``).
@@ -97,7 +105,15 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         and the value is only indicative (negative: the SDP solution found is not the
         relaxation's optimum).  NaN with ``sketch``.
     winner_ : {"sdp", "kmeans++"}
-        Which candidate gave ``labels_``.
+        Which candidate gave ``labels_`` ("kmeans++" when certified).
+    lower_bound_ : float
+        Certified lower bound on the K-means cost of every partition into ``n_clusters``
+        clusters (weak duality of the SDP at the dual point of the k-means++ partition);
+        -inf when not computed (an int ``sketch``, ``certify=False``, or more than 256 columns in
+        the certificate's factor: ``n_features + n_clusters**2 + 1``).
+    certified_gap_ : float
+        ``(inertia_ - lower_bound_) / inertia_``: ``labels_`` are proved within this fraction
+        of the optimal K-means cost (no KMeans gives this); NaN when not computed.
     sdp_inertia_ : float
         K-means cost of the SDP rounding after Lloyd refinement.
     kmeanspp_inertia_ : float
@@ -105,12 +121,14 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     infeasibility_ : float
         ``max_i |(Z 1)_i - 1|``.
     tight_ : bool
-        Whether the solver converged to ``tol`` and Z is the block matrix of the
-        rounding (the relaxation is tight: the certificate).
+        Whether the relaxation is tight at ``labels_``, proved either by the dual
+        certificate (``stop_reason_ == "certified"``) or by a solve to ``tol`` whose Z is
+        the block matrix of the rounding.  Then ``labels_`` are a global K-means optimum.
     converged_ : bool
         Whether the SDP solver reached ``tol``.
-    stop_reason_ : {"converged", "settled", "max_iter"}
-        Why the SDP solver stopped ("settled": see ``early_stop``; "max_iter" warns).
+    stop_reason_ : {"certified", "converged", "settled", "max_iter"}
+        Why the SDP solver stopped ("certified": see ``certify``, no iterations;
+        "settled": see ``early_stop``; "max_iter" warns).
     n_iter_ : int
         SDP solver iterations.
     n_features_in_ : int
@@ -134,11 +152,12 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         rank: int | None = None,
         tol: float = 1e-6,
         max_iter: int = 50000,
-        sketch: int | None = None,
+        sketch: int | str | None = "auto",
         n_init: int = 10,
         n_threads: int | None = 1,
         early_stop: bool = True,
         warm_start: bool = False,
+        certify: bool = True,
         verbose: int = 0,
         random_state: object = None,
     ) -> None:
@@ -151,6 +170,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.n_threads = n_threads
         self.early_stop = early_stop
         self.warm_start = warm_start
+        self.certify = certify
         self.verbose = verbose
         self.random_state = random_state
 
@@ -193,6 +213,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             warn=False,
             early_stop=self.early_stop,
             warm_start=self.warm_start,
+            certify=self.certify,
         )
         if res.stop_reason == "max_iter":
             msg = (
@@ -213,6 +234,8 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.tight_ = res.tight
         self.converged_ = res.converged
         self.stop_reason_ = res.stop_reason
+        self.lower_bound_ = res.lower_bound
+        self.certified_gap_ = res.certified_gap
         self.n_iter_ = res.n_iter
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
