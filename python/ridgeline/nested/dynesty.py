@@ -821,6 +821,9 @@ class NestedSampler(_Common):
                         self._save(path)
                     stop = "interrupted"
                     break
+        from ridgeline.nested._runloop import check_resolved
+
+        check_resolved(core, str(stop))
         self.stop = stop
         self._results = self._make_results()
 
