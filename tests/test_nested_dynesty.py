@@ -351,7 +351,7 @@ def test_misc_arguments_and_errors():
     s2.run_nested(maxcall=1500, print_progress=False)
     assert int(s2.results.ncall.sum()) == s2.ncall <= 1500 + 100
     for bad, match in [({"bound": "spheres"}, "bound='spheres'"), ({"sample": "walk"}, "sample='walk'"),
-                       ({"sample": lambda *a: a}, "custom function"), ({"blob": True}, "blob"),
+                       ({"sample": lambda *a: a}, "custom function"), ({"blob": "yes"}, "blob"),
                        ({"gradient": lambda x: x}, "gradient"), ({"rstate": 1.5}, "rstate")]:
         with pytest.raises((ValueError, TypeError), match=match):
             dy.NestedSampler(ll, pt, 2, **bad)
@@ -441,8 +441,86 @@ def test_save_load_round_trip(tmp_path):
     res.save(path)
     for back in (dy.Results.load(path), ridgeline.load(path)):
         assert sorted(back.keys()) == sorted(res.keys())
+        np.testing.assert_array_equal(back.logl_birth, res.logl_birth)
+        assert back.finite_fraction == res.finite_fraction
         for k in res.keys():
             if k == "blob":
                 continue
             np.testing.assert_array_equal(np.asarray(back[k]), np.asarray(res[k]))
     assert len(repr(res)) < 300
+
+
+# ----------------------------------------------------------------------------- blobs, dynesty's own utilities
+def loglike_blob(x):
+    return loglike_gau(x), np.array([x[0] + x[1], x[2] ** 2])
+
+
+def check_blobs(res):
+    assert res.blob.shape == (res.logl.size, 2) and res.blob.dtype == np.float64
+    np.testing.assert_allclose(res.blob[:, 0], res.samples[:, 0] + res.samples[:, 1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.blob[:, 1], res.samples[:, 2] ** 2, rtol=1e-12, atol=1e-12)
+
+
+def test_blobs_static_pool_dynamic():
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = run_static(loglike_blob, ptform_gau, NDIM_GAU, seed=3, nlive=100, dlogz=0.5, blob=True)
+    check_blobs(s.results)
+    # the blobs do not change the run
+    plain = run_static(loglike_gau, ptform_gau, NDIM_GAU, seed=3, nlive=100, dlogz=0.5).results
+    np.testing.assert_array_equal(s.results.logl, plain.logl)
+    with ThreadPoolExecutor(2) as pool:
+        check_blobs(run_static(loglike_blob, ptform_gau, NDIM_GAU, seed=3, nlive=100, dlogz=0.5, blob=True,
+                               pool=pool).results)
+    d = dy.DynamicNestedSampler(loglike_blob, ptform_gau, NDIM_GAU, nlive=100, blob=True,
+                                rstate=np.random.default_rng(4))
+    d.run_nested(n_effective=1500, print_progress=False)
+    check_blobs(d.results)
+    # dict blobs (not stackable) stay an object array, also on the finite-sliver path
+    ei = EdgesInf(2, 1e-3)
+
+    def ll(x):
+        return ei(x), {"r2": float(x @ x)}
+
+    res = run_static(ll, ei.prior_transform, 2, seed=10, nlive=50, dlogz=0.5, blob=True).results
+    assert res.blob.dtype == object
+    assert [b["r2"] for b in res.blob] == [float(x @ x) for x in res.samples]
+    with pytest.raises(ValueError, match="blob=True"):
+        run_static(loglike_gau, ptform_gau, NDIM_GAU, nlive=50, blob=True)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_real_dynesty_functions_on_sampler_results(dynamic):
+    """A dynesty script's calls of dynesty.utils and dynesty.plotting on ``sampler.results`` (no to_dynesty())."""
+    pytest.importorskip("dynesty")
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import dynesty.plotting as dyplot
+    import dynesty.utils as du
+    import matplotlib.pyplot as plt
+
+    if dynamic:
+        d = dy.DynamicNestedSampler(loglike_blob, ptform_gau, NDIM_GAU, nlive=200, blob=True,
+                                    rstate=np.random.default_rng(6))
+        d.run_nested(n_effective=2000, print_progress=False)
+        res = d.results
+        # per-run calls: each batch's calls on its own points, the sum exact
+        assert res.samples_batch.max() == res.batch_nlive.size - 1
+        assert int(res.ncall.sum()) == int(d._dyn._ncall) + d._init_calls
+    else:
+        res = run_static(loglike_blob, ptform_gau, NDIM_GAU, seed=2, nlive=200, dlogz=0.1, blob=True).results
+    gen = np.random.default_rng(0)
+    for fn in (du.resample_run, du.jitter_run):
+        r = fn(res, rstate=gen)
+        assert abs(r.logz[-1] - LOGZ_GAU) < 5 * res.logzerr[-1]
+        assert r.blob.shape[0] == r.logl.size
+    m = du.merge_runs([res, res])
+    assert abs(m.logz[-1] - res.logz[-1]) < 0.2
+    check_blobs(m)
+    mean, cov = du.mean_and_cov(res.samples, res.importance_weights())
+    np.testing.assert_allclose(mean, MEAN_GAU, atol=0.3)
+    for plot in (dyplot.runplot, dyplot.traceplot, dyplot.cornerplot):
+        fig, _ = plot(res)
+        plt.close(fig)
