@@ -302,6 +302,22 @@ def test_periodic_mode_across_the_face():
     assert abs(s.results.logz[-1] - logz_true) < 4 * s.results.logzerr[-1]
 
 
+@pytest.mark.parametrize("sample", ["unif", "rslice"])
+def test_reflective_mode_at_the_face(sample):
+    # a half-Gaussian piled against the face x0 = 0 of a reflective parameter (and a periodic one beside it)
+    def ll(x):
+        return -0.5 * (x[0] / 0.05) ** 2 - 0.5 * ((x[1] - 0.5) / 0.1) ** 2
+
+    logz_true = math.log(0.5 * 0.05 * math.sqrt(2 * math.pi)) + math.log(0.1 * math.sqrt(2 * math.pi))
+    s = run_static(ll, lambda u: u, 3, seed=4, nlive=300, dlogz=0.1, sample=sample, reflective=[0], periodic=[2])
+    assert abs(s.results.logz[-1] - logz_true) < 4 * s.results.logzerr[-1]
+    np.testing.assert_array_equal(s.reflective, [0])
+    with pytest.raises(ValueError, match="reflective"):
+        dy.NestedSampler(ll, lambda u: u, 3, reflective=[3])
+    with pytest.raises(TypeError, match="reflective"):
+        dy.NestedSampler(ll, lambda u: u, 3, reflective=[0.5])
+
+
 # ----------------------------------------------------------------------------- test_pathology
 def test_pathology():
     alpha = 1e-8

@@ -6,7 +6,7 @@ import concurrent.futures as _cf
 import ctypes
 import math
 import os
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, cast
 
 import numpy as np
 
@@ -380,7 +380,7 @@ class NestedSampler:
             self._core.set_loglike_python(self._surrogate, True)
         elif isinstance(loglike, CLikelihood):
             self._core.set_loglike_cfunc(loglike.address, loglike.data)
-            self._core = _GuardedCore(self._core, loglike)
+            self._core = cast("_core.nested.Sampler", _GuardedCore(self._core, loglike))  # the same methods
         elif self._executor_loglike is not None:
             self._core.set_loglike_python(self._executor_loglike, True)
         else:

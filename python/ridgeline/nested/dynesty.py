@@ -41,9 +41,11 @@ What maps to what:
 final log evidence), item access (``res['logz']``), ``importance_weights()``,
 ``samples_equal()``, per-point ``ncall`` that sums to the calls made, thread
 ids for :func:`resample_run`, and :func:`merge_runs`, :func:`jitter_run`,
-:func:`runplot`, :func:`cornerplot`.  ``res.to_dynesty()`` gives a real
+:func:`runplot`, :func:`cornerplot`.  dynesty's own ``dynesty.utils``
+(``resample_run``, ``jitter_run``, ``merge_runs``, ``mean_and_cov``) and
+``dynesty.plotting`` accept it as it is; ``res.to_dynesty()`` gives a real
 ``dynesty.results.Results`` when dynesty is installed.  dynesty itself is not
-needed.
+needed to run.
 """
 
 from __future__ import annotations
