@@ -540,3 +540,58 @@ def test_real_dynesty_functions_on_sampler_results(dynamic):
     for plot in (dyplot.runplot, dyplot.traceplot, dyplot.cornerplot):
         fig, _ = plot(res)
         plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- test_misc: limits, -inf regions, errors
+class _Oops(Exception):
+    pass
+
+
+def _ll_strip(x):
+    # -inf outside radius 10 and on the strip |x0| < 0.1 (dynesty's test_misc "inf" case)
+    r2 = float(np.sum(x * x))
+    return -math.inf if (r2 > 100.0 or abs(float(x[0])) < 0.1) else -0.5 * r2
+
+
+def _ll_raises(x):
+    r2 = float(np.sum(x * x))
+    if r2 < 0.1:
+        raise _Oops("ooops")
+    return -0.5 * r2
+
+
+@pytest.mark.filterwarnings("ignore:The likelihood seem to have plateaus:UserWarning")  # dynesty's unravel_run
+def test_misc_dynesty_cases():
+    from scipy.special import erf
+    from scipy.stats import chi2
+
+    def pt(u):
+        return (2 * u - 1) * 10.0
+
+    gen = np.random.default_rng(1)
+    dmax = dy.DynamicNestedSampler(lambda x: -0.5 * float(x @ x), pt, 2, nlive=100, rstate=gen)
+    dmax.run_nested(dlogz_init=1, maxcall=1000, print_progress=False)
+    assert 1000 <= int(dmax.results.ncall.sum()) <= 1000 + 100
+    # -inf on a strip through the mode: Z = (disc - strip) / 400 (the strip's tails beyond r = 10 are < 1e-20)
+    truth = math.log((2 * math.pi * chi2.cdf(100.0, 2) - 2 * math.pi * erf(0.1 / math.sqrt(2))) / 400.0)
+    s = dy.NestedSampler(_ll_strip, pt, 2, nlive=100, rstate=gen)
+    s.run_nested(print_progress=False)
+    assert abs(s.results.logz[-1] - truth) < 4 * s.results.logzerr[-1]
+    d = dy.DynamicNestedSampler(_ll_strip, pt, 2, nlive=100, rstate=gen)
+    d.run_nested(dlogz_init=1, print_progress=False)
+    assert abs(d.results.logz[-1] - truth) < 4 * d.results.logzerr[-1]
+    # a raising likelihood: the user's exception comes out of run_nested
+    for cls in (dy.NestedSampler, dy.DynamicNestedSampler):
+        with pytest.raises(_Oops, match="ooops"):
+            cls(_ll_raises, pt, 2, nlive=100, rstate=gen).run_nested(print_progress=False)
+    # dynesty.utils.unravel_run / reweight_run on our results
+    du = pytest.importorskip("dynesty.utils")
+    s = dy.NestedSampler(lambda x: -0.5 * float(x @ x), pt, 2, nlive=100, rstate=gen)
+    s.run_nested(print_progress=False)
+    res = s.results
+    strands = du.unravel_run(res, print_progress=False)
+    assert len(strands) == 100
+    back = du.merge_runs(strands, print_progress=False)
+    assert abs(back.logz[-1] - res.logz[-1]) < 0.5 * res.logzerr[-1]
+    rw = du.reweight_run(dmax.results, dmax.results.logl / 4.0)
+    assert rw.logz[-1] > dmax.results.logz[-1]
