@@ -162,11 +162,23 @@ class Plateau:
         return 3.0 * (2.0 * u - 1.0)
 
 
-@pytest.mark.parametrize(("sample", "dlogz"), [("unif", 1.0), ("rwalk", 1.0), ("unif", 0.01), ("rslice", 0.01)])
+@pytest.mark.parametrize(("sample", "dlogz"), [("unif", 1.0), ("rwalk", 1.0), ("unif", 0.01), ("rslice", 0.01),
+                                              pytest.param("rslice", 1.0, marks=pytest.mark.slow),
+                                              pytest.param("rwalk", 0.01, marks=pytest.mark.slow)])
 def test_plateau_static(sample, dlogz):
     p = Plateau()
     s = run_static(p, p.prior_transform, 2, seed=5, nlive=1000, dlogz=dlogz, bound="none", sample=sample)
     assert abs(s.results.logz[-1] - p.logz_true) < 3 * s.results.logzerr[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sample", ["unif", "rslice", "rwalk"])
+def test_plateau_dynamic_samples(sample):
+    p = Plateau()
+    d = dy.DynamicNestedSampler(p, p.prior_transform, 2, nlive=100, bound="none", sample=sample,
+                                rstate=np.random.default_rng(8))
+    d.run_nested(print_progress=False)
+    assert abs(d.results.logz[-1] - p.logz_true) < 3 * d.results.logzerr[-1]
 
 
 def test_plateau_dynamic_and_merge():
@@ -206,9 +218,12 @@ def test_wedding_cake(sample):
     assert abs(s.results.logz[-1] - c.logz_true) < 3 * s.results.logzerr[-1]
 
 
-def test_wedding_cake_dynamic():
+@pytest.mark.parametrize("sample", ["auto", pytest.param("unif", marks=pytest.mark.slow),
+                                    pytest.param("rslice", marks=pytest.mark.slow),
+                                    pytest.param("rwalk", marks=pytest.mark.slow)])
+def test_wedding_cake_dynamic(sample):
     c = WeddingCake(5)
-    d = dy.DynamicNestedSampler(c, lambda u: u, 5, nlive=100, rstate=np.random.default_rng(9))
+    d = dy.DynamicNestedSampler(c, lambda u: u, 5, nlive=100, sample=sample, rstate=np.random.default_rng(9))
     d.run_nested(print_progress=False)
     assert abs(d.results.logz[-1] - c.logz_true) < 3 * d.results.logzerr[-1]
 
