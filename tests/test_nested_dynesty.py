@@ -291,7 +291,7 @@ def test_periodic():
     def pt(u):
         return (2 * u - 1) * win
 
-    for dynamic, sample in [(False, "unif"), (True, "rwalk"), (True, "unif")]:
+    for dynamic, sample in [(False, "unif"), (True, "rwalk"), (True, "unif"), (True, "rslice")]:
         if dynamic:
             s = dy.DynamicNestedSampler(ll, pt, 2, nlive=100, periodic=[0], sample=sample, rstate=np.random.default_rng(1))
             s.run_nested(dlogz_init=1, print_progress=False)
@@ -354,9 +354,10 @@ def test_pathology_mcmc():
         return -math.log(max(abs(float(x[0])), alpha)) - 1e-8 * float(np.sum(x * x))
 
     truth = math.log(1 - math.log(alpha))
-    for sample in ("rslice", "rwalk"):
-        s = run_static(ll, lambda u: 2 * u - 1, 2, seed=13, nlive=1000, dlogz=0.1, sample=sample)
-        assert abs(s.results.logz[-1] - truth) < 4 * s.results.logzerr[-1]
+    for sample in ("rslice", "rwalk", "unif"):
+        if sample != "unif":  # the static unif case runs in the default suite (test_pathology)
+            s = run_static(ll, lambda u: 2 * u - 1, 2, seed=13, nlive=1000, dlogz=0.1, sample=sample)
+            assert abs(s.results.logz[-1] - truth) < 4 * s.results.logzerr[-1]
         d = dy.DynamicNestedSampler(ll, lambda u: 2 * u - 1, 2, nlive=1000, sample=sample, rstate=np.random.default_rng(1))
         d.run_nested(dlogz_init=1, print_progress=False)
         assert abs(d.results.logz[-1] - truth) < 4 * d.results.logzerr[-1]
