@@ -170,6 +170,55 @@ case("vectorised loglike raises", lambda: _run({"loglike": _raise, "vectorized":
 case("prior_transform raises", lambda: _run({"prior_transform": _raise}), UserError, "from the callback")
 case("loglike raises KeyError", lambda: _run({"loglike": lambda x: {}["k"]}), KeyError, "k")
 
+
+
+def _ctypes_raising(after, n_threads=1, dynamic=False):
+    """A CLikelihood from a ctypes callback that raises on its call number ``after`` (ctypes alone would print the
+    exception and hand 0 to C: the run would return a result)."""
+    import ctypes
+
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.POINTER(ctypes.c_double), ctypes.c_int64, ctypes.c_void_p)
+    calls = [0]
+
+    def f(x, n, data):
+        calls[0] += 1
+        if calls[0] >= after:
+            raise UserError("from the callback")
+        return -sum((x[i] - 0.5) ** 2 for i in range(n)) / 0.02
+
+    like = CLikelihood(proto(f))
+    if dynamic:
+        return DynamicNestedSampler(like, None, 2, nlive=20, rng=0).run(maxcall=20_000)
+    return NestedSampler(like, None, 2, nlive=20, rng=0, n_threads=n_threads).run(dlogz=0.5, maxcall=20_000)
+
+
+for label, after, nt in [("first call", 1, 1), ("call 50", 50, 1), ("call 120", 120, 1), ("call 120, 2 threads", 120, 2)]:
+    case(f"CLikelihood ctypes callback raises at {label}", lambda a=after, t=nt: _ctypes_raising(a, t), UserError,
+         "from the callback")
+case("CLikelihood ctypes callback raises in a dynamic run", lambda: _ctypes_raising(120, dynamic=True), UserError,
+     "from the callback")
+for label, scale in [("1e300", 1e300), ("1e100", 1e100)]:
+    case(f"loglike of magnitude {label} (below double-precision resolution)",
+         lambda k=scale: _run({"loglike": lambda x: -k * float(np.sum((x - 0.5) ** 2))}), ValueError, "loglike")
+case("built-in loglike called with a wrong-length x", lambda: problems.gaussian(3).loglike(np.zeros(2)), ValueError,
+     "expected (3,)")
+case("built-in loglike batch with wrong width", lambda: problems.gaussian(3).loglike_vectorized(np.zeros((4, 2))),
+     ValueError, "expected (m, 3)")
+
+
+def _dy(**kw):
+    from ridgeline.nested import dynesty
+
+    return dynesty.NestedSampler(_q, lambda u: u, 2, nlive=20, rstate=np.random.default_rng(0), **kw)
+
+
+for label, value in [("1e8", 1e8), ("inf", float("inf")), ("nan", float("nan")), ("0.5", 0.5)]:
+    case(f"dynesty drop-in enlarge={label}", lambda v=value: _dy(enlarge=v), ValueError, "enlarge")
+case("dynesty drop-in loglike of magnitude 1e300",
+     lambda: _dy(enlarge=None).__class__(lambda x: -1e300 * float(np.sum((x - 0.5) ** 2)), lambda u: u, 2, nlive=20,
+                                         rstate=np.random.default_rng(0)).run_nested(print_progress=False),
+     ValueError, "loglike")
+
 # the convenience function, the dynamic sampler, the result and the problems
 case("sample nlive='x'", lambda: sample(_q, None, 2, nlive="x"), TypeError, "nlive")
 case("sample dlogz=nan", lambda: sample(_q, None, 2, nlive=20, dlogz=float("nan")), ValueError, "dlogz")

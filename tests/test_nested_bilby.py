@@ -97,6 +97,24 @@ def test_gaussian_likelihood_analytic_evidence(tmp_path):
     assert abs(res.posterior["m"].mean() - 0.8) < 0.1
 
 
+def test_derived_parameters_and_saved_result(tmp_path):
+    """bilby's derived parameters (its conversion_function) land in the posterior; the saved Result reloads."""
+    like, priors, logz = linear_problem(seed=2)
+
+    def derived(sample, likelihood=None, priors=None):
+        sample = sample.copy()
+        sample["s"] = sample["m"] + sample["c"]
+        return sample
+
+    res = bilby.run_sampler(like, priors, sampler="ridgeline", nlive=100, dlogz=0.5, seed=4, outdir=str(tmp_path),
+                            label="conv", save="hdf5", plot=False, conversion_function=derived)
+    np.testing.assert_allclose(res.posterior["s"], res.posterior["m"] + res.posterior["c"], rtol=1e-12)
+    back = bilby.result.read_in_result(str(tmp_path / "conv_result.hdf5"))
+    assert back.log_evidence == res.log_evidence and back.sampler == "ridgeline"
+    assert "s" in back.posterior.columns and len(back.nested_samples) == len(res.nested_samples)
+    assert abs(res.log_evidence - logz) < 3 * res.log_evidence_err
+
+
 def test_multimodal_custom_likelihood(tmp_path):
     res = bilby.run_sampler(TwoModes(), mode_priors(), sampler="ridgeline", npoints=400, dlogz=0.1, seed=2,
                             outdir=str(tmp_path), label="modes", save=False, plot=False)

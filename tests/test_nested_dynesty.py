@@ -162,11 +162,23 @@ class Plateau:
         return 3.0 * (2.0 * u - 1.0)
 
 
-@pytest.mark.parametrize(("sample", "dlogz"), [("unif", 1.0), ("rwalk", 1.0), ("unif", 0.01), ("rslice", 0.01)])
+@pytest.mark.parametrize(("sample", "dlogz"), [("unif", 1.0), ("rwalk", 1.0), ("unif", 0.01), ("rslice", 0.01),
+                                              pytest.param("rslice", 1.0, marks=pytest.mark.slow),
+                                              pytest.param("rwalk", 0.01, marks=pytest.mark.slow)])
 def test_plateau_static(sample, dlogz):
     p = Plateau()
     s = run_static(p, p.prior_transform, 2, seed=5, nlive=1000, dlogz=dlogz, bound="none", sample=sample)
     assert abs(s.results.logz[-1] - p.logz_true) < 3 * s.results.logzerr[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sample", ["unif", "rslice", "rwalk"])
+def test_plateau_dynamic_samples(sample):
+    p = Plateau()
+    d = dy.DynamicNestedSampler(p, p.prior_transform, 2, nlive=100, bound="none", sample=sample,
+                                rstate=np.random.default_rng(8))
+    d.run_nested(print_progress=False)
+    assert abs(d.results.logz[-1] - p.logz_true) < 3 * d.results.logzerr[-1]
 
 
 def test_plateau_dynamic_and_merge():
@@ -206,9 +218,12 @@ def test_wedding_cake(sample):
     assert abs(s.results.logz[-1] - c.logz_true) < 3 * s.results.logzerr[-1]
 
 
-def test_wedding_cake_dynamic():
+@pytest.mark.parametrize("sample", ["auto", pytest.param("unif", marks=pytest.mark.slow),
+                                    pytest.param("rslice", marks=pytest.mark.slow),
+                                    pytest.param("rwalk", marks=pytest.mark.slow)])
+def test_wedding_cake_dynamic(sample):
     c = WeddingCake(5)
-    d = dy.DynamicNestedSampler(c, lambda u: u, 5, nlive=100, rstate=np.random.default_rng(9))
+    d = dy.DynamicNestedSampler(c, lambda u: u, 5, nlive=100, sample=sample, rstate=np.random.default_rng(9))
     d.run_nested(print_progress=False)
     assert abs(d.results.logz[-1] - c.logz_true) < 3 * d.results.logzerr[-1]
 
@@ -276,7 +291,7 @@ def test_periodic():
     def pt(u):
         return (2 * u - 1) * win
 
-    for dynamic, sample in [(False, "unif"), (True, "rwalk"), (True, "unif")]:
+    for dynamic, sample in [(False, "unif"), (True, "rwalk"), (True, "unif"), (True, "rslice")]:
         if dynamic:
             s = dy.DynamicNestedSampler(ll, pt, 2, nlive=100, periodic=[0], sample=sample, rstate=np.random.default_rng(1))
             s.run_nested(dlogz_init=1, print_progress=False)
@@ -302,6 +317,22 @@ def test_periodic_mode_across_the_face():
     assert abs(s.results.logz[-1] - logz_true) < 4 * s.results.logzerr[-1]
 
 
+@pytest.mark.parametrize("sample", ["unif", "rslice"])
+def test_reflective_mode_at_the_face(sample):
+    # a half-Gaussian piled against the face x0 = 0 of a reflective parameter (and a periodic one beside it)
+    def ll(x):
+        return -0.5 * (x[0] / 0.05) ** 2 - 0.5 * ((x[1] - 0.5) / 0.1) ** 2
+
+    logz_true = math.log(0.5 * 0.05 * math.sqrt(2 * math.pi)) + math.log(0.1 * math.sqrt(2 * math.pi))
+    s = run_static(ll, lambda u: u, 3, seed=4, nlive=300, dlogz=0.1, sample=sample, reflective=[0], periodic=[2])
+    assert abs(s.results.logz[-1] - logz_true) < 4 * s.results.logzerr[-1]
+    np.testing.assert_array_equal(s.reflective, [0])
+    with pytest.raises(ValueError, match="reflective"):
+        dy.NestedSampler(ll, lambda u: u, 3, reflective=[3])
+    with pytest.raises(TypeError, match="reflective"):
+        dy.NestedSampler(ll, lambda u: u, 3, reflective=[0.5])
+
+
 # ----------------------------------------------------------------------------- test_pathology
 def test_pathology():
     alpha = 1e-8
@@ -323,9 +354,10 @@ def test_pathology_mcmc():
         return -math.log(max(abs(float(x[0])), alpha)) - 1e-8 * float(np.sum(x * x))
 
     truth = math.log(1 - math.log(alpha))
-    for sample in ("rslice", "rwalk"):
-        s = run_static(ll, lambda u: 2 * u - 1, 2, seed=13, nlive=1000, dlogz=0.1, sample=sample)
-        assert abs(s.results.logz[-1] - truth) < 4 * s.results.logzerr[-1]
+    for sample in ("rslice", "rwalk", "unif"):
+        if sample != "unif":  # the static unif case runs in the default suite (test_pathology)
+            s = run_static(ll, lambda u: 2 * u - 1, 2, seed=13, nlive=1000, dlogz=0.1, sample=sample)
+            assert abs(s.results.logz[-1] - truth) < 4 * s.results.logzerr[-1]
         d = dy.DynamicNestedSampler(ll, lambda u: 2 * u - 1, 2, nlive=1000, sample=sample, rstate=np.random.default_rng(1))
         d.run_nested(dlogz_init=1, print_progress=False)
         assert abs(d.results.logz[-1] - truth) < 4 * d.results.logzerr[-1]
@@ -351,7 +383,7 @@ def test_misc_arguments_and_errors():
     s2.run_nested(maxcall=1500, print_progress=False)
     assert int(s2.results.ncall.sum()) == s2.ncall <= 1500 + 100
     for bad, match in [({"bound": "spheres"}, "bound='spheres'"), ({"sample": "walk"}, "sample='walk'"),
-                       ({"sample": lambda *a: a}, "custom function"), ({"blob": True}, "blob"),
+                       ({"sample": lambda *a: a}, "custom function"), ({"blob": "yes"}, "blob"),
                        ({"gradient": lambda x: x}, "gradient"), ({"rstate": 1.5}, "rstate")]:
         with pytest.raises((ValueError, TypeError), match=match):
             dy.NestedSampler(ll, pt, 2, **bad)
@@ -441,8 +473,141 @@ def test_save_load_round_trip(tmp_path):
     res.save(path)
     for back in (dy.Results.load(path), ridgeline.load(path)):
         assert sorted(back.keys()) == sorted(res.keys())
+        np.testing.assert_array_equal(back.logl_birth, res.logl_birth)
+        assert back.finite_fraction == res.finite_fraction
         for k in res.keys():
             if k == "blob":
                 continue
             np.testing.assert_array_equal(np.asarray(back[k]), np.asarray(res[k]))
     assert len(repr(res)) < 300
+
+
+# ----------------------------------------------------------------------------- blobs, dynesty's own utilities
+def loglike_blob(x):
+    return loglike_gau(x), np.array([x[0] + x[1], x[2] ** 2])
+
+
+def check_blobs(res):
+    assert res.blob.shape == (res.logl.size, 2) and res.blob.dtype == np.float64
+    np.testing.assert_allclose(res.blob[:, 0], res.samples[:, 0] + res.samples[:, 1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.blob[:, 1], res.samples[:, 2] ** 2, rtol=1e-12, atol=1e-12)
+
+
+def test_blobs_static_pool_dynamic():
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = run_static(loglike_blob, ptform_gau, NDIM_GAU, seed=3, nlive=100, dlogz=0.5, blob=True)
+    check_blobs(s.results)
+    # the blobs do not change the run
+    plain = run_static(loglike_gau, ptform_gau, NDIM_GAU, seed=3, nlive=100, dlogz=0.5).results
+    np.testing.assert_array_equal(s.results.logl, plain.logl)
+    with ThreadPoolExecutor(2) as pool:
+        check_blobs(run_static(loglike_blob, ptform_gau, NDIM_GAU, seed=3, nlive=100, dlogz=0.5, blob=True,
+                               pool=pool).results)
+    d = dy.DynamicNestedSampler(loglike_blob, ptform_gau, NDIM_GAU, nlive=100, blob=True,
+                                rstate=np.random.default_rng(4))
+    d.run_nested(n_effective=1500, print_progress=False)
+    check_blobs(d.results)
+    # dict blobs (not stackable) stay an object array, also on the finite-sliver path
+    ei = EdgesInf(2, 1e-3)
+
+    def ll(x):
+        return ei(x), {"r2": float(x @ x)}
+
+    res = run_static(ll, ei.prior_transform, 2, seed=10, nlive=50, dlogz=0.5, blob=True).results
+    assert res.blob.dtype == object
+    assert [b["r2"] for b in res.blob] == [float(x @ x) for x in res.samples]
+    with pytest.raises(ValueError, match="blob=True"):
+        run_static(loglike_gau, ptform_gau, NDIM_GAU, nlive=50, blob=True)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_real_dynesty_functions_on_sampler_results(dynamic):
+    """A dynesty script's calls of dynesty.utils and dynesty.plotting on ``sampler.results`` (no to_dynesty())."""
+    pytest.importorskip("dynesty")
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import dynesty.plotting as dyplot
+    import dynesty.utils as du
+    import matplotlib.pyplot as plt
+
+    if dynamic:
+        d = dy.DynamicNestedSampler(loglike_blob, ptform_gau, NDIM_GAU, nlive=200, blob=True,
+                                    rstate=np.random.default_rng(6))
+        d.run_nested(n_effective=2000, print_progress=False)
+        res = d.results
+        # per-run calls: each batch's calls on its own points, the sum exact
+        assert res.samples_batch.max() == res.batch_nlive.size - 1
+        assert int(res.ncall.sum()) == int(d._dyn._ncall) + d._init_calls
+    else:
+        res = run_static(loglike_blob, ptform_gau, NDIM_GAU, seed=2, nlive=200, dlogz=0.1, blob=True).results
+    gen = np.random.default_rng(0)
+    for fn in (du.resample_run, du.jitter_run):
+        r = fn(res, rstate=gen)
+        assert abs(r.logz[-1] - LOGZ_GAU) < 5 * res.logzerr[-1]
+        assert r.blob.shape[0] == r.logl.size
+    m = du.merge_runs([res, res])
+    assert abs(m.logz[-1] - res.logz[-1]) < 0.2
+    check_blobs(m)
+    mean, cov = du.mean_and_cov(res.samples, res.importance_weights())
+    np.testing.assert_allclose(mean, MEAN_GAU, atol=0.3)
+    for plot in (dyplot.runplot, dyplot.traceplot, dyplot.cornerplot):
+        fig, _ = plot(res)
+        plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- test_misc: limits, -inf regions, errors
+class _Oops(Exception):
+    pass
+
+
+def _ll_strip(x):
+    # -inf outside radius 10 and on the strip |x0| < 0.1 (dynesty's test_misc "inf" case)
+    r2 = float(np.sum(x * x))
+    return -math.inf if (r2 > 100.0 or abs(float(x[0])) < 0.1) else -0.5 * r2
+
+
+def _ll_raises(x):
+    r2 = float(np.sum(x * x))
+    if r2 < 0.1:
+        raise _Oops("ooops")
+    return -0.5 * r2
+
+
+@pytest.mark.filterwarnings("ignore:The likelihood seem to have plateaus:UserWarning")  # dynesty's unravel_run
+def test_misc_dynesty_cases():
+    from scipy.special import erf
+    from scipy.stats import chi2
+
+    def pt(u):
+        return (2 * u - 1) * 10.0
+
+    gen = np.random.default_rng(1)
+    dmax = dy.DynamicNestedSampler(lambda x: -0.5 * float(x @ x), pt, 2, nlive=100, rstate=gen)
+    dmax.run_nested(dlogz_init=1, maxcall=1000, print_progress=False)
+    assert 1000 <= int(dmax.results.ncall.sum()) <= 1000 + 100
+    # -inf on a strip through the mode: Z = (disc - strip) / 400 (the strip's tails beyond r = 10 are < 1e-20)
+    truth = math.log((2 * math.pi * chi2.cdf(100.0, 2) - 2 * math.pi * erf(0.1 / math.sqrt(2))) / 400.0)
+    s = dy.NestedSampler(_ll_strip, pt, 2, nlive=100, rstate=gen)
+    s.run_nested(print_progress=False)
+    assert abs(s.results.logz[-1] - truth) < 4 * s.results.logzerr[-1]
+    d = dy.DynamicNestedSampler(_ll_strip, pt, 2, nlive=100, rstate=gen)
+    d.run_nested(dlogz_init=1, print_progress=False)
+    assert abs(d.results.logz[-1] - truth) < 4 * d.results.logzerr[-1]
+    # a raising likelihood: the user's exception comes out of run_nested
+    for cls in (dy.NestedSampler, dy.DynamicNestedSampler):
+        with pytest.raises(_Oops, match="ooops"):
+            cls(_ll_raises, pt, 2, nlive=100, rstate=gen).run_nested(print_progress=False)
+    # dynesty.utils.unravel_run / reweight_run on our results
+    du = pytest.importorskip("dynesty.utils")
+    s = dy.NestedSampler(lambda x: -0.5 * float(x @ x), pt, 2, nlive=100, rstate=gen)
+    s.run_nested(print_progress=False)
+    res = s.results
+    strands = du.unravel_run(res, print_progress=False)
+    assert len(strands) == 100
+    back = du.merge_runs(strands, print_progress=False)
+    assert abs(back.logz[-1] - res.logz[-1]) < 0.5 * res.logzerr[-1]
+    rw = du.reweight_run(dmax.results, dmax.results.logl / 4.0)
+    assert rw.logz[-1] > dmax.results.logz[-1]

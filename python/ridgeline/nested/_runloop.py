@@ -178,7 +178,35 @@ def run_blocks(
                 break
     c = core.counters()
     rep.close(f"stop: {stop}", iter=c.niter, ncall=c.ncall, logz=c.logz)
+    check_resolved(core, str(stop))
     return str(stop)
+
+
+def check_resolved(core: Any, stop: str) -> None:
+    """Refuse a run whose live points collapsed onto one point of the unit cube.
+
+    A 'plateau' stop where every live point has the same unit-cube coordinates
+    (to a few units in the last place) means the likelihood changes on scales
+    that double precision cannot resolve around its peak (a log-likelihood of
+    magnitude 1e100 or 1e300 times a distance, for instance): the run could
+    neither shrink further nor tell points apart, and its log Z would be wrong.
+    A real plateau keeps its live points spread over the flat region.
+    """
+    if stop != "plateau":
+        return
+    st = core.state()
+    u = np.asarray(st.live_u, dtype=np.float64)
+    if u.shape[0] < 2:
+        return
+    tol = 8.0 * np.finfo(np.float64).eps * np.maximum(np.abs(u).max(axis=0), 1e-300)
+    if np.all(np.ptp(u, axis=0) <= tol):
+        x = np.asarray(st.live_x, dtype=np.float64)[0]
+        msg = (
+            f"loglike changes on scales below double-precision resolution: all {u.shape[0]} live points collapsed "
+            f"onto x={x.tolist()!r} (log L = {float(st.live_logl[0])!r}); a log-likelihood of absurd magnitude "
+            "(such as 1e300 times a distance) gives a wrong log Z: rescale the log-likelihood or narrow the prior"
+        )
+        raise ValueError(msg)
 
 
 def core_niter(core: Any) -> int:

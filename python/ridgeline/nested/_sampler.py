@@ -6,7 +6,7 @@ import concurrent.futures as _cf
 import ctypes
 import math
 import os
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, cast
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class CLikelihood:
 
     def __init__(self, address: object, data: object = None) -> None:
         self._keep: list[Any] = []
+        self._errors: list[BaseException] = []
         self.address = self._to_address(address, "address")
         if self.address == 0:
             msg = "address=0 is not a valid function pointer"
@@ -71,7 +72,11 @@ class CLikelihood:
         if isinstance(obj, np.ndarray):
             self._keep.append(obj)
             return int(obj.ctypes.data)
-        if isinstance(obj, (ctypes._CFuncPtr, ctypes._Pointer, ctypes.c_void_p)):  # type: ignore[attr-defined]
+        if isinstance(obj, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+            obj = self._guard_python_callback(obj)
+            self._keep.append(obj)
+            return int(ctypes.cast(obj, ctypes.c_void_p).value or 0)
+        if isinstance(obj, (ctypes._Pointer, ctypes.c_void_p)):
             self._keep.append(obj)
             return int(ctypes.cast(obj, ctypes.c_void_p).value or 0)
         if isinstance(obj, ctypes._SimpleCData) or hasattr(obj, "_b_base_"):  # other ctypes objects
@@ -84,8 +89,72 @@ class CLikelihood:
         msg = f"{name}={obj!r} must be an address (int), a ctypes object or have an 'address' attribute"
         raise TypeError(msg)
 
+    def _guard_python_callback(self, fn: Any) -> Any:
+        """A ctypes callback around a Python function, re-made so that an exception stops the run.
+
+        ctypes prints an exception raised in a callback and returns 0 to C, so a
+        raising likelihood would silently give a result.  The Python function is
+        called through a new callback of the same prototype that records the
+        exception and returns NaN, which the sampler refuses at once; the run
+        then re-raises the recorded exception (:meth:`_reraise`).  Functions from
+        compiled code (shared libraries, numba) are used as they are.
+        """
+        import gc
+
+        thunk = (getattr(fn, "_objects", None) or {}).get("0")
+        if thunk is None or type(thunk).__name__ != "CThunkObject":
+            return fn
+        py_callable = next((r for r in gc.get_referents(thunk) if callable(r) and not isinstance(r, type)), None)
+        if py_callable is None or type(fn)._restype_ not in (ctypes.c_double, ctypes.c_float):
+            return fn
+        errors = self._errors
+
+        def guarded(*args: Any) -> float:
+            try:
+                return float(py_callable(*args))
+            except BaseException as err:  # noqa: BLE001 - re-raised by the run (_reraise)
+                errors.append(err)
+                return math.nan
+
+        return type(fn)(guarded)
+
+    def _reraise(self, err: BaseException) -> None:
+        """Raise the first exception a guarded callback recorded (the run stopped on its NaN)."""
+        if self._errors:
+            first = self._errors[0]
+            self._errors.clear()
+            raise first from err
+
     def __repr__(self) -> str:
         return f"CLikelihood(address={self.address:#x}, data={self.data:#x})"
+
+
+class _GuardedCore:
+    """The compiled sampler of a CLikelihood: an exception its Python callback raised is re-raised.
+
+    The guarded callback returns NaN after recording the exception; the core
+    refuses the NaN (ValueError) before changing any state, and this wrapper
+    raises the recorded exception instead, chained to that ValueError.
+    """
+
+    def __init__(self, core: Any, loglike: CLikelihood) -> None:
+        self._wrapped = core
+        self._loglike = loglike
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._wrapped, name)
+        if not callable(attr):
+            return attr
+        loglike = self._loglike
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except ValueError as err:
+                loglike._reraise(err)
+                raise
+
+        return call
 
 
 def _describe(fn: Any) -> str:
@@ -311,6 +380,7 @@ class NestedSampler:
             self._core.set_loglike_python(self._surrogate, True)
         elif isinstance(loglike, CLikelihood):
             self._core.set_loglike_cfunc(loglike.address, loglike.data)
+            self._core = cast("_core.nested.Sampler", _GuardedCore(self._core, loglike))  # the same methods
         elif self._executor_loglike is not None:
             self._core.set_loglike_python(self._executor_loglike, True)
         else:

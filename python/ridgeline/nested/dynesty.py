@@ -29,6 +29,8 @@ What maps to what:
   evidence and posterior are correct without wrapping (the bound does not
   wrap around the cube's faces: a mode split by a periodic face is bounded by
   two ellipsoids).
+- ``blob=True``: the likelihood returns ``(logl, blob)``; ``results.blob`` has the
+  blob of every point (kept in this process, also with a pool), as dynesty's.
 - Likelihoods finite on a small part of the prior: prior points are drawn until
   ``nlive`` of them have a finite log-likelihood (at most ``max_initial_draws``,
   then a ValueError that suggests a narrower prior); the finite fraction ``f``
@@ -39,9 +41,11 @@ What maps to what:
 final log evidence), item access (``res['logz']``), ``importance_weights()``,
 ``samples_equal()``, per-point ``ncall`` that sums to the calls made, thread
 ids for :func:`resample_run`, and :func:`merge_runs`, :func:`jitter_run`,
-:func:`runplot`, :func:`cornerplot`.  ``res.to_dynesty()`` gives a real
+:func:`runplot`, :func:`cornerplot`.  dynesty's own ``dynesty.utils``
+(``resample_run``, ``jitter_run``, ``merge_runs``, ``mean_and_cov``) and
+``dynesty.plotting`` accept it as it is; ``res.to_dynesty()`` gives a real
 ``dynesty.results.Results`` when dynesty is installed.  dynesty itself is not
-needed.
+needed to run.
 """
 
 from __future__ import annotations
@@ -138,14 +142,65 @@ class _Bound:
         return self.fn(x, *self.args, **self.kwargs)
 
 
-class _PoolLoglike:
-    """A vectorised log-likelihood that maps a batch over ``pool.map``."""
+class _BlobStore:
+    """The blobs of ``blob=True`` likelihoods (``loglike(x) -> (logl, blob)``), keyed by the point's bytes.
 
-    def __init__(self, loglike: Callable[..., Any], ptform: Callable[..., Any], pool: Any) -> None:
-        self.loglike, self.ptform, self.pool = loglike, ptform, pool
+    A point whose log-likelihood is below ``floor`` (the worst live point at the end
+    of an earlier block: no later dead or live point lies below it) is not kept.
+    """
+
+    def __init__(self) -> None:
+        self.blobs: dict[bytes, Any] = {}
+        self.floor = -math.inf
+
+    def record(self, x: Any, value: Any) -> float:
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            msg = f"loglikelihood returned {type(value).__name__}; with blob=True it must return (logl, blob)"
+            raise ValueError(msg)
+        logl = float(value[0])
+        if logl >= self.floor and not math.isnan(logl):
+            self.blobs[np.asarray(x, dtype=np.float64).tobytes()] = value[1]
+        return logl
+
+    def array(self, x: np.ndarray) -> np.ndarray:
+        """The blobs of the rows of ``x``, as dynesty stores them (``numpy.array`` of the list when it can)."""
+        found = [self.blobs.get(np.asarray(xi, dtype=np.float64).tobytes()) for xi in x]
+        out = np.empty(len(found), dtype=object)
+        for i, b in enumerate(found):
+            out[i] = b
+        if found and all(b is not None for b in found):
+            try:
+                dense = np.asarray(found)
+            except ValueError:
+                return out
+            if dense.dtype != object and dense.shape[0] == len(found):
+                return dense
+        return out
+
+
+class _BlobLoglike:
+    """``loglike(x) -> (logl, blob)`` as a plain log-likelihood; the blob goes to the store."""
+
+    def __init__(self, loglike: Callable[..., Any], store: _BlobStore) -> None:
+        self.loglike, self.store = loglike, store
+
+    def __call__(self, x: np.ndarray) -> float:
+        return self.store.record(x, self.loglike(x))
+
+
+class _PoolLoglike:
+    """A vectorised log-likelihood that maps a batch over ``pool.map`` (blobs recorded in this process)."""
+
+    def __init__(self, loglike: Callable[..., Any], ptform: Callable[..., Any], pool: Any,
+                 store: _BlobStore | None = None) -> None:
+        self.loglike, self.ptform, self.pool, self.store = loglike, ptform, pool, store
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.fromiter(self.pool.map(self.loglike, list(x)), dtype=np.float64, count=len(x))
+        rows = list(x)
+        out = self.pool.map(self.loglike, rows)
+        if self.store is not None:
+            return np.array([self.store.record(xi, r) for xi, r in zip(rows, out)], dtype=np.float64)
+        return np.fromiter(out, dtype=np.float64, count=len(x))
 
 
 class _PoolTransform:
@@ -219,6 +274,14 @@ def _weigh(logl: np.ndarray, birth: np.ndarray, nsim: int, seed: int) -> dict[st
 
 
 # ---------------------------------------------------------------------------- results
+# the keys of dynesty's own Results (dynesty.results.Results accepts no others)
+_DYNESTY_KEYS = frozenset((
+    "nlive", "niter", "ncall", "eff", "samples", "samples_id", "samples_batch", "samples_it", "samples_n",
+    "samples_u", "samples_v", "samples_bound", "logwt", "logl", "logvol", "logz", "logzerr", "information", "bound",
+    "bound_iter", "scale", "blob", "proposal_stats", "batch_nlive", "batch_logl_bounds",
+))
+
+
 class Results:
     """dynesty-style results of a run (static or dynamic), read-only.
 
@@ -246,6 +309,8 @@ class Results:
         d = object.__getattribute__(self, "_d")
         if name in d:
             return d[name]
+        if name == "proposal_stats":  # dynesty's inner-sampler statistics: none recorded
+            return None
         msg = f"'Results' object has no attribute {name!r}"
         raise AttributeError(msg)
 
@@ -260,12 +325,13 @@ class Results:
         return name in self._d
 
     def keys(self) -> list[str]:
-        """The stored keys."""
-        return list(self._d)
+        """The keys dynesty's ``Results`` knows (the extras ``logl_birth`` and ``finite_fraction`` are attributes
+        and in :meth:`asdict`), so that ``dynesty.utils`` functions that rebuild a ``Results`` accept this one."""
+        return [k for k in self._d if k in _DYNESTY_KEYS]
 
     def items(self) -> list[tuple[str, Any]]:
-        """(key, value) pairs."""
-        return list(self._d.items())
+        """(key, value) pairs of :meth:`keys`."""
+        return [(k, self._d[k]) for k in self.keys()]
 
     def asdict(self) -> dict[str, Any]:
         """A dict copy of the results."""
@@ -467,9 +533,11 @@ class _Common:
         if not isinstance(given["sample"], str) or sample not in _SAMPLE_MAP:
             msg = f"sample={sample!r} is not supported; expected one of {', '.join(map(repr, _SAMPLE_MAP))}"
             raise ValueError(msg)
-        if blob:
-            msg = "blob=True is not supported by ridgeline.nested.dynesty (derived quantities: compute them from samples)"
-            raise ValueError(msg)
+        given["blob"] = blob
+        if not isinstance(given["blob"], (bool, np.bool_)):
+            msg = f"blob={blob!r} must be a bool"
+            raise TypeError(msg)
+        self._blobs = _BlobStore() if blob else None
         unsupported = {"gradient", "grad_args", "grad_kwargs", "compute_jac", "walks", "facc", "slices", "fmove",
                        "max_move", "bootstrap", "ncdim", "live_points", "update_func", "save_history", "history_filename"}
         for key in list(kwargs):
@@ -517,8 +585,16 @@ class _Common:
 
     def _engine_args(self) -> tuple[Any, Any, bool]:
         if self._pool is not None:
-            return _PoolLoglike(self._loglike_scalar, self._ptform_scalar, self._pool), _PoolTransform(self._ptform_scalar), True
+            return (_PoolLoglike(self._loglike_scalar, self._ptform_scalar, self._pool, self._blobs),
+                    _PoolTransform(self._ptform_scalar), True)
+        if self._blobs is not None:
+            return _BlobLoglike(self._loglike_scalar, self._blobs), self._ptform_scalar, False
         return self._loglike_scalar, self._ptform_scalar, False
+
+    def _blob_array(self, x: np.ndarray) -> np.ndarray:
+        if self._blobs is None:
+            return np.full(len(x), None, dtype=object)
+        return self._blobs.array(x)
 
     def _initial_points(self, nlive: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Prior draws until ``nlive`` have a finite log-likelihood; returns u, x, logl and the number of draws."""
@@ -537,7 +613,9 @@ class _Common:
             u = gen.random((m, self.ndim))
             x = np.array([np.asarray(self._ptform_scalar(ui), dtype=np.float64) for ui in u]).reshape(m, -1)
             if self._pool is not None:
-                logl = np.fromiter(self._pool.map(self._loglike_scalar, list(x)), dtype=np.float64, count=m)
+                logl = _PoolLoglike(self._loglike_scalar, self._ptform_scalar, self._pool, self._blobs)(x)
+            elif self._blobs is not None:
+                logl = np.array([self._blobs.record(xi, self._loglike_scalar(xi)) for xi in x])
             else:
                 logl = np.array([float(self._loglike_scalar(xi)) for xi in x])
             if np.any(np.isnan(logl)):
@@ -595,7 +673,8 @@ class NestedSampler(_Common):
     max_initial_draws : int, default=10_000_000
         Most prior draws made to find ``nlive`` points with a finite likelihood.
     blob : bool, default=False
-        Must be False (blobs are not supported).
+        As in dynesty: ``loglikelihood(x)`` returns ``(logl, blob)`` and ``results.blob`` holds the blob of every
+        point (a numeric array when the blobs stack, an object array otherwise).
     **kwargs
         dynesty's proposal tuning (``walks``, ``slices``, ``facc``, ``fmove``, ``max_move``, ``bootstrap``) is
         accepted and ignored (ridgeline adapts its own); its other options (``gradient``, ``live_points``,
@@ -807,6 +886,8 @@ class NestedSampler(_Common):
                 done_calls = sum(c for _, c in self._block_calls)
                 self._block_calls.append((int(st.niter), int(st.ncall) - done_calls))
                 live_worst = float(np.min(st.live_logl))
+                if self._blobs is not None:
+                    self._blobs.floor = max(self._blobs.floor, live_worst)
                 if print_progress:
                     bar.update(None, iter=int(st.niter), ncall=int(st.ncall) + self._init_calls,
                                logz=float(st.logz), dlogz=float(core.delta_logz()))
@@ -821,6 +902,9 @@ class NestedSampler(_Common):
                         self._save(path)
                     stop = "interrupted"
                     break
+        from ridgeline.nested._runloop import check_resolved
+
+        check_resolved(core, str(stop))
         self.stop = stop
         self._results = self._make_results()
 
@@ -867,7 +951,8 @@ class NestedSampler(_Common):
         }
         x = np.concatenate([st.dead_x, st.live_x[order]])
         u = np.concatenate([st.dead_u, st.live_u[order]])
-        return _results_from_points(x, u, logl, birth, ncall, finite=self._finite, nlive=self.nlive, weighed=weighed)
+        return _results_from_points(x, u, logl, birth, ncall, finite=self._finite, nlive=self.nlive, weighed=weighed,
+                                    extra={"blob": self._blob_array(x)})
 
     @property
     def results(self) -> Results:
@@ -1071,8 +1156,25 @@ class DynamicNestedSampler(_Common):
         self.stop = res.stop
         total = int(res.ncall) + self._init_calls
         npts = res.logl.size
-        ncall = np.full(npts, total // npts, dtype=np.int64)
-        ncall[: total % npts] += 1
+        runs = self._dyn._runs
+        rid = np.concatenate([np.full(r["logl"].size, k, dtype=np.int64) for k, r in enumerate(runs)])
+        if rid.size == npts and len(runs) == len(self._dyn.batches) + 1:
+            # each run's calls (baseline: the rest) spread over its own points; the sum is exact
+            rid = rid[_dynamic.merge_runs(runs)["order"]]
+            per_run = [int(b["ncall"]) for b in self._dyn.batches]
+            per_run.insert(0, total - sum(per_run))
+        else:
+            rid = np.zeros(npts, dtype=np.int64)
+            per_run = [total]
+        ncall = np.zeros(npts, dtype=np.int64)
+        for k, c in enumerate(per_run):
+            idx = np.flatnonzero(rid == k)
+            if idx.size:
+                base, rem = divmod(max(c, 0), idx.size)
+                ncall[idx] = base
+                ncall[idx[:rem]] += 1
+        if int(ncall.sum()) != total:  # a run without points kept (cannot happen): the calls go to the first point
+            ncall[0] += total - int(ncall.sum())
         nl_all = np.concatenate([res.nlive_it, np.arange(res.nlive, 0, -1)]).astype(np.int64)
         weighed = {
             "order": np.arange(npts), "logl": res.logl, "birth": res.logl_birth, "n": nl_all,
@@ -1082,7 +1184,8 @@ class DynamicNestedSampler(_Common):
         bb = [(-math.inf, math.inf)] + [(b["logl_low"], b["logl_high"]) for b in self._dyn.batches]
         self._results = _results_from_points(
             res.samples, res.samples_u, res.logl, res.logl_birth, ncall, finite=self._finite, weighed=weighed,
-            extra={"batch_nlive": np.array(bnl), "batch_logl_bounds": np.array(bb)},
+            extra={"batch_nlive": np.array(bnl), "batch_logl_bounds": np.array(bb), "samples_batch": rid,
+                   "blob": self._blob_array(res.samples)},
         )
 
     @property

@@ -51,11 +51,18 @@ class BuiltinLoglike:
 
     def __call__(self, x: Any) -> float:
         x = np.asarray(x, dtype=np.float64)
+        if x.size != self.ndim:
+            msg = f"x has shape {x.shape}, expected ({self.ndim},) for {self.name}({self.ndim})"
+            raise ValueError(msg)
         return float(self._fn(x.reshape(1, -1))[0])
 
     def batch(self, x: Any) -> np.ndarray:
         """Vectorised form: (m, ndim) -> (m,)."""
-        return self._fn(np.atleast_2d(np.asarray(x, dtype=np.float64)))
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if x.ndim != 2 or x.shape[1] != self.ndim:
+            msg = f"x has shape {x.shape}, expected (m, {self.ndim}) for {self.name}({self.ndim})"
+            raise ValueError(msg)
+        return self._fn(x)
 
     def __repr__(self) -> str:
         return f"<built-in loglike {self.name}({self.ndim})>"
