@@ -190,7 +190,8 @@ def _offsets(body, st):
     off["dead_logl"] = off["dead_x"] + 8 * nd * d + 8
     ss = st.slice_stats  # stored as the header (13 doubles) and 3 doubles per step count, or nothing
     k = 13 + ss.moments.size if ss.recorded else 0
-    end = len(body) - 8 * (k + 1)  # start of slice_stats
+    tail = 8 + 8 + 1 + 8 + 8 + 8 + 8 + 8  # version 5: normals count, the last batch's record, evaluated_at_update
+    end = len(body) - tail - 8 * (k + 1)  # start of slice_stats
     off["logz"] = end - 4 - 8 - 8 - 1 - 8
     off["logvol"] = off["logz"] - 8
     off["ncall"] = off["logvol"] - 8 * 5

@@ -14,7 +14,18 @@ What is checked
   random stream are this sampler's; the random-stream position is at least the
   words the initial live set used and at most a generous bound per call; the
   cached normal deviate is the sine value of a Box-Muller pair drawn from the
-  stream's last 65,536 words (recomputed with the pure-numpy Philox).
+  stream's last 65,536 words (recomputed with the pure-numpy Philox) and it is
+  pending exactly when the count of normal deviates drawn is odd.
+* the random stream against the history: the initial live points still in
+  their rows are the stream's first ``nlive * ndim`` uniforms of their row, the
+  dead initial points among those draws; before any candidate the stream
+  stands right after them; otherwise the C++ reader (``check_stream``) draws
+  the last batch of rejection candidates again from the stream state recorded
+  before it and requires the queued candidates (or, the queue used up, the
+  point accepted last) and the stream's whole state after it (position, cached
+  deviate and its flag, count of deviates) to be the stored ones.  This needs
+  the batch to come from the current bound (no refit since it) and no slice
+  chain after it; otherwise only the ranges above are checked.
 * points: live, dead and queued points inside the unit cube ``[0, 1]^d``;
   their physical coordinates equal ``prior_transform(u)`` for every point (the
   built-in box transforms and the identity are recomputed with numpy, a Python
@@ -30,7 +41,8 @@ What is checked
   and queued rejection candidates plus the slice-sampling calls; accepted
   rejection candidates plus slice replacements equal ``niter``; counters since
   the last refit of the bound are no larger than the totals, the refit is less
-  than ``update_interval`` iterations old; slice statistics are finite,
+  than ``update_interval`` iterations old, and the candidates evaluated since
+  it are the total less the total recorded at it; slice statistics are finite,
   non-negative counts that add up to the slice calls.
 * the bound: each ellipsoid's centre inside the cube (it is a mean of live
   points), its shape symmetric positive definite, its precision the inverse of
@@ -40,10 +52,12 @@ What is checked
   bound refitted (``_core.nested.fit_bound``) to the live set of its last refit,
   rebuilt from the births, when that is unambiguous (no tied dead points since,
   and one ellipsoid or a refit that ran the deep multi-ellipsoid search).
-* the likelihood (``verify`` points): the prior transform and log-likelihood
-  re-evaluated at the best and worst live points, the best live points, the
-  last dead points and points spread over the live and dead sets, and at every
-  queued candidate (one batch of the run), compared with the stored values.
+* the likelihood: the prior transform and log-likelihood re-evaluated at every
+  live point (the run continues from them) and the last 32 dead points, or, for
+  an int ``verify``, at ``verify`` points (the best and worst live points, the
+  best live points, the last dead points and points spread over the live and
+  dead sets; -1: every stored point), and always at every queued candidate
+  (one batch of the run), compared with the stored values.
   This calls the likelihood outside the run: no
   random number is drawn and no call is counted, so a resumed run stays
   bit-identical.  A stochastic likelihood cannot pass it.
@@ -52,13 +66,18 @@ What is not protected
 ---------------------
 A file that passes is trusted data, as a pickle would be.  Values that satisfy
 all of the above but are not the ones the run computed cannot be detected: the
-log-likelihood of a live or dead point that is not among the ``verify``
-re-evaluated ones (set ``checkpoint_verify=-1`` to re-evaluate every stored
-point), a shifted random-stream position or a changed cached normal deviate (a
-different but valid continuation), counters and decayed statistics that only
-steer the sampler's choices within their ranges (candidates evaluated since the
-last refit, refits since the last multi-ellipsoid search, the slice sampler's
-rank sums and fresh-start counts), a bound moved consistently when it cannot
+log-likelihood of a dead point that is not among the re-evaluated ones (or of
+a live one when ``checkpoint_verify`` is an int; -1 re-evaluates every stored
+point), the random stream's position and cached deviate when the last batch
+cannot be drawn again (slice sampling since it, or a refit of the bound since
+it: nothing stored then fixes the words a slice chain or the old bound used, so
+a moved position is a different but valid continuation of the same stream),
+the record of that batch and the count of deviates in that case (read by
+these checks only), the stream state and the candidate-counter pair
+(``evaluated_since_update``, ``evaluated_at_update``) edited together
+consistently, counters and decayed statistics that only steer the sampler's
+choices within their ranges (refits since the last multi-ellipsoid search, the
+slice sampler's rank sums and fresh-start counts), a bound moved consistently when it cannot
 be refitted (ties since the refit, or a refit without the deep search), a
 point moved together with its coordinates and log-likelihood, or a whole state
 forged from another run with the same settings.  The
@@ -74,7 +93,7 @@ from typing import Any
 
 import numpy as np
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 K_STAT_HEADER = 14  # slice.hpp: kStatHeader
 K_SEARCH_EVERY = 5  # sampler.hpp: RejectionProposal::kSearchEvery
 K_MAX_OUTSIDE_DRAWS = 10000  # sampler.hpp: RejectionProposal::kMaxOutsideDraws
@@ -186,6 +205,14 @@ class ParsedState:
     slice_replacements: int
     slice_nsteps: int
     slice_stats: np.ndarray
+    normals: int
+    batch_position: int
+    batch_has_spare: bool
+    batch_spare: float
+    batch_normals: int
+    batch_size: int
+    batch_niter: int
+    evaluated_at_update: int
 
 
 def parse_state(body: bytes, ndim: int) -> ParsedState:
@@ -231,6 +258,10 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
     slice_active = r.flag("slice_active")
     slice_calls, slice_replacements, slice_nsteps = r.pod("q"), r.pod("q"), r.pod("i")
     slice_stats = r.vec()
+    normals, batch_position = r.pod("Q"), r.pod("Q")
+    batch_has_spare = r.flag("batch_has_spare")
+    batch_spare = r.pod("d")
+    batch_normals, batch_size, batch_niter, evaluated_at_update = r.pod("Q"), r.pod("q"), r.pod("q"), r.pod("q")
     if r.pos != len(body):
         raise StateFormatError("trailing bytes after the state")
     return ParsedState(
@@ -239,7 +270,8 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
         updates_since_search, last_search_nell, queue_u.reshape(-1, d), queue_x.reshape(-1, d), queue_logl,
         queue_head, seed, stream, position, has_spare, spare, initialized, niter, ncall, acc_update, eval_update,
         acc_total, eval_total, logvol, logz, slice_active,
-        slice_calls, slice_replacements, slice_nsteps, slice_stats,
+        slice_calls, slice_replacements, slice_nsteps, slice_stats, normals, batch_position, batch_has_spare,
+        batch_spare, batch_normals, batch_size, batch_niter, evaluated_at_update,
     )
 
 
@@ -274,27 +306,48 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
 SPARE_WINDOW = 1 << 16
 
 
-def _spare_drawn(t: ParsedState) -> bool:
+def _spare_drawn(t: ParsedState, position: int, spare: float, normals: int) -> bool:
     """Whether the cached normal deviate is the second (sine) value of a Box-Muller pair drawn from the
-    stream's last SPARE_WINDOW words before its position (0.0 and not pending: none was drawn yet)."""
-    if t.spare == 0.0 and not t.has_spare:
-        return True
-    if t.position < 2:
+    stream's last SPARE_WINDOW words before `position` (0.0 when no deviate was drawn yet)."""
+    if normals == 0:
+        return spare == 0.0
+    if position < 2:
         return False
     from ridgeline._random import to_uniform, words
 
-    hi = t.position
+    hi = position
     for width in (256, 4096, SPARE_WINDOW):  # usually found among the last few words
-        lo = max(0, t.position - width)
+        lo = max(0, position - width)
         u = to_uniform(words(t.seed, t.stream, np.arange(lo, hi, dtype=np.uint64)))
         with np.errstate(all="ignore"):
             vals = np.sqrt(-2.0 * np.log(u[:-1])) * np.sin(6.283185307179586 * u[1:])
-        if np.any(np.abs(vals - t.spare) <= 1e-12 * max(1.0, abs(t.spare))):
+        if np.any(np.abs(vals - spare) <= 1e-12 * max(1.0, abs(spare))):
             return True
         if lo == 0:
             break
         hi = lo + 1  # the pair may straddle the boundary
     return False
+
+
+def _initial_points_mismatch(t: ParsedState, n: int, d: int) -> str | None:
+    """The initial live points are the stream's first n * d uniforms, row by row: a point born at -inf
+    still in its row must be its row's draw, a dead one one of the rows' draws (None when they are).
+
+    Unchecked when a dead point has log-likelihood -inf (its replacement was then born at -inf too)."""
+    if np.any(t.dead_logl == -np.inf):
+        return None
+    from ridgeline._random import to_uniform, words
+
+    init = to_uniform(words(t.seed, t.stream, np.arange(n * d, dtype=np.uint64))).reshape(n, d)
+    live = t.live_birth == -np.inf
+    if not np.array_equal(t.live_u[live], init[live]):
+        return "an initial live point is not the random stream's draw for its row"
+    dead = t.dead_u[t.dead_birth == -np.inf]
+    if dead.size:
+        drawn = {row.tobytes() for row in init[~live]}
+        if any(row.tobytes() not in drawn for row in dead) or len({row.tobytes() for row in dead}) != dead.shape[0]:
+            return "a dead initial point is not one of the random stream's initial draws"
+    return None
 
 
 def check_state(t: ParsedState, sampler: Any) -> None:
@@ -309,18 +362,39 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     # random stream
     if t.seed != int(cfg["seed"]) or t.stream != 0:
         _fail("the random stream is not this run's (seed or stream id)")
-    if not (math.isfinite(t.spare) and abs(t.spare) <= BOX_MULLER_MAX) or not _spare_drawn(t):
-        _fail("the cached normal deviate of the random stream is not one of its recent draws")
+    streams = ((t.position, t.has_spare, t.spare, t.normals),
+               (t.batch_position, t.batch_has_spare, t.batch_spare, t.batch_normals))
+    for pos, pending, spare, normals in streams:
+        # a Box-Muller pair gives two deviates: the second is pending exactly after an odd count
+        if pending != (normals % 2 == 1) or normals > 2 * (pos // 2):
+            _fail("the random stream's cached normal deviate does not match the number of deviates drawn")
+        if not (math.isfinite(spare) and abs(spare) <= BOX_MULLER_MAX) or not _spare_drawn(t, pos, spare, normals):
+            _fail("the cached normal deviate of the random stream is not one of its recent draws")
     nd = t.dead_logl.size
     queued = t.queue_logl.size - t.queue_head
     ints = (t.niter, t.ncall, t.accepted_since_update, t.evaluated_since_update, t.accepted_total,
             t.evaluated_total, t.iter_at_update, t.updates_since_search, t.last_search_nell, t.slice_calls,
-            t.slice_replacements, t.slice_nsteps)
+            t.slice_replacements, t.slice_nsteps, t.batch_size, t.batch_niter, t.evaluated_at_update)
     if min(ints) < 0:
         _fail("a counter is negative")
+    # candidates evaluated since the last refit: the total now less the total then
+    if t.evaluated_since_update != t.evaluated_total - t.evaluated_at_update:
+        _fail(f"evaluated_since_update={t.evaluated_since_update} is not evaluated_total={t.evaluated_total} less "
+              f"its value {t.evaluated_at_update} at the last refit of the bound")
+    # the last batch of candidates (the C++ reader draws it again from its recorded stream state)
+    if t.batch_size > max(int(cfg["batch"][0]), int(cfg["batch"][1])) or t.batch_niter > t.niter \
+            or t.batch_position > t.position or t.batch_normals > t.normals \
+            or (t.queue_logl.size - t.queue_head > 0 and t.queue_logl.size != t.batch_size):
+        _fail("the record of the last batch of candidates is inconsistent")
+    if t.batch_size == 0 and (t.niter or t.batch_position or t.batch_normals or t.batch_niter or t.normals
+                              or t.position != (n * d if t.initialized else 0)):
+        _fail("no candidate was drawn, but the random stream does not stand after the initial live points")
+    if t.batch_size > 0 and t.batch_position < n * d:
+        _fail("the last batch of candidates starts inside the initial live points' random numbers")
     if not t.initialized:
         empty = (t.live_u.size, t.live_logl.size, t.live_birth.size, nd, t.queue_logl.size, t.ncall, t.position,
-                 t.evaluated_total, t.slice_calls, t.slice_replacements, len(t.ells), int(t.has_spare))
+                 t.evaluated_total, t.slice_calls, t.slice_replacements, len(t.ells), int(t.has_spare), t.normals,
+                 t.batch_size)
         if any(empty) or t.use_bound or t.logvol != 0.0 or t.logz != -math.inf:
             _fail("an unstarted run holds points, calls or random numbers")
         return
@@ -345,6 +419,9 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     births = np.sort(np.concatenate([t.dead_birth, t.live_birth]))
     if not np.array_equal(births, np.concatenate([np.full(n, -np.inf), t.dead_logl])):
         _fail("the birth contours do not match the dead points (one birth per death)")
+    problem = _initial_points_mismatch(t, n, d)
+    if problem is not None:
+        _fail(problem)
     # dead points: order, tie rule, count
     if nd and np.any(np.diff(t.dead_logl) < 0):
         _fail("the dead points' log-likelihoods are not non-decreasing")
@@ -560,15 +637,25 @@ def refit_mismatch(t: ParsedState, sampler: Any) -> str | None:
     return None
 
 
-def verify_indices(t: ParsedState, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The live, dead and queued points re-evaluated (deterministic; all when k < 0; all queued ones always)."""
+# Dead points re-evaluated by default, besides every live point and queued candidate.
+DEFAULT_VERIFY_DEAD = 32
+
+
+def verify_indices(t: ParsedState, k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The live, dead and queued points re-evaluated (deterministic; all when k < 0; all queued ones always).
+
+    k None (the default): every live point (the continuation starts from them) and DEFAULT_VERIFY_DEAD dead
+    points, the last ones first; k >= 0: k points shared between the live and the dead ones."""
     nl, nd = t.live_logl.size, t.dead_logl.size
-    if k < 0 or k >= nl + nd:
+    if k is not None and (k < 0 or k >= nl + nd):
         return np.arange(nl), np.arange(nd), np.arange(t.queue_logl.size)
     order = np.argsort(-t.live_logl, kind="stable")  # best first
-    kd = min(nd, k // 3)
-    kl = min(nl, k - kd)
-    kd = min(nd, k - kl)
+    if k is None:
+        kl, kd = nl, min(nd, DEFAULT_VERIFY_DEAD)
+    else:
+        kd = min(nd, k // 3)
+        kl = min(nl, k - kd)
+        kd = min(nd, k - kl)
 
     def spread(m: int, count: int, top: np.ndarray) -> np.ndarray:
         # half the budget on the top (the points that weigh most), half spread evenly
@@ -589,7 +676,7 @@ def verify_indices(t: ParsedState, k: int) -> tuple[np.ndarray, np.ndarray, np.n
     return live, dead, np.arange(t.queue_logl.size)
 
 
-def verify_points(t: ParsedState, sampler: Any, k: int) -> str | None:
+def verify_points(t: ParsedState, sampler: Any, k: int | None) -> str | None:
     """Re-evaluate transform and likelihood at `verify_indices`; a message on a mismatch, else None."""
     if not t.initialized:
         return None
@@ -675,4 +762,6 @@ def serialize_state(t: ParsedState) -> bytes:
                            t.accepted_total, t.evaluated_total, t.logvol, t.logz, t.slice_active, t.slice_calls,
                            t.slice_replacements, t.slice_nsteps))
     vec(t.slice_stats)
+    out.append(struct.pack("<QQBdQqqq", t.normals, t.batch_position, t.batch_has_spare, t.batch_spare,
+                           t.batch_normals, t.batch_size, t.batch_niter, t.evaluated_at_update))
     return b"".join(out)

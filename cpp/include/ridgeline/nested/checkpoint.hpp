@@ -21,7 +21,7 @@
 namespace ridgeline::nested {
 
 // Version of the payload layout; bump when SamplerState changes.
-constexpr std::uint32_t kStateVersion = 4;  // 4: slice_stats gained kStatFreshDraws
+constexpr std::uint32_t kStateVersion = 5;  // 4: slice_stats gained kStatFreshDraws; 5: the last batch, normals count
 
 class StateWriter {
  public:
@@ -171,6 +171,16 @@ inline std::string dump_state(const SamplerState& s) {
   w.pod<std::int64_t>(s.slice_replacements);
   w.pod<std::int32_t>(s.slice_nsteps);
   w.vec(s.slice_stats);
+  // version 5: the count of normal deviates, the stream before the last batch of
+  // candidates, its size and niter then, and evaluated_total at the last refit
+  w.pod<std::uint64_t>(s.rng.normals());
+  w.pod<std::uint64_t>(s.batch_rng.position());
+  w.pod<std::uint8_t>(s.batch_rng.has_spare() ? 1 : 0);
+  w.pod<double>(s.batch_rng.spare());
+  w.pod<std::uint64_t>(s.batch_rng.normals());
+  w.pod<std::int64_t>(s.batch_size);
+  w.pod<std::int64_t>(s.batch_niter);
+  w.pod<std::int64_t>(s.evaluated_at_update);
   return w.out;
 }
 
@@ -198,7 +208,8 @@ inline void validate_state(const SamplerState& t) {
   if (t.niter < 0 || t.ncall < 0 || t.accepted_total < 0 || t.evaluated_total < t.accepted_total ||
       t.accepted_since_update < 0 || t.evaluated_since_update < t.accepted_since_update || t.iter_at_update < 0 ||
       t.iter_at_update > t.niter || t.updates_since_search < 0 || t.last_search_nell < 0 || t.slice_calls < 0 ||
-      t.slice_replacements < 0 || t.slice_nsteps < 0 || t.slice_nsteps > (1 << 20))
+      t.slice_replacements < 0 || t.slice_nsteps < 0 || t.slice_nsteps > (1 << 20) || t.evaluated_at_update < 0 ||
+      t.evaluated_since_update != t.evaluated_total - t.evaluated_at_update)
     fail("a counter is negative or inconsistent");
   const std::size_t nd = t.dead_logl.size();
   if (!t.initialized) {
@@ -250,6 +261,65 @@ inline void validate_state(const SamplerState& t) {
   if (!t.bound.ells.empty() && !std::isfinite(t.bound.logvol_sum)) fail("the bound's volume is not finite");
   if (!finite(t.slice_stats.data(), t.slice_stats.size()) || t.slice_stats.size() > (std::size_t{1} << 20))
     fail("the slice statistics are not finite");
+}
+
+// The random stream against the run's history.  The cached normal deviate is
+// pending exactly when an odd number of deviates was drawn.  Before any
+// candidate the stream stands after the initial live points.  Otherwise the
+// last batch of rejection candidates is drawn again from the stream state
+// recorded before it, when it came from the current bound (no refit since) and
+// no slice chain drew numbers after it: the candidates must be the queued ones
+// (or, the queue being used up, the last point accepted) and the stream must
+// end exactly in the stored state (position, cached deviate, count).
+inline void check_stream(const SamplerState& t) {
+  auto fail = [](const std::string& m) { throw std::runtime_error(m); };
+  const int d = t.settings.ndim, n = t.settings.nlive;
+  const auto du = static_cast<std::size_t>(d);
+  for (const RandomStream* r : {&t.rng, &t.batch_rng}) {
+    if (r->has_spare() != ((r->normals() & 1) == 1))
+      fail("the random stream's cached normal deviate does not match the number of deviates drawn");
+    if (r->normals() > 2 * (r->position() / 2) || (r->normals() == 0 && r->spare() != 0.0))
+      fail("the random stream's count of normal deviates is impossible for its position");
+  }
+  const std::int64_t bmax = std::max(t.settings.batch_min, t.settings.batch_max);
+  if (t.batch_size < 0 || t.batch_size > bmax || t.batch_niter < 0 || t.batch_niter > t.niter ||
+      t.batch_rng.position() > t.rng.position() || t.batch_rng.normals() > t.rng.normals() ||
+      (t.queue_size() > 0 && static_cast<std::int64_t>(t.queue_logl.size()) != t.batch_size))
+    fail("the record of the last batch of candidates is inconsistent");
+  if (!t.initialized) {
+    if (t.rng.position() != 0 || t.rng.normals() != 0 || t.batch_size != 0 || t.batch_rng.position() != 0)
+      fail("an unstarted run has drawn random numbers");
+    return;
+  }
+  if (t.batch_size == 0) {
+    if (t.niter != 0 || t.rng.position() != static_cast<std::uint64_t>(n) * du || t.rng.normals() != 0 ||
+        t.batch_rng.position() != 0 || t.batch_rng.normals() != 0 || t.batch_niter != 0)
+      fail("the random stream does not stand after the initial live points");
+    return;
+  }
+  if (t.batch_rng.position() < static_cast<std::uint64_t>(n) * du)
+    fail("the last batch of candidates starts inside the initial live points' random numbers");
+  if (t.batch_niter < t.iter_at_update || (t.slice_active && t.use_bound)) return;  // not replayable
+  const auto m = static_cast<std::size_t>(t.batch_size);
+  std::vector<double> cand(m * du);
+  RandomStream rs = t.batch_rng;
+  CandidateScratch w;
+  // (abandoned once past the stored position: the batch used no more numbers)
+  if (!draw_candidates(t, rs, m, cand.data(), w, PollFn{}, t.rng.position()) || !rs.same_state(t.rng))
+    fail("the random stream is not in the state its last batch of candidates left it in");
+  if (t.queue_size() > 0) {
+    if (std::memcmp(cand.data(), t.queue_u.data(), m * du * sizeof(double)) != 0)
+      fail("the queued candidates are not the ones drawn from the random stream");
+  } else if (t.niter > 0 && t.dead_logl.back() != kNegInf) {
+    // the queue was used up: its last candidate is the point accepted last, in
+    // the highest row replaced in the last iteration (births equal to its contour)
+    const double contour = t.dead_logl.back();
+    Eigen::Index row = -1;
+    for (Eigen::Index i = 0; i < t.live_birth.size(); ++i)
+      if (t.live_birth[i] == contour) row = i;
+    if (row < 0 || std::memcmp(cand.data() + (m - 1) * du, t.live_u.row(row).data(), du * sizeof(double)) != 0)
+      fail("the last point accepted is not the last candidate drawn from the random stream");
+  }
 }
 
 // Restore `s` from `data`.  The settings stored in the payload must equal the
@@ -328,7 +398,6 @@ inline void load_state(SamplerState& s, const std::string& data) {
   const bool has_spare = r.pod<std::uint8_t>() != 0;
   const double spare = r.pod<double>();
   t.rng = RandomStream(seed, stream, pos);
-  t.rng.restore(pos, has_spare, spare);
   t.initialized = r.pod<std::uint8_t>() != 0;
   if (t.initialized && t.live_logl.size() != n) throw std::runtime_error("initialised without live points");
   t.niter = r.pod<std::int64_t>();
@@ -344,10 +413,20 @@ inline void load_state(SamplerState& s, const std::string& data) {
   t.slice_replacements = r.pod<std::int64_t>();
   t.slice_nsteps = r.pod<std::int32_t>();
   t.slice_stats = r.vec();
+  t.rng.restore(pos, has_spare, spare, r.pod<std::uint64_t>());
+  const auto bpos = r.pod<std::uint64_t>();
+  const bool bspare_flag = r.pod<std::uint8_t>() != 0;
+  const double bspare = r.pod<double>();
+  t.batch_rng = RandomStream(seed, stream, bpos);
+  t.batch_rng.restore(bpos, bspare_flag, bspare, r.pod<std::uint64_t>());
+  t.batch_size = r.pod<std::int64_t>();
+  t.batch_niter = r.pod<std::int64_t>();
+  t.evaluated_at_update = r.pod<std::int64_t>();
   if (!r.done()) throw std::runtime_error("trailing bytes after the state");
   if (static_cast<std::size_t>(t.niter) != nd) throw std::runtime_error("niter does not match the dead points");
   if (t.bound.ells.size() != t.bound.cumprob.size()) throw std::runtime_error("bound probabilities are inconsistent");
   validate_state(t);
+  check_stream(t);
   s = std::move(t);
 }
 
