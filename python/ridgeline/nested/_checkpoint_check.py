@@ -23,9 +23,10 @@ What is checked
   the last batch of rejection candidates again from the stream state recorded
   before it and requires the queued candidates (or, the queue used up, the
   point accepted last) and the stream's whole state after it (position, cached
-  deviate and its flag, count of deviates) to be the stored ones.  This needs
-  the batch to come from the current bound (no refit since it) and no slice
-  chain after it; otherwise only the ranges above are checked.
+  deviate and its flag, count of deviates) to be the stored ones.  The batch
+  is drawn from the current bound, or from the bound kept when a refit came
+  while its candidates were queued.  With slice sampling (after the first
+  bound) chains drew after that batch and only the ranges above are checked.
 * points: live, dead and queued points inside the unit cube ``[0, 1]^d``;
   their physical coordinates equal ``prior_transform(u)`` for every point (the
   built-in box transforms and the identity are recomputed with numpy, a Python
@@ -68,10 +69,9 @@ A file that passes is trusted data, as a pickle would be.  Values that satisfy
 all of the above but are not the ones the run computed cannot be detected: the
 log-likelihood of a dead point that is not among the re-evaluated ones (or of
 a live one when ``checkpoint_verify`` is an int; -1 re-evaluates every stored
-point), the random stream's position and cached deviate when the last batch
-cannot be drawn again (slice sampling since it, or a refit of the bound since
-it: nothing stored then fixes the words a slice chain or the old bound used, so
-a moved position is a different but valid continuation of the same stream),
+point), the random stream's position and cached deviate during slice sampling (nothing
+stored fixes the words the last slice chain used: a moved position is a
+different but valid continuation of the same stream),
 the record of that batch and the count of deviates in that case (read by
 these checks only), the stream state and the candidate-counter pair
 (``evaluated_since_update``, ``evaluated_at_update``) edited together
@@ -211,8 +211,28 @@ class ParsedState:
     batch_spare: float
     batch_normals: int
     batch_size: int
-    batch_niter: int
     evaluated_at_update: int
+    batch_bound_saved: bool
+    batch_use_bound: bool
+    batch_ells: list[Ellipsoid]
+    batch_cumprob: np.ndarray
+    batch_logvol_sum: float
+
+
+def _read_bound(r: _Reader, nlive: int, d: int) -> tuple[list[Ellipsoid], np.ndarray, float]:
+    nell = r.pod("Q")
+    if nell > max(nlive, 0):
+        raise StateFormatError("too many ellipsoids")
+    ells = []
+    for _ in range(nell):
+        e = Ellipsoid(r.vec(), r.mat("F"), r.mat("F"), r.mat("F"), r.vec(), r.pod("d"))
+        if e.center.shape != (d,) or e.major.shape != (d,) or any(m.shape != (d, d) for m in (e.shape, e.precision, e.axes)):
+            raise StateFormatError("an ellipsoid has the wrong dimension")
+        ells.append(e)
+    cumprob = r.vec()
+    if cumprob.size != nell:
+        raise StateFormatError("the bound's probabilities do not match its ellipsoids")
+    return ells, cumprob, r.pod("d")
 
 
 def parse_state(body: bytes, ndim: int) -> ParsedState:
@@ -232,17 +252,7 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
     nd = dead[2].size
     if any(a.size != nd * d for a in dead[:2]) or any(a.size != nd for a in (dead[3], dead[4], dead_nlive)):
         raise StateFormatError("dead points have inconsistent sizes")
-    nell = r.pod("Q")
-    if nell > max(settings[1], 0):
-        raise StateFormatError("too many ellipsoids")
-    ells = []
-    for _ in range(nell):
-        e = Ellipsoid(r.vec(), r.mat("F"), r.mat("F"), r.mat("F"), r.vec(), r.pod("d"))
-        if e.center.shape != (d,) or e.major.shape != (d,) or any(m.shape != (d, d) for m in (e.shape, e.precision, e.axes)):
-            raise StateFormatError("an ellipsoid has the wrong dimension")
-        ells.append(e)
-    cumprob = r.vec()
-    logvol_sum = r.pod("d")
+    ells, cumprob, logvol_sum = _read_bound(r, settings[1], d)
     use_bound = r.flag("use_bound")
     iter_at_update, updates_since_search, last_search_nell = r.pod("q"), r.pod("q"), r.pod("i")
     queue_u, queue_x, queue_logl = r.vec(), r.vec(), r.vec()
@@ -261,7 +271,9 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
     normals, batch_position = r.pod("Q"), r.pod("Q")
     batch_has_spare = r.flag("batch_has_spare")
     batch_spare = r.pod("d")
-    batch_normals, batch_size, batch_niter, evaluated_at_update = r.pod("Q"), r.pod("q"), r.pod("q"), r.pod("q")
+    batch_normals, batch_size, evaluated_at_update = r.pod("Q"), r.pod("q"), r.pod("q")
+    batch_bound_saved, batch_use_bound = r.flag("batch_bound_saved"), r.flag("batch_use_bound")
+    batch_bound = _read_bound(r, settings[1], d)
     if r.pos != len(body):
         raise StateFormatError("trailing bytes after the state")
     return ParsedState(
@@ -271,7 +283,8 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
         queue_head, seed, stream, position, has_spare, spare, initialized, niter, ncall, acc_update, eval_update,
         acc_total, eval_total, logvol, logz, slice_active,
         slice_calls, slice_replacements, slice_nsteps, slice_stats, normals, batch_position, batch_has_spare,
-        batch_spare, batch_normals, batch_size, batch_niter, evaluated_at_update,
+        batch_spare, batch_normals, batch_size, evaluated_at_update, batch_bound_saved, batch_use_bound,
+        *batch_bound,
     )
 
 
@@ -374,7 +387,7 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     queued = t.queue_logl.size - t.queue_head
     ints = (t.niter, t.ncall, t.accepted_since_update, t.evaluated_since_update, t.accepted_total,
             t.evaluated_total, t.iter_at_update, t.updates_since_search, t.last_search_nell, t.slice_calls,
-            t.slice_replacements, t.slice_nsteps, t.batch_size, t.batch_niter, t.evaluated_at_update)
+            t.slice_replacements, t.slice_nsteps, t.batch_size, t.evaluated_at_update)
     if min(ints) < 0:
         _fail("a counter is negative")
     # candidates evaluated since the last refit: the total now less the total then
@@ -382,15 +395,22 @@ def check_state(t: ParsedState, sampler: Any) -> None:
         _fail(f"evaluated_since_update={t.evaluated_since_update} is not evaluated_total={t.evaluated_total} less "
               f"its value {t.evaluated_at_update} at the last refit of the bound")
     # the last batch of candidates (the C++ reader draws it again from its recorded stream state)
-    if t.batch_size > max(int(cfg["batch"][0]), int(cfg["batch"][1])) or t.batch_niter > t.niter \
+    if t.batch_size > max(int(cfg["batch"][0]), int(cfg["batch"][1])) \
             or t.batch_position > t.position or t.batch_normals > t.normals \
             or (t.queue_logl.size - t.queue_head > 0 and t.queue_logl.size != t.batch_size):
         _fail("the record of the last batch of candidates is inconsistent")
-    if t.batch_size == 0 and (t.niter or t.batch_position or t.batch_normals or t.batch_niter or t.normals
+    if t.batch_size == 0 and (t.niter or t.batch_position or t.batch_normals or t.normals
                               or t.position != (n * d if t.initialized else 0)):
         _fail("no candidate was drawn, but the random stream does not stand after the initial live points")
     if t.batch_size > 0 and t.batch_position < n * d:
         _fail("the last batch of candidates starts inside the initial live points' random numbers")
+    # the bound the last batch was drawn from is kept when a refit came while its candidates were queued
+    empty_kept = not t.batch_ells and not t.batch_cumprob.size and t.batch_logvol_sum == -math.inf
+    if (not t.batch_bound_saved and (t.batch_use_bound or not empty_kept)) \
+            or (t.batch_bound_saved and (t.batch_size == 0 or t.batch_use_bound == empty_kept)):
+        _fail("the record of the bound of the last batch of candidates is inconsistent")
+    if t.batch_ells:
+        _check_ellipsoids(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum, d)
     if not t.initialized:
         empty = (t.live_u.size, t.live_logl.size, t.live_birth.size, nd, t.queue_logl.size, t.ncall, t.position,
                  t.evaluated_total, t.slice_calls, t.slice_replacements, len(t.ells), int(t.has_spare), t.normals,
@@ -537,20 +557,26 @@ def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
         want = t.niter - t.iter_at_update + tied
     if t.accepted_since_update != want or (t.slice_active and t.evaluated_since_update != 0):
         _fail("the acceptance counters since the last refit do not match the dead points")
-    if t.cumprob.size != nell:
+    _check_ellipsoids(t.ells, t.cumprob, t.logvol_sum, d)
+
+
+def _check_ellipsoids(ells: list[Ellipsoid], cumprob: np.ndarray, logvol_sum: float, d: int) -> None:
+    """An ellipsoid union's matrices, probabilities and volume against each other (StateFormatError)."""
+    t_cumprob, t_logvol_sum, nell = cumprob, logvol_sum, len(ells)
+    if t_cumprob.size != nell:
         _fail("the bound's probabilities do not match its ellipsoids")
-    logvols = np.array([e.logvol for e in t.ells])
+    logvols = np.array([e.logvol for e in ells])
     if not np.all(np.isfinite(logvols)):
         _fail("an ellipsoid's log volume is not finite")
     m = logvols.max()
     w = np.cumsum(np.exp(logvols - m))
     cum = w / w[-1]
     cum[-1] = 1.0
-    if not _close(cum, t.cumprob, 1e-12) or not _close(np.array(m + math.log(w[-1])), np.array(t.logvol_sum), 1e-12):
+    if not _close(cum, t_cumprob, 1e-12) or not _close(np.array(m + math.log(w[-1])), np.array(t_logvol_sum), 1e-12):
         _fail("the bound's probabilities or volume do not match its ellipsoids")
     log_ball = 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
     eye = np.eye(d)
-    for e in t.ells:
+    for e in ells:
         mats = (e.center, e.shape, e.precision, e.axes, e.major)
         if not all(np.all(np.isfinite(a)) for a in mats):
             _fail("an ellipsoid of the bound is not finite")
@@ -743,17 +769,20 @@ def serialize_state(t: ParsedState) -> bytes:
     for a in (t.dead_u, t.dead_x, t.dead_logl, t.dead_birth, t.dead_logvol):
         vec(a)
     out.append(struct.pack("<Q", t.dead_nlive.size) + np.asarray(t.dead_nlive, dtype="<i4").tobytes())
-    out.append(struct.pack("<Q", len(t.ells)))
-    for e in t.ells:
-        vec(e.center)
-        mat(e.shape, "F")
-        mat(e.precision, "F")
-        mat(e.axes, "F")
-        vec(e.major)
-        out.append(struct.pack("<d", e.logvol))
-    vec(t.cumprob)
-    out.append(struct.pack("<dBqqi", t.logvol_sum, t.use_bound, t.iter_at_update, t.updates_since_search,
-                           t.last_search_nell))
+    def bound(ells: list[Ellipsoid], cumprob: np.ndarray, logvol_sum: float) -> None:
+        out.append(struct.pack("<Q", len(ells)))
+        for e in ells:
+            vec(e.center)
+            mat(e.shape, "F")
+            mat(e.precision, "F")
+            mat(e.axes, "F")
+            vec(e.major)
+            out.append(struct.pack("<d", e.logvol))
+        vec(cumprob)
+        out.append(struct.pack("<d", logvol_sum))
+
+    bound(t.ells, t.cumprob, t.logvol_sum)
+    out.append(struct.pack("<Bqqi", t.use_bound, t.iter_at_update, t.updates_since_search, t.last_search_nell))
     for a in (t.queue_u, t.queue_x, t.queue_logl):
         vec(a)
     out.append(struct.pack("<QQQQBdB", t.queue_head, t.seed, t.stream, t.position, t.has_spare, t.spare,
@@ -762,6 +791,8 @@ def serialize_state(t: ParsedState) -> bytes:
                            t.accepted_total, t.evaluated_total, t.logvol, t.logz, t.slice_active, t.slice_calls,
                            t.slice_replacements, t.slice_nsteps))
     vec(t.slice_stats)
-    out.append(struct.pack("<QQBdQqqq", t.normals, t.batch_position, t.batch_has_spare, t.batch_spare,
-                           t.batch_normals, t.batch_size, t.batch_niter, t.evaluated_at_update))
+    out.append(struct.pack("<QQBdQqq", t.normals, t.batch_position, t.batch_has_spare, t.batch_spare,
+                           t.batch_normals, t.batch_size, t.evaluated_at_update))
+    out.append(struct.pack("<BB", t.batch_bound_saved, t.batch_use_bound))
+    bound(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum)
     return b"".join(out)

@@ -83,11 +83,15 @@ struct SamplerState {
   std::size_t queue_head = 0;
   // random numbers
   RandomStream rng;
-  // The last batch of rejection candidates: the stream before it was drawn, its
-  // size and `niter` then (0, 0 before the first).  A checkpoint's stream state is
+  // The last batch of rejection candidates: the stream before it was drawn and
+  // its size (0 before the first).  A checkpoint's stream state is
   // checked by drawing that batch again (checkpoint.hpp: check_last_batch).
   RandomStream batch_rng;
-  std::int64_t batch_size = 0, batch_niter = 0;
+  std::int64_t batch_size = 0;
+  // When the bound was refitted while candidates of the last batch were still
+  // queued: the bound they were drawn from (and whether one was in use then).
+  bool batch_bound_saved = false, batch_use_bound = false;
+  EllipsoidUnion batch_bound;
   // counters and running sums
   bool initialized = false;
   std::int64_t niter = 0, ncall = 0;
@@ -192,27 +196,26 @@ constexpr std::int64_t kPollDraws = 4096;
 // cube before.  A pure function of the bound and the stream (a checkpoint's
 // last batch is drawn again by it to check the stream state).  Returns false,
 // abandoning the batch, when the stream passes the position `stop_at`.
-inline bool draw_candidates(const SamplerState& s, RandomStream& rng, std::size_t m, double* out,
-                            CandidateScratch& w, const PollFn& poll,
+inline bool draw_candidates(const EllipsoidUnion& bound, bool use_bound, int d, RandomStream& rng, std::size_t m,
+                            double* out, CandidateScratch& w, const PollFn& poll,
                             std::uint64_t stop_at = std::numeric_limits<std::uint64_t>::max()) {
-  const int d = s.settings.ndim;
   w.box_lo.clear();
   std::int64_t outside = 0;
   for (std::size_t k = 0; k < m; ++k) {
     double* uk = out + k * static_cast<std::size_t>(d);
     bool inside = false;
-    if (s.use_bound) {
+    if (use_bound) {
       // draw in the union until the point lies inside the unit cube (no call)
       for (std::int64_t t = 0; t < kMaxOutsideDraws && !inside; ++t) {
-        inside = s.bound.sample_in_cube(rng, uk, w.z);
+        inside = bound.sample_in_cube(rng, uk, w.z);
         if (!inside && ++outside % kPollDraws == 0) poll_or_throw(poll);
         if (rng.position() > stop_at) return false;
       }
     }
     if (!inside) {
-      if (s.use_bound && w.box_lo.size() != static_cast<std::size_t>(d)) bounding_box(s.bound, d, w.box_lo, w.box_hi);
+      if (use_bound && w.box_lo.size() != static_cast<std::size_t>(d)) bounding_box(bound, d, w.box_lo, w.box_hi);
       for (int i = 0; i < d; ++i)
-        uk[i] = s.use_bound ? w.box_lo[i] + (w.box_hi[i] - w.box_lo[i]) * rng.uniform() : rng.uniform();
+        uk[i] = use_bound ? w.box_lo[i] + (w.box_hi[i] - w.box_lo[i]) * rng.uniform() : rng.uniform();
     }
     if (rng.position() > stop_at) return false;
   }
@@ -243,6 +246,13 @@ class RejectionProposal final : public Proposal {
     if (st.bound == BoundKind::none) {
       s.use_bound = false;
       return;
+    }
+    // candidates of the last batch outlive the bound they were drawn from: keep
+    // it (a checkpoint's last batch is drawn again from it)
+    if (s.queue_size() > 0 && !s.batch_bound_saved) {
+      s.batch_bound = s.bound;
+      s.batch_use_bound = s.use_bound;
+      s.batch_bound_saved = true;
     }
     // expected volume per live point
     const double logpointvol = s.logvol - std::log(static_cast<double>(st.nlive));
@@ -319,22 +329,28 @@ class RejectionProposal final : public Proposal {
     // stream, the queue and the batch record are left as they were, so a new
     // call draws and evaluates the same candidates
     const RandomStream saved = s.rng, saved_batch = s.batch_rng;
-    const std::int64_t saved_size = s.batch_size, saved_niter = s.batch_niter;
+    const std::int64_t saved_size = s.batch_size;
+    const bool saved_bound_saved = s.batch_bound_saved, saved_use_bound = s.batch_use_bound;
+    EllipsoidUnion saved_bound;
+    if (saved_bound_saved) saved_bound = s.batch_bound;
     try {
       s.batch_rng = s.rng;
       s.batch_size = static_cast<std::int64_t>(m);
-      s.batch_niter = s.niter;
       s.queue_u.resize(m * d);
       s.queue_x.resize(m * d);
       s.queue_logl.resize(m);
       s.queue_head = 0;
-      draw_candidates(s, s.rng, m, s.queue_u.data(), draw_, poll);
+      s.batch_bound_saved = s.batch_use_bound = false;
+      s.batch_bound = EllipsoidUnion{};
+      draw_candidates(s.bound, s.use_bound, d, s.rng, m, s.queue_u.data(), draw_, poll);
       evaluate_batch(s, ev, s.queue_u.data(), m, s.queue_x.data(), s.queue_logl.data());
     } catch (...) {
       s.rng = saved;
       s.batch_rng = saved_batch;
       s.batch_size = saved_size;
-      s.batch_niter = saved_niter;
+      s.batch_bound_saved = saved_bound_saved;
+      s.batch_use_bound = saved_use_bound;
+      s.batch_bound = std::move(saved_bound);
       clear_queue(s);
       throw;
     }
