@@ -112,14 +112,15 @@ _INTS = ["iter_at_update", "updates_since_search", "last_search_nell", "queue_he
          "niter", "ncall", "accepted_since_update", "evaluated_since_update", "accepted_total", "evaluated_total",
          "slice_calls", "slice_replacements", "slice_nsteps", "normals", "batch_position", "batch_normals",
          "batch_size", "evaluated_at_update"]
-_FLAGS = ["use_bound", "has_spare", "initialized", "slice_active", "batch_has_spare"]
+_FLAGS = ["use_bound", "has_spare", "initialized", "slice_active", "batch_has_spare", "batch_bound_saved",
+          "batch_use_bound"]
 _INT_LIMITS = {"last_search_nell": (-(2**31), 2**31 - 1), "slice_nsteps": (-(2**31), 2**31 - 1)}
 _UNSIGNED = ("queue_head", "seed", "stream", "position", "normals", "batch_position", "batch_normals")
 # MODE "targeted": the kinds the random campaign let through before the random stream was checked against its
 # last batch of candidates and every live point re-evaluated, and the new fields that check relies on
 _TARGETED_INTS = ["evaluated_since_update", "evaluated_at_update", "position", "normals", "batch_position",
                   "batch_normals", "batch_size"]
-_TARGETED_FLAGS = ["has_spare", "batch_has_spare"]
+_TARGETED_FLAGS = ["has_spare", "batch_has_spare", "batch_bound_saved", "batch_use_bound"]
 _TARGETED_FLOATS = ["spare", "batch_spare"]
 _TARGETED_INT_EDITS = ["+1", "-1", "+1000", "-1000", "+2", "-2"]
 

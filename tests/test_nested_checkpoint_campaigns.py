@@ -54,7 +54,8 @@ _UNDETECTABLE = {"updates_since_search", "slice_stats", "ell.center"}
 # draw that batch again ("replayable": no slice chain since it, i.e. not slice sampling with a bound); else only
 # their ranges, the parity of the count of normal deviates and the cached deviate's origin are checked (a moved
 # position is then a different valid continuation, the batch record and the count are used by checks only).
-_STREAM = {"position", "spare", "normals", "batch_position", "batch_spare", "batch_normals", "batch_size"}
+_STREAM = {"position", "spare", "normals", "batch_position", "batch_spare", "batch_normals", "batch_size",
+           "batch_bound_saved", "batch_use_bound"}
 
 
 def _must_refuse(rec, verify_all):

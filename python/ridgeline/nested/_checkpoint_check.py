@@ -69,13 +69,16 @@ A file that passes is trusted data, as a pickle would be.  Values that satisfy
 all of the above but are not the ones the run computed cannot be detected: the
 log-likelihood of a dead point that is not among the re-evaluated ones (or of
 a live one when ``checkpoint_verify`` is an int; -1 re-evaluates every stored
-point), the random stream's position and cached deviate during slice sampling (nothing
-stored fixes the words the last slice chain used: a moved position is a
-different but valid continuation of the same stream),
-the record of that batch and the count of deviates in that case (read by
-these checks only), the stream state and the candidate-counter pair
-(``evaluated_since_update``, ``evaluated_at_update``) edited together
-consistently, counters and decayed statistics that only steer the sampler's
+point); during slice sampling with a bound, the random stream's position
+(nothing stored fixes the words the last slice chain used: a moved position is
+a different but valid continuation of the same stream; the slice chain is not
+replayed because that needs the live set, statistics and stream before it and
+likelihood calls), and then also an even change of the count of deviates and
+the record of the last (pre-bound) batch, which only these checks read; the
+stream state and the candidate-counter pair (``evaluated_since_update``,
+``evaluated_at_update``) edited together consistently (the checks detect
+inconsistent edits, not a forger who recomputes every dependent field);
+counters and decayed statistics that only steer the sampler's
 choices within their ranges (refits since the last multi-ellipsoid search, the
 slice sampler's rank sums and fresh-start counts), a bound moved consistently when it cannot
 be refitted (ties since the refit, or a refit without the deep search), a
@@ -405,9 +408,10 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     if t.batch_size > 0 and t.batch_position < n * d:
         _fail("the last batch of candidates starts inside the initial live points' random numbers")
     # the bound the last batch was drawn from is kept when a refit came while its candidates were queued
+    # (there was a refit: a bound is in use)
     empty_kept = not t.batch_ells and not t.batch_cumprob.size and t.batch_logvol_sum == -math.inf
     if (not t.batch_bound_saved and (t.batch_use_bound or not empty_kept)) \
-            or (t.batch_bound_saved and (t.batch_size == 0 or t.batch_use_bound == empty_kept)):
+            or (t.batch_bound_saved and (t.batch_size == 0 or t.batch_use_bound == empty_kept or not t.use_bound)):
         _fail("the record of the bound of the last batch of candidates is inconsistent")
     if t.batch_ells:
         _check_ellipsoids(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum, d)
