@@ -1,6 +1,6 @@
 """Checkpoint forgery and corruption campaign (run as a script by tests/test_nested_checkpoint_campaigns.py).
 
-``python ckpt_forgery_cases.py DIR MODE COUNT SEED VERIFY`` writes source checkpoints of three runs into DIR
+``python ckpt_forgery_cases.py DIR MODE COUNT SEED VERIFY`` (VERIFY: ``checkpoint_verify``, ``default`` for None) writes source checkpoints of three runs into DIR
 (built-in likelihood with a multi-ellipsoid bound, a vectorised Python likelihood with a queue of evaluated
 candidates, slice sampling), then makes COUNT files from them and resumes a fresh sampler from each (in this
 process, each under a 60 s alarm), printing one JSON line per file and a summary line:
@@ -8,11 +8,17 @@ process, each under a 60 s alarm), printing one JSON line per file and a summary
 - MODE ``forge``: the payload parsed, one field edited at random (a value set to NaN, +-inf, a point outside
   the cube, a scaled or shifted value, another element's value, a counter moved, a flag flipped, an element
   dropped or appended), written back with a valid checksum;
+- MODE ``targeted``: sources saved at several moments of the runs; one field of the kinds that only a check of
+  the random stream against its last batch of candidates, the derived counters or the re-evaluation of every
+  live point can refuse (counters since the last refit, the stream position, the cached normal deviate and its
+  flag, the count of deviates, the record of the last batch, a live log-likelihood moved within every ordering
+  invariant) edited by a small amount;
 - MODE ``corrupt``: the file truncated at a random offset, random bytes flipped, another problem's file,
   another run's file, a FIFO, /dev/zero, a directory, a symlink to a device, random payload bytes with a
   recomputed checksum.
 
-Each record says whether the file was refused with CheckpointError, raised anything else, hung (alarm), or
+Each record says whether the file was refused with CheckpointError, whether the C++ reader can draw the
+source's last batch of candidates again (``replayable``), raised anything else, hung (alarm), or
 ran; a run that ran is compared with the resume of the untouched file (identical or not) and with the true
 log Z (``z`` = deviation in units of logzerr).
 """
@@ -57,18 +63,27 @@ def sources():
 RUN = {"dlogz": 0.5, "maxcall": 200_000}
 
 
-def make_sources(d):
+def make_sources(d, stops=(250,)):
+    """Source checkpoints of each run saved after each of `stops` iterations (named "run" for 250, else
+    "run@stop"), with the result of resuming each untouched."""
     out = {}
-    for name, (p, mk) in sources().items():
-        ck = os.path.join(d, f"src-{name}.ckpt")
-        if os.path.exists(ck):
+    for stop in stops:
+        for name, (p, mk) in sources().items():
+            label = name if stop == 250 else f"{name}@{stop}"
+            ck = os.path.join(d, f"src-{label}.ckpt")
+            if os.path.exists(ck):
+                os.unlink(ck)
+            mk().run(dlogz=0.5, maxiter=stop, checkpoint=ck, checkpoint_every=0)
+            ref = mk().run(checkpoint=ck, **RUN)  # resumes (and rewrites) it; rewrite the partial state again
             os.unlink(ck)
-        mk().run(dlogz=0.5, maxiter=250, checkpoint=ck, checkpoint_every=0)
-        ref = mk().run(checkpoint=ck, **RUN)  # resumes (and rewrites) it; rewrite the partial state again
-        os.unlink(ck)
-        mk().run(dlogz=0.5, maxiter=250, checkpoint=ck, checkpoint_every=0)
-        out[name] = (p, mk, ck, ref)
+            mk().run(dlogz=0.5, maxiter=stop, checkpoint=ck, checkpoint_every=0)
+            out[label] = (p, mk, ck, ref)
     return out
+
+
+# MODE "targeted": sources saved at several moments of the runs (before and after the first bound, the
+# vectorised queue before or after a refit, ...), more of them drawn from the campaign's seed
+TARGETED_STOPS = (60, 250)
 
 
 _FLOAT_EDITS = ["nan", "+inf", "-inf", "1.5", "-0.25", "1e300", "-1e300", "zero", "x*1.001", "x+1", "x-1", "-x",
@@ -92,12 +107,71 @@ def _int_value(edit, v):
 _ARRAYS = ["live_u", "live_x", "live_logl", "live_birth", "dead_u", "dead_x", "dead_logl", "dead_birth",
            "dead_logvol", "queue_u", "queue_x", "queue_logl", "cumprob", "slice_stats"]
 _ELL = ["center", "shape", "precision", "axes", "major", "logvol"]
-_FLOATS = ["logvol_sum", "spare", "logvol", "logz"]
+_FLOATS = ["logvol_sum", "spare", "logvol", "logz", "batch_spare"]
 _INTS = ["iter_at_update", "updates_since_search", "last_search_nell", "queue_head", "seed", "stream", "position",
          "niter", "ncall", "accepted_since_update", "evaluated_since_update", "accepted_total", "evaluated_total",
-         "slice_calls", "slice_replacements", "slice_nsteps"]
-_FLAGS = ["use_bound", "has_spare", "initialized", "slice_active"]
+         "slice_calls", "slice_replacements", "slice_nsteps", "normals", "batch_position", "batch_normals",
+         "batch_size", "evaluated_at_update"]
+_FLAGS = ["use_bound", "has_spare", "initialized", "slice_active", "batch_has_spare", "batch_bound_saved",
+          "batch_use_bound"]
 _INT_LIMITS = {"last_search_nell": (-(2**31), 2**31 - 1), "slice_nsteps": (-(2**31), 2**31 - 1)}
+_UNSIGNED = ("queue_head", "seed", "stream", "position", "normals", "batch_position", "batch_normals")
+# MODE "targeted": the kinds the random campaign let through before the random stream was checked against its
+# last batch of candidates and every live point re-evaluated, and the new fields that check relies on
+_TARGETED_INTS = ["evaluated_since_update", "evaluated_at_update", "position", "normals", "batch_position",
+                  "batch_normals", "batch_size"]
+_TARGETED_FLAGS = ["has_spare", "batch_has_spare", "batch_bound_saved", "batch_use_bound"]
+_TARGETED_FLOATS = ["spare", "batch_spare"]
+_TARGETED_INT_EDITS = ["+1", "-1", "+1000", "-1000", "+2", "-2"]
+
+
+def replayable(t):
+    """Whether the C++ reader can draw the state's last batch of candidates again (checkpoint.hpp)."""
+    return t.batch_size > 0 and not (t.slice_active and t.use_bound)
+
+
+def forge_targeted(t, rng):
+    """One edit of a targeted kind; returns (kind, new state) or None when it changes nothing."""
+    t = copy.deepcopy(t)
+    group = rng.choice(["int", "flag", "float", "live_logl"], p=[0.5, 0.15, 0.1, 0.25])
+    if group == "int":
+        field = str(rng.choice(_TARGETED_INTS))
+        edit = str(rng.choice(_TARGETED_INT_EDITS))
+        v = getattr(t, field)
+        nv = v + int(edit)
+        if nv < 0:
+            return None
+        setattr(t, field, nv)
+        return f"{field}:{edit}", t
+    if group == "flag":
+        field = str(rng.choice(_TARGETED_FLAGS))
+        setattr(t, field, not getattr(t, field))
+        return f"{field}:flip", t
+    if group == "float":
+        field = str(rng.choice(_TARGETED_FLOATS))
+        edit = str(rng.choice(["x*1.001", "-x", "other", "x+1"]))
+        old = getattr(t, field)
+        new = _float_value(edit, old, t.live_u, rng) if edit != "other" else float(rng.standard_normal())
+        if new == old:
+            return None
+        setattr(t, field, new)
+        return f"{field}:{edit}", t
+    # a live log-likelihood changed within every ordering invariant: above the last dead point and the point's
+    # birth, below the best other live point (any live point, also those the default 32 would not re-evaluate)
+    arr = t.live_logl.copy()
+    i = int(rng.integers(arr.size))
+    others = np.delete(arr, i)
+    lo = max(float(t.live_birth[i]), float(t.dead_logl[-1]) if t.dead_logl.size else -np.inf)
+    hi = float(others.max())
+    if not (np.isfinite(lo) and lo < arr[i] < hi):
+        return None
+    edit = str(rng.choice(["towards best", "towards contour", "x*1.001"]))
+    arr[i] = {"towards best": (arr[i] + hi) / 2, "towards contour": (arr[i] + lo) / 2,
+              "x*1.001": arr[i] * (1.001 if arr[i] > 0 else 0.999)}[edit]
+    if not lo < arr[i] < hi or arr[i] == t.live_logl[i]:
+        return None
+    t.live_logl = arr
+    return f"live_logl:{edit}", t
 
 
 def forge(t, rng):
@@ -148,7 +222,7 @@ def forge(t, rng):
         v = getattr(t, field)
         nv = _int_value(edit, v)
         lo, hi = _INT_LIMITS.get(field, (-(2**63), 2**63 - 1))
-        if field in ("queue_head", "seed", "stream", "position"):
+        if field in _UNSIGNED:
             lo, hi = 0, 2**64 - 1
         if nv == v or not lo <= nv <= hi:
             return None
@@ -267,22 +341,28 @@ def corrupt_cases(d, srcs, count, rng):
 
 
 def main(argv):
-    d, mode, count, seed, verify = argv[0], argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    d, mode, count, seed = argv[0], argv[1], int(argv[2]), int(argv[3])
+    verify = None if argv[4] == "default" else int(argv[4])
     signal.signal(signal.SIGALRM, _alarm)
     os.makedirs(d, exist_ok=True)
-    srcs = make_sources(d)
     rng = np.random.default_rng(seed)
+    stops = (250,)
+    if mode == "targeted":
+        stops = tuple(sorted({*TARGETED_STOPS, *(int(v) for v in rng.integers(20, 400, size=3))}))
+    srcs = make_sources(d, stops)
+    replay = {name: replayable(parse_state(read_checkpoint(v[2])[1], v[0].ndim)) for name, v in srcs.items()}
     summary = {"refused": 0, "ran": 0, "error": 0, "hang": 0, "ran_identical": 0, "ran_different": 0,
                "ran_wrong": 0, "seconds_max": 0.0}
-    if mode == "forge":
+    if mode in ("forge", "targeted"):
         parsed = {name: parse_state(read_checkpoint(v[2])[1], v[0].ndim) for name, v in srcs.items()}
+        make = forge if mode == "forge" else forge_targeted
 
         def cases():
             names = sorted(srcs)
             j = 0
             while j < count:
                 name = names[j % len(names)]
-                f = forge(parsed[name], rng)
+                f = make(parsed[name], rng)
                 if f is None:
                     continue
                 kind, t = f
@@ -301,7 +381,8 @@ def main(argv):
         dt = time.monotonic() - t0
         summary["seconds_max"] = max(summary["seconds_max"], round(dt, 2))
         summary[outcome] += 1
-        rec = {"source": name, "kind": kind, "outcome": outcome, "seconds": round(dt, 2)}
+        rec = {"source": name, "kind": kind, "outcome": outcome, "seconds": round(dt, 2),
+               "replayable": replay[name]}
         if outcome == "ran":
             same, z = compare(r, ref, p)
             rec.update(identical=same, z=round(z, 2), logz=r.logz)

@@ -2,7 +2,8 @@
 
 The forgery and corruption cases are made and run by ``tests/ckpt_forgery_cases.py`` in a child process
 (each resume under a 60 s alarm there, the whole child under a timeout here).  The default suite runs a
-small version of each campaign; ``-m slow`` runs 100 kills, 100 corrupted files and 300 + 100 forgeries.
+small version of each campaign; ``-m slow`` runs 100 kills, 100 corrupted files, 300 + 100 random forgeries and
+600 targeted ones.
 """
 
 from __future__ import annotations
@@ -45,27 +46,33 @@ def _campaign(tmp_path, mode, count, seed, verify, timeout):
 
 
 # Forgeries that validation cannot detect (documented in ridgeline.nested._checkpoint_check and the user
-# guide): a valid but different continuation of the random stream (position, cached normal deviate),
-# counters and decayed statistics that only steer the sampler's choices within their ranges (when to
-# switch proposal or search for more ellipsoids, slice-sampling statistics), a bound moved consistently,
-# a live log-likelihood not among the re-evaluated points.
-_UNDETECTABLE = {"spare", "has_spare", "position", "evaluated_since_update", "updates_since_search", "slice_stats",
-                 "ell.center", "live_logl"}
+# guide): counters and decayed statistics that only steer the sampler's choices within their ranges (when to
+# search for more ellipsoids, slice-sampling statistics), a bound moved consistently; a live log-likelihood
+# not among the re-evaluated points when checkpoint_verify is an int (the default re-evaluates every live one).
+_UNDETECTABLE = {"updates_since_search", "slice_stats", "ell.center"}
+# The random stream's state and the record of the last batch of candidates: refused when the C++ reader can
+# draw that batch again ("replayable": no slice chain since it, i.e. not slice sampling with a bound); else only
+# their ranges, the parity of the count of normal deviates and the cached deviate's origin are checked (a moved
+# position is then a different valid continuation, the batch record and the count are used by checks only).
+_STREAM = {"position", "spare", "normals", "batch_position", "batch_spare", "batch_normals", "batch_size",
+           "batch_bound_saved", "batch_use_bound"}
 
 
-def _must_refuse(kind, verify_all):
-    field, edit = kind.split(":", 1)
+def _must_refuse(rec, verify_all):
+    field, edit = rec["kind"].split(":", 1)
     if edit in ("nan", "+inf", "-inf"):
         return True  # non-finite values
-    if field == "live_logl" and verify_all:
-        return True
+    if field == "live_logl":
+        return verify_all is not False  # every live point is re-evaluated (None: the default, or -1)
+    if field in _STREAM:
+        return rec["replayable"]
     return field not in _UNDETECTABLE
 
 
 def _check_forgeries(records, summary, verify_all):
     assert summary["error"] == 0 and summary["hang"] == 0, [r for r in records if r["outcome"] in ("error", "hang")]
     passed = [r for r in records if r["outcome"] != "refused"]
-    wrong = [r for r in passed if _must_refuse(r["kind"], verify_all)]
+    wrong = [r for r in passed if _must_refuse(r, verify_all)]
     assert not wrong, wrong
     # what passes runs to a valid result (within 5 sigma of the true log Z)
     assert all(abs(r["z"]) < 5 for r in passed), passed
@@ -73,23 +80,53 @@ def _check_forgeries(records, summary, verify_all):
 
 
 def test_forgeries_small(tmp_path):
-    records, summary = _campaign(tmp_path, "forge", 30, 11, 32, timeout=600)
-    _check_forgeries(records, summary, verify_all=False)
+    records, summary = _campaign(tmp_path, "forge", 30, 11, "default", timeout=600)
+    _check_forgeries(records, summary, verify_all=None)
     assert summary["refused"] >= 20
 
 
-def test_corruptions_small(tmp_path):
-    records, summary = _campaign(tmp_path, "corrupt", 12, 12, 32, timeout=600)
-    assert summary["refused"] == 12, [r for r in records if r["outcome"] != "refused"]
-    assert {r["kind"] for r in records} >= {"truncated", "flipped bytes", "another problem's file", "fifo",
-                                           "dev-zero", "directory", "symlink to a device"}
+def _check_targeted(records, summary):
+    passed = _check_forgeries(records, summary, verify_all=None)
+    # every kind the earlier campaign let through is refused: counters since the refit, the cached deviate's
+    # flag, a live log-likelihood; the stream's state whenever the last batch can be drawn again
+    always = {"evaluated_since_update", "evaluated_at_update", "has_spare", "batch_has_spare", "live_logl"}
+    for r in records:
+        if r["kind"].split(":")[0] in always or (r["kind"].split(":")[0] in _STREAM and r["replayable"]):
+            assert r["outcome"] == "refused", r
+    return passed
+
+
+def test_forgeries_targeted_small(tmp_path):
+    records, summary = _campaign(tmp_path, "targeted", 30, 13, "default", timeout=900)
+    _check_targeted(records, summary)
+    assert any(r["replayable"] and r["kind"].split(":")[0] in _STREAM for r in records)
+
+
+@pytest.mark.slow
+def test_forgeries_targeted_600(tmp_path):
+    """600 targeted forgeries over two campaign seeds (each with its own source checkpoints)."""
+    out = []
+    for seed in (101, 102):
+        records, summary = _campaign(tmp_path / str(seed), "targeted", 300, seed, "default", timeout=3600)
+        passed = _check_targeted(records, summary)
+        out += records
+        print(f"targeted forgeries (seed {seed}):", summary)
+        print("not refused:", sorted((r["source"], r["kind"], r["identical"], r["z"]) for r in passed))
+    kinds = {}
+    for r in out:
+        key = (r["kind"].split(":")[0], r["replayable"])
+        kinds.setdefault(key, [0, 0])
+        kinds[key][0] += r["outcome"] == "refused"
+        kinds[key][1] += 1
+    print("refused / cases by (field, replayable):", dict(sorted(kinds.items())))
+    assert sum(n for (f, rep), (_, n) in kinds.items() if f == "position" and rep) >= 20
 
 
 @pytest.mark.slow
 def test_forgeries_300(tmp_path):
-    records, summary = _campaign(tmp_path, "forge", 300, 1, 32, timeout=1800)
-    passed = _check_forgeries(records, summary, verify_all=False)
-    print("forgeries (verify=32):", summary)
+    records, summary = _campaign(tmp_path, "forge", 300, 1, "default", timeout=1800)
+    passed = _check_forgeries(records, summary, verify_all=None)
+    print("forgeries (default checkpoint_verify):", summary)
     print("not refused:", sorted((r["kind"], r["identical"], r["z"]) for r in passed))
 
 
@@ -103,7 +140,7 @@ def test_forgeries_100_verify_all(tmp_path):
 
 @pytest.mark.slow
 def test_corruptions_100(tmp_path):
-    records, summary = _campaign(tmp_path, "corrupt", 100, 3, 32, timeout=1800)
+    records, summary = _campaign(tmp_path, "corrupt", 100, 3, "default", timeout=1800)
     print("corruptions:", summary)
     assert summary["refused"] == 100, [r for r in records if r["outcome"] != "refused"]
 
@@ -268,7 +305,9 @@ def test_verify_budget_trades_calls_for_coverage(tmp_path):
     write_checkpoint(forged, meta, serialize_state(t))
     with pytest.raises(CheckpointError, match="forged.ckpt.*stale or forged: the log-likelihood"):
         make().run(dlogz=0.5, checkpoint=forged, checkpoint_verify=-1)
-    res = make().run(dlogz=0.5, checkpoint=forged)  # documented: not among the 32 re-evaluated points
+    with pytest.raises(CheckpointError, match="stale or forged: the log-likelihood"):
+        make().run(dlogz=0.5, checkpoint=forged)  # the default re-evaluates every live point
+    res = make().run(dlogz=0.5, checkpoint=forged, checkpoint_verify=32)  # documented: not among the 32
     assert abs(res.logz - p.logz_true) < 5 * res.logzerr
     with pytest.raises(ValueError, match="checkpoint_verify=-2"):
         make().run(checkpoint_verify=-2)

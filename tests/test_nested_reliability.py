@@ -190,7 +190,13 @@ def _offsets(body, st):
     off["dead_logl"] = off["dead_x"] + 8 * nd * d + 8
     ss = st.slice_stats  # stored as the header (13 doubles) and 3 doubles per step count, or nothing
     k = 13 + ss.moments.size if ss.recorded else 0
-    end = len(body) - 8 * (k + 1)  # start of slice_stats
+    # version 5: normals count, the last batch's record, evaluated_at_update, the kept bound of the last batch
+    from ridgeline.nested._checkpoint_check import parse_state
+
+    kept = parse_state(bytes(body), d).batch_ells
+    ell_bytes = (8 + 8 * d) * 2 + 3 * (16 + 8 * d * d) + 8
+    tail = 8 + 8 + 1 + 8 + 8 + 8 + 8 + 2 + 8 + len(kept) * ell_bytes + 8 + 8 * len(kept) + 8
+    end = len(body) - tail - 8 * (k + 1)  # start of slice_stats
     off["logz"] = end - 4 - 8 - 8 - 1 - 8
     off["logvol"] = off["logz"] - 8
     off["ncall"] = off["logvol"] - 8 * 5

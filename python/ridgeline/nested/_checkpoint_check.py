@@ -14,7 +14,19 @@ What is checked
   random stream are this sampler's; the random-stream position is at least the
   words the initial live set used and at most a generous bound per call; the
   cached normal deviate is the sine value of a Box-Muller pair drawn from the
-  stream's last 65,536 words (recomputed with the pure-numpy Philox).
+  stream's last 65,536 words (recomputed with the pure-numpy Philox) and it is
+  pending exactly when the count of normal deviates drawn is odd.
+* the random stream against the history: the initial live points still in
+  their rows are the stream's first ``nlive * ndim`` uniforms of their row, the
+  dead initial points among those draws; before any candidate the stream
+  stands right after them; otherwise the C++ reader (``check_stream``) draws
+  the last batch of rejection candidates again from the stream state recorded
+  before it and requires the queued candidates (or, the queue used up, the
+  point accepted last) and the stream's whole state after it (position, cached
+  deviate and its flag, count of deviates) to be the stored ones.  The batch
+  is drawn from the current bound, or from the bound kept when a refit came
+  while its candidates were queued.  With slice sampling (after the first
+  bound) chains drew after that batch and only the ranges above are checked.
 * points: live, dead and queued points inside the unit cube ``[0, 1]^d``;
   their physical coordinates equal ``prior_transform(u)`` for every point (the
   built-in box transforms and the identity are recomputed with numpy, a Python
@@ -30,7 +42,8 @@ What is checked
   and queued rejection candidates plus the slice-sampling calls; accepted
   rejection candidates plus slice replacements equal ``niter``; counters since
   the last refit of the bound are no larger than the totals, the refit is less
-  than ``update_interval`` iterations old; slice statistics are finite,
+  than ``update_interval`` iterations old, and the candidates evaluated since
+  it are the total less the total recorded at it; slice statistics are finite,
   non-negative counts that add up to the slice calls.
 * the bound: each ellipsoid's centre inside the cube (it is a mean of live
   points), its shape symmetric positive definite, its precision the inverse of
@@ -40,10 +53,12 @@ What is checked
   bound refitted (``_core.nested.fit_bound``) to the live set of its last refit,
   rebuilt from the births, when that is unambiguous (no tied dead points since,
   and one ellipsoid or a refit that ran the deep multi-ellipsoid search).
-* the likelihood (``verify`` points): the prior transform and log-likelihood
-  re-evaluated at the best and worst live points, the best live points, the
-  last dead points and points spread over the live and dead sets, and at every
-  queued candidate (one batch of the run), compared with the stored values.
+* the likelihood: the prior transform and log-likelihood re-evaluated at every
+  live point (the run continues from them) and the last 32 dead points, or, for
+  an int ``verify``, at ``verify`` points (the best and worst live points, the
+  best live points, the last dead points and points spread over the live and
+  dead sets; -1: every stored point), and always at every queued candidate
+  (one batch of the run), compared with the stored values.
   This calls the likelihood outside the run: no
   random number is drawn and no call is counted, so a resumed run stays
   bit-identical.  A stochastic likelihood cannot pass it.
@@ -52,13 +67,20 @@ What is not protected
 ---------------------
 A file that passes is trusted data, as a pickle would be.  Values that satisfy
 all of the above but are not the ones the run computed cannot be detected: the
-log-likelihood of a live or dead point that is not among the ``verify``
-re-evaluated ones (set ``checkpoint_verify=-1`` to re-evaluate every stored
-point), a shifted random-stream position or a changed cached normal deviate (a
-different but valid continuation), counters and decayed statistics that only
-steer the sampler's choices within their ranges (candidates evaluated since the
-last refit, refits since the last multi-ellipsoid search, the slice sampler's
-rank sums and fresh-start counts), a bound moved consistently when it cannot
+log-likelihood of a dead point that is not among the re-evaluated ones (or of
+a live one when ``checkpoint_verify`` is an int; -1 re-evaluates every stored
+point); during slice sampling with a bound, the random stream's position
+(nothing stored fixes the words the last slice chain used: a moved position is
+a different but valid continuation of the same stream; the slice chain is not
+replayed because that needs the live set, statistics and stream before it and
+likelihood calls), and then also an even change of the count of deviates and
+the record of the last (pre-bound) batch, which only these checks read; the
+stream state and the candidate-counter pair (``evaluated_since_update``,
+``evaluated_at_update``) edited together consistently (the checks detect
+inconsistent edits, not a forger who recomputes every dependent field);
+counters and decayed statistics that only steer the sampler's
+choices within their ranges (refits since the last multi-ellipsoid search, the
+slice sampler's rank sums and fresh-start counts), a bound moved consistently when it cannot
 be refitted (ties since the refit, or a refit without the deep search), a
 point moved together with its coordinates and log-likelihood, or a whole state
 forged from another run with the same settings.  The
@@ -74,7 +96,7 @@ from typing import Any
 
 import numpy as np
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 K_STAT_HEADER = 14  # slice.hpp: kStatHeader
 K_SEARCH_EVERY = 5  # sampler.hpp: RejectionProposal::kSearchEvery
 K_MAX_OUTSIDE_DRAWS = 10000  # sampler.hpp: RejectionProposal::kMaxOutsideDraws
@@ -186,6 +208,34 @@ class ParsedState:
     slice_replacements: int
     slice_nsteps: int
     slice_stats: np.ndarray
+    normals: int
+    batch_position: int
+    batch_has_spare: bool
+    batch_spare: float
+    batch_normals: int
+    batch_size: int
+    evaluated_at_update: int
+    batch_bound_saved: bool
+    batch_use_bound: bool
+    batch_ells: list[Ellipsoid]
+    batch_cumprob: np.ndarray
+    batch_logvol_sum: float
+
+
+def _read_bound(r: _Reader, nlive: int, d: int) -> tuple[list[Ellipsoid], np.ndarray, float]:
+    nell = r.pod("Q")
+    if nell > max(nlive, 0):
+        raise StateFormatError("too many ellipsoids")
+    ells = []
+    for _ in range(nell):
+        e = Ellipsoid(r.vec(), r.mat("F"), r.mat("F"), r.mat("F"), r.vec(), r.pod("d"))
+        if e.center.shape != (d,) or e.major.shape != (d,) or any(m.shape != (d, d) for m in (e.shape, e.precision, e.axes)):
+            raise StateFormatError("an ellipsoid has the wrong dimension")
+        ells.append(e)
+    cumprob = r.vec()
+    if cumprob.size != nell:
+        raise StateFormatError("the bound's probabilities do not match its ellipsoids")
+    return ells, cumprob, r.pod("d")
 
 
 def parse_state(body: bytes, ndim: int) -> ParsedState:
@@ -205,17 +255,7 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
     nd = dead[2].size
     if any(a.size != nd * d for a in dead[:2]) or any(a.size != nd for a in (dead[3], dead[4], dead_nlive)):
         raise StateFormatError("dead points have inconsistent sizes")
-    nell = r.pod("Q")
-    if nell > max(settings[1], 0):
-        raise StateFormatError("too many ellipsoids")
-    ells = []
-    for _ in range(nell):
-        e = Ellipsoid(r.vec(), r.mat("F"), r.mat("F"), r.mat("F"), r.vec(), r.pod("d"))
-        if e.center.shape != (d,) or e.major.shape != (d,) or any(m.shape != (d, d) for m in (e.shape, e.precision, e.axes)):
-            raise StateFormatError("an ellipsoid has the wrong dimension")
-        ells.append(e)
-    cumprob = r.vec()
-    logvol_sum = r.pod("d")
+    ells, cumprob, logvol_sum = _read_bound(r, settings[1], d)
     use_bound = r.flag("use_bound")
     iter_at_update, updates_since_search, last_search_nell = r.pod("q"), r.pod("q"), r.pod("i")
     queue_u, queue_x, queue_logl = r.vec(), r.vec(), r.vec()
@@ -231,6 +271,12 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
     slice_active = r.flag("slice_active")
     slice_calls, slice_replacements, slice_nsteps = r.pod("q"), r.pod("q"), r.pod("i")
     slice_stats = r.vec()
+    normals, batch_position = r.pod("Q"), r.pod("Q")
+    batch_has_spare = r.flag("batch_has_spare")
+    batch_spare = r.pod("d")
+    batch_normals, batch_size, evaluated_at_update = r.pod("Q"), r.pod("q"), r.pod("q")
+    batch_bound_saved, batch_use_bound = r.flag("batch_bound_saved"), r.flag("batch_use_bound")
+    batch_bound = _read_bound(r, settings[1], d)
     if r.pos != len(body):
         raise StateFormatError("trailing bytes after the state")
     return ParsedState(
@@ -239,7 +285,9 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
         updates_since_search, last_search_nell, queue_u.reshape(-1, d), queue_x.reshape(-1, d), queue_logl,
         queue_head, seed, stream, position, has_spare, spare, initialized, niter, ncall, acc_update, eval_update,
         acc_total, eval_total, logvol, logz, slice_active,
-        slice_calls, slice_replacements, slice_nsteps, slice_stats,
+        slice_calls, slice_replacements, slice_nsteps, slice_stats, normals, batch_position, batch_has_spare,
+        batch_spare, batch_normals, batch_size, evaluated_at_update, batch_bound_saved, batch_use_bound,
+        *batch_bound,
     )
 
 
@@ -274,27 +322,48 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
 SPARE_WINDOW = 1 << 16
 
 
-def _spare_drawn(t: ParsedState) -> bool:
+def _spare_drawn(t: ParsedState, position: int, spare: float, normals: int) -> bool:
     """Whether the cached normal deviate is the second (sine) value of a Box-Muller pair drawn from the
-    stream's last SPARE_WINDOW words before its position (0.0 and not pending: none was drawn yet)."""
-    if t.spare == 0.0 and not t.has_spare:
-        return True
-    if t.position < 2:
+    stream's last SPARE_WINDOW words before `position` (0.0 when no deviate was drawn yet)."""
+    if normals == 0:
+        return spare == 0.0
+    if position < 2:
         return False
     from ridgeline._random import to_uniform, words
 
-    hi = t.position
+    hi = position
     for width in (256, 4096, SPARE_WINDOW):  # usually found among the last few words
-        lo = max(0, t.position - width)
+        lo = max(0, position - width)
         u = to_uniform(words(t.seed, t.stream, np.arange(lo, hi, dtype=np.uint64)))
         with np.errstate(all="ignore"):
             vals = np.sqrt(-2.0 * np.log(u[:-1])) * np.sin(6.283185307179586 * u[1:])
-        if np.any(np.abs(vals - t.spare) <= 1e-12 * max(1.0, abs(t.spare))):
+        if np.any(np.abs(vals - spare) <= 1e-12 * max(1.0, abs(spare))):
             return True
         if lo == 0:
             break
         hi = lo + 1  # the pair may straddle the boundary
     return False
+
+
+def _initial_points_mismatch(t: ParsedState, n: int, d: int) -> str | None:
+    """The initial live points are the stream's first n * d uniforms, row by row: a point born at -inf
+    still in its row must be its row's draw, a dead one one of the rows' draws (None when they are).
+
+    Unchecked when a dead point has log-likelihood -inf (its replacement was then born at -inf too)."""
+    if np.any(t.dead_logl == -np.inf):
+        return None
+    from ridgeline._random import to_uniform, words
+
+    init = to_uniform(words(t.seed, t.stream, np.arange(n * d, dtype=np.uint64))).reshape(n, d)
+    live = t.live_birth == -np.inf
+    if not np.array_equal(t.live_u[live], init[live]):
+        return "an initial live point is not the random stream's draw for its row"
+    dead = t.dead_u[t.dead_birth == -np.inf]
+    if dead.size:
+        drawn = {row.tobytes() for row in init[~live]}
+        if any(row.tobytes() not in drawn for row in dead) or len({row.tobytes() for row in dead}) != dead.shape[0]:
+            return "a dead initial point is not one of the random stream's initial draws"
+    return None
 
 
 def check_state(t: ParsedState, sampler: Any) -> None:
@@ -309,18 +378,47 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     # random stream
     if t.seed != int(cfg["seed"]) or t.stream != 0:
         _fail("the random stream is not this run's (seed or stream id)")
-    if not (math.isfinite(t.spare) and abs(t.spare) <= BOX_MULLER_MAX) or not _spare_drawn(t):
-        _fail("the cached normal deviate of the random stream is not one of its recent draws")
+    streams = ((t.position, t.has_spare, t.spare, t.normals),
+               (t.batch_position, t.batch_has_spare, t.batch_spare, t.batch_normals))
+    for pos, pending, spare, normals in streams:
+        # a Box-Muller pair gives two deviates: the second is pending exactly after an odd count
+        if pending != (normals % 2 == 1) or normals > 2 * (pos // 2):
+            _fail("the random stream's cached normal deviate does not match the number of deviates drawn")
+        if not (math.isfinite(spare) and abs(spare) <= BOX_MULLER_MAX) or not _spare_drawn(t, pos, spare, normals):
+            _fail("the cached normal deviate of the random stream is not one of its recent draws")
     nd = t.dead_logl.size
     queued = t.queue_logl.size - t.queue_head
     ints = (t.niter, t.ncall, t.accepted_since_update, t.evaluated_since_update, t.accepted_total,
             t.evaluated_total, t.iter_at_update, t.updates_since_search, t.last_search_nell, t.slice_calls,
-            t.slice_replacements, t.slice_nsteps)
+            t.slice_replacements, t.slice_nsteps, t.batch_size, t.evaluated_at_update)
     if min(ints) < 0:
         _fail("a counter is negative")
+    # candidates evaluated since the last refit: the total now less the total then
+    if t.evaluated_since_update != t.evaluated_total - t.evaluated_at_update:
+        _fail(f"evaluated_since_update={t.evaluated_since_update} is not evaluated_total={t.evaluated_total} less "
+              f"its value {t.evaluated_at_update} at the last refit of the bound")
+    # the last batch of candidates (the C++ reader draws it again from its recorded stream state)
+    if t.batch_size > max(int(cfg["batch"][0]), int(cfg["batch"][1])) \
+            or t.batch_position > t.position or t.batch_normals > t.normals \
+            or (t.queue_logl.size - t.queue_head > 0 and t.queue_logl.size != t.batch_size):
+        _fail("the record of the last batch of candidates is inconsistent")
+    if t.batch_size == 0 and (t.niter or t.batch_position or t.batch_normals or t.normals
+                              or t.position != (n * d if t.initialized else 0)):
+        _fail("no candidate was drawn, but the random stream does not stand after the initial live points")
+    if t.batch_size > 0 and t.batch_position < n * d:
+        _fail("the last batch of candidates starts inside the initial live points' random numbers")
+    # the bound the last batch was drawn from is kept when a refit came while its candidates were queued
+    # (there was a refit: a bound is in use)
+    empty_kept = not t.batch_ells and not t.batch_cumprob.size and t.batch_logvol_sum == -math.inf
+    if (not t.batch_bound_saved and (t.batch_use_bound or not empty_kept)) \
+            or (t.batch_bound_saved and (t.batch_size == 0 or t.batch_use_bound == empty_kept or not t.use_bound)):
+        _fail("the record of the bound of the last batch of candidates is inconsistent")
+    if t.batch_ells:
+        _check_ellipsoids(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum, d)
     if not t.initialized:
         empty = (t.live_u.size, t.live_logl.size, t.live_birth.size, nd, t.queue_logl.size, t.ncall, t.position,
-                 t.evaluated_total, t.slice_calls, t.slice_replacements, len(t.ells), int(t.has_spare))
+                 t.evaluated_total, t.slice_calls, t.slice_replacements, len(t.ells), int(t.has_spare), t.normals,
+                 t.batch_size)
         if any(empty) or t.use_bound or t.logvol != 0.0 or t.logz != -math.inf:
             _fail("an unstarted run holds points, calls or random numbers")
         return
@@ -345,6 +443,9 @@ def check_state(t: ParsedState, sampler: Any) -> None:
     births = np.sort(np.concatenate([t.dead_birth, t.live_birth]))
     if not np.array_equal(births, np.concatenate([np.full(n, -np.inf), t.dead_logl])):
         _fail("the birth contours do not match the dead points (one birth per death)")
+    problem = _initial_points_mismatch(t, n, d)
+    if problem is not None:
+        _fail(problem)
     # dead points: order, tie rule, count
     if nd and np.any(np.diff(t.dead_logl) < 0):
         _fail("the dead points' log-likelihoods are not non-decreasing")
@@ -460,20 +561,26 @@ def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
         want = t.niter - t.iter_at_update + tied
     if t.accepted_since_update != want or (t.slice_active and t.evaluated_since_update != 0):
         _fail("the acceptance counters since the last refit do not match the dead points")
-    if t.cumprob.size != nell:
+    _check_ellipsoids(t.ells, t.cumprob, t.logvol_sum, d)
+
+
+def _check_ellipsoids(ells: list[Ellipsoid], cumprob: np.ndarray, logvol_sum: float, d: int) -> None:
+    """An ellipsoid union's matrices, probabilities and volume against each other (StateFormatError)."""
+    t_cumprob, t_logvol_sum, nell = cumprob, logvol_sum, len(ells)
+    if t_cumprob.size != nell:
         _fail("the bound's probabilities do not match its ellipsoids")
-    logvols = np.array([e.logvol for e in t.ells])
+    logvols = np.array([e.logvol for e in ells])
     if not np.all(np.isfinite(logvols)):
         _fail("an ellipsoid's log volume is not finite")
     m = logvols.max()
     w = np.cumsum(np.exp(logvols - m))
     cum = w / w[-1]
     cum[-1] = 1.0
-    if not _close(cum, t.cumprob, 1e-12) or not _close(np.array(m + math.log(w[-1])), np.array(t.logvol_sum), 1e-12):
+    if not _close(cum, t_cumprob, 1e-12) or not _close(np.array(m + math.log(w[-1])), np.array(t_logvol_sum), 1e-12):
         _fail("the bound's probabilities or volume do not match its ellipsoids")
     log_ball = 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
     eye = np.eye(d)
-    for e in t.ells:
+    for e in ells:
         mats = (e.center, e.shape, e.precision, e.axes, e.major)
         if not all(np.all(np.isfinite(a)) for a in mats):
             _fail("an ellipsoid of the bound is not finite")
@@ -560,15 +667,25 @@ def refit_mismatch(t: ParsedState, sampler: Any) -> str | None:
     return None
 
 
-def verify_indices(t: ParsedState, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The live, dead and queued points re-evaluated (deterministic; all when k < 0; all queued ones always)."""
+# Dead points re-evaluated by default, besides every live point and queued candidate.
+DEFAULT_VERIFY_DEAD = 32
+
+
+def verify_indices(t: ParsedState, k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The live, dead and queued points re-evaluated (deterministic; all when k < 0; all queued ones always).
+
+    k None (the default): every live point (the continuation starts from them) and DEFAULT_VERIFY_DEAD dead
+    points, the last ones first; k >= 0: k points shared between the live and the dead ones."""
     nl, nd = t.live_logl.size, t.dead_logl.size
-    if k < 0 or k >= nl + nd:
+    if k is not None and (k < 0 or k >= nl + nd):
         return np.arange(nl), np.arange(nd), np.arange(t.queue_logl.size)
     order = np.argsort(-t.live_logl, kind="stable")  # best first
-    kd = min(nd, k // 3)
-    kl = min(nl, k - kd)
-    kd = min(nd, k - kl)
+    if k is None:
+        kl, kd = nl, min(nd, DEFAULT_VERIFY_DEAD)
+    else:
+        kd = min(nd, k // 3)
+        kl = min(nl, k - kd)
+        kd = min(nd, k - kl)
 
     def spread(m: int, count: int, top: np.ndarray) -> np.ndarray:
         # half the budget on the top (the points that weigh most), half spread evenly
@@ -589,7 +706,7 @@ def verify_indices(t: ParsedState, k: int) -> tuple[np.ndarray, np.ndarray, np.n
     return live, dead, np.arange(t.queue_logl.size)
 
 
-def verify_points(t: ParsedState, sampler: Any, k: int) -> str | None:
+def verify_points(t: ParsedState, sampler: Any, k: int | None) -> str | None:
     """Re-evaluate transform and likelihood at `verify_indices`; a message on a mismatch, else None."""
     if not t.initialized:
         return None
@@ -656,17 +773,20 @@ def serialize_state(t: ParsedState) -> bytes:
     for a in (t.dead_u, t.dead_x, t.dead_logl, t.dead_birth, t.dead_logvol):
         vec(a)
     out.append(struct.pack("<Q", t.dead_nlive.size) + np.asarray(t.dead_nlive, dtype="<i4").tobytes())
-    out.append(struct.pack("<Q", len(t.ells)))
-    for e in t.ells:
-        vec(e.center)
-        mat(e.shape, "F")
-        mat(e.precision, "F")
-        mat(e.axes, "F")
-        vec(e.major)
-        out.append(struct.pack("<d", e.logvol))
-    vec(t.cumprob)
-    out.append(struct.pack("<dBqqi", t.logvol_sum, t.use_bound, t.iter_at_update, t.updates_since_search,
-                           t.last_search_nell))
+    def bound(ells: list[Ellipsoid], cumprob: np.ndarray, logvol_sum: float) -> None:
+        out.append(struct.pack("<Q", len(ells)))
+        for e in ells:
+            vec(e.center)
+            mat(e.shape, "F")
+            mat(e.precision, "F")
+            mat(e.axes, "F")
+            vec(e.major)
+            out.append(struct.pack("<d", e.logvol))
+        vec(cumprob)
+        out.append(struct.pack("<d", logvol_sum))
+
+    bound(t.ells, t.cumprob, t.logvol_sum)
+    out.append(struct.pack("<Bqqi", t.use_bound, t.iter_at_update, t.updates_since_search, t.last_search_nell))
     for a in (t.queue_u, t.queue_x, t.queue_logl):
         vec(a)
     out.append(struct.pack("<QQQQBdB", t.queue_head, t.seed, t.stream, t.position, t.has_spare, t.spare,
@@ -675,4 +795,8 @@ def serialize_state(t: ParsedState) -> bytes:
                            t.accepted_total, t.evaluated_total, t.logvol, t.logz, t.slice_active, t.slice_calls,
                            t.slice_replacements, t.slice_nsteps))
     vec(t.slice_stats)
+    out.append(struct.pack("<QQBdQqq", t.normals, t.batch_position, t.batch_has_spare, t.batch_spare,
+                           t.batch_normals, t.batch_size, t.evaluated_at_update))
+    out.append(struct.pack("<BB", t.batch_bound_saved, t.batch_use_bound))
+    bound(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum)
     return b"".join(out)

@@ -32,8 +32,9 @@ from ridgeline.nested._checkpoint_check import (
 __all__ = ["load_checkpoint", "run_blocks", "save_checkpoint"]
 
 _BLOCK = 100  # iterations per block
-# Stored points whose likelihood is re-evaluated when a checkpoint is loaded.
-DEFAULT_VERIFY = 32
+# Stored points whose likelihood is re-evaluated when a checkpoint is loaded
+# (None: every live point and queued candidate and 32 dead points).
+DEFAULT_VERIFY: int | None = None
 
 
 def _fingerprint(sampler: Any) -> dict[str, Any]:
@@ -77,15 +78,16 @@ def _check_point(path: str, meta: dict[str, Any], ndim: int) -> tuple[np.ndarray
     return u, logl
 
 
-def load_checkpoint(sampler: Any, path: str, verify: int = DEFAULT_VERIFY) -> None:
+def load_checkpoint(sampler: Any, path: str, verify: int | None = DEFAULT_VERIFY) -> None:
     """Restore the sampler from ``path``; CheckpointError if the file cannot be used.
 
     Validation: the header, checksum and fingerprint (settings, seed,
     likelihood and transform names), then every field of the state
     (:mod:`ridgeline.nested._checkpoint_check`: shapes, ranges, the run's
     invariants, the bound, ``prior_transform(u)`` at every point and the
-    likelihood re-evaluated at ``verify`` points, -1 for all), then the C++
-    reader's own checks.  A file that passes is trusted data (as a pickle
+    likelihood re-evaluated at every live point and 32 dead points, or
+    ``verify`` points, -1 for all), then the C++ reader's own checks (the last
+    batch of candidates drawn again from the recorded random-stream state).  A file that passes is trusted data (as a pickle
     would be): consistent values that the run did not compute cannot be
     detected.
     """
@@ -135,7 +137,7 @@ def progress_fraction(first: float | None, dl: float, target: float) -> tuple[fl
 
 def run_blocks(
     sampler: Any, dlogz: float, maxiter: int, maxcall: int, progress: bool, checkpoint: Any, every: Any,
-    verify: int = DEFAULT_VERIFY,
+    verify: int | None = DEFAULT_VERIFY,
 ) -> str:
     """Run the compiled sampler, in blocks when saving checkpoints or reporting progress.
 

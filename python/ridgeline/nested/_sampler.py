@@ -406,7 +406,7 @@ class NestedSampler:
         progress: bool = False,
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: float = 60.0,
-        checkpoint_verify: int = 32,
+        checkpoint_verify: int | None = None,
     ) -> NestedResult:
         """Run until the remaining evidence is below ``dlogz`` (or a limit is hit).
 
@@ -432,19 +432,24 @@ class NestedSampler:
             Before it is used, every field of the saved state is validated
             (shapes, ranges, the invariants of the run, the bound,
             ``prior_transform(u)`` at every stored point, the likelihood at
-            ``checkpoint_verify`` points); the user guide's section on checkpoints
+            every live point and ``checkpoint_verify`` others, the random
+            stream against the last candidates drawn); the user guide's section on checkpoints
             says what this does and does not protect.  A file that passes is
             trusted, as a pickle would be.
         checkpoint_every : float, default=60
             Seconds between saves (0: after every block of iterations).
-        checkpoint_verify : int, default=32
-            When resuming, the number of stored points (the best and worst live
-            points, the last dead points, points spread over the live, dead and
-            queued sets) at which the likelihood is evaluated again and compared
-            with the file (a changed likelihood or a forged value is refused);
-            -1 for every stored point, 0 for none.  These calls are not counted
-            and draw no random numbers, so the resumed run stays bit-identical;
-            the likelihood must be deterministic.
+        checkpoint_verify : int or None, default=None
+            When resuming, the stored points at which the likelihood is
+            evaluated again and compared with the file (a changed likelihood or
+            a forged value is refused).  None: every live point (the run
+            continues from them; ``nlive`` calls) and 32 dead points (the last
+            ones first); an int k >= 0: k points shared between the live and
+            dead sets (the best and worst live points, the last dead points,
+            points spread over both), a cheaper check for an expensive
+            likelihood; -1 for every stored point.  Every queued candidate is
+            re-evaluated in all cases.  These calls are not counted and draw no
+            random numbers, so the resumed run stays bit-identical; the
+            likelihood must be deterministic.
 
         Returns
         -------
@@ -459,7 +464,8 @@ class NestedSampler:
         mi = -1 if maxiter is None else check_int(maxiter, "maxiter", low=0)
         mc = -1 if maxcall is None else check_int(maxcall, "maxcall", low=0)
         progress = check_bool(progress, "progress")
-        checkpoint_verify = check_int(checkpoint_verify, "checkpoint_verify", low=-1)
+        if checkpoint_verify is not None:
+            checkpoint_verify = check_int(checkpoint_verify, "checkpoint_verify", low=-1)
         given_checkpoint: object = checkpoint
         if given_checkpoint is not None and not isinstance(given_checkpoint, (str, os.PathLike)):
             msg = f"checkpoint={checkpoint!r} must be a path (str or os.PathLike) or None"

@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace ridgeline {
 
@@ -101,7 +102,10 @@ class RandomStream {
   std::uint64_t integer(std::uint64_t n) { return bounded_u64(n, [this] { return next_u64(); }); }
 
   // Standard normal by the Box-Muller transform; the second value of each pair is kept.
+  // The deviates drawn are counted: the cached value is pending exactly when the
+  // count is odd (a checkpoint's stream state can be checked against it).
   double normal() noexcept {
+    ++normals_;
     if (has_spare_) {
       has_spare_ = false;
       return spare_;
@@ -119,11 +123,18 @@ class RandomStream {
   std::uint64_t position() const noexcept { return pos_; }
   bool has_spare() const noexcept { return has_spare_; }
   double spare() const noexcept { return spare_; }
-  void restore(std::uint64_t position, bool has_spare, double spare) noexcept {
+  std::uint64_t normals() const noexcept { return normals_; }
+  void restore(std::uint64_t position, bool has_spare, double spare, std::uint64_t normals) noexcept {
     pos_ = position;
     has_spare_ = has_spare;
     spare_ = spare;
+    normals_ = normals;
     cached_block_pos_ = ~std::uint64_t{0} - 1;
+  }
+  // The same state (seed, stream, position, cached normal and the count of normals).
+  bool same_state(const RandomStream& o) const noexcept {
+    return seed_ == o.seed_ && stream_ == o.stream_ && pos_ == o.pos_ && has_spare_ == o.has_spare_ &&
+           std::memcmp(&spare_, &o.spare_, sizeof(double)) == 0 && normals_ == o.normals_;
   }
 
  private:
@@ -132,6 +143,7 @@ class RandomStream {
   std::array<std::uint64_t, 2> block_{};
   bool has_spare_ = false;
   double spare_ = 0.0;
+  std::uint64_t normals_ = 0;
 };
 
 // Mix a user seed and a salt into a new 64-bit key (splitmix64 finaliser).

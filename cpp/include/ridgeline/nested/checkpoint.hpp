@@ -21,7 +21,7 @@
 namespace ridgeline::nested {
 
 // Version of the payload layout; bump when SamplerState changes.
-constexpr std::uint32_t kStateVersion = 4;  // 4: slice_stats gained kStatFreshDraws
+constexpr std::uint32_t kStateVersion = 5;  // 4: slice_stats gained kStatFreshDraws; 5: the last batch, normals count
 
 class StateWriter {
  public:
@@ -117,6 +117,41 @@ inline void write_settings(StateWriter& w, const Settings& st) {
   w.pod<std::int32_t>(st.batch_max);
 }
 
+inline void write_bound(StateWriter& w, const EllipsoidUnion& b) {
+  w.pod<std::uint64_t>(b.ells.size());
+  for (const auto& e : b.ells) {
+    w.evec(e.center);
+    w.emat(e.shape);
+    w.emat(e.precision);
+    w.emat(e.axes);
+    w.evec(e.major);
+    w.pod<double>(e.logvol);
+  }
+  w.vec(b.cumprob);
+  w.pod<double>(b.logvol_sum);
+}
+
+inline void read_bound(StateReader& r, EllipsoidUnion& b, int nlive, Eigen::Index d) {
+  const auto nell = r.pod<std::uint64_t>();
+  if (nell > static_cast<std::uint64_t>(nlive)) throw std::runtime_error("too many ellipsoids");
+  for (std::uint64_t k = 0; k < nell; ++k) {
+    Ellipsoid e;
+    e.center = r.evec();
+    e.shape = r.mat<Eigen::MatrixXd>();
+    e.precision = r.mat<Eigen::MatrixXd>();
+    e.axes = r.mat<Eigen::MatrixXd>();
+    e.major = r.evec();
+    e.logvol = r.pod<double>();
+    if (e.center.size() != d || e.shape.rows() != d || e.shape.cols() != d || e.precision.rows() != d ||
+        e.precision.cols() != d || e.axes.rows() != d || e.axes.cols() != d || e.major.size() != d)
+      throw std::runtime_error("an ellipsoid has the wrong dimension");
+    b.ells.push_back(std::move(e));
+  }
+  b.cumprob = r.vec();
+  if (b.cumprob.size() != b.ells.size()) throw std::runtime_error("bound probabilities are inconsistent");
+  b.logvol_sum = r.pod<double>();
+}
+
 inline std::string dump_state(const SamplerState& s) {
   if (s.in_iteration)
     throw std::runtime_error("the sampler is in the middle of an iteration (after an error); call run() to finish it first");
@@ -133,17 +168,7 @@ inline std::string dump_state(const SamplerState& s) {
   w.vec(s.dead_birth);
   w.vec(s.dead_logvol);
   w.ivec(s.dead_nlive);
-  w.pod<std::uint64_t>(s.bound.ells.size());
-  for (const auto& e : s.bound.ells) {
-    w.evec(e.center);
-    w.emat(e.shape);
-    w.emat(e.precision);
-    w.emat(e.axes);
-    w.evec(e.major);
-    w.pod<double>(e.logvol);
-  }
-  w.vec(s.bound.cumprob);
-  w.pod<double>(s.bound.logvol_sum);
+  write_bound(w, s.bound);
   w.pod<std::uint8_t>(s.use_bound ? 1 : 0);
   w.pod<std::int64_t>(s.iter_at_update);
   w.pod<std::int64_t>(s.updates_since_search);
@@ -171,6 +196,19 @@ inline std::string dump_state(const SamplerState& s) {
   w.pod<std::int64_t>(s.slice_replacements);
   w.pod<std::int32_t>(s.slice_nsteps);
   w.vec(s.slice_stats);
+  // version 5: the count of normal deviates, the stream before the last batch of
+  // candidates and its size, evaluated_total at the last refit, the bound kept
+  // for the last batch
+  w.pod<std::uint64_t>(s.rng.normals());
+  w.pod<std::uint64_t>(s.batch_rng.position());
+  w.pod<std::uint8_t>(s.batch_rng.has_spare() ? 1 : 0);
+  w.pod<double>(s.batch_rng.spare());
+  w.pod<std::uint64_t>(s.batch_rng.normals());
+  w.pod<std::int64_t>(s.batch_size);
+  w.pod<std::int64_t>(s.evaluated_at_update);
+  w.pod<std::uint8_t>(s.batch_bound_saved ? 1 : 0);
+  w.pod<std::uint8_t>(s.batch_use_bound ? 1 : 0);
+  write_bound(w, s.batch_bound);
   return w.out;
 }
 
@@ -198,7 +236,8 @@ inline void validate_state(const SamplerState& t) {
   if (t.niter < 0 || t.ncall < 0 || t.accepted_total < 0 || t.evaluated_total < t.accepted_total ||
       t.accepted_since_update < 0 || t.evaluated_since_update < t.accepted_since_update || t.iter_at_update < 0 ||
       t.iter_at_update > t.niter || t.updates_since_search < 0 || t.last_search_nell < 0 || t.slice_calls < 0 ||
-      t.slice_replacements < 0 || t.slice_nsteps < 0 || t.slice_nsteps > (1 << 20))
+      t.slice_replacements < 0 || t.slice_nsteps < 0 || t.slice_nsteps > (1 << 20) || t.evaluated_at_update < 0 ||
+      t.evaluated_since_update != t.evaluated_total - t.evaluated_at_update)
     fail("a counter is negative or inconsistent");
   const std::size_t nd = t.dead_logl.size();
   if (!t.initialized) {
@@ -252,6 +291,81 @@ inline void validate_state(const SamplerState& t) {
     fail("the slice statistics are not finite");
 }
 
+// The random stream against the run's history.  The cached normal deviate is
+// pending exactly when an odd number of deviates was drawn.  Before any
+// candidate the stream stands after the initial live points.  Otherwise the
+// last batch of rejection candidates is drawn again from the stream state
+// recorded before it, when it came from the current bound (no refit since) and
+// no slice chain drew numbers after it: the candidates must be the queued ones
+// (or, the queue being used up, the last point accepted) and the stream must
+// end exactly in the stored state (position, cached deviate, count).
+inline void check_stream(const SamplerState& t) {
+  auto fail = [](const std::string& m) { throw std::runtime_error(m); };
+  const int d = t.settings.ndim, n = t.settings.nlive;
+  const auto du = static_cast<std::size_t>(d);
+  for (const RandomStream* r : {&t.rng, &t.batch_rng}) {
+    if (r->has_spare() != ((r->normals() & 1) == 1))
+      fail("the random stream's cached normal deviate does not match the number of deviates drawn");
+    if (r->normals() > 2 * (r->position() / 2) || (r->normals() == 0 && r->spare() != 0.0))
+      fail("the random stream's count of normal deviates is impossible for its position");
+  }
+  const std::int64_t bmax = std::max(t.settings.batch_min, t.settings.batch_max);
+  if (t.batch_size < 0 || t.batch_size > bmax ||
+      t.batch_rng.position() > t.rng.position() || t.batch_rng.normals() > t.rng.normals() ||
+      (t.queue_size() > 0 && static_cast<std::int64_t>(t.queue_logl.size()) != t.batch_size))
+    fail("the record of the last batch of candidates is inconsistent");
+  if (!t.initialized) {
+    if (t.rng.position() != 0 || t.rng.normals() != 0 || t.batch_size != 0 || t.batch_rng.position() != 0 ||
+        t.batch_bound_saved || !t.batch_bound.empty())
+      fail("an unstarted run has drawn random numbers");
+    return;
+  }
+  if (t.batch_size == 0) {
+    if (t.niter != 0 || t.rng.position() != static_cast<std::uint64_t>(n) * du || t.rng.normals() != 0 ||
+        t.batch_rng.position() != 0 || t.batch_rng.normals() != 0 || t.batch_bound_saved ||
+        t.batch_use_bound || !t.batch_bound.empty())
+      fail("the random stream does not stand after the initial live points");
+    return;
+  }
+  if (t.batch_rng.position() < static_cast<std::uint64_t>(n) * du)
+    fail("the last batch of candidates starts inside the initial live points' random numbers");
+  // the bound the batch was drawn from: the current one, or the one kept at a
+  // refit while its candidates were queued
+  const EllipsoidUnion& bound = t.batch_bound_saved ? t.batch_bound : t.bound;
+  const bool use_bound = t.batch_bound_saved ? t.batch_use_bound : t.use_bound;
+  if ((!t.batch_bound_saved && (t.batch_use_bound || !t.batch_bound.empty())) ||
+      (t.batch_bound_saved && t.batch_use_bound == t.batch_bound.empty()) || (use_bound && bound.empty()))
+    fail("the record of the bound of the last batch of candidates is inconsistent");
+  for (const auto& e : t.batch_bound.ells) {
+    auto finite = [](const auto& a) { return a.allFinite(); };
+    if (!finite(e.center) || !finite(e.shape) || !finite(e.precision) || !finite(e.axes) || !finite(e.major) ||
+        !std::isfinite(e.logvol))
+      fail("an ellipsoid of the last batch's bound is not finite");
+  }
+  if (t.slice_active && t.use_bound) return;  // slice chains drew after the batch: not replayable
+  const auto m = static_cast<std::size_t>(t.batch_size);
+  std::vector<double> cand(m * du);
+  RandomStream rs = t.batch_rng;
+  CandidateScratch w;
+  // (abandoned once past the stored position: the batch used no more numbers)
+  if (!draw_candidates(bound, use_bound, d, rs, m, cand.data(), w, PollFn{}, t.rng.position()) ||
+      !rs.same_state(t.rng))
+    fail("the random stream is not in the state its last batch of candidates left it in");
+  if (t.queue_size() > 0) {
+    if (std::memcmp(cand.data(), t.queue_u.data(), m * du * sizeof(double)) != 0)
+      fail("the queued candidates are not the ones drawn from the random stream");
+  } else if (t.niter > 0 && t.dead_logl.back() != kNegInf) {
+    // the queue was used up: its last candidate is the point accepted last, in
+    // the highest row replaced in the last iteration (births equal to its contour)
+    const double contour = t.dead_logl.back();
+    Eigen::Index row = -1;
+    for (Eigen::Index i = 0; i < t.live_birth.size(); ++i)
+      if (t.live_birth[i] == contour) row = i;
+    if (row < 0 || std::memcmp(cand.data() + (m - 1) * du, t.live_u.row(row).data(), du * sizeof(double)) != 0)
+      fail("the last point accepted is not the last candidate drawn from the random stream");
+  }
+}
+
 // Restore `s` from `data`.  The settings stored in the payload must equal the
 // current ones (the caller checks the fingerprint first; this is a safety net).
 // Throws std::runtime_error on any inconsistency; `s` is untouched then.
@@ -294,24 +408,7 @@ inline void load_state(SamplerState& s, const std::string& data) {
   if (t.dead_u.size() != nd * static_cast<std::size_t>(d) || t.dead_x.size() != t.dead_u.size() ||
       t.dead_birth.size() != nd || t.dead_logvol.size() != nd || t.dead_nlive.size() != nd)
     throw std::runtime_error("dead points have inconsistent sizes");
-  const auto nell = r.pod<std::uint64_t>();
-  if (nell > static_cast<std::uint64_t>(st.nlive)) throw std::runtime_error("too many ellipsoids");
-  for (std::uint64_t k = 0; k < nell; ++k) {
-    Ellipsoid e;
-    e.center = r.evec();
-    e.shape = r.mat<Eigen::MatrixXd>();
-    e.precision = r.mat<Eigen::MatrixXd>();
-    e.axes = r.mat<Eigen::MatrixXd>();
-    e.major = r.evec();
-    e.logvol = r.pod<double>();
-    if (e.center.size() != d || e.shape.rows() != d || e.shape.cols() != d || e.precision.rows() != d ||
-        e.precision.cols() != d || e.axes.rows() != d || e.axes.cols() != d || e.major.size() != d)
-      throw std::runtime_error("an ellipsoid has the wrong dimension");
-    t.bound.ells.push_back(std::move(e));
-  }
-  t.bound.cumprob = r.vec();
-  if (t.bound.cumprob.size() != t.bound.ells.size()) throw std::runtime_error("bound probabilities are inconsistent");
-  t.bound.logvol_sum = r.pod<double>();
+  read_bound(r, t.bound, st.nlive, d);
   t.use_bound = r.pod<std::uint8_t>() != 0;
   if (t.use_bound && t.bound.ells.empty()) throw std::runtime_error("bound in use but empty");
   t.iter_at_update = r.pod<std::int64_t>();
@@ -328,7 +425,6 @@ inline void load_state(SamplerState& s, const std::string& data) {
   const bool has_spare = r.pod<std::uint8_t>() != 0;
   const double spare = r.pod<double>();
   t.rng = RandomStream(seed, stream, pos);
-  t.rng.restore(pos, has_spare, spare);
   t.initialized = r.pod<std::uint8_t>() != 0;
   if (t.initialized && t.live_logl.size() != n) throw std::runtime_error("initialised without live points");
   t.niter = r.pod<std::int64_t>();
@@ -344,10 +440,22 @@ inline void load_state(SamplerState& s, const std::string& data) {
   t.slice_replacements = r.pod<std::int64_t>();
   t.slice_nsteps = r.pod<std::int32_t>();
   t.slice_stats = r.vec();
+  t.rng.restore(pos, has_spare, spare, r.pod<std::uint64_t>());
+  const auto bpos = r.pod<std::uint64_t>();
+  const bool bspare_flag = r.pod<std::uint8_t>() != 0;
+  const double bspare = r.pod<double>();
+  t.batch_rng = RandomStream(seed, stream, bpos);
+  t.batch_rng.restore(bpos, bspare_flag, bspare, r.pod<std::uint64_t>());
+  t.batch_size = r.pod<std::int64_t>();
+  t.evaluated_at_update = r.pod<std::int64_t>();
+  t.batch_bound_saved = r.pod<std::uint8_t>() != 0;
+  t.batch_use_bound = r.pod<std::uint8_t>() != 0;
+  read_bound(r, t.batch_bound, st.nlive, d);
   if (!r.done()) throw std::runtime_error("trailing bytes after the state");
   if (static_cast<std::size_t>(t.niter) != nd) throw std::runtime_error("niter does not match the dead points");
   if (t.bound.ells.size() != t.bound.cumprob.size()) throw std::runtime_error("bound probabilities are inconsistent");
   validate_state(t);
+  check_stream(t);
   s = std::move(t);
 }
 

@@ -83,11 +83,21 @@ struct SamplerState {
   std::size_t queue_head = 0;
   // random numbers
   RandomStream rng;
+  // The last batch of rejection candidates: the stream before it was drawn and
+  // its size (0 before the first).  A checkpoint's stream state is
+  // checked by drawing that batch again (checkpoint.hpp: check_last_batch).
+  RandomStream batch_rng;
+  std::int64_t batch_size = 0;
+  // When the bound was refitted while candidates of the last batch were still
+  // queued: the bound they were drawn from (and whether one was in use then).
+  bool batch_bound_saved = false, batch_use_bound = false;
+  EllipsoidUnion batch_bound;
   // counters and running sums
   bool initialized = false;
   std::int64_t niter = 0, ncall = 0;
   std::int64_t accepted_since_update = 0, evaluated_since_update = 0;
   std::int64_t accepted_total = 0, evaluated_total = 0;
+  std::int64_t evaluated_at_update = 0;  // evaluated_total at the last refit of the bound
   double logvol = 0.0;  // log prior volume inside the current contour
   double logz = kNegInf;
   // proposal choice and slice-sampling statistics (slice.hpp)
@@ -140,6 +150,78 @@ inline void evaluate_batch(SamplerState& s, Evaluator& ev, const double* u, std:
   s.ncall += static_cast<std::int64_t>(m);
 }
 
+// Scratch space of `draw_candidates`.
+struct CandidateScratch {
+  Eigen::VectorXd z;
+  std::vector<double> box_lo, box_hi;
+};
+
+// The bounding box of the union of ellipsoids, intersected with the unit cube
+// (the whole cube when that is empty or not finite).
+inline void bounding_box(const EllipsoidUnion& bound, int d, std::vector<double>& lo, std::vector<double>& hi) {
+  lo.assign(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
+  hi.assign(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
+  for (const auto& e : bound.ells) {
+    for (int i = 0; i < d; ++i) {
+      const double h = std::sqrt(std::max(e.shape(i, i), 0.0));
+      lo[i] = std::min(lo[i], e.center[i] - h);
+      hi[i] = std::max(hi[i], e.center[i] + h);
+    }
+  }
+  for (int i = 0; i < d; ++i) {
+    lo[i] = std::max(lo[i], 0.0);
+    hi[i] = std::min(hi[i], 1.0);
+    if (!(hi[i] > lo[i])) {
+      lo[i] = 0.0;
+      hi[i] = 1.0;
+    }
+  }
+}
+
+// Draws from the bound that fall outside the unit cube cost no call, but they
+// are bounded: after this many in a row the candidate is drawn uniformly from
+// the bound's bounding box intersected with the cube instead.  A candidate's
+// distribution is then a mixture of the uniform distributions on
+// (bound ∩ cube) and on (box ∩ cube), chosen independently of where it lands,
+// so an accepted point is still uniform in the likelihood contour (both sets
+// contain it); only efficiency is lost.  This keeps a bound that lies almost
+// entirely outside the cube (a huge `enlarge`, a peak in a corner of a
+// high-dimensional cube) from looping.
+constexpr std::int64_t kMaxOutsideDraws = 10000;
+// Ctrl-C is checked every this many draws outside the cube.
+constexpr std::int64_t kPollDraws = 4096;
+
+// Draw m rejection candidates (m x d, row-major, to `out`) from `rng`: uniform in
+// the bound intersected with the unit cube when the bound is in use, in the
+// cube before.  A pure function of the bound and the stream (a checkpoint's
+// last batch is drawn again by it to check the stream state).  Returns false,
+// abandoning the batch, when the stream passes the position `stop_at`.
+inline bool draw_candidates(const EllipsoidUnion& bound, bool use_bound, int d, RandomStream& rng, std::size_t m,
+                            double* out, CandidateScratch& w, const PollFn& poll,
+                            std::uint64_t stop_at = std::numeric_limits<std::uint64_t>::max()) {
+  w.box_lo.clear();
+  std::int64_t outside = 0;
+  for (std::size_t k = 0; k < m; ++k) {
+    double* uk = out + k * static_cast<std::size_t>(d);
+    bool inside = false;
+    if (use_bound) {
+      // draw in the union until the point lies inside the unit cube (no call)
+      for (std::int64_t t = 0; t < kMaxOutsideDraws && !inside; ++t) {
+        inside = bound.sample_in_cube(rng, uk, w.z);
+        if (!inside && ++outside % kPollDraws == 0) poll_or_throw(poll);
+        if (rng.position() > stop_at) return false;
+      }
+    }
+    if (!inside) {
+      if (use_bound && w.box_lo.size() != static_cast<std::size_t>(d)) bounding_box(bound, d, w.box_lo, w.box_hi);
+      for (int i = 0; i < d; ++i)
+        uk[i] = use_bound ? w.box_lo[i] + (w.box_hi[i] - w.box_lo[i]) * rng.uniform() : rng.uniform();
+    }
+    if (rng.position() > stop_at) return false;
+  }
+  return true;
+}
+
 // How a new point above a likelihood threshold is found.
 class Proposal {
  public:
@@ -165,6 +247,13 @@ class RejectionProposal final : public Proposal {
       s.use_bound = false;
       return;
     }
+    // candidates of the last batch outlive the bound they were drawn from: keep
+    // it (a checkpoint's last batch is drawn again from it)
+    if (s.queue_size() > 0 && !s.batch_bound_saved) {
+      s.batch_bound = s.bound;
+      s.batch_use_bound = s.use_bound;
+      s.batch_bound_saved = true;
+    }
     // expected volume per live point
     const double logpointvol = s.logvol - std::log(static_cast<double>(st.nlive));
     // The deep search for a multi-ellipsoid split costs many fits; while it keeps
@@ -184,6 +273,7 @@ class RejectionProposal final : public Proposal {
     s.iter_at_update = s.niter;
     s.accepted_since_update = 0;
     s.evaluated_since_update = 0;
+    s.evaluated_at_update = s.evaluated_total;
   }
 
   void replace(SamplerState& s, double lstar, Evaluator& ev, double* u, double* x, double& logl,
@@ -217,33 +307,6 @@ class RejectionProposal final : public Proposal {
   }
 
  private:
-  Eigen::VectorXd z_;
-  std::vector<double> xbuf_;
-  std::vector<double> box_lo_, box_hi_;
-
-  // The bounding box of the union of ellipsoids, intersected with the unit cube
-  // (the whole cube when that is empty or not finite).
-  void bounding_box(const SamplerState& s) {
-    const int d = s.settings.ndim;
-    box_lo_.assign(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
-    box_hi_.assign(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
-    for (const auto& e : s.bound.ells) {
-      for (int i = 0; i < d; ++i) {
-        const double h = std::sqrt(std::max(e.shape(i, i), 0.0));
-        box_lo_[i] = std::min(box_lo_[i], e.center[i] - h);
-        box_hi_[i] = std::max(box_hi_[i], e.center[i] + h);
-      }
-    }
-    for (int i = 0; i < d; ++i) {
-      box_lo_[i] = std::max(box_lo_[i], 0.0);
-      box_hi_[i] = std::min(box_hi_[i], 1.0);
-      if (!(box_hi_[i] > box_lo_[i])) {
-        box_lo_[i] = 0.0;
-        box_hi_[i] = 1.0;
-      }
-    }
-  }
-
   static void clear_queue(SamplerState& s) {
     s.queue_u.clear();
     s.queue_x.clear();
@@ -259,56 +322,41 @@ class RejectionProposal final : public Proposal {
     return static_cast<std::size_t>(std::clamp(want, static_cast<double>(st.batch_min), static_cast<double>(st.batch_max)));
   }
 
-  // Draws from the bound that fall outside the unit cube cost no call, but they
-  // are bounded: after this many in a row the candidate is drawn uniformly from
-  // the bound's bounding box intersected with the cube instead.  A candidate's
-  // distribution is then a mixture of the uniform distributions on
-  // (bound ∩ cube) and on (box ∩ cube), chosen independently of where it lands,
-  // so an accepted point is still uniform in the likelihood contour (both sets
-  // contain it); only efficiency is lost.  This keeps a bound that lies almost
-  // entirely outside the cube (a huge `enlarge`, a peak in a corner of a
-  // high-dimensional cube) from looping.
-  static constexpr std::int64_t kMaxOutsideDraws = 10000;
-  // Ctrl-C is checked every this many draws outside the cube.
-  static constexpr std::int64_t kPollDraws = 4096;
-
   void fill_queue(SamplerState& s, Evaluator& ev, const PollFn& poll) {
     const int d = s.settings.ndim;
     const std::size_t m = batch_size(s);
     // exception safety: on an error (a raising likelihood, Ctrl-C) the random
-    // stream and the queue are left as they were, so a new call draws and
-    // evaluates the same candidates
-    const RandomStream saved = s.rng;
-    box_lo_.clear();
+    // stream, the queue and the batch record are left as they were, so a new
+    // call draws and evaluates the same candidates
+    const RandomStream saved = s.rng, saved_batch = s.batch_rng;
+    const std::int64_t saved_size = s.batch_size;
+    const bool saved_bound_saved = s.batch_bound_saved, saved_use_bound = s.batch_use_bound;
+    EllipsoidUnion saved_bound;
+    if (saved_bound_saved) saved_bound = s.batch_bound;
     try {
+      s.batch_rng = s.rng;
+      s.batch_size = static_cast<std::int64_t>(m);
       s.queue_u.resize(m * d);
       s.queue_x.resize(m * d);
       s.queue_logl.resize(m);
       s.queue_head = 0;
-      std::int64_t outside = 0;
-      for (std::size_t k = 0; k < m; ++k) {
-        double* uk = &s.queue_u[k * d];
-        bool inside = false;
-        if (s.use_bound) {
-          // draw in the union until the point lies inside the unit cube (no call)
-          for (std::int64_t t = 0; t < kMaxOutsideDraws && !inside; ++t) {
-            inside = s.bound.sample_in_cube(s.rng, uk, z_);
-            if (!inside && ++outside % kPollDraws == 0) poll_or_throw(poll);
-          }
-        }
-        if (!inside) {
-          if (s.use_bound && box_lo_.size() != static_cast<std::size_t>(d)) bounding_box(s);
-          for (int i = 0; i < d; ++i)
-            uk[i] = s.use_bound ? box_lo_[i] + (box_hi_[i] - box_lo_[i]) * s.rng.uniform() : s.rng.uniform();
-        }
-      }
+      s.batch_bound_saved = s.batch_use_bound = false;
+      s.batch_bound = EllipsoidUnion{};
+      draw_candidates(s.bound, s.use_bound, d, s.rng, m, s.queue_u.data(), draw_, poll);
       evaluate_batch(s, ev, s.queue_u.data(), m, s.queue_x.data(), s.queue_logl.data());
     } catch (...) {
       s.rng = saved;
+      s.batch_rng = saved_batch;
+      s.batch_size = saved_size;
+      s.batch_bound_saved = saved_bound_saved;
+      s.batch_use_bound = saved_use_bound;
+      s.batch_bound = std::move(saved_bound);
       clear_queue(s);
       throw;
     }
   }
+
+  CandidateScratch draw_;
 };
 
 struct RunLimits {
