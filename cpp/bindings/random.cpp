@@ -37,6 +37,17 @@ void bind_random(py::module_& m) {
       },
       py::arg("seed"), py::arg("stream"), py::arg("n"), "n standard normals from a stream (Box-Muller)");
   m.def(
+      "ziggurat_normal",
+      [](std::uint64_t seed, std::uint64_t stream, py::ssize_t n) {
+        if (n < 0) throw std::invalid_argument("n=" + std::to_string(n) + " must be >= 0");
+        py::array_t<double> out(n);
+        auto o = out.mutable_unchecked<1>();
+        ridgeline::RandomStream rs(seed, stream);
+        for (py::ssize_t i = 0; i < n; ++i) o(i) = ridgeline::ziggurat_normal(rs);
+        return out;
+      },
+      py::arg("seed"), py::arg("stream"), py::arg("n"), "n standard normals from a stream (ziggurat)");
+  m.def(
       "integers",
       [](std::uint64_t seed, std::uint64_t stream, std::uint64_t bound, py::ssize_t n) {
         if (n < 0) throw std::invalid_argument("n=" + std::to_string(n) + " must be >= 0");

@@ -33,3 +33,7 @@ def words(seed: _Int, stream: _Int, start: _Int, n: _Int) -> NDArray[np.uint64]:
     """
     64-bit words start..start+n-1 of a Philox stream
     """
+def ziggurat_normal(seed: _Int, stream: _Int, n: _Int) -> NDArray[np.float64]:
+    """
+    n standard normals from a stream (ziggurat)
+    """

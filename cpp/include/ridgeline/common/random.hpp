@@ -146,6 +146,61 @@ class RandomStream {
   std::uint64_t normals_ = 0;
 };
 
+// Standard normal by the ziggurat method (Marsaglia and Tsang 2000) with 128
+// layers: one 64-bit word per deviate in about 99% of the calls (bits 0-6
+// choose the layer, bits 11-63 give the signed abscissa), no logarithm or
+// trigonometric function on that path.  About 3-4x cheaper than normal()
+// (Box-Muller); a different sequence of deviates from the same stream, so a
+// kernel uses one or the other for a given purpose.  The tables are computed
+// once from the layer equations (not stored constants).
+struct ZigguratTables {
+  static constexpr int kLayers = 128;
+  static constexpr double kR = 3.442619855899;            // start of the tail
+  static constexpr double kArea = 9.91256303526217e-3;    // area of each layer
+  double x[kLayers + 1];   // right edge of layer i (x[0]: the base strip's pseudo-width)
+  double ratio[kLayers];   // x[i + 1] / x[i]: the share of layer i that is inside the curve for sure
+  ZigguratTables() {
+    double f = std::exp(-0.5 * kR * kR);
+    x[0] = kArea / f;
+    x[1] = kR;
+    x[kLayers] = 0.0;
+    for (int i = 2; i < kLayers; ++i) {
+      x[i] = std::sqrt(-2.0 * std::log(kArea / x[i - 1] + f));
+      f = std::exp(-0.5 * x[i] * x[i]);
+    }
+    for (int i = 0; i < kLayers; ++i) ratio[i] = x[i + 1] / x[i];
+  }
+};
+
+inline const ZigguratTables& ziggurat_tables() {
+  static const ZigguratTables t;
+  return t;
+}
+
+inline double ziggurat_normal(RandomStream& rs) noexcept {
+  const ZigguratTables& t = ziggurat_tables();
+  for (;;) {
+    const std::uint64_t w = rs.next_u64();
+    const int i = static_cast<int>(w & (ZigguratTables::kLayers - 1));
+    const double u = (static_cast<double>(w >> 11) + 0.5) * 0x1.0p-52 - 1.0;  // (-1, 1)
+    if (std::fabs(u) < t.ratio[i]) return u * t.x[i];
+    if (i == 0) {
+      // the tail beyond kR (Marsaglia 1964)
+      double xt, yt;
+      do {
+        xt = std::log(rs.uniform()) / ZigguratTables::kR;
+        yt = std::log(rs.uniform());
+      } while (-2.0 * yt < xt * xt);
+      return u < 0.0 ? xt - ZigguratTables::kR : ZigguratTables::kR - xt;
+    }
+    // the wedge between the layer's rectangle and the curve
+    const double xv = u * t.x[i];
+    const double f0 = std::exp(-0.5 * (t.x[i] * t.x[i] - xv * xv));
+    const double f1 = std::exp(-0.5 * (t.x[i + 1] * t.x[i + 1] - xv * xv));
+    if (f1 + rs.uniform() * (f0 - f1) < 1.0) return xv;
+  }
+}
+
 // Mix a user seed and a salt into a new 64-bit key (splitmix64 finaliser).
 inline std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t salt) noexcept {
   std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (salt + 1);

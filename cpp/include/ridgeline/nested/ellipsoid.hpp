@@ -94,21 +94,69 @@ inline Ellipsoid ellipsoid_from_shape(const Eigen::VectorXd& c, const Eigen::Mat
   return e;
 }
 
+// The points pts[idx] centred on their mean, transposed (d x n: one row per
+// coordinate, so that the moments and radii below are long vector operations
+// over the points), their mean, and their covariance (n - 1 normalisation;
+// zero for n < 2).  Half the instructions of a general matrix product with its
+// packing at d ~ 10, n ~ 500; this runs several times at every refit.
+inline void centred_moments(const RowMatrix& pts, const std::vector<int>& idx, RowMatrix& yt,
+                            Eigen::VectorXd& mean, Eigen::MatrixXd& cov) {
+  const int d = static_cast<int>(pts.cols());
+  const auto n = static_cast<Eigen::Index>(idx.size());
+  yt.resize(d, n);
+  for (Eigen::Index k = 0; k < n; ++k) {
+    const double* p = pts.data() + static_cast<std::size_t>(idx[static_cast<std::size_t>(k)]) * static_cast<std::size_t>(d);
+    for (int i = 0; i < d; ++i) yt(i, k) = p[i];
+  }
+  mean.resize(d);
+  cov.setZero(d, d);
+  if (n == 0) {
+    mean.setZero();
+    return;
+  }
+  mean = yt.rowwise().mean();
+  yt.colwise() -= mean;
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j <= i; ++j) cov(i, j) = cov(j, i) = yt.row(i).dot(yt.row(j));
+  if (n > 1) cov /= static_cast<double>(n - 1);
+}
+
+// The largest squared Mahalanobis radius y^T C^{-1} y of the columns y of yt
+// (centred points, d x n), with C = L L^T given by its lower Cholesky factor:
+// forward substitution on whole rows (yt is overwritten by L^{-1} yt).
+inline double max_radius2(RowMatrix& yt, const Eigen::MatrixXd& L) {
+  const auto d = yt.rows();
+  if (yt.cols() == 0) return 0.0;
+  Eigen::ArrayXd r2 = Eigen::ArrayXd::Zero(yt.cols());
+  for (Eigen::Index i = 0; i < d; ++i) {
+    for (Eigen::Index j = 0; j < i; ++j) yt.row(i) -= L(i, j) * yt.row(j);
+    yt.row(i) *= 1.0 / L(i, i);
+    r2 += yt.row(i).array().square().transpose();
+  }
+  return r2.maxCoeff();
+}
+
 // The smallest scaled-covariance ellipsoid containing the points pts[idx], with
 // a volume of at least |idx| * exp(logpointvol) (the expected volume they fill).
 inline Ellipsoid fit_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx, double logpointvol) {
   const int d = static_cast<int>(pts.cols());
   const std::size_t n = idx.size();
-  RowMatrix sub(static_cast<Eigen::Index>(n), d);
-  for (std::size_t k = 0; k < n; ++k) sub.row(static_cast<Eigen::Index>(k)) = pts.row(idx[k]);
-  const Eigen::VectorXd mean = sub.colwise().mean().transpose();
-  sub.rowwise() -= mean.transpose();
-  Eigen::MatrixXd cov = sub.transpose() * sub;
-  if (n > 1) cov /= static_cast<double>(n - 1);
+  RowMatrix yt;
+  Eigen::VectorXd mean;
+  Eigen::MatrixXd cov;
+  centred_moments(pts, idx, yt, mean, cov);
   Ellipsoid e = ellipsoid_from_shape(mean, cov);
-  // squared Mahalanobis radius of every point: rows of (sub * P) . sub
-  const RowMatrix sp = sub * e.precision;
-  const double rmax = n > 0 ? (sp.cwiseProduct(sub)).rowwise().sum().maxCoeff() : 0.0;
+  // squared Mahalanobis radius of every point (in the metric of the floored
+  // shape), by a Cholesky factor of it; the precision matrix when that fails
+  double rmax = 0.0;
+  if (n > 0) {
+    Eigen::LLT<Eigen::MatrixXd> llt(e.shape);
+    if (llt.info() == Eigen::Success && llt.matrixLLT().diagonal().minCoeff() > 0.0) {
+      rmax = max_radius2(yt, llt.matrixLLT());
+    } else {
+      for (const int r : idx) rmax = std::max(rmax, e.radius2(pts.row(r).data()));
+    }
+  }
   if (rmax > 0.0) e.scale_log(std::log(rmax) + 1e-10);
   // An ellipsoid fitted to few points (n / d small) misses much of the region
   // they were drawn from (its shape is poorly estimated).  Simulating uniform
@@ -118,8 +166,10 @@ inline Ellipsoid fit_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx
   // correspondingly less attractive.
   if (n > 0) {
     const double ratio = static_cast<double>(n) / d;
-    const double g = 2.5 * (std::pow(ratio, -1.65) - std::pow(25.0, -1.65));
-    if (g > 0.0) e.scale_log(2.0 * std::min(g, 5.0));
+    if (ratio < 25.0) {
+      const double g = 2.5 * (std::pow(ratio, -1.65) - std::pow(25.0, -1.65));
+      if (g > 0.0) e.scale_log(2.0 * std::min(g, 5.0));
+    }
   }
   const double minvol = std::log(static_cast<double>(std::max<std::size_t>(n, 1))) + logpointvol;
   if (e.logvol < minvol) e.set_logvol(minvol);
@@ -135,12 +185,10 @@ inline bool fit_logvol(const RowMatrix& pts, const std::vector<int>& idx, double
   const int d = static_cast<int>(pts.cols());
   const std::size_t n = idx.size();
   if (n < 2) return false;
-  RowMatrix sub(static_cast<Eigen::Index>(n), d);
-  for (std::size_t k = 0; k < n; ++k) sub.row(static_cast<Eigen::Index>(k)) = pts.row(idx[k]);
-  const Eigen::VectorXd mean = sub.colwise().mean().transpose();
-  sub.rowwise() -= mean.transpose();
-  Eigen::MatrixXd cov = sub.transpose() * sub;
-  cov /= static_cast<double>(n - 1);
+  RowMatrix yt;
+  Eigen::VectorXd mean;
+  Eigen::MatrixXd cov;
+  centred_moments(pts, idx, yt, mean, cov);
   Eigen::LLT<Eigen::MatrixXd> llt(cov);
   if (llt.info() != Eigen::Success) return false;
   const Eigen::VectorXd diag = llt.matrixLLT().diagonal();
@@ -148,13 +196,14 @@ inline bool fit_logvol(const RowMatrix& pts, const std::vector<int>& idx, double
   // for a comfortable margin above the floor (1e-12 of the largest eigenvalue,
   // which is at most the trace)
   if (!(diag.minCoeff() > 0.0) || diag.array().square().minCoeff() < 1e-6 * cov.trace()) return false;
-  const Eigen::MatrixXd w = llt.matrixL().solve(sub.transpose());
-  const double rmax = w.colwise().squaredNorm().maxCoeff();
+  const double rmax = max_radius2(yt, llt.matrixLLT());
   double lv = log_unit_ball_volume(d) + diag.array().log().sum();
   if (rmax > 0.0) lv += 0.5 * d * (std::log(rmax) + 1e-10);
   const double ratio = static_cast<double>(n) / d;
-  const double g = 2.5 * (std::pow(ratio, -1.65) - std::pow(25.0, -1.65));
-  if (g > 0.0) lv += d * std::min(g, 5.0);
+  if (ratio < 25.0) {
+    const double g = 2.5 * (std::pow(ratio, -1.65) - std::pow(25.0, -1.65));
+    if (g > 0.0) lv += d * std::min(g, 5.0);
+  }
   logvol = std::max(lv, std::log(static_cast<double>(n)) + logpointvol);
   return true;
 }
@@ -172,17 +221,21 @@ inline std::vector<int> two_means(const RowMatrix& pts, const std::vector<int>& 
     c1[i] = e.center[i] - e.major[i];
   }
   std::vector<int> lab(idx.size(), -1);
+  std::vector<double> dc(du);
   for (int it = 0; it < max_iter; ++it) {
     bool changed = false;
+    // |p - c0|^2 <= |p - c1|^2  <=>  p . (c0 - c1) >= (|c0|^2 - |c1|^2) / 2: one
+    // dot product per point instead of two distances
+    double thr = 0.0;
+    for (int i = 0; i < d; ++i) {
+      dc[i] = c0[i] - c1[i];
+      thr += 0.5 * dc[i] * (c0[i] + c1[i]);
+    }
     for (std::size_t k = 0; k < idx.size(); ++k) {
       const double* p = pts.data() + static_cast<std::size_t>(idx[k]) * du;
-      double d0 = 0.0, d1 = 0.0;
-      for (int i = 0; i < d; ++i) {
-        const double a0 = p[i] - c0[i], a1 = p[i] - c1[i];
-        d0 += a0 * a0;
-        d1 += a1 * a1;
-      }
-      const int l = d0 <= d1 ? 0 : 1;
+      double dot = 0.0;
+      for (int i = 0; i < d; ++i) dot += p[i] * dc[i];
+      const int l = dot >= thr ? 0 : 1;
       if (l != lab[k]) {
         lab[k] = l;
         changed = true;
@@ -324,7 +377,7 @@ struct EllipsoidUnion {
     z.resize(d);
     double nrm2 = 0.0;
     for (int i = 0; i < d; ++i) {
-      z[i] = rs.normal();
+      z[i] = ziggurat_normal(rs);
       nrm2 += z[i] * z[i];
     }
     const double scale = std::pow(rs.uniform(), 1.0 / d) / std::sqrt(nrm2);
@@ -352,7 +405,7 @@ struct EllipsoidUnion {
       // uniform in the unit ball: a normal direction and a radius u^(1/d)
       double nrm2 = 0.0;
       for (int i = 0; i < d; ++i) {
-        z[i] = rs.normal();
+        z[i] = ziggurat_normal(rs);
         nrm2 += z[i] * z[i];
       }
       const double scale = std::pow(rs.uniform(), 1.0 / d) / std::sqrt(nrm2);

@@ -641,7 +641,7 @@ inline double gamma_variate(RandomStream& rs, double shape) {
   if (shape == 1.0) return -std::log(1.0 - rs.uniform());
   const double dd = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * dd);
   for (;;) {
-    const double z = rs.normal();
+    const double z = ziggurat_normal(rs);
     double v = 1.0 + c * z;
     if (v <= 0.0) continue;
     v = v * v * v;
@@ -709,12 +709,23 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
   for (std::size_t k = 0; k < r.nfinal; ++k)
     wfin[k] = lfmax == kNegInf ? 0.0 : std::exp(r.logl[ndead + k] - lfmax);
   const double logc_fin = lfmax == kNegInf ? kNegInf : lfmax + elogx - shift;
+  // exp(logc) and exp(-mean_lt) of every block, once: in the loop over the
+  // simulations exp(dev) is then carried as a product (one expm1 per block)
+  std::vector<double> cexp(blocks.size()), mexp(blocks.size());
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    cexp[b] = blocks[b].logc == kNegInf ? 0.0 : std::exp(blocks[b].logc);
+    mexp[b] = std::exp(-blocks[b].mean_lt);
+  }
   for (int sidx = 0; sidx < nsim; ++sidx) {
     RandomStream rs(seed, static_cast<std::uint64_t>(sidx));
     double dev = 0.0, acc = 0.0;  // dev: log X - E[log X]
-    for (const Block& bl : blocks) {
+    double xdev = 1.0;            // exp(dev), as a running product
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      const Block& bl = blocks[b];
       const double lt = -gamma_variate(rs, bl.len) / bl.n;
-      if (bl.logc != kNegInf) acc += std::exp(bl.logc + dev) * -std::expm1(lt);
+      const double em1 = std::expm1(lt);
+      acc -= cexp[b] * xdev * em1;
+      xdev *= (1.0 + em1) * mexp[b];
       dev += lt - bl.mean_lt;
     }
     if (r.nfinal > 0) {

@@ -294,7 +294,7 @@ class SliceProposal final : public Proposal {
       const Eigen::MatrixXd& axes = ell.axes;
       const Eigen::VectorXd& centre = ell.center;
       // (1) a step along a random whitened direction through the current point
-      for (int i = 0; i < d; ++i) z_[i] = s.rng.normal();
+      for (int i = 0; i < d; ++i) z_[i] = ziggurat_normal(s.rng);
       dir_ = axes * z_;
       line_set(s.bound, cur_u_, dir_, r2);
       if (!set_.empty() && set_.contains(0.0)) {
