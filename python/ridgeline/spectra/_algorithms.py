@@ -410,7 +410,10 @@ def eigsh(
     missed, e.g. the second copy of a double eigenvalue.  That run stops when
     the randomized bound of Kuczynski and Wozniakowski (failure probability
     1e-6) excludes every wanted value from the complement, or when its
-    extreme Ritz pair converges; anything found that belongs to the wanted
+    extreme Ritz pair converges (the residual test below, or, for a pair
+    whose interval ``theta +- residual`` lies outside the wanted set,
+    ``tol`` as the relative accuracy of its eigenvalue by the quadratic
+    residual bound); anything found that belongs to the wanted
     set is locked in turn and the check repeated, and the wanted set of all
     locked pairs is refined by Rayleigh-Ritz.  ``converged=True`` means every
     pair met the tolerance and the last check found nothing.
