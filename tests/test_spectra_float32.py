@@ -100,3 +100,78 @@ def test_torch_float32_hessian_matches_float64() -> None:
     r = eigsh(H, k=4, tol=1e-4, rng=0)
     assert r.converged
     np.testing.assert_allclose(r.eigenvalues, ev[-4:], rtol=2e-4, atol=1e-5 * ev[-1])
+
+
+# ------------------------------------------------------------------ float32 MLP
+def _mlp_problem(loss: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((60, 6))
+    y = rng.integers(0, 4, 60) if loss == "cross_entropy" else rng.standard_normal((60, 4))
+    return X, y
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared"])
+def test_mlp_float32_matches_reference(activation: str, loss: str) -> None:
+    """float32 products against the float64 reference (truth) and the float32 reference, at float32 tolerances."""
+    from ridgeline.spectra import MLP
+    from ridgeline.spectra import _reference as ref
+
+    net = MLP([6, 5, 4], activation=activation, loss=loss, dtype="float32")
+    X, y = _mlp_problem(loss)
+    p = net.init_params(rng=1)
+    V = np.random.default_rng(2).standard_normal((net.n_params, 3))
+    value, grad = ref.mlp_loss_grad(net.layer_sizes, activation, loss, p, X, y)
+    assert net.loss(p, X, y) == pytest.approx(value, rel=1e-5)
+    g32 = net.grad(p, X, y)
+    assert g32.dtype == np.float32
+    assert np.linalg.norm(g32 - grad) <= 1e-5 * np.linalg.norm(grad)
+    HV = net.hvp(p, X, y, V)
+    GV = net.gnvp(p, X, y, V)
+    assert HV.dtype == np.float32 and HV.shape == V.shape
+    for c in range(V.shape[1]):
+        for out, fn in [(HV, ref.mlp_hvp), (GV, ref.mlp_gnvp)]:
+            h64 = fn(net.layer_sizes, activation, loss, p, X, y, V[:, c])
+            h32 = fn(net.layer_sizes, activation, loss, p, X, y, V[:, c], dtype=np.float32)
+            assert h32.dtype == np.float32
+            # float32 rounding of inputs and arithmetic: relative error a few 1e-7, bounded at 1e-5
+            assert np.linalg.norm(out[:, c] - h64) <= 1e-5 * np.linalg.norm(h64)
+            assert np.linalg.norm(out[:, c] - h32) <= 1e-5 * np.linalg.norm(h64)
+    assert np.array_equal(net.hvp(p, X, y, V[:, 1]), HV[:, 1])
+
+
+def test_mlp_float32_threads_and_operator() -> None:
+    from ridgeline.spectra import MLP
+
+    X, y = _mlp_problem("cross_entropy", seed=3)
+    one = MLP([6, 8, 4], dtype=np.float32)
+    two = MLP([6, 8, 4], dtype="float32", n_threads=2)
+    p = one.init_params(rng=4)
+    V = np.random.default_rng(5).standard_normal((one.n_params, 5))
+    np.testing.assert_array_equal(two.hvp(p, X, y, V), one.hvp(p, X, y, V))  # columns are independent
+    H = one.hessian_operator(p, X, y)
+    assert H._matmat32 is not None  # eigsh keeps a float32 basis
+    Y32 = H._matmat32(np.asfortranarray(V, dtype=np.float32))
+    assert Y32.dtype == np.float32
+    np.testing.assert_allclose(Y32, one.hvp(p, X, y, V), rtol=0, atol=0)
+    # float64 products of the float32 state: inputs rounded to float32, outputs widened
+    np.testing.assert_allclose(H.matmat(V), one.hvp(p, X, y, V.astype(np.float32)), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="dtype='int32' must be 'float64' or 'float32'"):
+        MLP([2, 2], dtype="int32")
+    with pytest.raises(TypeError, match="dtype="):
+        MLP([2, 2], dtype=object())
+
+
+def test_eigsh_float32_mlp_against_float64() -> None:
+    """eigsh on a float32 MLP Hessian: the float32 engine, eigenvalues within float32 accuracy of float64's."""
+    from ridgeline.spectra import MLP
+
+    X, y = _mlp_problem("cross_entropy", seed=6)
+    net64 = MLP([6, 16, 4])
+    net32 = MLP([6, 16, 4], dtype="float32")
+    p = net64.init_params(rng=7)
+    ev = np.linalg.eigvalsh(net64.hessian_operator(p, X, y).todense())
+    r = eigsh(net32.hessian_operator(p, X, y), k=4, tol=1e-4, rng=0)
+    assert r.converged
+    scale = float(np.abs(ev).max())
+    np.testing.assert_allclose(np.sort(r.eigenvalues), ev[-4:], rtol=0, atol=1e-4 * scale)

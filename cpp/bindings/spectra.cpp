@@ -150,8 +150,9 @@ using ridgeline::bind::cpu_has_avx2_fma;
 }  // namespace
 
 std::shared_ptr<mlp::Backend> mlp::make_backend_baseline(const Spec& spec, const double* params, const double* X,
-                                                         Index N, const std::int64_t* labels,
-                                                         const double* targets) {
+                                                         Index N, const std::int64_t* labels, const double* targets,
+                                                         bool single) {
+  if (single) return std::make_shared<rs::MlpState32>(spec, params, X, N, labels, targets);
   return std::make_shared<rs::MlpState>(spec, params, X, N, labels, targets);
 }
 
@@ -217,7 +218,11 @@ void bind_spectra(py::module_& m) {
 
   py::class_<mlp::Backend, std::shared_ptr<mlp::Backend>>(m, "MlpState")
       .def(py::init([](const mlp::Spec& net, const Vector& params, py::array_t<double, py::array::c_style> X,
-                       py::array y, const std::string& isa) {
+                       py::array y, const std::string& isa, const std::string& dtype) {
+             if (dtype != "float64" && dtype != "float32") {
+               throw std::invalid_argument("dtype='" + dtype + "' must be 'float64' or 'float32'");
+             }
+             const bool single = dtype == "float32";
              if (params.size() != net.n_params()) {
                throw std::invalid_argument("params has length " + std::to_string(params.size()) + ", expected " +
                                            std::to_string(net.n_params()));
@@ -236,7 +241,7 @@ void bind_spectra(py::module_& m) {
                  throw std::invalid_argument("y must be integer labels of shape (" + std::to_string(N) + ",)");
                }
                py::gil_scoped_release release;
-               return make(net, params.data(), X.data(), N, lab.data(), nullptr);
+               return make(net, params.data(), X.data(), N, lab.data(), nullptr, single);
              }
              auto tg = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(y);
              const Index out = net.out_dim(net.n_layers() - 1);
@@ -245,11 +250,13 @@ void bind_spectra(py::module_& m) {
                                            std::to_string(out) + ")");
              }
              py::gil_scoped_release release;
-             return make(net, params.data(), X.data(), N, nullptr, tg.data());
+             return make(net, params.data(), X.data(), N, nullptr, tg.data(), single);
            }),
-           py::arg("net"), py::arg("params"), py::arg("X"), py::arg("y"), py::arg("isa") = "auto")
+           py::arg("net"), py::arg("params"), py::arg("X"), py::arg("y"), py::arg("isa") = "auto",
+           py::arg("dtype") = "float64")
       .def_property_readonly("loss", &mlp::Backend::loss)
       .def_property_readonly("isa", &mlp::Backend::isa)
+      .def_property_readonly("dtype", [](const mlp::Backend& s) { return s.single() ? "float32" : "float64"; })
       .def_property_readonly("gradient",
                              [](const mlp::Backend& s) { return Vector(Eigen::Map<const Vector>(s.gradient(), s.size())); })
       .def(
@@ -266,7 +273,30 @@ void bind_spectra(py::module_& m) {
             s.apply(Vc.data(), HV.data(), Vc.cols(), gauss_newton, n_threads);
             return HV;
           },
-          py::arg("V"), py::arg("gauss_newton") = false, py::arg("n_threads") = 1);
+          py::arg("V"), py::arg("gauss_newton") = false, py::arg("n_threads") = 1)
+      .def(
+          "product32",
+          [](const mlp::Backend& s, py::array_t<float, py::array::f_style> V, bool gauss_newton, int n_threads) {
+            ridgeline::bind::require_ndim(V, 2, "V");
+            if (V.shape(0) != s.size()) {
+              throw std::invalid_argument("V has " + std::to_string(V.shape(0)) + " rows, expected " +
+                                          std::to_string(s.size()));
+            }
+            const Index b = static_cast<Index>(V.shape(1));
+            py::array_t<float, py::array::f_style> HV({static_cast<py::ssize_t>(s.size()), static_cast<py::ssize_t>(b)});
+            const float* in = V.data();
+            float* out = HV.mutable_data();
+            {
+              py::gil_scoped_release release;
+              if (!Eigen::Map<const Eigen::ArrayXf>(in, s.size() * b).allFinite()) {
+                throw std::invalid_argument("V contains NaN or inf");
+              }
+              s.apply(in, out, b, gauss_newton, n_threads);
+            }
+            return HV;
+          },
+          py::arg("V"), py::arg("gauss_newton") = false, py::arg("n_threads") = 1,
+          "float32 products of an (n, b) float32 block (Fortran order; no conversion for a float32 state)");
 
   py::class_<rs::MlpOperator, rs::LinearOperator, std::shared_ptr<rs::MlpOperator>>(m, "MlpOperator")
       .def(py::init<std::shared_ptr<const mlp::Backend>, bool, int>(), py::arg("state"), py::arg("gauss_newton"),

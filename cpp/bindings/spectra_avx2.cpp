@@ -27,6 +27,7 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "ridgeline/common/errors.hpp"
@@ -44,7 +45,8 @@ namespace ridgeline_mlp_iface = ridgeline::mlpapi;
 
 std::shared_ptr<ridgeline_mlp_iface::Backend> ridgeline_mlp_iface::make_backend_avx2(
     const Spec& spec, const double* params, const double* X, Index N, const std::int64_t* labels,
-    const double* targets) {
+    const double* targets, bool single) {
+  if (single) return std::make_shared<ridgeline::spectra_avx2::MlpState32>(spec, params, X, N, labels, targets);
   return std::make_shared<ridgeline::spectra_avx2::MlpState>(spec, params, X, N, labels, targets);
 }
 #else
@@ -53,7 +55,8 @@ std::shared_ptr<ridgeline::mlpapi::Backend> ridgeline::mlpapi::make_backend_avx2
                                                                               const double* params,
                                                                               const double* X, Index N,
                                                                               const std::int64_t* labels,
-                                                                              const double* targets) {
-  return make_backend_baseline(spec, params, X, N, labels, targets);
+                                                                              const double* targets,
+                                                                              bool single) {
+  return make_backend_baseline(spec, params, X, N, labels, targets, single);
 }
 #endif

@@ -50,9 +50,16 @@ class Mlp:
     def n_params(self) -> int:
         ...
 class MlpState:
-    def __init__(self, net: Mlp, params: ArrayLike, X: ArrayLike, y: NDArray[Any], isa: str = 'auto') -> None:
+    def __init__(self, net: Mlp, params: ArrayLike, X: ArrayLike, y: NDArray[Any], isa: str = 'auto', dtype: str = 'float64') -> None:
         ...
     def product(self, V: NDArray[np.float64], gauss_newton: bool = False, n_threads: _Int = 1) -> NDArray[np.float64]:
+        ...
+    def product32(self, V: NDArray[np.float32], gauss_newton: bool = False, n_threads: _Int = 1) -> NDArray[np.float32]:
+        """
+        float32 products of an (n, b) float32 block (Fortran order; no conversion for a float32 state)
+        """
+    @property
+    def dtype(self) -> str:
         ...
     @property
     def gradient(self) -> NDArray[np.float64]:

@@ -152,6 +152,32 @@ def _gate(values: np.ndarray, tol: float, anorm: float) -> np.ndarray:
     return out
 
 
+def _settled(
+    theta: np.ndarray, r: np.ndarray, ends: list[int], which: str, pool: np.ndarray, k: int, delta: float, tol: float,
+    anorm: float,
+) -> bool:
+    """Whether the wanted-end Ritz pairs of a complement run are converged at ``tol``.
+
+    Either the residual test of the main run (``r <= tol * |theta|``, the pair may then enter
+    the wanted set), or ``tol`` as the relative accuracy of the eigenvalue when the pair cannot
+    enter: the interval ``theta +- r``, which holds an eigenvalue, lies outside the wanted set
+    of ``pool`` by more than ``delta``, and the quadratic bound ``r**2 / gap`` (gap to the
+    nearest other Ritz value of the run) is ``<= tol * |theta|``.
+    """
+    for i in ends:
+        scale = tol * max(abs(float(theta[i])), _EPS23 * anorm)
+        if r[i] <= scale:
+            continue
+        if len(theta) < 2:
+            return False
+        others = np.delete(theta, i)
+        gap = float(np.min(np.abs(others - theta[i])))
+        out = float(theta[i]) + (float(r[i]) if i == len(theta) - 1 or (i != 0 and theta[i] > 0) else -float(r[i]))
+        if not (r[i] ** 2 <= scale * gap) or _enters(out, pool, which, k, delta):
+            return False
+    return True
+
+
 def _complement_lanczos(
     apply: Callable[[np.ndarray], np.ndarray], v: np.ndarray, steps: int, which: str, pool: np.ndarray, k: int,
     delta: float, tol: float, anorm: float, dim: int, p_fail: float = 1e-6, Z: np.ndarray | None = None,
@@ -221,7 +247,7 @@ def _complement_lanczos(
             if none:
                 return "none", [], j + 1
         ends = {"LA": [-1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))], "BE": [-1, 0] if lo else [-1]}[which]
-        conv = all(r[i] <= tol * max(abs(theta[i]), _EPS23 * anorm) for i in ends)
+        conv = _settled(theta, r, ends, which, pool, k, delta, tol, anorm)
         breakdown = b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300)
         if (conv and not breakdown) or breakdown or j + 1 == steps:
             pairs = [(float(theta[i]), V[:, : j + 1] @ S[:, i]) for i in ends]
@@ -273,7 +299,7 @@ def _complement_engine(
                 return "none", [], j + 1
         ends = {"LA": [len(theta) - 1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))],
                 "BE": [len(theta) - 1, 0] if lo else [len(theta) - 1]}[which]
-        conv = all(r[i] <= tol * max(abs(theta[i]), _EPS23 * anorm) for i in ends)
+        conv = _settled(theta, r, ends, which, pool, k, delta, tol, anorm)
         breakdown = b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300)
         if conv or breakdown or j + 1 == steps or eng.done:
             pairs = [(float(theta[i]), np.asarray(eng.ritz_vector(i))) for i in ends]
@@ -384,7 +410,10 @@ def eigsh(
     missed, e.g. the second copy of a double eigenvalue.  That run stops when
     the randomized bound of Kuczynski and Wozniakowski (failure probability
     1e-6) excludes every wanted value from the complement, or when its
-    extreme Ritz pair converges; anything found that belongs to the wanted
+    extreme Ritz pair converges (the residual test below, or, for a pair
+    whose interval ``theta +- residual`` lies outside the wanted set,
+    ``tol`` as the relative accuracy of its eigenvalue by the quadratic
+    residual bound); anything found that belongs to the wanted
     set is locked in turn and the check repeated, and the wanted set of all
     locked pairs is refined by Rayleigh-Ritz.  ``converged=True`` means every
     pair met the tolerance and the last check found nothing.
@@ -654,7 +683,7 @@ def _eigsh_lanczos(
         eng: Any = (_core.spectra.LanczosEigs32 if f32 else _core.spectra.LanczosEigs)(
             n, k_run, which_r, tol, ncv, budget, run_seed, start
         )
-        direct = fn is None and not squared and prep.core is not None and not prog.active
+        direct = fn is None and not squared and prep.core is not None and not prog.active and not f32
         if direct:
             eng.run(prep.core)
         else:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from ridgeline import _core
 from ridgeline._random import seed_from
@@ -66,6 +66,14 @@ class MLPOperator(LinearOperator):
         super().__init__(core.n, core=core)
         self._state = state
         self.gauss_newton = bool(gauss_newton)
+        if state.dtype == "float32":
+            gn, nt = self.gauss_newton, int(n_threads)
+
+            def matmat32(X: np.ndarray) -> np.ndarray:
+                # float32 in and out: eigsh keeps a float32 basis for this operator
+                return np.asarray(state.product32(np.asfortranarray(X, dtype=np.float32), gn, nt))
+
+            self._matmat32 = matmat32
 
     @property
     def loss(self) -> float:
@@ -96,10 +104,17 @@ class MLP:
     isa : {"auto", "avx2", "baseline"}, default="auto"
         Instruction set of the kernels: "auto" picks the AVX2+FMA build when
         the CPU has it (GCC x86-64 builds), else the baseline one.
+    dtype : {"float64", "float32"}, default="float64"
+        Arithmetic of the loss, gradient and products.  With float32 the
+        parameters and data are rounded to float32 when the state is made,
+        products are computed in float32 (about twice as fast), :meth:`hvp`,
+        :meth:`gnvp` and :meth:`grad` return float32 arrays, and
+        :func:`eigsh` keeps a float32 Lanczos basis for the operators (the
+        loss is still accumulated in float64).
 
     Notes
     -----
-    Parameters are one flat float64 vector, layer by layer, each weight of shape
+    Parameters are one flat vector, layer by layer, each weight of shape
     (out, in) in row-major order followed by its bias: the order of
     ``torch.nn.utils.parameters_to_vector`` for a stack of ``nn.Linear``.
 
@@ -124,6 +139,7 @@ class MLP:
         *,
         n_threads: int = 1,
         isa: str = "auto",
+        dtype: DTypeLike = "float64",
     ) -> None:
         if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
             msg = f"layer_sizes={layer_sizes!r} must be a sequence of integers"
@@ -135,12 +151,21 @@ class MLP:
         activation = check_choice(activation, "activation", _ACTIVATIONS)
         loss = check_choice(loss, "loss", _LOSSES)
         isa = check_choice(isa, "isa", ("auto", "avx2", "baseline"))
+        try:
+            dt = np.dtype(dtype)
+        except TypeError as err:
+            msg = f"dtype={dtype!r} must be 'float64' or 'float32'"
+            raise TypeError(msg) from err
+        if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+            msg = f"dtype={dtype!r} must be 'float64' or 'float32'"
+            raise ValueError(msg)
         n_threads = check_n_threads(n_threads) or (os.cpu_count() or 1)
         self.layer_sizes = tuple(sizes)
         self.activation = activation
         self.loss_name = loss
         self.n_threads = int(n_threads)
         self.isa = isa
+        self.dtype = dt
         self._net = _core.spectra.Mlp(sizes, activation, loss)
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, _core.spectra.MlpState] | None = None
 
@@ -150,7 +175,8 @@ class MLP:
         return int(self._net.n_params)
 
     def __repr__(self) -> str:
-        return f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, loss={self.loss_name!r})"
+        extra = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
+        return f"MLP({list(self.layer_sizes)}, activation={self.activation!r}, loss={self.loss_name!r}{extra})"
 
     def init_params(self, rng: int | np.random.Generator | None = None) -> np.ndarray:
         """Random parameters as ``nn.Linear`` initialises them: U(-1/sqrt(in), 1/sqrt(in)).
@@ -245,7 +271,7 @@ class MLP:
         c = self._cache
         if c is not None and np.array_equal(c[0], p) and np.array_equal(c[1], Xa) and np.array_equal(c[2], ya):
             return c[3]
-        state = _core.spectra.MlpState(self._net, p, Xa, ya, self.isa)
+        state = _core.spectra.MlpState(self._net, p, Xa, ya, self.isa, self.dtype.name)
         self._cache = (p.copy(), Xa.copy(), ya.copy(), state)
         return state
 
@@ -284,7 +310,7 @@ class MLP:
         -------
         ndarray of shape (n_params,)
         """
-        return np.asarray(self._state(params, X, y).gradient)
+        return np.asarray(self._state(params, X, y).gradient, dtype=self.dtype)
 
     def loss_and_grad(self, params: ArrayLike, X: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
         """(:meth:`loss`, :meth:`grad`) from one forward and one backward pass.
@@ -303,7 +329,7 @@ class MLP:
         (float, ndarray of shape (n_params,))
         """
         s = self._state(params, X, y)
-        return float(s.loss), np.asarray(s.gradient)
+        return float(s.loss), np.asarray(s.gradient, dtype=self.dtype)
 
     def _product(self, params: Any, X: Any, y: Any, v: Any, gauss_newton: bool) -> np.ndarray:
         s = self._state(params, X, y)
@@ -314,7 +340,11 @@ class MLP:
         if not np.all(np.isfinite(va)):
             msg = "v contains NaN or inf"
             raise ValueError(msg)
-        out = np.asarray(s.product(va.reshape(self.n_params, -1), gauss_newton, self.n_threads))
+        V = va.reshape(self.n_params, -1)
+        if self.dtype == np.float32:
+            out = np.asarray(s.product32(np.asfortranarray(V, dtype=np.float32), gauss_newton, self.n_threads))
+        else:
+            out = np.asarray(s.product(V, gauss_newton, self.n_threads))
         return out[:, 0] if va.ndim == 1 else out
 
     def hvp(self, params: ArrayLike, X: ArrayLike, y: ArrayLike, v: ArrayLike) -> np.ndarray:
@@ -396,7 +426,7 @@ class MLP:
         return MLPOperator(self._state(params, X, y), True, self.n_threads)
 
     def to_torch(self) -> Any:
-        """An equivalent ``torch.nn.Sequential`` (float64) whose parameters_to_vector order matches."""
+        """An equivalent ``torch.nn.Sequential`` (of the network's dtype) whose parameters_to_vector order matches."""
         try:
             import torch
         except ImportError as err:  # pragma: no cover
@@ -405,7 +435,8 @@ class MLP:
         layers: list[Any] = []
         pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
         for i, (d_in, d_out) in enumerate(pairs):
-            layers.append(torch.nn.Linear(d_in, d_out, dtype=torch.float64))
+            tdt = torch.float32 if self.dtype == np.float32 else torch.float64
+            layers.append(torch.nn.Linear(d_in, d_out, dtype=tdt))
             if i + 1 < len(pairs):
                 layers.append(torch.nn.Tanh() if self.activation == "tanh" else torch.nn.ReLU())
         return torch.nn.Sequential(*layers)

@@ -357,7 +357,7 @@ def _act(z: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray, np.nda
         a = np.tanh(z)
         d1 = 1.0 - a * a
         return a, d1, -2.0 * a * d1
-    return np.maximum(z, 0.0), (z > 0).astype(np.float64), np.zeros_like(z)
+    return np.maximum(z, 0.0), (z > 0).astype(z.dtype), np.zeros_like(z)
 
 
 def _forward(
@@ -464,15 +464,26 @@ def _r_product(
     return np.concatenate(flat)
 
 
+def _cast(dtype: Any, params: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray, loss: str) -> tuple[Any, ...]:
+    """Inputs rounded to ``dtype`` (float32: the arithmetic of a float32 network); labels stay integers."""
+    dt = np.dtype(dtype)
+    yy = np.asarray(y) if loss == "cross_entropy" else np.asarray(y, dtype=dt)
+    return np.asarray(params, dtype=dt), np.asarray(X, dtype=dt), yy, np.asarray(v, dtype=dt)
+
+
 def mlp_hvp(
-    sizes: Sequence[int], activation: str, loss: str, params: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray
+    sizes: Sequence[int], activation: str, loss: str, params: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray,
+    dtype: Any = np.float64,
 ) -> np.ndarray:
-    """Exact Hessian-vector product of the mean loss (Pearlmutter's R-operator)."""
-    return _r_product(sizes, activation, loss, params, X, y, v, False)
+    """Exact Hessian-vector product of the mean loss (Pearlmutter's R-operator), computed in ``dtype``."""
+    p, Xc, yc, vc = _cast(dtype, params, X, y, v, loss)
+    return _r_product(sizes, activation, loss, p, Xc, yc, vc, False)
 
 
 def mlp_gnvp(
-    sizes: Sequence[int], activation: str, loss: str, params: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray
+    sizes: Sequence[int], activation: str, loss: str, params: np.ndarray, X: np.ndarray, y: np.ndarray, v: np.ndarray,
+    dtype: Any = np.float64,
 ) -> np.ndarray:
-    """Generalised Gauss-Newton product ``J^T H_out J v``."""
-    return _r_product(sizes, activation, loss, params, X, y, v, True)
+    """Generalised Gauss-Newton product ``J^T H_out J v``, computed in ``dtype``."""
+    p, Xc, yc, vc = _cast(dtype, params, X, y, v, loss)
+    return _r_product(sizes, activation, loss, p, Xc, yc, vc, True)

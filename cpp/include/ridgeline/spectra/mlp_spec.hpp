@@ -65,27 +65,31 @@ class Spec {
   std::vector<Index> offsets_;
 };
 
-// Cached state at fixed (params, X, y).
+// Cached state at fixed (params, X, y), computing in float64 or (single() true) float32.
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual Index size() const = 0;
   virtual double loss() const = 0;
   virtual const double* gradient() const = 0;
-  // HV[:, c] = H V[:, c] (or G V[:, c]) for ncols contiguous columns of length size().
+  // HV[:, c] = H V[:, c] (or G V[:, c]) for ncols contiguous columns of length size(); the
+  // columns are converted to the state's arithmetic type and back when the types differ.
   virtual void apply(const double* V, double* HV, Index ncols, bool gauss_newton, int n_threads) const = 0;
+  virtual void apply(const float* V, float* HV, Index ncols, bool gauss_newton, int n_threads) const = 0;
+  virtual bool single() const = 0;
   virtual const char* isa() const = 0;
 };
 
-// X: N x d0 in C order; labels (cross-entropy, N) or targets (squared, N x d_out, C order).
+// X: N x d0 in C order; labels (cross-entropy, N) or targets (squared, N x d_out, C order);
+// single: float32 arithmetic.
 using Factory = std::shared_ptr<Backend> (*)(const Spec&, const double* params, const double* X, Index N,
-                                             const std::int64_t* labels, const double* targets);
+                                             const std::int64_t* labels, const double* targets, bool single);
 
 // Defined in cpp/bindings/spectra.cpp (baseline) and cpp/bindings/spectra_avx2.cpp (nullptr when
 // that build is unavailable or the CPU lacks AVX2/FMA).
 std::shared_ptr<Backend> make_backend_baseline(const Spec&, const double*, const double*, Index, const std::int64_t*,
-                                               const double*);
+                                               const double*, bool);
 std::shared_ptr<Backend> make_backend_avx2(const Spec&, const double*, const double*, Index, const std::int64_t*,
-                                           const double*);
+                                           const double*, bool);
 
 }  // namespace ridgeline::mlpapi
