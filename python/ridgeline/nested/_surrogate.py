@@ -290,8 +290,9 @@ class SurrogateOptions:
                 msg = f"clusters={clusters!r} must be 'auto' or an int"
                 raise ValueError(msg)
             check_int(clusters, "clusters", low=1)
-        if not isinstance(self.screen, (bool, np.bool_)):
-            msg = f"screen={self.screen!r} must be a bool"
+        screen: object = self.screen
+        if not isinstance(screen, (bool, np.bool_)):
+            msg = f"screen={screen!r} must be a bool"
             raise TypeError(msg)
         if self.search not in ("none", "ga"):
             msg = f"search={self.search!r} must be 'none' or 'ga'"
