@@ -32,7 +32,7 @@ is below L* - m_c.  The margin m_c is calibrated at each training on the
 cluster's held-out points above the contour (at least 10; their errors
 e = log L_true - log L_net): with n exchangeable held-out errors, a new point
 above the contour has an error beyond their largest with probability at most
-1 / (n + 1) (the conformal bound), and m_c = 2 max |e| + ``tol`` (times a scale
+1 / (n + 1) (the conformal bound), and m_c = 2 max abs(e) + ``tol`` (times a scale
 that doubles at each failure) leaves a wide safety factor beyond it.  Only
 rejections are screened: every point that enters the live set and the evidence
 has its true value, so a screened run is exact nested sampling except for
