@@ -22,6 +22,26 @@ The networks are retrained every ``train_every`` iterations on the newest data
 retrained and re-validated on the same schedule and switched back on when they
 pass.  A failure therefore costs true calls, never a wrong run.
 
+Rejection screening (``screen=True``).  Most true calls of a plain run are
+rejected proposals, and a network too poor to replace log L (early in a run
+log L spans hundreds of nats over the live points) can still tell that a
+proposal lies far below the contour.  While the networks are not trusted (and,
+when they are, for the candidates they may not answer), a proposal routed to
+cluster c is rejected with its network value and no true call when that value
+is below L* - m_c.  The margin m_c is calibrated at each training on the
+cluster's held-out points above the contour (at least 10; their errors
+e = log L_true - log L_net): with n exchangeable held-out errors, a new point
+above the contour has an error beyond their largest with probability at most
+1 / (n + 1) (the conformal bound), and m_c = 2 max abs(e) + ``tol`` (times a scale
+that doubles at each failure) leaves a wide safety factor beyond it.  Only
+rejections are screened: every point that enters the live set and the evidence
+has its true value, so a screened run is exact nested sampling except for
+false rejections, which would remove a sliver of prior mass just above the
+contour (a compression bias of about the false-rejection fraction times the
+information H).  They are watched: one screened rejection in
+``screen_check_every`` is evaluated truly, and a value at or above the
+contour stops the screening until the next training and doubles the margins.
+
 Multimodal and curved likelihoods (per-mode networks).  One network on the
 whole live set must fit a sum of separated bumps or a thin curved ridge in
 common whitened coordinates, which a small network does badly (the two shells,
@@ -218,6 +238,14 @@ class SurrogateOptions:
         search stops before an evaluation that would exceed it.
     ga_max_searches : int, default=3
         Most searches in a run.
+    screen : bool, default=True
+        While the networks are not trusted to replace the likelihood, use them
+        to reject proposals they place far below the contour (conformal
+        margin, see the module notes) without a true call; every accepted
+        point keeps its true value.
+    screen_check_every : int, default=20
+        Evaluate one screened rejection in this many truly (a true value at or
+        above the contour stops the screening and doubles its margins).
     """
 
     hidden: int = 32
@@ -243,10 +271,13 @@ class SurrogateOptions:
     ga_cost_weight: float = 0.05
     ga_budget: float = 24.0
     ga_max_searches: int = 3
+    screen: bool = True
+    screen_check_every: int = 20
 
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0,
-                "knn": 1, "max_clusters": 1, "ga_population": 2, "ga_generations": 1, "ga_max_searches": 1}
+                "knn": 1, "max_clusters": 1, "ga_population": 2, "ga_generations": 1, "ga_max_searches": 1,
+                "screen_check_every": 1}
         for name, least in ints.items():
             check_int(getattr(self, name), name, low=least)
         for name in ("train_every", "min_train", "min_cluster"):
@@ -259,6 +290,10 @@ class SurrogateOptions:
                 msg = f"clusters={clusters!r} must be 'auto' or an int"
                 raise ValueError(msg)
             check_int(clusters, "clusters", low=1)
+        screen: object = self.screen
+        if not isinstance(screen, (bool, np.bool_)):
+            msg = f"screen={screen!r} must be a bool"
+            raise TypeError(msg)
         if self.search not in ("none", "ga"):
             msg = f"search={self.search!r} must be 'none' or 'ga'"
             raise ValueError(msg)
@@ -320,6 +355,7 @@ _FULL_QUADRATIC = 15  # up to this dimension the skip path has every product z_i
 _ROUTE_ROWS = 256  # candidates per chunk of the nearest-live-point routing
 _NEAR = 2.0  # beyond its training envelope a network may still reject points within this many live radii
 _REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
+_SCREEN_MIN = 10  # fewest held-out points above the contour that calibrate a cluster's screening margin
 
 # ---------------------------------------------------------------------------
 # The network: whitening, hidden layers, a skip path on [z, z z, |z|], Adam.
@@ -853,6 +889,13 @@ class SurrogateStats(TypedDict):
     ga_cpu: float
     # (iteration, fitness, evaluations, chosen architecture)
     ga_history: list[tuple[int, float, int, dict[str, Any]]]
+    screened: int
+    screen_checks: int
+    screen_failures: int
+    screen_trainings: int
+    screen_first_iter: int
+    # (iteration, calibration points, margins per cluster)
+    screen_history: list[tuple[int, int, list[float]]]
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -904,7 +947,13 @@ class SurrogateLoglike:
             "switch_off_validation": 0, "spot_checks": 0, "valid_rms": math.nan, "valid_mean": math.nan,
             "first_on_iter": -1, "history": [], "low_checks": 0, "true_calls_off": 0, "true_calls_need": 0, "clusters": 0, "clusters_on": 0,
             "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
-            "ga_cpu": 0.0, "ga_history": []}
+            "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
+            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": []}
+        # rejection screening while the networks are not trusted (see the module notes)
+        self.screen_model: _Model | None = None
+        self.screen_margin = np.empty(0)
+        self.screen_scale = 1.0
+        self.screen_count = 0
         self.ncheck_true = 0
         self.backoff = 1  # training interval multiplier after failed validations (1, 2, 4, 8)
 
@@ -925,21 +974,32 @@ class SurrogateLoglike:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if not self.active or self.net is None:
-            self.stats["true_calls_off"] += x.shape[0]
-            return self._true(x)
+            return self._screened(x)
         pred, ok, near = self.net.predict(x)
         margin = 3.0 * self.opts.tol
         # beyond the training envelope but near the cluster, a prediction well below the contour may reject
         # (a spot check of these at a quarter of the rate turns the networks off if one was above L*)
         low = ~ok & near & np.isfinite(pred) & (pred < self.lstar - 10.0 * self.opts.tol)
         need = (~ok & ~low) | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
+        # candidates the networks cannot answer may still be screened out (far below the contour)
+        srej = np.zeros(x.shape[0], dtype=bool)
+        scheck = np.zeros(x.shape[0], dtype=bool)
+        if np.any(need) and self.screen_model is not None:
+            rows = np.flatnonzero(need)
+            r_rej, r_pred, r_check = self._screen(x[rows])
+            srej[rows[r_rej]] = True
+            scheck[rows[r_check]] = True
+            pred = pred.copy()
+            pred[rows[r_rej]] = r_pred[r_rej]
+            need &= ~(srej & ~scheck)
+            low = low | (srej & ~scheck)
         above = (pred > self.lstar) & ~need
         check = np.zeros(x.shape[0], dtype=bool)
         for k in np.flatnonzero(above):
             self.above_count += 1
             if self.above_count % self.check_period == 0:
                 check[k] = True
-        for k in np.flatnonzero(low & ~need):
+        for k in np.flatnonzero(low & ~need & ~srej):
             self.low_count += 1
             if self.low_count % (4 * self.check_period) == 0:
                 check[k] = True
@@ -958,6 +1018,7 @@ class SurrogateLoglike:
         if np.any(ev):
             yt = self._true(x[ev])
             out[ev] = yt
+            self._screen_checked(out[scheck])
             # compare where either value is above the contour (the region that matters), network answers only
             rel = ((yt > self.lstar) | (pred[ev] > self.lstar)) & ~need[ev]
             err = yt[rel] - pred[ev][rel]
@@ -977,6 +1038,68 @@ class SurrogateLoglike:
         for k in np.flatnonzero(used & above):
             self.sur_values[x[k].tobytes()] = float(pred[k])
         return out
+
+    def _screen(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Screened rejections of x (network value below the contour by the cluster's margin), their
+        values, and the screened rows picked for a true spot check."""
+        n = x.shape[0]
+        model = self.screen_model
+        if model is None or not math.isfinite(self.lstar) or n == 0:
+            return np.zeros(n, dtype=bool), np.full(n, -np.inf), np.zeros(n, dtype=bool)
+        lab = model.router.route(x)
+        pred, ok, _ = model.predict(x, lab)
+        # lab -1 (a cluster without a network) reads the last margin, +inf
+        rej = ok & np.isfinite(pred) & (pred < self.lstar - self.screen_margin[lab])
+        check = np.zeros(n, dtype=bool)
+        for k in np.flatnonzero(rej):
+            self.screen_count += 1
+            if self.screen_count % self.opts.screen_check_every == 0:
+                check[k] = True
+        self.stats["screened"] += int(np.count_nonzero(rej & ~check))
+        self.stats["screen_checks"] += int(np.count_nonzero(check))
+        return rej, pred, check
+
+    def _screen_checked(self, ytrue: np.ndarray) -> None:
+        """True values of screened spot checks: one at or above the contour stops the screening until the
+        next training and doubles the margins from then on."""
+        if ytrue.size and np.any(~(ytrue < self.lstar)):
+            self.stats["screen_failures"] += 1
+            self.screen_model = None
+            self.screen_scale *= 2.0
+
+    def _screened(self, x: np.ndarray) -> np.ndarray:
+        """Networks off: true values, except proposals the screening networks place far below the contour."""
+        rej, pred, check = self._screen(x)
+        ev = ~rej | check
+        out: np.ndarray = pred.copy()
+        self.stats["true_calls_off"] += int(np.count_nonzero(ev))
+        if np.any(ev):
+            out[ev] = self._true(x[ev])
+        self._screen_checked(out[check])
+        return out
+
+    def _calibrate_screen(self, model: _Model, err: np.ndarray, elab: np.ndarray, niter: int) -> None:
+        """Screening margins per cluster from the held-out errors above the contour (module notes)."""
+        self.screen_model = None
+        if not self.opts.screen:
+            return
+        k = len(model.nets)
+        margin = np.full(k + 1, math.inf)
+        for c in range(k):
+            ec = err[elab == c]
+            if model.nets[c] is None or ec.size < _SCREEN_MIN:
+                continue
+            # conformal: a new point above the contour has an error beyond the largest of n exchangeable
+            # held-out errors with probability <= 1 / (n + 1); the margin is twice that, plus tol
+            margin[c] = self.screen_scale * (2.0 * float(np.max(np.abs(ec))) + self.opts.tol)
+        if np.all(np.isinf(margin)):
+            return
+        self.screen_model = _Model(model.router, list(model.nets))
+        self.screen_margin = margin
+        self.stats["screen_trainings"] += 1
+        if self.stats["screen_first_iter"] < 0:
+            self.stats["screen_first_iter"] = niter
+        self.stats["screen_history"].append((niter, int(err.size), [float(m) for m in margin[:k]]))
 
     def _switch_off(self, why: _SwitchOff) -> None:
         if self.active:
@@ -1092,6 +1215,7 @@ class SurrogateLoglike:
         model, _ = _fit_model(router, x, y, lab, ti, vi, self.arch, rng)
         self.stats["trainings"] += 1
         err, elab = _errors_above(model, x, y, lab, vi, lstar)
+        self._calibrate_screen(model, err, elab, niter)
         # a cluster whose own held-out error is far off is left to the true likelihood
         for c in range(len(model.nets)):
             ec = err[elab == c]
@@ -1115,7 +1239,7 @@ class SurrogateLoglike:
         self.net = model
         ok = rms < self.opts.tol and abs(mean) < 0.5 * self.opts.tol
         # a network that keeps failing is retried less often (saves CPU on hopeless likelihoods)
-        self.backoff = 1 if ok else min(2 * self.backoff, 8)
+        self.backoff = 1 if ok else min(2 * self.backoff, 8 if self.screen_model is None else 2)
         if ok:
             if not self.active:
                 self.stats["switch_on"] += 1
