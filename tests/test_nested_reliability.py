@@ -437,6 +437,7 @@ def test_ctrl_c_at_random_moments_then_run_again_is_bit_identical(sample_kind):
     s = NestedSampler(p.loglike, p.prior_transform, p.ndim, **opts)
     rng = np.random.default_rng(11)
     interrupts = 0
+    res = None
 
     def handler(signum, frame):
         raise KeyboardInterrupt
@@ -456,6 +457,8 @@ def test_ctrl_c_at_random_moments_then_run_again_is_bit_identical(sample_kind):
     finally:
         _signal.setitimer(_signal.ITIMER_REAL, 0.0)
         _signal.signal(_signal.SIGALRM, old)
+    if res is None:  # a loaded machine: every attempt was interrupted; finish without a timer
+        res = s.run(dlogz=0.1)
     _assert_same(ref, res)
     assert interrupts >= 1
 
