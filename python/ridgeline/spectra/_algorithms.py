@@ -229,23 +229,8 @@ def _complement_lanczos(
         except RuntimeError:  # Eigen's implicit QL did not converge: LAPACK instead
             theta, S = np.linalg.eigh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
         r = b * np.abs(S[-1, :])
-        top, bot = float(theta[-1]), float(theta[0])
-        width = max(top - bot, 1e-300)
-        eps = (log_c / (2 * j + 1)) ** 2
-        if eps < 1.0:
-            upper = (bot - width) + (top - (bot - width)) / (1.0 - eps)  # bound on lambda_max
-            lower = (top + width) - ((top + width) - bot) / (1.0 - eps)  # bound on lambda_min
-            if which == "LA":
-                none = upper < w_sel.min() - delta
-            elif which == "SA":
-                none = lower > w_sel.max() + delta
-            elif which == "LM":
-                none = max(abs(upper), abs(lower)) < np.abs(w_sel).min() - delta
-            else:
-                none = upper < pool_sorted[::-1][: k - lo].min() - delta
-                none = none and (lo == 0 or lower > pool_sorted[:lo].max() + delta)
-            if none:
-                return "none", [], j + 1
+        if _no_wanted_copy(float(theta[-1]), float(theta[0]), j, log_c, which, w_sel, pool_sorted, k, lo, delta):
+            return "none", [], j + 1
         ends = {"LA": [-1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))], "BE": [-1, 0] if lo else [-1]}[which]
         conv = _settled(theta, r, ends, which, pool, k, delta, tol, anorm)
         breakdown = b <= 1e-12 * max(float(np.max(np.abs(theta))), 1e-300)
@@ -258,6 +243,29 @@ def _complement_lanczos(
         beta.append(b)
         V[:, j + 1] = w / w.dtype.type(b)
     return "open", [], steps
+
+
+def _no_wanted_copy(
+    top: float, bot: float, j: int, log_c: float, which: str, w_sel: np.ndarray, pool_sorted: np.ndarray, k: int,
+    lo: int, delta: float,
+) -> bool:
+    """True when, with probability >= 1 - p_fail (``log_c``), no eigenvalue of the complement can enter the
+    wanted set: the extreme Ritz values ``top``/``bot`` after ``j + 1`` steps from a random start bound
+    lambda_max and lambda_min of the complement (Kuczynski-Wozniakowski), beyond ``delta`` of the wanted ones."""
+    width = max(top - bot, 1e-300)
+    eps = (log_c / (2 * j + 1)) ** 2
+    if eps >= 1.0:
+        return False
+    upper = (bot - width) + (top - (bot - width)) / (1.0 - eps)  # bound on lambda_max
+    lower = (top + width) - ((top + width) - bot) / (1.0 - eps)  # bound on lambda_min
+    if which == "LA":
+        return bool(upper < w_sel.min() - delta)
+    if which == "SA":
+        return bool(lower > w_sel.max() + delta)
+    if which == "LM":
+        return bool(max(abs(upper), abs(lower)) < np.abs(w_sel).min() - delta)
+    none = bool(upper < pool_sorted[::-1][: k - lo].min() - delta)
+    return none and (lo == 0 or bool(lower > pool_sorted[:lo].max() + delta))
 
 
 def _complement_engine(
@@ -280,23 +288,8 @@ def _complement_engine(
         theta = np.asarray(eng.ritz_values)
         r = np.asarray(eng.ritz_residuals)
         b = float(eng.last_beta)
-        top, bot = float(theta[-1]), float(theta[0])
-        width = max(top - bot, 1e-300)
-        eps = (log_c / (2 * j + 1)) ** 2
-        if eps < 1.0:
-            upper = (bot - width) + (top - (bot - width)) / (1.0 - eps)
-            lower = (top + width) - ((top + width) - bot) / (1.0 - eps)
-            if which == "LA":
-                none = upper < w_sel.min() - delta
-            elif which == "SA":
-                none = lower > w_sel.max() + delta
-            elif which == "LM":
-                none = max(abs(upper), abs(lower)) < np.abs(w_sel).min() - delta
-            else:
-                none = upper < pool_sorted[::-1][: k - lo].min() - delta
-                none = none and (lo == 0 or lower > pool_sorted[:lo].max() + delta)
-            if none:
-                return "none", [], j + 1
+        if _no_wanted_copy(float(theta[-1]), float(theta[0]), j, log_c, which, w_sel, pool_sorted, k, lo, delta):
+            return "none", [], j + 1
         ends = {"LA": [len(theta) - 1], "SA": [0], "LM": [int(np.argmax(np.abs(theta)))],
                 "BE": [len(theta) - 1, 0] if lo else [len(theta) - 1]}[which]
         conv = _settled(theta, r, ends, which, pool, k, delta, tol, anorm)
