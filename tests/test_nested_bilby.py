@@ -196,3 +196,45 @@ def test_agrees_with_bilby_dynesty(tmp_path):
     print("modes: ridgeline", res_m.log_evidence, res_m.log_evidence_err, "dynesty", dyn_m.log_evidence,
           dyn_m.log_evidence_err, "analytic", math.log(0.01))
     assert abs(res_m.log_evidence - dyn_m.log_evidence) < 3 * sig
+
+
+class WrappedPhase(bilby.Likelihood):
+    """A von Mises-like peak in a phase on [0, 2 pi) centred on 0 = 2 pi (cut by the prior's ends), and a normal
+    in b: a wrapped normal of sd 0.2 in the phase (integral 1 over the circle) times a normal of sd 0.3 in b,
+    so with priors U[0, 2 pi) x U[-5, 5], Z = 1 / (2 pi * 10)."""
+
+    def __init__(self):
+        super().__init__()
+
+    def log_likelihood(self, parameters=None):
+        p = self.parameters if parameters is None else parameters
+        d = (p["phase"] + math.pi) % (2 * math.pi) - math.pi
+        return float(-0.5 * (d / 0.2) ** 2 - 0.5 * (p["b"] / 0.3) ** 2 - math.log(2 * math.pi * 0.2 * 0.3))
+
+
+def test_periodic_prior_boundary(tmp_path):
+    """bilby priors with boundary='periodic' reach the sampler as periodic dimensions (as bilby's dynesty)."""
+    priors = {"phase": bilby.core.prior.Uniform(0, 2 * math.pi, "phase", boundary="periodic"),
+              "b": bilby.core.prior.Uniform(-5, 5, "b", boundary="reflective")}
+    from ridgeline.nested import bilby as rb
+
+    seen = {}
+    make = rb.Ridgeline._make_sampler
+
+    def spy(self):
+        s = make(self)
+        seen["periodic"], seen["reflective"] = s._sampler.periodic, s._sampler.reflective
+        return s
+
+    rb.Ridgeline._make_sampler = spy
+    try:
+        res = bilby.run_sampler(WrappedPhase(), priors, sampler="ridgeline", nlive=200, dlogz=0.1, seed=3,
+                                outdir=str(tmp_path), label="per", save=False)
+    finally:
+        rb.Ridgeline._make_sampler = make
+    assert seen == {"periodic": [0], "reflective": [1]}
+    truth = -math.log(2 * math.pi * 10)
+    assert abs(res.log_evidence - truth) < 4 * res.log_evidence_err, (res.log_evidence, res.log_evidence_err)
+    # half the posterior on each side of the prior's ends
+    ph = res.posterior["phase"].to_numpy()
+    assert np.mean(ph > math.pi) == pytest.approx(0.5, abs=0.1)

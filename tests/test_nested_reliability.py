@@ -193,9 +193,12 @@ def _offsets(body, st):
     # version 5: normals count, the last batch's record, evaluated_at_update, the kept bound of the last batch
     from ridgeline.nested._checkpoint_check import parse_state
 
-    kept = parse_state(bytes(body), d).batch_ells
+    parsed = parse_state(bytes(body), d)
+    kept = parsed.batch_ells
     ell_bytes = (8 + 8 * d) * 2 + 3 * (16 + 8 * d * d) + 8
     tail = 8 + 8 + 1 + 8 + 8 + 8 + 8 + 2 + 8 + len(kept) * ell_bytes + 8 + 8 * len(kept) + 8
+    # version 6: the frames of the two bounds (periodic dimensions; empty here)
+    tail += 8 + 8 * parsed.frame.size + 8 + 8 * parsed.batch_frame.size
     end = len(body) - tail - 8 * (k + 1)  # start of slice_stats
     off["logz"] = end - 4 - 8 - 8 - 1 - 8
     off["logvol"] = off["logz"] - 8

@@ -33,6 +33,20 @@ nested::BoundKind parse_bound(const std::string& b) {
   throw std::invalid_argument("bound='" + b + "' is unknown; expected one of 'none', 'single', 'multi'");
 }
 
+// Per-dimension periodic flags from a list of dimension indices.
+std::vector<std::uint8_t> periodic_flags(const std::vector<int>& dims, int ndim) {
+  std::vector<std::uint8_t> flags;
+  if (dims.empty()) return flags;
+  flags.assign(static_cast<std::size_t>(std::max(ndim, 0)), 0);
+  for (const int i : dims) {
+    if (i < 0 || i >= ndim)
+      throw std::invalid_argument("periodic dimension " + std::to_string(i) + " is out of range for ndim=" +
+                                  std::to_string(ndim));
+    flags[static_cast<std::size_t>(i)] = 1;
+  }
+  return flags;
+}
+
 class PySampler {
   // Set while run / run_until / draw_above / evaluate execute: a callback of this
   // sampler that calls one of its mutating methods (which would free or resize
@@ -53,8 +67,9 @@ class PySampler {
 
  public:
   PySampler(int ndim, int nlive, std::uint64_t seed, const std::string& bound, double enlarge, int update_interval,
-            double first_update_eff, int batch_min, int batch_max) {
+            double first_update_eff, int batch_min, int batch_max, const std::vector<int>& periodic) {
     nested::Settings st;
+    st.periodic = periodic_flags(periodic, ndim);
     st.ndim = ndim;
     st.nlive = nlive;
     st.bound = parse_bound(bound);
@@ -287,10 +302,11 @@ nested::RunSequence make_sequence(const ridgeline::bind::farray& logl,
 void bind_nested(py::module_& m) {
   results::bind(m);
   py::class_<PySampler>(m, "Sampler", "nested sampler state and run loop (private; use ridgeline.nested)")
-      .def(py::init<int, int, std::uint64_t, const std::string&, double, int, double, int, int>(), py::arg("ndim"),
-           py::arg("nlive"), py::arg("seed"), py::arg("bound") = "multi", py::arg("enlarge") = 1.25,
+      .def(py::init<int, int, std::uint64_t, const std::string&, double, int, double, int, int,
+                    const std::vector<int>&>(),
+           py::arg("ndim"), py::arg("nlive"), py::arg("seed"), py::arg("bound") = "multi", py::arg("enlarge") = 1.25,
            py::arg("update_interval") = 50, py::arg("first_update_eff") = 0.5, py::arg("batch_min") = 1,
-           py::arg("batch_max") = 1)
+           py::arg("batch_max") = 1, py::arg("periodic") = std::vector<int>{})
       .def("set_loglike_builtin", &PySampler::set_loglike_builtin, py::arg("name"))
       .def("set_loglike_cfunc", &PySampler::set_loglike_cfunc, py::arg("address"), py::arg("data") = 0)
       .def("set_loglike_python", &PySampler::set_loglike_python, py::arg("fn"), py::arg("vectorized"))
@@ -344,7 +360,8 @@ void bind_nested(py::module_& m) {
       "expected log volumes and log weights of a run");
   m.def(
       "fit_bound",
-      [](const ridgeline::bind::farray& points, double logpointvol, bool multi, double enlarge, int folds) {
+      [](const ridgeline::bind::farray& points, double logpointvol, bool multi, double enlarge, int folds,
+         const std::vector<int>& periodic) {
         ridgeline::bind::require_ndim(points, 2, "points");
         if (folds < 0 || folds == 1) throw std::invalid_argument("folds=" + std::to_string(folds) + " must be 0 or >= 2");
         if (points.shape(0) < 1 || points.shape(1) < 1) throw std::invalid_argument("points must be non-empty");
@@ -352,10 +369,13 @@ void bind_nested(py::module_& m) {
         nested::RowMatrix pts(points.shape(0), points.shape(1));
         std::memcpy(pts.data(), points.data(), static_cast<std::size_t>(points.size()) * sizeof(double));
         if (!pts.allFinite()) throw std::invalid_argument("points must be finite");
-        return results::ellipsoids(nested::fit_bound(pts, logpointvol, multi, enlarge, nested::max_lookahead, folds));
+        const auto d = static_cast<int>(points.shape(1));
+        const nested::EllipsoidUnion u =
+            nested::fit_bound(pts, logpointvol, multi, enlarge, nested::max_lookahead, folds, periodic_flags(periodic, d));
+        return results::ellipsoids(u);
       },
       py::arg("points"), py::arg("logpointvol"), py::arg("multi") = true, py::arg("enlarge") = 1.25,
-      py::arg("folds") = 0,
+      py::arg("folds") = 0, py::arg("periodic") = std::vector<int>{},
       "the (multi-)ellipsoid bound of a set of points: a list of Ellipsoid; folds >= 2: enlarged\n"
       "further where a cross-validation with that many folds finds held-out points outside");
   m.def(

@@ -41,7 +41,7 @@ struct SamplerState {
 };
 
 struct Ellipsoid {
-  py::array_t<double> center, shape;
+  py::array_t<double> center, shape, frame;
   double logvol = 0.0;
 };
 
@@ -124,6 +124,7 @@ inline std::vector<Ellipsoid> ellipsoids(const nested::EllipsoidUnion& u) {
     const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> shape = e.shape;
     r.shape = frozen_array(shape.data(), {static_cast<py::ssize_t>(shape.rows()), static_cast<py::ssize_t>(shape.cols())});
     r.logvol = e.logvol;
+    r.frame = frozen_array(u.frame.data(), {static_cast<py::ssize_t>(u.frame.size())});
     out.push_back(std::move(r));
   }
   return out;
@@ -180,7 +181,11 @@ inline void bind(py::module_& m) {
   result_class<Ellipsoid>(m, "Ellipsoid", "one ellipsoid of a bound: {x : (x - center)^T shape^-1 (x - center) <= 1}",
                           field("center", &Ellipsoid::center, "(ndim,) center"),
                           field("shape", &Ellipsoid::shape, "(ndim, ndim) shape matrix C (the covariance-like matrix; its inverse defines the ellipsoid)"),
-                          field("logvol", &Ellipsoid::logvol, "log volume"));
+                          field("logvol", &Ellipsoid::logvol, "log volume"),
+                          field("frame", &Ellipsoid::frame,
+                                "(ndim,) lower edges of the box [frame, frame + 1) the bound lives in (periodic "
+                                "dimensions are cut at their largest gap; the centre is in these coordinates), "
+                                "or (0,) for the unit cube"));
   result_class<Counters>(m, "Counters", "iteration counters of a run", field("niter", &Counters::niter, "iterations"),
                          field("ncall", &Counters::ncall, "likelihood calls"),
                          field("logz", &Counters::logz, "running log evidence"));

@@ -116,6 +116,8 @@ class Ellipsoid:
     def shape(self) -> NDArray[np.float64]: ...
     @property
     def logvol(self) -> float: ...
+    @property
+    def frame(self) -> NDArray[np.float64]: ...
 class Counters:
     """
     iteration counters of a run
@@ -168,7 +170,7 @@ class Sampler:
     """
     nested sampler state and run loop (private; use ridgeline.nested)
     """
-    def __init__(self, ndim: _Int, nlive: _Int, seed: _Int, bound: str = 'multi', enlarge: _Float = 1.25, update_interval: _Int = 50, first_update_eff: _Float = 0.5, batch_min: _Int = 1, batch_max: _Int = 1) -> None:
+    def __init__(self, ndim: _Int, nlive: _Int, seed: _Int, bound: str = 'multi', enlarge: _Float = 1.25, update_interval: _Int = 50, first_update_eff: _Float = 0.5, batch_min: _Int = 1, batch_max: _Int = 1, periodic: list[int] = ...) -> None:
         ...
     def bound(self) -> list[Ellipsoid]:
         ...
@@ -218,7 +220,7 @@ def deterministic_weights(logl: ArrayLike, nlive: ArrayLike, nfinal: _Int, logvo
     """
     expected log volumes and log weights of a run
     """
-def fit_bound(points: ArrayLike, logpointvol: _Float, multi: bool = True, enlarge: _Float = 1.25, folds: int = 0) -> list[Ellipsoid]:
+def fit_bound(points: ArrayLike, logpointvol: _Float, multi: bool = True, enlarge: _Float = 1.25, folds: int = 0, periodic: list[int] = ...) -> list[Ellipsoid]:
     """
     the (multi-)ellipsoid bound of a set of points: a list of Ellipsoid
     """

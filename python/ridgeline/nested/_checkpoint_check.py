@@ -96,7 +96,7 @@ from typing import Any
 
 import numpy as np
 
-STATE_VERSION = 5
+STATE_VERSION = 6
 K_STAT_HEADER = 14  # slice.hpp: kStatHeader
 K_SEARCH_EVERY = 5  # sampler.hpp: RejectionProposal::kSearchEvery
 K_MAX_OUTSIDE_DRAWS = 10000  # sampler.hpp: RejectionProposal::kMaxOutsideDraws
@@ -220,6 +220,8 @@ class ParsedState:
     batch_ells: list[Ellipsoid]
     batch_cumprob: np.ndarray
     batch_logvol_sum: float
+    frame: np.ndarray  # lower edges of the bound's frame box (periodic dimensions), or empty
+    batch_frame: np.ndarray
 
 
 def _read_bound(r: _Reader, nlive: int, d: int) -> tuple[list[Ellipsoid], np.ndarray, float]:
@@ -277,6 +279,7 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
     batch_normals, batch_size, evaluated_at_update = r.pod("Q"), r.pod("q"), r.pod("q")
     batch_bound_saved, batch_use_bound = r.flag("batch_bound_saved"), r.flag("batch_use_bound")
     batch_bound = _read_bound(r, settings[1], d)
+    frame, batch_frame = r.vec(), r.vec()
     if r.pos != len(body):
         raise StateFormatError("trailing bytes after the state")
     return ParsedState(
@@ -287,7 +290,7 @@ def parse_state(body: bytes, ndim: int) -> ParsedState:
         acc_total, eval_total, logvol, logz, slice_active,
         slice_calls, slice_replacements, slice_nsteps, slice_stats, normals, batch_position, batch_has_spare,
         batch_spare, batch_normals, batch_size, evaluated_at_update, batch_bound_saved, batch_use_bound,
-        *batch_bound,
+        *batch_bound, frame, batch_frame,
     )
 
 
@@ -414,7 +417,12 @@ def check_state(t: ParsedState, sampler: Any) -> None:
             or (t.batch_bound_saved and (t.batch_size == 0 or t.batch_use_bound == empty_kept or not t.use_bound)):
         _fail("the record of the bound of the last batch of candidates is inconsistent")
     if t.batch_ells:
-        _check_ellipsoids(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum, d)
+        _check_ellipsoids(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum, d, t.batch_frame)
+    periodic = set(sampler._settings.get("periodic", []))
+    for frame, ells in ((t.frame, t.ells), (t.batch_frame, t.batch_ells)):
+        if frame.size and (frame.size != d or not ells or not np.all((frame >= 0.0) & (frame < 1.0))
+                           or any(frame[i] != 0.0 for i in range(d) if i not in periodic)):
+            _fail("a bound's frame is out of range")
     if not t.initialized:
         empty = (t.live_u.size, t.live_logl.size, t.live_birth.size, nd, t.queue_logl.size, t.ncall, t.position,
                  t.evaluated_total, t.slice_calls, t.slice_replacements, len(t.ells), int(t.has_spare), t.normals,
@@ -561,10 +569,26 @@ def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
         want = t.niter - t.iter_at_update + tied
     if t.accepted_since_update != want or (t.slice_active and t.evaluated_since_update != 0):
         _fail("the acceptance counters since the last refit do not match the dead points")
-    _check_ellipsoids(t.ells, t.cumprob, t.logvol_sum, d)
+    _check_ellipsoids(t.ells, t.cumprob, t.logvol_sum, d, t.frame)
+    # every live point that was alive at the last refit (born before that iteration's contour) was one
+    # of the points the bound was fitted to: the union encloses it (in the frame's coordinates)
+    if 1 <= t.iter_at_update <= t.dead_logl.size:
+        old = t.live_birth < t.dead_logl[t.iter_at_update - 1]
+        if np.any(old):
+            pts = t.live_u[old]
+            if t.frame.size == d:
+                pts = np.where(pts < t.frame, pts + 1.0, pts)
+            best = np.full(pts.shape[0], np.inf)
+            with np.errstate(all="ignore"):
+                for e in t.ells:
+                    diff = pts - e.center
+                    best = np.minimum(best, np.einsum("ij,jk,ik->i", diff, e.precision, diff))
+            if not np.all(best <= 1.0 + 1e-8):
+                _fail("a live point the bound was fitted to lies outside the bound")
 
 
-def _check_ellipsoids(ells: list[Ellipsoid], cumprob: np.ndarray, logvol_sum: float, d: int) -> None:
+def _check_ellipsoids(ells: list[Ellipsoid], cumprob: np.ndarray, logvol_sum: float, d: int,
+                      frame: np.ndarray) -> None:
     """An ellipsoid union's matrices, probabilities and volume against each other (StateFormatError)."""
     t_cumprob, t_logvol_sum, nell = cumprob, logvol_sum, len(ells)
     if t_cumprob.size != nell:
@@ -584,8 +608,8 @@ def _check_ellipsoids(ells: list[Ellipsoid], cumprob: np.ndarray, logvol_sum: fl
         mats = (e.center, e.shape, e.precision, e.axes, e.major)
         if not all(np.all(np.isfinite(a)) for a in mats):
             _fail("an ellipsoid of the bound is not finite")
-        if not _in_cube(e.center):
-            _fail("an ellipsoid's centre lies outside the unit cube")
+        if not _in_cube(e.center - frame if frame.size == d else e.center):
+            _fail("an ellipsoid's centre lies outside the unit cube (its frame box)")
         scale = float(np.max(np.abs(e.shape)))
         if scale <= 0.0 or not np.all(np.abs(e.shape - e.shape.T) <= 1e-12 * scale):
             _fail("an ellipsoid's shape matrix is not symmetric")
@@ -657,7 +681,10 @@ def refit_mismatch(t: ParsedState, sampler: Any) -> str | None:
 
     logpointvol = float(t.dead_logvol[t.iter_at_update - 1]) - math.log(float(cfg["nlive"]))
     ells = _core.nested.fit_bound(np.ascontiguousarray(pts), logpointvol, multi, float(cfg["enlarge"]),
-                                  K_COVERAGE_FOLDS)
+                                  K_COVERAGE_FOLDS, periodic=cfg.get("periodic", []))
+    frame = np.asarray(ells[0].frame) if ells else np.zeros(0)
+    if frame.shape != t.frame.shape or not np.array_equal(frame, t.frame):
+        return "the bound's frame is not the one of the live points of its last refit"
     if len(ells) != len(t.ells) or not all(
         _close(np.asarray(a.center), b.center, 1e-12) and _close(np.asarray(a.shape), b.shape, 1e-12)
         and _close(np.array(a.logvol), np.array(b.logvol), 1e-12)
@@ -799,4 +826,6 @@ def serialize_state(t: ParsedState) -> bytes:
                            t.batch_normals, t.batch_size, t.evaluated_at_update))
     out.append(struct.pack("<BB", t.batch_bound_saved, t.batch_use_bound))
     bound(t.batch_ells, t.batch_cumprob, t.batch_logvol_sum)
+    vec(t.frame)
+    vec(t.batch_frame)
     return b"".join(out)

@@ -53,6 +53,7 @@ class Ellipsoid:
         self.lam = lam
         self.vec = vec
         self.logvol = _log_unit_ball(d) + 0.5 * float(np.sum(np.log(lam)))
+        self.frame = np.zeros(0)  # the frame box's lower edges (periodic dimensions; see fit_bound)
 
     @property
     def shape(self) -> np.ndarray:
@@ -160,23 +161,52 @@ def _coverage_log_factor(points: np.ndarray, ells: list[Ellipsoid], logpointvol:
     return float(min(0.5 * d * math.log(max(r2, 1.0)), math.log(2.0)))
 
 
+def periodic_frame(points: np.ndarray, periodic: Any) -> np.ndarray:
+    """Where each periodic dimension is cut: the middle of the widest empty arc between the points on
+    the circle [0, 1) (the first in sorted order on ties; the arc across 0 = 1 is last); 0 elsewhere.
+    Empty when no dimension is periodic."""
+    dims = [int(i) for i in (periodic or [])]
+    if not dims:
+        return np.zeros(0)
+    frame = np.zeros(points.shape[1])
+    for i in dims:
+        c = np.sort(points[:, i])
+        starts = np.append(c[-1], c[:-1])  # the arc across the faces first, then the arcs in order
+        arcs = np.append(c[0] + 1.0 - c[-1], np.diff(c))
+        k = int(np.argmax(arcs))  # the first widest
+        mid = starts[k] + 0.5 * arcs[k]
+        frame[i] = mid - math.floor(mid)
+    return frame
+
+
 def fit_bound(
-    points: np.ndarray, logpointvol: float, multi: bool = True, enlarge: float = 1.25, folds: int = 0
+    points: np.ndarray, logpointvol: float, multi: bool = True, enlarge: float = 1.25, folds: int = 0,
+    periodic: Any = None,
 ) -> list[Ellipsoid]:
     """The (multi-)ellipsoid bound of ``points``, each ellipsoid enlarged by ``enlarge`` in volume, or by
-    more (at most 2) where a ``folds``-fold cross-validation finds held-out points outside the union."""
+    more (at most 2) where a ``folds``-fold cross-validation finds held-out points outside the union.
+
+    ``periodic``: dimension indices; the points are first moved into the frame that cuts each periodic
+    dimension at its widest empty arc (`periodic_frame`; coordinates below the cut gain 1), and every
+    returned ellipsoid has that frame as its ``frame`` attribute (its centre is in frame coordinates)."""
+    frame = periodic_frame(points, periodic)
+    if frame.size:
+        points = np.where(points < frame, points + 1.0, points)
     d = points.shape[1]
     root = fit_ellipsoid(points, logpointvol)
     ells = _split(points, root, logpointvol, max(2 * d, d + 2), 64) if multi else [root]
     logf = max(math.log(enlarge), _coverage_log_factor(points, ells, logpointvol, folds))
     for e in ells:
         e.scale(2.0 * logf / d)
+        e.frame = frame
     return ells
 
 
 def _draw_union(ells: list[Ellipsoid], gen: np.random.Generator, m: int) -> np.ndarray:
-    """m points uniform in the union of ellipsoids, inside the unit cube."""
+    """m points uniform in the union of ellipsoids, inside the unit cube (inside the frame box, then
+    wrapped back to the cube, when the bound has a frame)."""
     d = ells[0].center.size
+    frame = ells[0].frame if ells[0].frame.size else np.zeros(d)
     logv = np.array([e.logvol for e in ells])
     prob = np.exp(logv - logv.max())
     prob /= prob.sum()
@@ -191,8 +221,8 @@ def _draw_union(ells: list[Ellipsoid], gen: np.random.Generator, m: int) -> np.n
         if len(ells) > 1:
             count = sum((e.radius2(pts) <= 1.0).astype(int) for e in ells)
             pts = pts[gen.random(2 * m) * np.maximum(count, 1) < 1.0]
-        pts = pts[np.all((pts > 0.0) & (pts < 1.0), axis=1)]
-        out = np.vstack([out, pts])
+        pts = pts[np.all((pts > frame) & (pts < frame + 1.0), axis=1)]
+        out = np.vstack([out, np.mod(pts, 1.0)])
     return out[:m]
 
 
@@ -248,8 +278,9 @@ def run(
     update_interval: int | None = None,
     nsim: int = 64,
     maxiter: int = 10**7,
+    periodic: Any = None,
 ) -> dict[str, Any]:
-    """Run the reference sampler.
+    """Run the reference sampler (``periodic``: dimension indices whose faces are joined; see `fit_bound`).
 
     ``loglike`` and ``prior_transform`` are vectorised: (m, ndim) -> (m,) and
     (m, ndim) -> (m, ndim).  Returns a dict with logz, logzerr, ncall, niter,
@@ -303,10 +334,10 @@ def run(
         if bound != "none":
             if ells is None:
                 if evaluated >= nlive and (accepted + 1.0) / (evaluated + 1.0) < 0.5:
-                    ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge, _COVERAGE_FOLDS)
+                    ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge, _COVERAGE_FOLDS, periodic)
                     last_update = niter
             elif niter - last_update >= update_interval:
-                ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge, _COVERAGE_FOLDS)
+                ells = fit_bound(live_u, logvol - math.log(nlive), bound == "multi", enlarge, _COVERAGE_FOLDS, periodic)
                 last_update = niter
         for i in tied:
             while True:

@@ -181,6 +181,29 @@ _COMPILED_BATCH = (16, 4096)
 _MAX_ENLARGE = 1000.0
 
 
+def check_dims(value: Any, name: str, ndim: int) -> list[int]:
+    """Dimension indices from a sequence of ints or a boolean mask of length ndim (sorted, unique)."""
+    if value is None:
+        return []
+    arr = np.atleast_1d(np.asarray(value))
+    if arr.ndim != 1:
+        msg = f"{name} must be a 1-d sequence of dimension indices or a boolean mask"
+        raise ValueError(msg)
+    if arr.dtype == bool:
+        if arr.size != ndim:
+            msg = f"{name} is a boolean mask of length {arr.size}, expected ndim={ndim}"
+            raise ValueError(msg)
+        arr = np.flatnonzero(arr)
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        msg = f"{name}={value!r} must be a sequence of dimension indices (ints) or a boolean mask"
+        raise TypeError(msg)
+    arr = arr.astype(np.int64)
+    if np.any((arr < 0) | (arr >= ndim)):
+        msg = f"{name}={value!r} has an index outside [0, {ndim - 1}]"
+        raise ValueError(msg)
+    return [int(i) for i in np.unique(arr)]
+
+
 class NestedSampler:
     """Static nested sampler with multi-ellipsoid bounded rejection sampling.
 
@@ -250,6 +273,19 @@ class NestedSampler:
         Threads evaluating a compiled likelihood (built-in or
         :class:`CLikelihood`) on a batch; -1 or None for all cores.  The result
         does not depend on it.  (``nthreads`` is the deprecated spelling.)
+    periodic : sequence of int or boolean mask, optional
+        Dimensions (indices into the unit cube) that are periodic, such as
+        angles: the faces 0 and 1 are the same point.  The bound is fitted in a
+        frame where each periodic dimension is cut at the largest gap between
+        the live points (not at 0), so a mode that wraps around the faces is
+        one cluster with one ellipsoid, and draws and slice moves wrap around
+        the faces.  The prior transform still receives coordinates in [0, 1).
+    reflective : sequence of int or boolean mask, optional
+        Dimensions whose faces are walls (dynesty's option of that name).
+        Checked and recorded: ridgeline never evaluates a point outside the
+        unit cube (bound draws outside it cost no call and slice intervals are
+        clipped to it), so reflecting a proposal at a face would change no
+        distribution and save no call.  A dimension cannot be both.
     surrogate : {None, 'mlp', 'ga'}, dict or SurrogateOptions, optional
         Replace most true likelihood calls by small neural networks (one per
         cluster of the live points) trained on the true evaluations during the
@@ -294,6 +330,8 @@ class NestedSampler:
         executor_chunks: int = 8,
         n_threads: int | None = 1,
         surrogate: str | dict[str, Any] | SurrogateOptions | Literal[False] | None = None,
+        periodic: Any = None,
+        reflective: Any = None,
         **kwargs: Any,
     ) -> None:
         given = {"n_threads": None if n_threads == 1 else n_threads}  # 1 is the default
@@ -325,6 +363,13 @@ class NestedSampler:
             raise TypeError(msg)
         n_threads = check_n_threads(n_threads) or (os.cpu_count() or 1)
         chunks = check_int(executor_chunks, "executor_chunks", low=1, high=1 << 20)
+        periodic_dims = check_dims(periodic, "periodic", ndim)
+        reflective_dims = check_dims(reflective, "reflective", ndim)
+        if set(periodic_dims) & set(reflective_dims):
+            msg = f"dimension(s) {sorted(set(periodic_dims) & set(reflective_dims))} cannot be both periodic and reflective"
+            raise ValueError(msg)
+        self.periodic = periodic_dims
+        self.reflective = reflective_dims
 
         seed = check_rng(rng)
         self._seed = seed
@@ -362,9 +407,10 @@ class NestedSampler:
             "update_interval": update_interval, "slice_steps": slice_steps, "chord_scale": chord_scale,
             "slice_dim": slice_dim, "slice_start": slice_start, "vectorized": self.vectorized, "batch": [batch_min, batch_max],
             "loglike": _describe(loglike), "prior_transform": _describe(prior_transform),
+            "periodic": periodic_dims, "reflective": reflective_dims,
         }
         self._core = _core.nested.Sampler(
-            ndim, nlive, seed, bound, enlarge, update_interval, 0.5, batch_min, batch_max
+            ndim, nlive, seed, bound, enlarge, update_interval, 0.5, batch_min, batch_max, periodic=periodic_dims
         )
         self.sample = sample
         self._core.set_sample(sample, slice_steps, chord_scale, slice_dim, slice_start)

@@ -50,6 +50,17 @@ def _pool_log_likelihood(theta: Any) -> float:
     return float(_safe_likelihood_call(dump.likelihood, params, dump.use_ratio))
 
 
+
+def _boundaries(sampler: Any) -> dict[str, list[int]]:
+    """bilby priors' ``boundary`` ('periodic' / 'reflective') as dimension indices (as bilby's dynesty does)."""
+    out: dict[str, list[int]] = {}
+    for kind in ("periodic", "reflective"):
+        dims = [i for i, key in enumerate(sampler.search_parameter_keys)
+                if getattr(sampler.priors[key], "boundary", None) == kind]
+        if dims:
+            out[kind] = dims
+    return out
+
 class Ridgeline(_BilbyNested):  # type: ignore[misc]
     """ridgeline's static nested sampler as a bilby sampler (``sampler="ridgeline"``)."""
 
@@ -123,6 +134,7 @@ class Ridgeline(_BilbyNested):  # type: ignore[misc]
         else:
             loglike, ptform = self.log_likelihood, self.prior_transform
         extra = {k: kw[k] for k in ("enlarge", "update_interval") if kw.get(k) is not None}
+        extra.update(_boundaries(self))
         return _dy.NestedSampler(loglike, ptform, self.ndim, nlive=int(kw["nlive"]), bound=kw["bound"],
                                  sample=kw["sample"], rstate=rstate, pool=pool, **extra)
 
@@ -213,6 +225,7 @@ class RidgelineDynamic(Ridgeline):
         else:
             loglike, ptform = self.log_likelihood, self.prior_transform
         extra = {k: kw[k] for k in ("enlarge", "update_interval") if kw.get(k) is not None}
+        extra.update(_boundaries(self))
         return _dy.DynamicNestedSampler(loglike, ptform, self.ndim, nlive=int(kw["nlive"]), bound=kw["bound"],
                                         sample=kw["sample"], rstate=rstate, pool=pool, **extra)
 

@@ -24,11 +24,13 @@ What maps to what:
 - ``logl_args``/``logl_kwargs``/``ptform_args``/``ptform_kwargs`` are bound to the
   functions; ``pool``/``queue_size`` run the likelihood through ``pool.map``
   (any object with ``map``, e.g. ``multiprocessing.Pool``) in batches.
-- ``periodic``/``reflective`` (lists of dimension indices) are checked and
-  recorded; ridgeline draws every new point inside the unit cube, so the
-  evidence and posterior are correct without wrapping (the bound does not
-  wrap around the cube's faces: a mode split by a periodic face is bounded by
-  two ellipsoids).
+- ``periodic`` (dimension indices or a boolean mask) goes to ridgeline's own
+  ``periodic=``: the bound is fitted in a frame that cuts each periodic
+  dimension at the largest gap between the live points, so a mode wrapping
+  around the faces is one ellipsoid, and bound draws and slice moves wrap
+  around the faces.  ``reflective`` is checked and recorded: ridgeline never
+  evaluates outside the unit cube (draws outside cost no call, slice
+  intervals are clipped to the cube), so reflecting would change nothing.
 - ``blob=True``: the likelihood returns ``(logl, blob)``; ``results.blob`` has the
   blob of every point (kept in this process, also with a pool), as dynesty's.
 - Likelihoods finite on a small part of the prior: prior points are drawn until
@@ -568,6 +570,10 @@ class _Common:
             raise ValueError(msg)
         self.max_initial_draws = int(max_initial_draws)
         opts: dict[str, Any] = {"bound": _BOUND_MAP[bound], "sample": _SAMPLE_MAP[sample]}
+        if self.periodic is not None and self.periodic.size:
+            opts["periodic"] = self.periodic.tolist()
+        if self.reflective is not None and self.reflective.size:
+            opts["reflective"] = self.reflective.tolist()
         if bound == "none" and opts["sample"] != "unif":
             # dynesty's MCMC moves without a bound step from a live point; ridgeline's slice moves take
             # their scale and directions from one ellipsoid around the live points
@@ -653,7 +659,8 @@ class NestedSampler(_Common):
     bound : {'multi', 'single', 'none', 'balls', 'cubes'}, default='multi'
     sample : {'auto', 'unif', 'rwalk', 'slice', 'rslice', 'hslice'}, default='auto'
     periodic, reflective : sequence of int, optional
-        Dimensions that are periodic / reflective (checked, recorded; see the module notes).
+        Dimensions that are periodic (the bound and moves wrap around their faces) / reflective
+        (checked, recorded); see the module notes.
     update_interval : int or float, optional
         Refit the bound every this many iterations (a float: this fraction of ``nlive``).
     first_update : dict, optional

@@ -21,7 +21,8 @@
 namespace ridgeline::nested {
 
 // Version of the payload layout; bump when SamplerState changes.
-constexpr std::uint32_t kStateVersion = 5;  // 4: slice_stats gained kStatFreshDraws; 5: the last batch, normals count
+constexpr std::uint32_t kStateVersion = 6;  // 4: slice_stats gained kStatFreshDraws; 5: the last batch, normals count;
+                                            // 6: the frames of the two bounds (periodic dimensions)
 
 class StateWriter {
  public:
@@ -209,6 +210,9 @@ inline std::string dump_state(const SamplerState& s) {
   w.pod<std::uint8_t>(s.batch_bound_saved ? 1 : 0);
   w.pod<std::uint8_t>(s.batch_use_bound ? 1 : 0);
   write_bound(w, s.batch_bound);
+  // version 6: the frames of the bound and of the last batch's bound
+  w.vec(s.bound.frame);
+  w.vec(s.batch_bound.frame);
   return w.out;
 }
 
@@ -287,6 +291,16 @@ inline void validate_state(const SamplerState& t) {
       fail("an ellipsoid of the bound is not finite");
   }
   if (!t.bound.ells.empty() && !std::isfinite(t.bound.logvol_sum)) fail("the bound's volume is not finite");
+  // frames: empty, or one lower edge in [0, 1) per dimension, 0 where the dimension is not periodic
+  for (const EllipsoidUnion* b : {&t.bound, &t.batch_bound}) {
+    if (b->frame.empty()) continue;
+    if (b->frame.size() != du || b->ells.empty()) fail("a bound's frame has the wrong size");
+    for (std::size_t i = 0; i < du; ++i) {
+      const double f = b->frame[i];
+      const bool periodic = i < t.settings.periodic.size() && t.settings.periodic[i] != 0;
+      if (!(f >= 0.0 && f < 1.0) || (!periodic && f != 0.0)) fail("a bound's frame is out of range");
+    }
+  }
   if (!finite(t.slice_stats.data(), t.slice_stats.size()) || t.slice_stats.size() > (std::size_t{1} << 20))
     fail("the slice statistics are not finite");
 }
@@ -387,6 +401,7 @@ inline void load_state(SamplerState& s, const std::string& data) {
   st.batch_max = r.pod<std::int32_t>();
   write_settings(got, st);
   if (cur.out != got.out) throw std::runtime_error("the saved settings differ from this sampler's");
+  st.periodic = s.settings.periodic;  // not saved (the fingerprint holds it)
   const auto n = static_cast<Eigen::Index>(st.nlive), d = static_cast<Eigen::Index>(st.ndim);
   SamplerState t;
   t.settings = st;
@@ -451,6 +466,8 @@ inline void load_state(SamplerState& s, const std::string& data) {
   t.batch_bound_saved = r.pod<std::uint8_t>() != 0;
   t.batch_use_bound = r.pod<std::uint8_t>() != 0;
   read_bound(r, t.batch_bound, st.nlive, d);
+  t.bound.frame = r.vec();
+  t.batch_bound.frame = r.vec();
   if (!r.done()) throw std::runtime_error("trailing bytes after the state");
   if (static_cast<std::size_t>(t.niter) != nd) throw std::runtime_error("niter does not match the dead points");
   if (t.bound.ells.size() != t.bound.cumprob.size()) throw std::runtime_error("bound probabilities are inconsistent");

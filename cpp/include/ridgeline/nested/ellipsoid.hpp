@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -331,12 +332,45 @@ inline void split_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx, c
 }
 
 // A union of ellipsoids with uniform (overlap-corrected) sampling.
+//
+// Periodic dimensions.  The ellipsoids live in a frame, the box
+// [frame_i, frame_i + 1) (frame empty: the unit cube).  A periodic dimension is
+// a circle; fit_bound cuts it at the middle of the largest gap between the live
+// points' coordinates on the circle (frame_i) instead of at 0, so a mode that
+// wraps around the faces 0 and 1 is one contiguous cluster in the frame.
+// Relabelling a circle's points by where it is cut maps the uniform
+// distribution to itself, so a draw uniform in (union ∩ frame box), wrapped
+// back to [0, 1) (v - floor(v)), is uniform in the wrapped union inside the
+// cube: every rule of the unperiodic bound (overlap correction, coverage,
+// enlargement) holds unchanged in the frame.  Non-periodic dimensions have
+// frame_i = 0.  Slice moves (slice.hpp) run in the frame too, so chains cross
+// the faces of a periodic dimension wherever the live points do.
 struct EllipsoidUnion {
   std::vector<Ellipsoid> ells;
   std::vector<double> cumprob;  // cumulative selection probabilities (by volume)
   double logvol_sum = -std::numeric_limits<double>::infinity();
+  std::vector<double> frame;    // lower edges of the frame box (empty: the unit cube)
 
   bool empty() const { return ells.empty(); }
+  bool framed() const { return !frame.empty(); }
+  double frame_lo(int i) const { return frame.empty() ? 0.0 : frame[static_cast<std::size_t>(i)]; }
+  // A frame coordinate back in [0, 1).
+  static double wrap(double v) {
+    const double w = v - std::floor(v);
+    return w < 1.0 ? w : 0.0;
+  }
+  // Cube coordinates (in [0, 1]) to frame coordinates, in place.
+  void to_frame(double* u, int d) const {
+    if (frame.empty()) return;
+    for (int i = 0; i < d; ++i)
+      if (u[i] < frame[static_cast<std::size_t>(i)]) u[i] += 1.0;
+  }
+  // Frame coordinates to cube coordinates, in place.
+  void to_cube(double* w, int d) const {
+    if (frame.empty()) return;
+    for (int i = 0; i < d; ++i)
+      if (frame[static_cast<std::size_t>(i)] != 0.0) w[i] = wrap(w[i]);
+  }
 
   void finalize() {
     cumprob.assign(ells.size(), 0.0);
@@ -364,12 +398,17 @@ struct EllipsoidUnion {
   // outside the cube, which in high dimension is most of the draws early in a
   // run.  (With several ellipsoids the point is completed: whether the overlap
   // test draws a number depends on all of it.)
+  // With a frame (periodic dimensions) the draw is kept inside the frame box and
+  // written wrapped back to the cube.
   bool sample_in_cube(RandomStream& rs, double* out, Eigen::VectorXd& z) const {
     if (ells.size() > 1) {
       sample(rs, out, z);
       const int d = ells.front().dim();
-      for (int i = 0; i < d; ++i)
-        if (!(out[i] > 0.0 && out[i] < 1.0)) return false;
+      for (int i = 0; i < d; ++i) {
+        const double lo = frame_lo(i);
+        if (!(out[i] > lo && out[i] < lo + 1.0)) return false;
+      }
+      to_cube(out, d);
       return true;
     }
     const Ellipsoid& e = ells.front();
@@ -384,8 +423,9 @@ struct EllipsoidUnion {
     for (int i = 0; i < d; ++i) {
       double v = e.center[i];
       for (int j = 0; j < d; ++j) v += e.axes(i, j) * z[j] * scale;
-      if (!(v > 0.0 && v < 1.0)) return false;
-      out[i] = v;
+      const double lo = frame_lo(i);
+      if (!(v > lo && v < lo + 1.0)) return false;
+      out[i] = lo != 0.0 ? wrap(v) : v;
     }
     return true;
   }
@@ -498,12 +538,54 @@ inline double coverage_log_factor(const RowMatrix& pts, const std::vector<Ellips
   return std::min(0.5 * d * std::log(std::max(need[kmiss], 1.0)), kMaxCoverageLogVolume);
 }
 
+// The frame of periodic dimensions (see EllipsoidUnion): for each dimension i
+// with periodic[i] != 0, the middle of the largest gap between the points'
+// coordinates on the circle [0, 1) (the first one in sorted order on ties; the
+// gap across the faces counts as one gap); 0 elsewhere.  Empty when no
+// dimension is periodic.
+inline std::vector<double> periodic_frame(const RowMatrix& pts, const std::vector<std::uint8_t>& periodic) {
+  const auto d = static_cast<std::size_t>(pts.cols());
+  bool any = false;
+  for (std::size_t i = 0; i < periodic.size() && i < d; ++i) any = any || periodic[i] != 0;
+  if (!any || pts.rows() == 0) return {};
+  std::vector<double> frame(d, 0.0), col(static_cast<std::size_t>(pts.rows()));
+  for (std::size_t i = 0; i < d && i < periodic.size(); ++i) {
+    if (periodic[i] == 0) continue;
+    for (std::size_t k = 0; k < col.size(); ++k) col[k] = pts(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(i));
+    std::sort(col.begin(), col.end());
+    // the gap across the faces, from the largest coordinate to the smallest + 1
+    double best = col.front() + 1.0 - col.back(), mid = col.back() + 0.5 * best;
+    for (std::size_t k = 1; k < col.size(); ++k) {
+      const double g = col[k] - col[k - 1];
+      if (g > best) {
+        best = g;
+        mid = col[k - 1] + 0.5 * g;
+      }
+    }
+    frame[i] = EllipsoidUnion::wrap(mid);
+  }
+  return frame;
+}
+
 // Fit the bound of the live points: one ellipsoid (multi = false) or a
 // multi-ellipsoid decomposition, each enlarged in volume by `enlarge`, or by
 // more when a `folds`-fold cross-validation (coverage_log_factor) shows that
-// the union misses held-out points (folds = 0: no check).
-inline EllipsoidUnion fit_bound(const RowMatrix& pts, double logpointvol, bool multi, double enlarge,
-                                int max_depth = max_lookahead, int folds = 0) {
+// the union misses held-out points (folds = 0: no check).  With periodic
+// dimensions (`periodic[i] != 0`) the points are moved into the frame cut at
+// their largest circular gap first (periodic_frame) and the bound is fitted
+// there.
+inline EllipsoidUnion fit_bound(const RowMatrix& pts_in, double logpointvol, bool multi, double enlarge,
+                                int max_depth = max_lookahead, int folds = 0,
+                                const std::vector<std::uint8_t>& periodic = {}) {
+  std::vector<double> frame = periodic_frame(pts_in, periodic);
+  RowMatrix moved;
+  if (!frame.empty()) {
+    moved = pts_in;
+    for (Eigen::Index k = 0; k < moved.rows(); ++k)
+      for (Eigen::Index i = 0; i < moved.cols(); ++i)
+        if (moved(k, i) < frame[static_cast<std::size_t>(i)]) moved(k, i) += 1.0;
+  }
+  const RowMatrix& pts = frame.empty() ? pts_in : moved;
   const int d = static_cast<int>(pts.cols());
   std::vector<int> idx(static_cast<std::size_t>(pts.rows()));
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int>(i);
@@ -517,6 +599,7 @@ inline EllipsoidUnion fit_bound(const RowMatrix& pts, double logpointvol, bool m
   const double logf = std::max(std::log(enlarge), coverage_log_factor(pts, u.ells, logpointvol, folds));
   for (auto& e : u.ells) e.scale_log(2.0 * logf / d);
   u.finalize();
+  u.frame = std::move(frame);
   return u;
 }
 

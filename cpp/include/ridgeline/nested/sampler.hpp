@@ -60,6 +60,10 @@ struct Settings {
   double first_update_eff = 0.5; // start using the bound when the unit-cube efficiency drops below this
   int batch_min = 1;             // smallest candidate batch handed to the evaluator
   int batch_max = 1;             // largest candidate batch (adaptive: about 1 / efficiency)
+  // periodic[i] != 0: dimension i is periodic (the bound and slice moves wrap
+  // around its faces; see EllipsoidUnion).  Empty: none.  Not part of the
+  // saved settings (the Python layer's checkpoint fingerprint holds it).
+  std::vector<std::uint8_t> periodic;
 };
 
 // All the state of a run (plain data).
@@ -157,7 +161,8 @@ struct CandidateScratch {
 };
 
 // The bounding box of the union of ellipsoids, intersected with the unit cube
-// (the whole cube when that is empty or not finite).
+// (the whole cube when that is empty or not finite); in the bound's frame when
+// it has one (periodic dimensions).
 inline void bounding_box(const EllipsoidUnion& bound, int d, std::vector<double>& lo, std::vector<double>& hi) {
   lo.assign(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
   hi.assign(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
@@ -169,11 +174,12 @@ inline void bounding_box(const EllipsoidUnion& bound, int d, std::vector<double>
     }
   }
   for (int i = 0; i < d; ++i) {
-    lo[i] = std::max(lo[i], 0.0);
-    hi[i] = std::min(hi[i], 1.0);
+    const double f = bound.frame_lo(i);
+    lo[i] = std::max(lo[i], f);
+    hi[i] = std::min(hi[i], f + 1.0);
     if (!(hi[i] > lo[i])) {
-      lo[i] = 0.0;
-      hi[i] = 1.0;
+      lo[i] = f;
+      hi[i] = f + 1.0;
     }
   }
 }
@@ -216,6 +222,7 @@ inline bool draw_candidates(const EllipsoidUnion& bound, bool use_bound, int d, 
       if (use_bound && w.box_lo.size() != static_cast<std::size_t>(d)) bounding_box(bound, d, w.box_lo, w.box_hi);
       for (int i = 0; i < d; ++i)
         uk[i] = use_bound ? w.box_lo[i] + (w.box_hi[i] - w.box_lo[i]) * rng.uniform() : rng.uniform();
+      if (use_bound) bound.to_cube(uk, d);
     }
     if (rng.position() > stop_at) return false;
   }
@@ -261,7 +268,8 @@ class RejectionProposal final : public Proposal {
     // between, only a split that halves the volume at once is looked for).
     const bool multi = st.bound == BoundKind::multi;
     const bool search = multi && (s.last_search_nell != 1 || s.updates_since_search + 1 >= kSearchEvery);
-    s.bound = fit_bound(s.live_u, logpointvol, multi, st.enlarge, search ? max_lookahead : 0, kCoverageFolds);
+    s.bound = fit_bound(s.live_u, logpointvol, multi, st.enlarge, search ? max_lookahead : 0, kCoverageFolds,
+                        st.periodic);
     if (search) {
       s.last_search_nell = static_cast<int>(s.bound.ells.size());
       s.updates_since_search = 0;
@@ -400,6 +408,8 @@ class Sampler {
     require(st.enlarge >= 1.0, "enlarge=" + std::to_string(st.enlarge) + " must be >= 1");
     require(st.update_interval >= 1, "update_interval=" + std::to_string(st.update_interval) + " must be >= 1");
     require(st.batch_min >= 1 && st.batch_max >= 1, "batch sizes must be >= 1");
+    require(st.periodic.empty() || st.periodic.size() == static_cast<std::size_t>(st.ndim),
+            "periodic must have one flag per dimension");
     state_.settings = settings;
     state_.rng = RandomStream(seed, 0);
   }

@@ -202,17 +202,21 @@ inline bool line_ellipsoid(const Ellipsoid& e, const Eigen::VectorXd& x, const E
   return true;
 }
 
-// The interval of t with x + t v inside the open unit cube.
-inline void line_cube(const Eigen::VectorXd& x, const Eigen::VectorXd& v, double& lo, double& hi) {
+// The interval of t with x + t v inside the open unit cube, or inside the
+// bound's frame box [f_i, f_i + 1) when `frame` is not empty (periodic
+// dimensions; see EllipsoidUnion).
+inline void line_cube(const Eigen::VectorXd& x, const Eigen::VectorXd& v, double& lo, double& hi,
+                      const std::vector<double>& frame = {}) {
   lo = -std::numeric_limits<double>::infinity();
   hi = std::numeric_limits<double>::infinity();
   for (Eigen::Index i = 0; i < x.size(); ++i) {
+    const double xi = frame.empty() ? x[i] : x[i] - frame[static_cast<std::size_t>(i)];
     if (v[i] > 0.0) {
-      lo = std::max(lo, -x[i] / v[i]);
-      hi = std::min(hi, (1.0 - x[i]) / v[i]);
+      lo = std::max(lo, -xi / v[i]);
+      hi = std::min(hi, (1.0 - xi) / v[i]);
     } else if (v[i] < 0.0) {
-      lo = std::max(lo, (1.0 - x[i]) / v[i]);
-      hi = std::min(hi, -x[i] / v[i]);
+      lo = std::max(lo, (1.0 - xi) / v[i]);
+      hi = std::min(hi, -xi / v[i]);
     }
   }
 }
@@ -272,6 +276,8 @@ class SliceProposal final : public Proposal {
       if (tries > 100 * n) throw std::runtime_error("no live point above the likelihood threshold");
     }
     cur_u_ = s.live_u.row(j).transpose();
+    // the chain runs in the bound's frame (periodic dimensions; identity otherwise)
+    s.bound.to_frame(cur_u_.data(), d);
     cur_x_.assign(s.live_x.row(j).data(), s.live_x.row(j).data() + d);
     double cur_l = s.live_logl[j];
     const double r2 = ss_.chord_scale * ss_.chord_scale;
@@ -339,6 +345,7 @@ class SliceProposal final : public Proposal {
     // the rank statistics describe chains from live-point copies only
     if (adaptive() && !fresh) adapt(s, steps);
     std::copy_n(cur_u_.data(), d, u);
+    s.bound.to_cube(u, d);
     std::copy_n(cur_x_.data(), d, x);
     logl = cur_l;
     s.slice_calls += calls;
@@ -349,6 +356,7 @@ class SliceProposal final : public Proposal {
   std::vector<double> saved_stats_;
   RejectionProposal rejection_;
   Eigen::VectorXd cur_u_, cand_u_, z_, dir_;
+  Eigen::VectorXd eval_u_;  // the candidate in cube coordinates (periodic dimensions wrapped)
   std::vector<double> cur_x_, cand_x_;
   IntervalSet set_;
 
@@ -369,7 +377,13 @@ class SliceProposal final : public Proposal {
   // the current point.
   bool try_candidate(SamplerState& s, Evaluator& ev, double lstar, double& cur_l) {
     double cl = 0.0;
-    evaluate_batch(s, ev, cand_u_.data(), 1, cand_x_.data(), &cl);
+    if (s.bound.framed()) {
+      eval_u_ = cand_u_;
+      s.bound.to_cube(eval_u_.data(), static_cast<int>(eval_u_.size()));
+      evaluate_batch(s, ev, eval_u_.data(), 1, cand_x_.data(), &cl);
+    } else {
+      evaluate_batch(s, ev, cand_u_.data(), 1, cand_x_.data(), &cl);
+    }
     if (!(cl > lstar)) return false;
     cur_u_ = cand_u_;
     cur_x_ = cand_x_;
@@ -418,6 +432,7 @@ class SliceProposal final : public Proposal {
       st[kStatFreshDraws] += static_cast<double>(f);
       st[kStatFreshTries] += 1.0;
       if (!in_cube) continue;
+      s.bound.to_frame(cand_u_.data(), s.settings.ndim);
       ++fresh_calls_;
       if (try_candidate(s, ev, lstar, cur_l)) {
         st[kStatFreshOk] += 1.0;
@@ -494,7 +509,7 @@ class SliceProposal final : public Proposal {
       if (line_ellipsoid(e, p, v, r2, t0, t1)) set_.add(t0, t1);
     }
     double clo = 0.0, chi = 0.0;
-    line_cube(p, v, clo, chi);
+    line_cube(p, v, clo, chi, b.frame);
     set_.normalize();
     set_.clip(clo, chi);
   }
@@ -516,7 +531,10 @@ class SliceProposal final : public Proposal {
       if (!(len > 0.0)) break;
       const double t = set_.at(s.rng.uniform() * len);
       place(t);
-      for (int i = 0; i < d; ++i) cand_u_[i] = std::clamp(cand_u_[i], 0.0, 1.0);
+      for (int i = 0; i < d; ++i) {
+        const double lo = s.bound.frame_lo(i);
+        cand_u_[i] = std::clamp(cand_u_[i], lo, lo + 1.0);
+      }
       ++calls;
       if (try_candidate(s, ev, lstar, cur_l)) break;
       if (t < t_cur) {
