@@ -162,6 +162,42 @@ def test_numba_cfunc_likelihood():
     assert abs(res.logz - problems.gaussian(3).logz_true) < 4 * res.logzerr
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # numba's own reports
+def test_numba_cfunc_that_raises_stops_the_run(n_threads):
+    """numba prints an exception of a cfunc's body and returns 0: the run must stop with that exception, not
+    return a result, and the sampler must refuse to continue from a state that may hold the 0s."""
+    numba = pytest.importorskip("numba")
+    import sys
+
+    from numba import types
+
+    sig = types.double(types.CPointer(types.double), types.int64, types.voidptr)
+
+    @numba.cfunc(sig)
+    def f(x, n, data):  # pragma: no cover - compiled
+        if x[0] > 0.99:
+            raise ValueError("outside the model's domain")
+        return -0.5 * (x[0] * x[0] + x[1] * x[1])
+
+    hook = sys.unraisablehook
+    s = NestedSampler(CLikelihood(f), None, 2, nlive=200, rng=0, n_threads=n_threads)
+    with pytest.raises(ValueError, match="outside the model's domain"):
+        s.run(dlogz=0.01)
+    assert s._core._wrapped.counters().ncall < 100_000  # stopped early, not at the end of the run
+    with pytest.raises(RuntimeError, match="create a new sampler"):
+        s.run(dlogz=0.01)
+    assert sys.unraisablehook is hook
+    # a numba likelihood that does not raise is unaffected
+
+    @numba.cfunc(sig)
+    def g(x, n, data):  # pragma: no cover - compiled
+        return -0.5 * ((x[0] - 0.5) ** 2 + (x[1] - 0.5) ** 2) / 0.01
+
+    res = NestedSampler(CLikelihood(g), None, 2, nlive=200, rng=0, n_threads=n_threads).run(dlogz=0.1)
+    assert abs(res.logz - math.log(2 * math.pi * 0.01)) < 4 * res.logzerr
+
+
 def test_minus_inf_is_legal_and_plateaus_are_handled():
     # the Gaussian restricted to x0 > 0.5: Z = 1/2
     def loglike(x):

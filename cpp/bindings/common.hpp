@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -23,8 +24,18 @@ namespace ridgeline::bind {
 // Rate-limited (ridgeline::rate_limited): the GIL is taken at most every few
 // milliseconds however often a core polls.  Python runs signal handlers in the
 // main thread only, so a core must poll from the thread that called it.
+//
+// stop_requested(): set from Python (`_core._request_stop()`, any thread) when a
+// compiled callback reported an error that it could not raise (a numba cfunc
+// prints its exception and returns 0); the next poll then stops the core as
+// Ctrl-C does (KeyboardInterrupt, which the caller replaces by that error).
+inline std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
 inline PollFn python_poll() {
   return ridgeline::rate_limited([] {
+    if (stop_requested().exchange(false)) return true;
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
   });

@@ -11,6 +11,10 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+  m.def(
+      "_request_stop", [](bool on) { ridgeline::bind::stop_requested() = on; }, py::arg("on") = true,
+      "ask the running core to stop at its next poll as Ctrl-C does (on=False: withdraw the request)");
+
   auto random = m.def_submodule("random", "counter-based random numbers (Philox4x32-10)");
   bind_random(random);
   auto nested = m.def_submodule("nested", "nested sampling kernels");

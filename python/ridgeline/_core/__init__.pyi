@@ -9,3 +9,7 @@ from . import nested
 from . import cluster
 from . import elbo
 from . import spectra
+def _request_stop(on: bool = True) -> None:
+    """
+    ask the running core to stop at its next poll as Ctrl-C does (on=False: withdraw the request)
+    """

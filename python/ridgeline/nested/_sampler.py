@@ -39,6 +39,12 @@ class CLikelihood:
         Passed as the ``void* data`` argument.  An array is kept alive by this
         object and its buffer address is passed.
 
+    Notes
+    -----
+    An exception raised inside a ctypes callback or a numba ``cfunc`` stops the
+    run and is raised (ctypes and numba themselves only print it and return 0);
+    after a numba exception the sampler refuses to continue (make a new one).
+
     Examples
     --------
     >>> import ctypes
@@ -51,6 +57,7 @@ class CLikelihood:
     def __init__(self, address: object, data: object = None) -> None:
         self._keep: list[Any] = []
         self._errors: list[BaseException] = []
+        self._watch_unraisable = False
         self.address = self._to_address(address, "address")
         if self.address == 0:
             msg = "address=0 is not a valid function pointer"
@@ -85,6 +92,9 @@ class CLikelihood:
         addr = getattr(obj, "address", None)
         if isinstance(addr, (int, np.integer)) and not isinstance(addr, bool):
             self._keep.append(obj)
+            # a numba cfunc prints an exception of its body ("Exception ignored") and returns 0: the run
+            # watches for those reports (_GuardedCore) and stops on the first
+            self._watch_unraisable = self._watch_unraisable or type(obj).__module__.startswith("numba")
             return int(addr)
         msg = f"{name}={obj!r} must be an address (int), a ctypes object or have an 'address' attribute"
         raise TypeError(msg)
@@ -135,11 +145,20 @@ class _GuardedCore:
     The guarded callback returns NaN after recording the exception; the core
     refuses the NaN (ValueError) before changing any state, and this wrapper
     raises the recorded exception instead, chained to that ValueError.
+
+    A numba ``cfunc`` cannot return NaN instead: numba reports an exception of
+    its body through ``sys.unraisablehook`` and returns 0.  While a method of the
+    core runs, a hook records such reports and asks the core to stop at its
+    next poll (every few milliseconds, as for Ctrl-C); the recorded exception
+    is raised.  Values the function returned between the exception and the
+    stop may be in the state, so the sampler refuses to continue afterwards
+    (a new sampler starts clean).
     """
 
     def __init__(self, core: Any, loglike: CLikelihood) -> None:
         self._wrapped = core
         self._loglike = loglike
+        self._broken: str | None = None
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._wrapped, name)
@@ -148,13 +167,58 @@ class _GuardedCore:
         loglike = self._loglike
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attr(*args, **kwargs)
-            except ValueError as err:
-                loglike._reraise(err)
-                raise
+            if self._broken is not None:
+                raise RuntimeError(self._broken)
+            if not loglike._watch_unraisable:
+                try:
+                    return attr(*args, **kwargs)
+                except ValueError as err:
+                    loglike._reraise(err)
+                    raise
+            return self._watched(attr, args, kwargs)
 
         return call
+
+    def _watched(self, attr: Any, args: Any, kwargs: Any) -> Any:
+        import sys
+
+        loglike = self._loglike
+        previous = sys.unraisablehook
+        reported: list[BaseException] = []
+
+        def hook(unraisable: Any) -> None:
+            exc = unraisable.exc_value
+            # numba's reports name its CPU context (other unraisable errors are not the likelihood's)
+            if exc is not None and "numba" in repr(unraisable.object):
+                if not reported:
+                    _core._request_stop()
+                reported.append(exc)
+            previous(unraisable)  # numba's report stays visible
+
+        _core._request_stop(False)
+        sys.unraisablehook = hook
+        try:
+            out = attr(*args, **kwargs)
+        except (ValueError, KeyboardInterrupt) as err:
+            if reported:
+                self._break()
+                raise reported[0] from err
+            if isinstance(err, ValueError):
+                loglike._reraise(err)
+            raise
+        finally:
+            sys.unraisablehook = previous
+            _core._request_stop(False)
+        if reported:  # reported in the last calls, after the core's final poll
+            self._break()
+            raise reported[0]
+        return out
+
+    def _break(self) -> None:
+        self._broken = (
+            "the compiled likelihood raised an exception during this sampler's run (numba reported it and returned 0), "
+            "so its state may hold values from failed calls; create a new sampler"
+        )
 
 
 def _describe(fn: Any) -> str:
