@@ -72,7 +72,11 @@ def _must_refuse(rec, verify_all):
 def _check_forgeries(records, summary, verify_all):
     assert summary["error"] == 0 and summary["hang"] == 0, [r for r in records if r["outcome"] in ("error", "hang")]
     passed = [r for r in records if r["outcome"] != "refused"]
-    wrong = [r for r in passed if _must_refuse(r, verify_all)]
+    # a stream state moved so little that drawing the last batch again resynchronises with the stored stream
+    # (a draw abandoned at its first coordinate outside the cube uses a varying number of words, so a start
+    # moved by one word can end on the same words) is the same state in effect: it continues identically
+    wrong = [r for r in passed if _must_refuse(r, verify_all)
+             and not (r["kind"].split(":")[0] in _STREAM and r.get("identical"))]
     assert not wrong, wrong
     # what passes runs to a valid result (within 5 sigma of the true log Z)
     assert all(abs(r["z"]) < 5 for r in passed), passed

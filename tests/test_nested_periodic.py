@@ -209,3 +209,14 @@ def test_dynamic_sampler_periodic() -> None:
     s = DynamicNestedSampler(scalar(ll), None, 2, nlive=100, rng=2, periodic=[0, 1])
     r = s.run(1000, dlogz_init=0.2)
     assert abs(r.logz) < 4 * r.logzerr, (r.logz, r.logzerr)
+
+
+@pytest.mark.slow
+def test_surrogate_with_periodic_dimensions() -> None:
+    """The surrogate's clusters come from the bound's ellipsoids: with periodic dimensions the live points are
+    moved into the bound's frame first (else a peak across the faces would be split into corner pieces)."""
+    ll = wrapped_loglike(np.zeros(3))
+    s = NestedSampler(scalar(ll), None, 3, nlive=200, rng=1, periodic=[0, 1, 2], surrogate="mlp")
+    r = s.run(dlogz=0.1)
+    assert abs(r.logz) < 4 * r.logzerr, (r.logz, r.logzerr)
+    assert r.ncall_surrogate > 0  # the networks answered

@@ -1361,8 +1361,13 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 dead = st.dead_logl
                 back = niter - 2 * nlive  # the contour two e-folds of volume back
                 llow = float(dead[back]) if back >= 0 else -math.inf
-                ells = [(np.asarray(e.center), np.asarray(e.shape)) for e in core.bound()]
-                sur.train(sur.lstar, llow, niter, np.asarray(st.live_x), np.asarray(st.live_u), ells)
+                bound = core.bound()
+                ells = [(np.asarray(e.center), np.asarray(e.shape)) for e in bound]
+                live_u = np.asarray(st.live_u)
+                frame = np.asarray(bound[0].frame) if bound else np.zeros(0)
+                if frame.size:  # periodic dimensions: the ellipsoids live in the bound's frame
+                    live_u = np.where(live_u < frame, live_u + 1.0, live_u)
+                sur.train(sur.lstar, llow, niter, np.asarray(st.live_x), live_u, ells)
                 last_train = niter
     except BaseException:
         if rep.bar:
