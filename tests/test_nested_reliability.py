@@ -484,3 +484,38 @@ def test_dynamic_sampler_continues_after_an_error():
         with pytest.raises(RuntimeError, match="flaky"):
             s.run(target_ess=1500, dlogz_init=0.5)
         _assert_same(ref, s.run(target_ess=1500, dlogz_init=0.5))
+
+
+def test_bound_must_enclose_the_live_points_it_was_fitted_to(tmp_path):
+    """A bound moved away from the live points it was fitted to is refused; real checkpoints of nearly degenerate
+    bounds (a correlation of 0.9999, no enlargement) pass the same check."""
+    import copy
+
+    from ridgeline.nested._checkpoint_check import parse_state, serialize_state
+
+    rho = 0.9999
+    cov = (np.full((3, 3), rho) + (1 - rho) * np.eye(3)) * 0.01
+    prec = np.linalg.inv(cov)
+
+    def ll(u):
+        r = u - 0.5
+        return -0.5 * float(r @ prec @ r)
+
+    for enlarge, stop in ((1.0, 400), (1.0, 1500), (1.25, 1500)):
+        ck = tmp_path / f"deg{enlarge}-{stop}.ckpt"
+
+        def mk(enlarge=enlarge):
+            return NestedSampler(ll, None, 3, nlive=100, rng=1, enlarge=enlarge)
+
+        mk().run(dlogz=0.1, maxiter=stop, checkpoint=ck, checkpoint_every=0)
+        meta, body = read_checkpoint(ck)
+        t = parse_state(body, 3)
+        assert t.use_bound
+        forged = copy.deepcopy(t)
+        e = forged.ells[0]
+        e.center = np.clip(e.center + np.array([0.3, -0.3, 0.3]) * np.sign(0.5 - e.center), 0.01, 0.99)
+        f = tmp_path / "moved.ckpt"
+        write_checkpoint(f, meta, serialize_state(forged))
+        with pytest.raises(CheckpointError):
+            mk().run(dlogz=0.1, checkpoint=f)
+        mk().run(dlogz=0.1, checkpoint=ck)  # the real one passes
