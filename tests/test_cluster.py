@@ -289,13 +289,13 @@ def test_cli_demo(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_early_stop_on_non_tight_data() -> None:
-    """Wine is not tight: the solve stops once the rounding settles, reports no certificate, and the
-    returned partition is the same one the full solve returns (its K-means cost is not higher)."""
+    """Wine is not tight: the solve stops once the rounding settles or stalls, reports no certificate,
+    and the returned partition's K-means cost is not higher than the full solve's."""
     datasets = pytest.importorskip("sklearn.datasets")
     w = datasets.load_wine()
     X = (w.data - w.data.mean(axis=0)) / w.data.std(axis=0)
     res = kmeans_sdp(X, 3, rng=0)  # no warning (filterwarnings = error)
-    assert res.stop_reason == "settled" and not res.converged and not res.tight
+    assert res.stop_reason in ("settled", "stalled") and not res.converged and not res.tight
     assert res.tightness_gap > 1e-2  # the settle test never stops a solution close to its block matrix
     full = kmeans_sdp(X, 3, rng=0, early_stop=False, warm_start=False)
     assert full.stop_reason == "converged" and full.converged and not full.tight

@@ -59,7 +59,7 @@ def _mean_costs(X: np.ndarray, K: int) -> tuple[float, float]:
     return float(np.mean(ours)), float(np.mean(theirs))
 
 
-@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", pytest.param("digits", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
 def test_kmeans_cost_never_above_kmeans(name: str) -> None:
     X, _, K = load(name)
     ours, theirs = _mean_costs(X, K)

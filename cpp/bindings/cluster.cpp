@@ -102,6 +102,10 @@ struct PengWeiSolution {  // peng_wei: the same, and the data scale and the buil
   double scale2 = 1.0;
   std::string isa;
   bool settled = false;
+  bool stalled = false;
+  py::array_t<std::int64_t> best_rounding;
+  double best_cost = 0.0;
+  std::int64_t best_iter = 0;
 };
 
 struct KMeansResult {
@@ -135,7 +139,12 @@ py::class_<T> bind_solution(py::module_& m, const char* name, const char* doc) {
         field("converged", &T::converged, "whether both residuals reached tol"),
         field("scale2", &T::scale2, "||Xc||_2^2, the scale the data were divided by"),
         field("isa", &T::isa, "the build that ran: 'baseline' or 'avx2+fma'"),
-        field("settled", &T::settled, "stopped early: the rounding settled on a non-tight solution"));
+        field("settled", &T::settled, "stopped early: the rounding settled on a non-tight solution"),
+        field("stalled", &T::stalled, "stopped early by the stall rule (settled is True too)"),
+        field("best_rounding", &T::best_rounding,
+              "(n,) the early-exit test's rounding with the lowest Lloyd-refined K-means cost (empty: none)"),
+        field("best_cost", &T::best_cost, "its Lloyd-refined K-means cost in the units of X (inf: none)"),
+        field("best_iter", &T::best_iter, "the iteration it was taken at"));
   } else {
     return ridgeline::bind::result_class<T>(
         m, name, doc, field("U", &T::U, "(n, K * rank) low-rank factor of the block solution"),
@@ -166,7 +175,8 @@ void bind_cluster(py::module_& m) {
       "peng_wei",
       [](const ridgeline::bind::farray& X, int n_clusters, int rank, std::uint64_t seed, double tol, long max_iter,
          double beta0, int threads, double dual_c, double dual_bb, const std::string& isa, const py::object& progress, double progress_interval,
-         int settle_n_init, std::uint64_t settle_seed, double settle_infeas, const py::object& init_labels, double init_weight) {
+         int settle_n_init, std::uint64_t settle_seed, double settle_infeas, const py::object& init_labels, double init_weight,
+         int stall_checks, double stall_rtol) {
         ridgeline::bind::require_ndim(X, 2, "X");
         // X is read in place (c_style array): a finite check instead of a copy
         const double* xd = X.data();
@@ -187,6 +197,10 @@ void bind_cluster(py::module_& m) {
         opt.settle_n_init = settle_n_init;
         opt.settle_seed = settle_seed;
         opt.settle_infeas = settle_infeas;
+        if (stall_checks < 0) throw std::invalid_argument("stall_checks=" + std::to_string(stall_checks) + " must be >= 0");
+        opt.stall_checks = stall_checks;
+        if (!(stall_rtol >= 0.0 && stall_rtol < 1.0)) throw std::invalid_argument("stall_rtol must be in [0, 1)");
+        opt.stall_rtol = stall_rtol;
         if (!init_labels.is_none()) opt.init_labels = lab.data();
         opt.init_weight = init_weight;
         opt.report = make_report(progress, progress_interval);
@@ -203,18 +217,26 @@ void bind_cluster(py::module_& m) {
         o.scale2 = res.scale2;
         o.isa = res.isa;
         o.settled = res.settled;
+        o.stalled = res.stalled;
+        o.best_rounding = ridgeline::bind::frozen_array(res.best_rounding);
+        o.best_cost = res.best_cost;
+        o.best_iter = res.best_iter;
         return o;
       },
       py::arg("X"), py::arg("n_clusters"), py::arg("rank"), py::arg("seed"), py::arg("tol") = 1e-6,
       py::arg("max_iter") = 20000, py::arg("beta0") = -1.0, py::arg("n_threads") = 1, py::arg("dual_c") = 1.0,
       py::arg("dual_bb") = 100.0, py::arg("isa") = "auto", py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
       py::arg("settle_n_init") = 0, py::arg("settle_seed") = 0, py::arg("settle_infeas") = 1e-2,
-      py::arg("init_labels") = py::none(), py::arg("init_weight") = 0.5,
+      py::arg("init_labels") = py::none(), py::arg("init_weight") = 0.5, py::arg("stall_checks") = 0, py::arg("stall_rtol") = 1e-9,
       "Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a PengWeiSolution. isa: 'auto' "
       "(AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits. "
       "settle_n_init > 0: stop early (result 'settled') once three roundings in a row (kmeans with that many "
       "starts and settle_seed) give one partition that U U^T is not close to (a non-tight solution). "
-      "init_labels: warm start at the block matrix of these labels (with the least-squares multiplier)");
+      "init_labels: warm start at the block matrix of these labels (with the least-squares multiplier). "
+      "stall_checks > 0 (with settle_n_init): also stop (settled and stalled) once the rounding refined by Lloyd's "
+      "iterations on X has not lowered the best K-means cost seen by more than a relative stall_rtol at that many "
+      "roundings in a row; the best "
+      "rounding is returned (best_rounding, best_cost)");
   m.def("cpu_has_avx2_fma", &ridgeline::bind::cpu_has_avx2_fma,
         "whether peng_wei(isa='auto') uses the AVX2 + FMA build on this CPU");
   m.def(
@@ -296,4 +318,25 @@ void bind_cluster(py::module_& m) {
       },
       py::arg("Y"), py::arg("n_clusters"), py::arg("n_init") = 10, py::arg("max_iter") = 300, py::arg("seed") = 0,
       py::arg("n_threads") = 1, "k-means++ (Philox) then Lloyd, best of n_init; returns a KMeansResult");
+  m.def(
+      "lloyd",
+      [](const ridgeline::bind::farray& X, const ridgeline::bind::farray& centers, int max_iter) {
+        ridgeline::bind::require_ndim(X, 2, "X");
+        const rc::Mat C = to_mat(centers, "centers");
+        if (C.cols() != static_cast<Eigen::Index>(X.shape(1)) || C.rows() < 1)
+          throw std::invalid_argument("centers must have shape (n_clusters, n_features)");
+        if (max_iter < 1) throw std::invalid_argument("max_iter=" + std::to_string(max_iter) + " must be >= 1");
+        const Eigen::Map<const rc::Mat> Xm(X.data(), X.shape(0), X.shape(1));  // read in place
+        rc::LloydResult res;
+        {
+          py::gil_scoped_release release;
+          res = rc::lloyd(Xm, C, max_iter);
+        }
+        py::array_t<std::int64_t> lab(static_cast<py::ssize_t>(res.labels.size()));
+        std::copy(res.labels.begin(), res.labels.end(), lab.mutable_data());
+        return py::make_tuple(lab, from_mat(res.centers), res.cost, res.n_iter);
+      },
+      py::arg("X"), py::arg("centers"), py::arg("max_iter") = 300,
+      "Lloyd's iterations from centers until the labels repeat; returns (labels, centers, cost, n_iter) "
+      "(an empty cluster takes the point farthest from its centre)");
 }

@@ -47,6 +47,14 @@ class PengWeiSolution:
     def isa(self) -> str: ...
     @property
     def settled(self) -> bool: ...
+    @property
+    def stalled(self) -> bool: ...
+    @property
+    def best_rounding(self) -> NDArray[np.int64]: ...
+    @property
+    def best_cost(self) -> float: ...
+    @property
+    def best_iter(self) -> int: ...
 class SdpSolution:
     """
     the likelihood-adjusted SDP solved (read-only)
@@ -99,9 +107,13 @@ def la_sdp(X: ArrayLike, covariances: ArrayLike, U0: ArrayLike, rank: _Int = 2, 
     """
     likelihood-adjusted SDP on K factor blocks, warm-started at U0; returns an SdpSolution. settle_every > 0: stop early (result 'settled') once the block labels argmax_k (U_k U_k^T 1)_i, read every settle_every iterations below infeasibility settle_infeas, are the same three readings in a row. isa: as for peng_wei
     """
-def peng_wei(X: ArrayLike, n_clusters: _Int, rank: _Int, seed: _Int, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, dual_c: _Float = 1.0, dual_bb: _Float = 100.0, isa: str = 'auto', progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1, settle_n_init: _Int = 0, settle_seed: _Int = 0, settle_infeas: _Float = 0.01, init_labels: ArrayLike | None = None, init_weight: _Float = 0.5) -> PengWeiSolution:
+def peng_wei(X: ArrayLike, n_clusters: _Int, rank: _Int, seed: _Int, tol: _Float = 1e-06, max_iter: _Int = 20000, beta0: _Float = -1.0, n_threads: _Int = 1, dual_c: _Float = 1.0, dual_bb: _Float = 100.0, isa: str = 'auto', progress: Callable[[int, float, float], object] | None = None, progress_interval: _Float = 0.1, settle_n_init: _Int = 0, settle_seed: _Int = 0, settle_infeas: _Float = 0.01, init_labels: ArrayLike | None = None, init_weight: _Float = 0.5, stall_checks: _Int = 0, stall_rtol: _Float = 1e-09) -> PengWeiSolution:
     """
     Peng-Wei K-means SDP by the non-negative low-rank augmented Lagrangian; returns a PengWeiSolution. isa: 'auto' (AVX2 + FMA where the CPU has them), 'avx2' or 'baseline'; the two builds may differ in the last bits
+    """
+def lloyd(X: ArrayLike, centers: ArrayLike, max_iter: _Int = 300) -> tuple[NDArray[np.int64], NDArray[np.float64], float, int]:
+    """
+    Lloyd's iterations from centers until the labels repeat; returns (labels, centers, cost, n_iter) (an empty cluster takes the point farthest from its centre)
     """
 def round_factor(U: ArrayLike, n_clusters: _Int) -> NDArray[np.float64]:
     """

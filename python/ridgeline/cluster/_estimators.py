@@ -69,11 +69,13 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     early_stop : bool, default=True
         Stop the SDP solver once its rounding has settled on a partition its solution
         is not close to (``stop_reason_ == "settled"``; the relaxation is not tight
-        there, so no certificate is lost).  A solution heading to tight is solved to
-        ``tol`` and certified.
-    warm_start : bool, default=False
+        there, so no certificate is lost), or once the rounding refined by Lloyd's
+        iterations stops lowering the K-means cost (``stop_reason_ == "stalled"``, a
+        measured rule, no certificate claimed).  A solution heading to tight is solved
+        to ``tol`` and certified.
+    warm_start : bool, default=True
         Start the SDP solver at the block matrix of the best k-means++ partition mixed
-        with the random start (faster, but the SDP explores less on its own; see
+        with the random start (fewer iterations on non-tight data; see
         :func:`~ridgeline.cluster.kmeans_sdp`).
     certify : bool, default=True
         Check first whether the dual point built from the best k-means++ partition proves
@@ -126,9 +128,9 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         the block matrix of the rounding.  Then ``labels_`` are a global K-means optimum.
     converged_ : bool
         Whether the SDP solver reached ``tol``.
-    stop_reason_ : {"certified", "converged", "settled", "max_iter"}
+    stop_reason_ : {"certified", "converged", "settled", "stalled", "max_iter"}
         Why the SDP solver stopped ("certified": see ``certify``, no iterations;
-        "settled": see ``early_stop``; "max_iter" warns).
+        "settled", "stalled": see ``early_stop``, not tight, no certificate; "max_iter" warns).
     n_iter_ : int
         SDP solver iterations.
     n_features_in_ : int
@@ -156,7 +158,7 @@ class SDPKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         n_init: int = 10,
         n_threads: int | None = 1,
         early_stop: bool = True,
-        warm_start: bool = False,
+        warm_start: bool = True,
         certify: bool = True,
         verbose: int = 0,
         random_state: object = None,

@@ -1,4 +1,7 @@
-"""Lloyd iterations and greedy k-means++ seeding in numpy (the K-means candidates of SDPKMeans).
+"""Lloyd iterations and greedy k-means++ seeding (the K-means candidates of SDPKMeans).
+
+The seeding is numpy; Lloyd's iterations run in C++ (``_core.cluster.lloyd``) on unweighted
+float64 data and in numpy otherwise (``_lloyd_numpy``, the same iterations).
 
 Written from the descriptions of Lloyd (1982) and Arthur & Vassilvitskii (2007),
 with the greedy variant (several candidate centres per step, keep the one that
@@ -74,6 +77,20 @@ def lloyd(
     Returns ``(labels, centres, cost, n_iter)``; an empty cluster takes the point
     farthest from its centre (so K clusters stay non-empty while there are K distinct points).
     """
+    K = C.shape[0]
+    if w is None and X.dtype == np.float64 and X.flags.c_contiguous:
+        # the same iterations in C++ (ridgeline._core.cluster.lloyd): no numpy temporaries per step
+        from ridgeline import _core
+
+        lab, Cc, c, it = _core.cluster.lloyd(X, np.ascontiguousarray(C, dtype=np.float64), max_iter)
+        return np.asarray(lab, dtype=np.intp), np.asarray(Cc), float(c), int(it)
+    return _lloyd_numpy(X, C, max_iter, w, x2)
+
+
+def _lloyd_numpy(
+    X: np.ndarray, C: np.ndarray, max_iter: int = 300, w: np.ndarray | None = None, x2: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """:func:`lloyd` in numpy (weighted points; the reference of the C++ iterations)."""
     K = C.shape[0]
     x2 = np.einsum("ij,ij->i", X, X) if x2 is None else x2
     labels = np.full(X.shape[0], -1, dtype=np.intp)

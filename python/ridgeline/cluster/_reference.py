@@ -20,6 +20,7 @@ so that the C++ engine and this module start from the same point.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -297,6 +298,104 @@ def _centre_scale(X: np.ndarray) -> tuple[np.ndarray, float]:
     return Xc / np.sqrt(s2), s2
 
 
+def same_partition(a: np.ndarray | None, b: np.ndarray, K: int) -> bool:
+    """Whether two labelings are one partition (equal up to a renaming of the labels)."""
+    if a is None or a.shape != b.shape or a.size == 0:
+        return False
+    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+    return bool(np.unique(pairs[:, 0]).size == pairs.shape[0] == np.unique(pairs[:, 1]).size)
+
+
+def block_gap(U: np.ndarray, labels: np.ndarray, K: int) -> float:
+    """``||U U^T - B||_F / sqrt(K')`` for the block matrix B of ``labels`` (K' non-empty clusters)."""
+    counts = np.bincount(labels, minlength=K).astype(float)
+    S = np.zeros((K, U.shape[1]))
+    np.add.at(S, labels, U)
+    nz = counts > 0
+    G = U.T @ U
+    kk = float(np.count_nonzero(nz))
+    gap2 = float(np.sum(G * G)) - 2.0 * float(np.sum(np.sum(S[nz] ** 2, axis=1) / counts[nz])) + kk
+    return float(np.sqrt(max(gap2, 0.0) / max(kk, 1.0)))
+
+
+def lloyd_cost(Y: np.ndarray, labels: np.ndarray, K: int, max_iter: int = 300) -> float:
+    """K-means cost of Lloyd's fixed point reached from the means of ``labels`` (empty clusters: zero means)."""
+    n = Y.shape[0]
+    lab = np.asarray(labels)
+    C = np.zeros((K, Y.shape[1]))
+    for k in range(K):
+        if np.any(lab == k):
+            C[k] = Y[lab == k].mean(axis=0)
+    cur = np.full(n, -1)
+    for _ in range(max_iter):
+        D = np.maximum(np.sum((Y[:, None, :] - C[None, :, :]) ** 2, axis=2), 0.0)
+        new = np.argmin(D, axis=1)
+        dmin = D[np.arange(n), new]
+        for k in range(K):  # an empty cluster takes the point farthest from its centre
+            if not np.any(new == k):
+                far = int(np.argmax(dmin))
+                if not dmin[far] > 0.0:
+                    break
+                new[far] = k
+                dmin[far] = 0.0
+        if np.array_equal(new, cur):
+            break
+        cur = new
+        C = np.zeros((K, Y.shape[1]))
+        for k in range(K):
+            if np.any(cur == k):
+                C[k] = Y[cur == k].mean(axis=0)
+    return float(np.sum((Y - C[cur]) ** 2))
+
+
+def make_settle(
+    Y: np.ndarray, K: int, n_init: int, seed: int, infeas_lim: float, gap_lim: float, stall_checks: int,
+    stall_rtol: float, state: dict[str, Any],
+) -> Callable[[np.ndarray, int, float], bool]:
+    """The early exit of a non-tight Peng-Wei solve (settled / stalled), as ``make_settle`` in peng_wei.hpp.
+
+    Below infeasibility ``infeas_lim``, at iterations spaced by ``max(50, it // 4)``, U is rounded
+    (:func:`round_factor`, :func:`kmeans`).  Never while U U^T is within ``gap_lim`` of the
+    rounding's block matrix or that distance shrank by a quarter since the last rounding;
+    otherwise "settled" after three equal partitions in a row, "stalled" (``stall_checks > 0``)
+    once the rounding refined by Lloyd's iterations on Y has not lowered the best K-means cost by
+    more than a relative ``stall_rtol`` at ``stall_checks`` roundings in a row.  ``state`` gets
+    ``stalled``, ``best_rounding``, ``best_cost`` (units of Y) and ``best_iter``.
+    """
+    st: dict[str, Any] = {"next": 0, "same": 0, "stale": 0, "prev": None, "prev_gap": math.inf}
+    state.update(stalled=False, best_rounding=None, best_cost=math.inf, best_iter=0)
+
+    def settle(U: np.ndarray, it: int, infeas: float) -> bool:
+        if not infeas <= infeas_lim or it < st["next"]:
+            return False
+        st["next"] = it + max(50, it // 4)
+        lab = kmeans(round_factor(U, K), K, n_init=n_init, seed=seed)[0]
+        eq = same_partition(st["prev"], lab, K)
+        gap = block_gap(U, lab, K)
+        improved = False
+        if stall_checks > 0:
+            c = lloyd_cost(Y, lab, K)
+            if c < state["best_cost"]:
+                improved = c < state["best_cost"] * (1.0 - stall_rtol)
+                state.update(best_cost=c, best_rounding=lab, best_iter=it)
+        st["prev"] = lab
+        shrinking = gap < 0.75 * st["prev_gap"]
+        st["prev_gap"] = gap
+        if gap <= gap_lim or shrinking:
+            st["same"] = st["stale"] = 0
+            return False
+        st["same"] = st["same"] + 1 if eq else 0
+        st["stale"] = 0 if improved else st["stale"] + 1
+        if st["same"] >= 2:
+            return True
+        if stall_checks > 0 and st["stale"] >= stall_checks:
+            state["stalled"] = True
+            return True
+        return False
+
+    return settle
+
+
 def peng_wei(
     X: np.ndarray,
     n_clusters: int,
@@ -305,11 +404,20 @@ def peng_wei(
     tol: float = 1e-6,
     max_iter: int = 20000,
     seed: int = 0,
+    dual_c: float = 1.0,
+    settle_n_init: int = 0,
+    settle_seed: int = 0,
+    settle_infeas: float = 1e-2,
+    stall_checks: int = 0,
+    stall_rtol: float = 1e-9,
+    state: dict[str, Any] | None = None,
 ) -> tuple[NLRResult, float]:
     """Solve the Peng-Wei SDP for data X (rows are points).
 
     Returns the solver result (on the scaled problem, ``A = Xc Xc^T / ||Xc||_2^2``)
     and the scale ``||Xc||_2^2``; ``-result.objective * scale`` is ``<Xc Xc^T, Z>``.
+    ``settle_n_init > 0``: the early exit of :func:`make_settle` (gap limit 1e-2), which fills
+    ``state`` when given.
     """
     n = X.shape[0]
     K = int(n_clusters)
@@ -323,7 +431,16 @@ def peng_wei(
     U0 = initial_factor(n, r, seed)
     # a moderate penalty cap: past beta n ~ 64 the inner steps (~1 / (beta n)) slow down
     # far more than the multiplier steps speed up
-    res = nlr_solve(apply_cost, U0, [(0, r, float(K))], tol=tol, max_iter=max_iter, beta_max=64.0 / n)
+    st: dict[str, Any] = {} if state is None else state
+    settle = (
+        make_settle(Y, K, settle_n_init, settle_seed, settle_infeas, 1e-2, stall_checks, stall_rtol, st)
+        if settle_n_init > 0
+        else None
+    )
+    res = nlr_solve(
+        apply_cost, U0, [(0, r, float(K))], tol=tol, max_iter=max_iter, beta_max=64.0 / n, dual_c=dual_c,
+        settle=settle,
+    )
     return res, s2
 
 

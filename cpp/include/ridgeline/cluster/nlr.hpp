@@ -174,47 +174,62 @@ struct PengWeiCost {
   }
 };
 
-// c W_k U_k for each factor block k, W_k = D^(k)/2 + logdet_k 1 1^T, from
-// whitened data Y_k (n x p), squared row norms d_k:
-//   W_k U = (d_k (1^T U) + 1 (d_k^T U)) / 2 - Y_k (Y_k^T U) + logdet_k 1 (1^T U).
+// c W_k U_k for each factor block k, W_k = D^(k)/2 + logdet_k 1 1^T, with the whitened
+// data Y_k = Xc L_k^{-T} (S_k = L_k L_k^T) never formed: Y_k Y_k^T = Xc P_k Xc^T with the
+// precision P_k = S_k^{-1}, so
+//   W_k U = (d_k (1^T U) + 1 (d_k^T U)) / 2 - Xc (P_k (Xc^T U)) + logdet_k 1 (1^T U),
+// d_k the squared whitened row norms.  Xc^T U for all blocks is one n x p x (K rank) product
+// and so is Xc [P_1 (Xc^T U_1), ..., P_K (Xc^T U_K)]: X is read twice per apply, not 2K times.
 struct LACost {
-  std::vector<Mat> Y;    // K whitened data matrices
-  std::vector<Vec> d;    // K squared row norms
+  Mat Xc;                       // centred data (n x p)
+  std::vector<Eigen::MatrixXd> P;  // K precision matrices (p x p)
+  std::vector<Vec> d;           // K squared whitened row norms
   std::vector<double> logdet;
   double scale = 1.0;
   int rank = 2;
+  mutable std::vector<Mat> part_;
+  mutable Mat XtU_, V_;
   void apply(const Mat& U, Mat& CU, int threads) const {
     const std::size_t n = static_cast<std::size_t>(U.rows());
-    const int K = static_cast<int>(Y.size());
-    const Eigen::Index p = Y.empty() ? 0 : Y[0].cols();
-    // reductions: Y_k^T U_k (p x rank), d_k^T U_k (rank), 1^T U_k (rank), stacked in one matrix
-    const Mat zero = Mat::Zero(static_cast<Eigen::Index>(K) * (p + 2), rank);
-    const Mat red = block_reduce(n, threads, zero, [&](std::size_t i0, std::size_t i1) {
-      Mat acc = Mat::Zero(static_cast<Eigen::Index>(K) * (p + 2), rank);
-      const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
-      for (int k = 0; k < K; ++k) {
-        const auto Uk = U.block(a, k * rank, m, rank);
-        acc.middleRows(k * (p + 2), p).noalias() = Y[k].middleRows(a, m).transpose() * Uk;
-        acc.row(k * (p + 2) + p).noalias() = d[k].segment(a, m).transpose() * Uk;
-        acc.row(k * (p + 2) + p + 1) = Uk.colwise().sum();
+    const int K = static_cast<int>(P.size());
+    const Eigen::Index p = Xc.cols(), cols = U.cols();
+    // reductions by row block: Xc^T U (p x cols), then the row d_k^T U_k (block k's columns)
+    // and the column sums 1^T U, stacked in one (p + 2) x cols matrix, summed in block order
+    const std::size_t nb = n_row_blocks(n);
+    part_.resize(nb);
+    parallel_for(nb, threads, [&](std::size_t b0, std::size_t b1, int) {
+      for (std::size_t b = b0; b < b1; ++b) {
+        const std::size_t i0 = b * kRowBlock, i1 = std::min(n, i0 + kRowBlock);
+        const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+        Mat& acc = part_[b];
+        acc.resize(p + 2, cols);
+        acc.topRows(p).noalias() = Xc.middleRows(a, m).transpose() * U.middleRows(a, m);
+        for (int k = 0; k < K; ++k)
+          acc.row(p).segment(k * rank, rank).noalias() = d[static_cast<std::size_t>(k)].segment(a, m).transpose() *
+                                                         U.block(a, k * rank, m, rank);
+        acc.row(p + 1) = U.middleRows(a, m).colwise().sum();
       }
-      return acc;
     });
-    CU.resize(U.rows(), U.cols());
+    XtU_ = part_[0];
+    for (std::size_t b = 1; b < nb; ++b) XtU_ += part_[b];
+    V_.resize(p, cols);
+    for (int k = 0; k < K; ++k)
+      V_.middleCols(k * rank, rank).noalias() = P[static_cast<std::size_t>(k)] * XtU_.block(0, k * rank, p, rank);
+    CU.resize(U.rows(), cols);
     rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
       const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+      auto out = CU.middleRows(a, m);
+      out.noalias() = -(Xc.middleRows(a, m) * V_);
       for (int k = 0; k < K; ++k) {
-        const auto YtU = red.middleRows(k * (p + 2), p);
-        const Eigen::RowVectorXd dU = red.row(k * (p + 2) + p);
-        const Eigen::RowVectorXd s = red.row(k * (p + 2) + p + 1);
-        auto out = CU.block(a, k * rank, m, rank);
-        out.noalias() = -(Y[k].middleRows(a, m) * YtU);
+        const double ld = logdet[static_cast<std::size_t>(k)];
+        const Vec& dk = d[static_cast<std::size_t>(k)];
         for (Eigen::Index i = 0; i < m; ++i) {
-          const double di = d[k][a + i];
-          for (int j = 0; j < rank; ++j) out(i, j) += 0.5 * (di * s[j] + dU[j]) + logdet[static_cast<std::size_t>(k)] * s[j];
+          const double di = dk[a + i];
+          for (int j = k * rank; j < (k + 1) * rank; ++j)
+            out(i, j) += 0.5 * (di * XtU_(p + 1, j) + XtU_(p, j)) + ld * XtU_(p + 1, j);
         }
-        out *= scale;
       }
+      out *= scale;
     });
   }
 };
@@ -664,23 +679,30 @@ inline LACost make_la_cost(const Mat& X, const std::vector<Eigen::MatrixXd>& cov
             X.middleRows(static_cast<Eigen::Index>(i0), static_cast<Eigen::Index>(i1 - i0)).colwise().sum());
       }) /
       static_cast<double>(n);
-  const Mat Xc = X.rowwise() - mean;
   LACost c;
+  c.Xc = X.rowwise() - mean;
   c.rank = rank;
   double dmax = 1.0;
+  const Eigen::Index p = X.cols();
   for (std::size_t k = 0; k < covs.size(); ++k) {
     Eigen::LLT<Eigen::MatrixXd> llt(covs[k]);
     require(llt.info() == Eigen::Success, "covariance " + std::to_string(k) + " is not positive definite");
     const Eigen::MatrixXd L = llt.matrixL();
-    // Y_k = Xc L^{-T}: solve L Y_k^T = Xc^T
-    Mat Yk = llt.matrixL().solve(Xc.transpose()).transpose();
-    Vec dk = Yk.rowwise().squaredNorm();
+    Eigen::MatrixXd Pk = llt.solve(Eigen::MatrixXd::Identity(p, p));
+    Pk = 0.5 * (Pk + Pk.transpose());
+    // d_k = squared norms of the whitened rows Xc L^{-T}, by row blocks (no n x p copy per k)
+    Vec dk(static_cast<Eigen::Index>(n));
+    rows_for(n, threads, [&](std::size_t i0, std::size_t i1) {
+      const Eigen::Index a = static_cast<Eigen::Index>(i0), m = static_cast<Eigen::Index>(i1 - i0);
+      const Eigen::MatrixXd Yk = llt.matrixL().solve(c.Xc.middleRows(a, m).transpose());
+      dk.segment(a, m) = Yk.colwise().squaredNorm().transpose();
+    });
     const double ld = 2.0 * L.diagonal().array().log().sum();
-    require(dk.allFinite() && std::isfinite(ld),
+    require(dk.allFinite() && std::isfinite(ld) && Pk.allFinite(),
             "covariance " + std::to_string(k) +
                 " is too small or too ill-conditioned for the data: the whitened distances leave the double range");
     dmax = std::max(dmax, dk.maxCoeff());
-    c.Y.push_back(std::move(Yk));
+    c.P.push_back(std::move(Pk));
     c.d.push_back(std::move(dk));
     c.logdet.push_back(ld);
   }

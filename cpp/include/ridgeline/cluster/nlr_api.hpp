@@ -34,6 +34,11 @@ struct NLROptions {
   std::uint64_t settle_seed = 0;
   double settle_infeas = 1e-2;
   double settle_gap = 1e-2;
+  // The stall rule of that test (make_settle): > 0 stops a non-tight solve once the rounding,
+  // refined by Lloyd's iterations on the data, has not lowered the best K-means cost seen at
+  // this many roundings in a row by more than a relative stall_rtol.  0: off.
+  int stall_checks = 0;
+  double stall_rtol = 1e-9;
   // Early exit of a likelihood-adjusted (la_sdp) solve, whose round needs only its labels
   // argmax_k (U_k U_k^T 1)_i: > 0 reads them every this many iterations once the infeasibility
   // is below settle_infeas, and stops (settled) when three readings in a row agree.  0: off.
@@ -58,6 +63,10 @@ struct PengWeiOut {
   long n_iter = 0, n_dual = 0;
   bool converged = false;
   bool settled = false;  // stopped early: the rounding settled on a non-tight solution
+  bool stalled = false;  // ... by the stall rule (settled is true too)
+  std::vector<std::int64_t> best_rounding;  // the early-exit test's best rounding (empty: none)
+  double best_cost = 0.0;  // its Lloyd-refined K-means cost (units of X; inf: none)
+  long best_iter = 0;  // the iteration it was taken at
   const char* isa = "baseline";
 };
 

@@ -54,27 +54,54 @@ inline double block_gap(const Mat& U, const std::vector<std::int64_t>& labels, i
   return std::sqrt(std::max(G.squaredNorm() - 2.0 * cross + kk, 0.0) / std::max(kk, 1.0));
 }
 
+// What the early-exit test saw: the rounding whose Lloyd refinement (on the data) had the
+// lowest K-means cost so far, and why the test stopped the solve.
+struct SettleState {
+  long next = 0;
+  int same = 0;
+  int stale = 0;
+  long checks = 0;
+  std::vector<std::int64_t> prev;
+  double prev_gap = std::numeric_limits<double>::infinity();
+  std::vector<std::int64_t> best_rounding;  // raw rounding (before Lloyd) of the best check
+  double best_cost = std::numeric_limits<double>::infinity();  // its refined cost, in units of Y
+  long best_iter = 0;
+  bool stalled = false;  // stopped by the stall rule (not by three equal roundings)
+};
+
 // The early exit of a non-tight solve.  Once the infeasibility is below
 // opt.settle_infeas, the factor is rounded (round_factor, then kmeans with
 // opt.settle_n_init starts and opt.settle_seed: the rounding kmeans_sdp applies
-// to the result) at iterations spaced by max(50, it / 4).  The solve stops when
-// three roundings in a row are the same partition while U U^T stays farther
-// than opt.settle_gap from that partition's block matrix (a solution heading
-// to tight is always solved to tol instead, so that it is certified).
-inline SettleFn make_settle(int K, const NLROptions& opt, int threads) {
-  struct State {
-    long next = 0;
-    int same = 0;
-    std::vector<std::int64_t> prev;
-    double prev_gap = std::numeric_limits<double>::infinity();
-  };
-  auto st = std::make_shared<State>();
-  return [st, K, opt, threads](const Mat& U, long it, double infeas) -> bool {
+// to the result) at iterations spaced by max(50, it / 4).  Never while U U^T is within
+// opt.settle_gap of the rounding's block matrix or that gap still shrinks by a quarter
+// between two roundings (a solution heading to tight is solved to tol, to be certified);
+// otherwise the solve stops when
+//  - "settled": three roundings in a row are the same partition, or
+//  - "stalled" (with Y, opt.stall_checks > 0): the rounding refined by Lloyd's iterations
+//    on Y has not lowered the best K-means cost seen by more than a relative
+//    opt.stall_rtol at opt.stall_checks roundings in a row.  The best rounding is kept.
+inline SettleFn make_settle(int K, const NLROptions& opt, int threads, const Mat* Y,
+                            const std::shared_ptr<SettleState>& st) {
+  return [st, K, opt, threads, Y](const Mat& U, long it, double infeas) -> bool {
     if (!(infeas <= opt.settle_infeas) || it < st->next) return false;
     st->next = it + std::max<long>(50, it / 4);
+    ++st->checks;
     KMeansResult km = kmeans(round_factor(U, K), K, opt.settle_n_init, 300, opt.settle_seed, threads);
     const bool eq = same_partition(st->prev, km.labels, K);
     const double gap = block_gap(U, km.labels, K);
+    bool improved = false;
+    if (Y && opt.stall_checks > 0) {
+      Mat C;
+      cluster_means(*Y, km.labels, K, C);
+      const double c = lloyd(*Y, std::move(C), 300).cost;
+      if (c < st->best_cost) {
+        // only a drop by more than a relative opt.stall_rtol counts as progress
+        improved = c < st->best_cost * (1.0 - opt.stall_rtol);
+        st->best_cost = c;
+        st->best_rounding = km.labels;
+        st->best_iter = it;
+      }
+    }
     st->prev = std::move(km.labels);
     // a gap still shrinking by a quarter or more between two roundings may be heading to 0
     // (a tight solution, to be certified): only a stalled gap counts
@@ -82,16 +109,27 @@ inline SettleFn make_settle(int K, const NLROptions& opt, int threads) {
     st->prev_gap = gap;
     if (gap <= opt.settle_gap || shrinking) {
       st->same = 0;
+      st->stale = 0;
       return false;
     }
     st->same = eq ? st->same + 1 : 0;
-    return st->same >= 2;
+    st->stale = improved ? 0 : st->stale + 1;
+    if (st->same >= 2) return true;
+    if (opt.stall_checks > 0 && Y && st->stale >= opt.stall_checks) {
+      st->stalled = true;
+      return true;
+    }
+    return false;
   };
 }
 
 struct PengWeiResult {
   NLRResult nlr;
   double scale2 = 1.0;  // ||Xc||_2^2: <Xc Xc^T, Z> = -objective * scale2
+  bool stalled = false;  // the early exit was the stall rule (make_settle)
+  std::vector<std::int64_t> best_rounding;  // the early-exit test's best rounding (empty: none)
+  double best_cost = std::numeric_limits<double>::infinity();  // its Lloyd-refined cost, units of X
+  long best_iter = 0;
 };
 
 // The factor of the block matrix of `labels` (n_k > 0 points with label k < K): column k
@@ -140,8 +178,13 @@ inline PengWeiResult peng_wei(const Eigen::Ref<const Mat>& X, int K, int rank, s
     U0 += (std::sqrt(wb * K) / bn) * B;
     o.multiplier_init = true;
   }
-  const SettleFn settle = o.settle_n_init > 0 ? make_settle(K, o, th) : SettleFn{};
+  auto st = std::make_shared<SettleState>();
+  const SettleFn settle = o.settle_n_init > 0 ? make_settle(K, o, th, &Y, st) : SettleFn{};
   out.nlr = nlr_solve(cost, U0, {Block{0, rank, static_cast<double>(K)}}, nullptr, o, poll, settle);
+  out.stalled = out.nlr.settled && st->stalled;
+  out.best_rounding = std::move(st->best_rounding);
+  out.best_cost = st->best_cost * out.scale2;
+  out.best_iter = st->best_iter;
   return out;
 }
 
@@ -167,6 +210,10 @@ inline clusterapi::PengWeiOut peng_wei_flat(const double* X, long n, long p, int
   out.n_dual = r.nlr.n_dual;
   out.converged = r.nlr.converged;
   out.settled = r.nlr.settled;
+  out.stalled = r.stalled;
+  out.best_rounding = std::move(r.best_rounding);
+  out.best_cost = r.best_cost;
+  out.best_iter = r.best_iter;
   out.isa = RIDGELINE_CLUSTER_ISA;
   return out;
 }

@@ -34,6 +34,79 @@ inline Mat round_factor(const Mat& U, int K) {
   return L;
 }
 
+// Lloyd's iterations from the centres C until the labels repeat (at most max_iter), as
+// python/ridgeline/cluster/_lloyd.lloyd: nearest centre by ||x||^2 - 2 x.c + ||c||^2 (one
+// n x K product, clipped at 0, first index on ties); an empty cluster takes the point
+// farthest from its centre (while that distance is > 0); then the centres become the means.
+// Returns the fixed point, its means and K-means cost, and the iterations.  Sequential
+// sums in row order: the result does not depend on the thread count.
+struct LloydResult {
+  std::vector<std::int64_t> labels;
+  Mat centers;
+  double cost = 0.0;
+  int n_iter = 0;
+};
+
+inline void cluster_means(const Eigen::Ref<const Mat>& X, const std::vector<std::int64_t>& lab, int K, Mat& C) {
+  C.setZero(K, X.cols());
+  std::vector<double> cnt(static_cast<std::size_t>(K), 0.0);
+  for (Eigen::Index i = 0; i < X.rows(); ++i) {
+    C.row(lab[static_cast<std::size_t>(i)]) += X.row(i);
+    cnt[static_cast<std::size_t>(lab[static_cast<std::size_t>(i)])] += 1.0;
+  }
+  for (int k = 0; k < K; ++k)
+    if (cnt[static_cast<std::size_t>(k)] > 0.0) C.row(k) /= cnt[static_cast<std::size_t>(k)];
+}
+
+inline LloydResult lloyd(const Eigen::Ref<const Mat>& X, Mat C, int max_iter) {
+  const Eigen::Index n = X.rows();
+  const int K = static_cast<int>(C.rows());
+  const Vec x2 = X.rowwise().squaredNorm();
+  LloydResult out;
+  out.labels.assign(static_cast<std::size_t>(n), -1);
+  std::vector<std::int64_t> nw(static_cast<std::size_t>(n));
+  std::vector<double> dmin(static_cast<std::size_t>(n));
+  std::vector<long> cnt(static_cast<std::size_t>(K));
+  Mat D(n, K);
+  for (int it = 1; it <= max_iter; ++it) {
+    out.n_iter = it;
+    const Eigen::RowVectorXd c2 = C.rowwise().squaredNorm().transpose();
+    D.noalias() = X * C.transpose();
+    std::fill(cnt.begin(), cnt.end(), 0L);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      double best = std::numeric_limits<double>::infinity();
+      std::int64_t arg = 0;
+      for (int k = 0; k < K; ++k) {
+        const double dk = std::max(-2.0 * D(i, k) + x2[i] + c2[k], 0.0);
+        if (dk < best) {
+          best = dk;
+          arg = k;
+        }
+      }
+      nw[static_cast<std::size_t>(i)] = arg;
+      dmin[static_cast<std::size_t>(i)] = best;
+      ++cnt[static_cast<std::size_t>(arg)];
+    }
+    for (int k = 0; k < K; ++k) {
+      if (cnt[static_cast<std::size_t>(k)] > 0) continue;
+      const auto far = static_cast<std::size_t>(std::max_element(dmin.begin(), dmin.end()) - dmin.begin());
+      if (!(dmin[far] > 0.0)) break;
+      --cnt[static_cast<std::size_t>(nw[far])];
+      nw[far] = k;
+      ++cnt[static_cast<std::size_t>(k)];
+      dmin[far] = 0.0;
+    }
+    if (nw == out.labels) break;
+    out.labels = nw;
+    cluster_means(X, out.labels, K, C);
+  }
+  double cost = 0.0;
+  for (Eigen::Index i = 0; i < n; ++i) cost += (X.row(i) - C.row(out.labels[static_cast<std::size_t>(i)])).squaredNorm();
+  out.centers = std::move(C);
+  out.cost = cost;
+  return out;
+}
+
 struct KMeansResult {
   std::vector<std::int64_t> labels;
   Mat centers;
