@@ -67,6 +67,7 @@ from ridgeline._random import mix_seed
 from ridgeline.nested import _dynamic
 from ridgeline.nested._results import NestedResult
 from ridgeline.nested._sampler import NestedSampler as _NestedSampler
+from ridgeline.nested._sampler import check_dims
 
 __all__ = [
     "DynamicNestedSampler",
@@ -116,22 +117,8 @@ def _rng_from_rstate(rstate: Any) -> np.random.Generator:
 
 
 def _dims(value: Any, name: str, ndim: int) -> np.ndarray | None:
-    if value is None:
-        return None
-    arr = np.atleast_1d(np.asarray(value))
-    if arr.dtype == bool:
-        if arr.size != ndim:
-            msg = f"{name} is a boolean mask of length {arr.size}, expected ndim={ndim}"
-            raise ValueError(msg)
-        arr = np.flatnonzero(arr)
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        msg = f"{name}={value!r} must be a sequence of dimension indices"
-        raise TypeError(msg)
-    arr = arr.astype(int)
-    if np.any((arr < 0) | (arr >= ndim)):
-        msg = f"{name}={value!r} has an index outside [0, {ndim - 1}]"
-        raise ValueError(msg)
-    return np.unique(arr)
+    """dynesty's ``periodic``/``reflective`` (indices or a boolean mask) as a sorted index array, or None."""
+    return None if value is None else np.array(check_dims(value, name, ndim), dtype=int)
 
 
 class _Bound:
