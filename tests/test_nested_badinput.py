@@ -74,7 +74,7 @@ _BAD_FLOAT_VALUE = [("nan", float("nan")), ("-inf", -float("inf"))]
 # constructor ints: (name, allows None, smallest legal value, largest legal value or None)
 _CTOR_INTS = [("ndim", False, 1, 100_000), ("nlive", False, 3, 10_000_000), ("update_interval", True, 1, None),
               ("nsim", False, 2, 10_000_000), ("slice_steps", True, 1, 1 << 20), ("slice_dim", False, 1, None),
-              ("executor_chunks", False, 1, None), ("n_threads", True, 1, 4096)]
+              ("executor_chunks", True, 1, None), ("n_threads", True, 1, 4096)]
 for pname, allows_none, low, high in _CTOR_INTS:
     for label, value in _BAD_KIND + ([] if allows_none else [("None", None)]):
         case(f"NestedSampler {pname}={label}", lambda p=pname, v=value: _sampler(**{p: v}), TypeError, pname)

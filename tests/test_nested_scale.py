@@ -240,6 +240,34 @@ def test_executor_process_pool_same_result_for_any_worker_count():
     assert abs(res[0].logz - (3 * np.log(np.sqrt(2 * np.pi) * 0.1))) < 4 * res[0].logzerr
 
 
+def loglike_noisy_seeded(x, seed):
+    # a stochastic likelihood: its value depends on the per-task seed
+    return float(-0.5 * np.sum((x - 0.5) ** 2) / 0.01 + 1e-3 * np.random.default_rng(seed).standard_normal())
+
+
+def test_executor_default_chunks_one_task_per_worker():
+    from ridgeline.nested._executor import ExecutorLoglike, executor_workers
+
+    with cf.ProcessPoolExecutor(3) as ex:
+        assert executor_workers(ex) == 3
+        assert ExecutorLoglike(loglike_quadratic, ex, False, None, 0).chunks == 3
+        assert ExecutorLoglike(loglike_quadratic, ex, False, 5, 0).chunks == 5  # explicit wins
+        # per-task seeds follow the split: for a seeded likelihood the default never reads the executor
+        assert ExecutorLoglike(loglike_noisy_seeded, ex, False, None, 0).chunks == 8
+    with cf.ThreadPoolExecutor(2) as ex:
+        assert ExecutorLoglike(loglike_quadratic, ex, False, None, 0).chunks == 2
+    assert executor_workers(object()) is None
+
+
+def test_executor_seeded_likelihood_same_result_for_any_worker_count():
+    res = []
+    for workers in (1, 2):
+        with cf.ProcessPoolExecutor(workers) as ex:
+            s = NestedSampler(loglike_noisy_seeded, None, 3, nlive=60, rng=5, sample="unif", executor=ex)
+            res.append(s.run(dlogz=1.0))
+    _same(res[0], res[1])
+
+
 def test_executor_refuses_unpicklable_loglike_at_construction():
     with cf.ProcessPoolExecutor(1) as ex, pytest.raises(TypeError, match="cannot be pickled"):
         NestedSampler(lambda x: 0.0, None, 2, nlive=50, executor=ex)

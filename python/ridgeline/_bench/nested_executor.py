@@ -73,7 +73,9 @@ def _make_like(kind: str, name: str, ndim: int, cost: float) -> Any:
     return ExpensiveLoglike(name, ndim, cost)
 
 
-def _run(like: Any, ndim: int, nlive: int, dlogz: float, seed: int, executor: Any, chunks: int) -> tuple[float, float, Any]:
+def _run(
+    like: Any, ndim: int, nlive: int, dlogz: float, seed: int, executor: Any, chunks: int | None
+) -> tuple[float, float, Any]:
     from ridgeline.nested import NestedSampler
 
     s = NestedSampler(like, None, ndim, nlive=nlive, rng=seed, executor=executor, executor_chunks=chunks,
@@ -103,12 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cost", type=float, default=0.003, help="seconds per likelihood call (default 0.003)")
     ap.add_argument("--kinds", default="sleep,cpu", help="likelihood costs to run: sleep, cpu")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds (median)")
-    ap.add_argument("--chunks", type=int, default=8, help="executor_chunks: tasks per batch (default 8)")
+    ap.add_argument("--chunks", type=int, default=None,
+                    help="executor_chunks: tasks per batch (default: one per worker)")
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster")
     args = ap.parse_args(argv)
     use_dask = have("distributed") and not args.no_dask
     print(f"executor speed-up: {args.problem}({args.ndim}), nlive={args.nlive}, dlogz={args.dlogz}, sample='unif', "
-          f"cost {args.cost * 1e3:.1f} ms per call, executor_chunks={args.chunks}, seed 0, {args.repeats} interleaved rounds; "
+          f"cost {args.cost * 1e3:.1f} ms per call, executor_chunks={'auto' if args.chunks is None else args.chunks}, seed 0, {args.repeats} interleaved rounds; "
           f"os.cpu_count()={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     pool = cf.ProcessPoolExecutor(2)
     one = cf.ThreadPoolExecutor(1)  # the executor's batching in one thread: the same run as the pools

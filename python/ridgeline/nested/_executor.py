@@ -8,6 +8,16 @@ the batch counter and the chunk index): it makes every task distinct, so a
 scheduler that de-duplicates identical calls (Dask's ``pure=True``) can never
 merge two of them, and a stochastic likelihood that accepts ``seed=`` gets an
 independent, reproducible stream per task.
+
+The number of tasks per batch (``chunks=None``, the default) is the
+executor's number of workers when it can be read (``max_workers`` of the
+standard pools and of ``mpi4py.futures``, the summed worker threads of a Dask
+client), else 8: one task per worker keeps the per-task cost (pickling, a
+round trip) as low as the parallelism allows.  A deterministic likelihood
+gives the same values however a batch is split, so the run does not depend on
+the executor.  A likelihood that accepts ``seed=`` is the exception: its
+per-task seeds follow the split, so for it the default is a fixed 8 tasks
+(never read from the executor) and the run is again the same on any executor.
 """
 
 from __future__ import annotations
@@ -61,6 +71,23 @@ def _is_dask_client(ex: Any) -> bool:
     return type(ex).__name__ == "Client" and type(ex).__module__.startswith("distributed")
 
 
+_DEFAULT_CHUNKS = 8
+
+
+def executor_workers(executor: Any) -> int | None:
+    """The number of workers of ``executor``, or None when it cannot be read."""
+    if _is_dask_client(executor):
+        try:
+            n = sum(int(v) for v in executor.nthreads().values())
+        except Exception:  # noqa: BLE001 - a client that cannot answer: fall back
+            return None
+        return n if n > 0 else None
+    n = getattr(executor, "_max_workers", None)  # concurrent.futures pools, mpi4py.futures
+    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+        return n
+    return None
+
+
 class ExecutorLoglike:
     """A vectorised log-likelihood that evaluates batches through an executor.
 
@@ -73,25 +100,32 @@ class ExecutorLoglike:
         ``client.submit(..., pure=False)``.
     vectorized : bool
         Whether ``loglike`` takes (m, ndim) batches.
-    chunks : int
-        Largest number of tasks per batch.
+    chunks : int or None
+        Largest number of tasks per batch; None: the executor's number of
+        workers (a fixed 8 when it cannot be read or when ``loglike`` accepts
+        ``seed=``).
     seed : int
         Run seed (per-task seeds are derived from it).
     """
 
-    def __init__(self, loglike: Callable[..., Any], executor: Any, vectorized: bool, chunks: int, seed: int) -> None:
+    def __init__(
+        self, loglike: Callable[..., Any], executor: Any, vectorized: bool, chunks: int | None, seed: int
+    ) -> None:
         if not (isinstance(executor, cf.Executor) or _is_dask_client(executor) or hasattr(executor, "submit")):
             msg = f"executor={executor!r} must be a concurrent.futures.Executor or a dask.distributed.Client"
             raise TypeError(msg)
         self.loglike = loglike
         self.executor = executor
         self.vectorized = vectorized
-        self.chunks = max(1, int(chunks))
         self.seed = seed
         self.batches = 0
         self.tasks = 0
         self._pass_seed = _accepts_seed(loglike)
         self._dask = _is_dask_client(executor)
+        if chunks is None:
+            workers = None if self._pass_seed else executor_workers(executor)
+            chunks = workers if workers is not None else _DEFAULT_CHUNKS
+        self.chunks = max(1, int(chunks))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float64)

@@ -331,8 +331,13 @@ class NestedSampler:
     executor : concurrent.futures.Executor, optional
         Evaluate batches of candidates of a Python ``loglike`` on this executor
         (a process pool, ``mpi4py.futures``, a Dask client's executor).
-    executor_chunks : int, default=8
-        Chunks per batch sent to the executor.
+    executor_chunks : int or None, default=None
+        Tasks per batch sent to the executor.  None: one per worker of the
+        executor (``max_workers`` of a process, thread or ``mpi4py.futures``
+        pool, the worker threads of a Dask client), or 8 when that cannot be
+        read.  A ``loglike`` that accepts ``seed=`` gets one seed per task,
+        so for it None means a fixed 8, never read from the executor: the
+        result for a seed is then the same on every executor.
     n_threads : int or None, default=1
         Threads evaluating a compiled likelihood (built-in or
         :class:`CLikelihood`) on a batch; -1 or None for all cores.  The result
@@ -391,7 +396,7 @@ class NestedSampler:
         slice_dim: int = 21,
         slice_start: str = "auto",
         executor: _cf.Executor | None = None,
-        executor_chunks: int = 8,
+        executor_chunks: int | None = None,
         n_threads: int | None = 1,
         surrogate: str | dict[str, Any] | SurrogateOptions | Literal[False] | None = None,
         periodic: Any = None,
@@ -426,7 +431,7 @@ class NestedSampler:
             msg = f"loglike={loglike!r} must be callable or a CLikelihood"
             raise TypeError(msg)
         n_threads = check_n_threads(n_threads) or (os.cpu_count() or 1)
-        chunks = check_int(executor_chunks, "executor_chunks", low=1, high=1 << 20)
+        chunks = None if executor_chunks is None else check_int(executor_chunks, "executor_chunks", low=1, high=1 << 20)
         periodic_dims = check_dims(periodic, "periodic", ndim)
         reflective_dims = check_dims(reflective, "reflective", ndim)
         if set(periodic_dims) & set(reflective_dims):
