@@ -62,6 +62,42 @@ def test_single_ellipsoid_matches_reference():
         assert logvol >= np.log(n) - 3.0
 
 
+def _uniform_ball(gen, n, d):
+    z = gen.standard_normal((n, d))
+    return z / np.linalg.norm(z, axis=1)[:, None] * gen.random((n, 1)) ** (1.0 / d)
+
+
+def test_few_points_in_high_dimension_get_the_cross_validated_shrunk_ellipsoid():
+    # 500 uniform points in a 40-ball: the sample covariance spreads its eigenvalues
+    # (Marchenko-Pastur), so the plain fit is many times the ball; the Ledoit-Wolf
+    # shape with its cross-validated coverage factor is kept when smaller
+    gen = np.random.default_rng(11)
+    d, n = 40, 500
+    lpv = ref._log_unit_ball(d) + np.log(0.1**d) - np.log(n)
+    fresh = 0.5 + 0.1 * _uniform_ball(gen, 20000, d)
+    for _ in range(2):
+        pts = 0.5 + 0.1 * _uniform_ball(gen, n, d)
+        (got,) = core.fit_bound(pts, lpv, False, 1.0)
+        (want,) = ref.fit_bound(pts, lpv, False, 1.0)
+        np.testing.assert_allclose(got.center, want.center, rtol=1e-12)
+        np.testing.assert_allclose(got.shape, want.shape, rtol=1e-9, atol=1e-16)
+        assert got.logvol == pytest.approx(want.logvol, rel=1e-10)
+        plain = ref.fit_ellipsoid(pts, lpv)
+        true_logvol = ref._log_unit_ball(d) + d * np.log(0.1)
+        assert got.logvol < plain.logvol - np.log(5)  # measured: ~10x smaller
+        assert got.logvol - true_logvol < np.log(10)  # within 10x of the ball's volume
+        p = np.linalg.inv(got.shape)
+        r2 = np.einsum("ij,jk,ik->i", fresh - got.center, p, fresh - got.center)
+        assert np.mean(r2 <= 1.0) > 0.98  # held-out coverage (measured 0.99+)
+    # a strongly anisotropic cloud (axis ratio 100, rotated): the spread is real and the plain fit is kept
+    q, _ = np.linalg.qr(gen.standard_normal((d, d)))
+    t = q * np.exp(np.linspace(0.0, np.log(100.0), d) / 2) * 0.01
+    pts = 0.5 + _uniform_ball(gen, n, d) @ t.T
+    (got,) = core.fit_bound(pts, -200.0, False, 1.0)
+    plain = ref.fit_ellipsoid(pts, -200.0)
+    assert got.logvol == pytest.approx(plain.logvol, rel=1e-10)
+
+
 def test_multi_ellipsoid_split_matches_reference():
     gen = np.random.default_rng(2)
     centres = np.array([[0.2, 0.2, 0.2], [0.8, 0.3, 0.5], [0.4, 0.8, 0.7]])

@@ -177,6 +177,100 @@ inline Ellipsoid fit_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx
   return e;
 }
 
+// Shape shrinkage for the ellipsoid of all live points when they are few for
+// their dimension (n / d < kShrinkRatio).  The sample covariance of n points in
+// d dimensions spreads its eigenvalues by a factor of about
+// ((1 + sqrt(d / n)) / (1 - sqrt(d / n)))^2 (7.5 at d / n = 0.1) even when the
+// region is a ball, and the ellipsoid scaled to contain every point is then far
+// larger than the region: uniform points in a 50-ball, 500 of them, give an
+// ellipsoid about 20x the ball's volume, and fit_ellipsoid's coverage factor
+// (needed because that shape is poorly known) makes it ~90x.  The Ledoit-Wolf
+// shape a m I + (1 - a) S (S the covariance, m its mean eigenvalue, a the
+// estimated optimal weight, 0 when the spread is real) keeps the eigenvectors
+// and pulls the eigenvalues toward their mean by what the sampling noise
+// explains.  Its coverage cannot come from fit_ellipsoid's rule (that rule is
+// calibrated for the plain shape), so it is measured: kShrinkFolds-fold
+// cross-validation, the held-out points' squared radii in the shape refitted
+// without them, enlarged so that at most a fraction kCoverageMiss is missed.
+// The smaller of the two ellipsoids is kept.  Measured on uniform points in
+// ellipsoids (10 draws each): d = 50, n = 500, a ball: held-out coverage >=
+// 0.993 and a volume 45x smaller than the plain fit's; axis ratios of 10 and
+// 100 (random rotations): the plain fit is smaller and kept; d = 30, n = 500,
+// a ball: 4.7x smaller.
+constexpr double kShrinkRatio = 25.0;
+// Fraction of held-out live points the enlarged bound may still miss (one in
+// 500).  A bound missing a fraction f of the contour biases log Z up by about
+// f per e-fold of compression, so f must stay well below sqrt(H / nlive) / H.
+constexpr double kCoverageMiss = 0.002;
+constexpr int kShrinkFolds = 10;
+
+// The Ledoit-Wolf shape of the centred points yt (d x n), scaled to contain
+// them all (no coverage factor).
+inline Ellipsoid shrunk_ellipsoid(RowMatrix& yt, const Eigen::VectorXd& mean, const Eigen::MatrixXd& cov) {
+  const auto d = yt.rows();
+  const auto n = yt.cols();
+  const double nn = static_cast<double>(n);
+  Eigen::MatrixXd S = cov * ((nn - 1.0) / nn);
+  const double m = S.trace() / static_cast<double>(d);
+  const double d2 = (S - m * Eigen::MatrixXd::Identity(d, d)).squaredNorm();
+  const Eigen::ArrayXd sq = yt.array().square().colwise().sum().transpose();
+  double b2 = (sq.square().sum() - nn * S.squaredNorm()) / (nn * nn);
+  b2 = std::min(std::max(b2, 0.0), d2);
+  const double a = d2 > 0.0 ? b2 / d2 : 1.0;
+  Eigen::MatrixXd shape = (1.0 - a) * S;
+  shape.diagonal().array() += a * m;
+  Ellipsoid e = ellipsoid_from_shape(mean, shape);
+  double rmax = 0.0;
+  Eigen::LLT<Eigen::MatrixXd> llt(e.shape);
+  if (llt.info() == Eigen::Success && llt.matrixLLT().diagonal().minCoeff() > 0.0) {
+    rmax = max_radius2(yt, llt.matrixLLT());
+  } else {
+    for (Eigen::Index k = 0; k < n; ++k) {
+      const Eigen::VectorXd y = yt.col(k) + mean;
+      rmax = std::max(rmax, e.radius2(y.data()));
+    }
+  }
+  if (rmax > 0.0) e.scale_log(std::log(rmax) + 1e-10);
+  return e;
+}
+
+// The ellipsoid of all the points pts[idx]: fit_ellipsoid's, or when n / d <
+// kShrinkRatio the cross-validated Ledoit-Wolf ellipsoid if that is smaller
+// (see above).
+inline Ellipsoid fit_root_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx, double logpointvol) {
+  Ellipsoid plain = fit_ellipsoid(pts, idx, logpointvol);
+  const int d = static_cast<int>(pts.cols());
+  const std::size_t n = idx.size();
+  if (d < 2 || static_cast<double>(n) >= kShrinkRatio * d || n < static_cast<std::size_t>(std::max(d + 2, 2 * kShrinkFolds)))
+    return plain;
+  RowMatrix yt;
+  Eigen::VectorXd mean;
+  Eigen::MatrixXd cov;
+  centred_moments(pts, idx, yt, mean, cov);
+  Ellipsoid e = shrunk_ellipsoid(yt, mean, cov);
+  std::vector<double> need(n, 0.0);
+  std::vector<int> keep;
+  for (int j = 0; j < kShrinkFolds; ++j) {
+    keep.clear();
+    for (std::size_t k = 0; k < n; ++k)
+      if (static_cast<int>(k % kShrinkFolds) != j) keep.push_back(idx[k]);
+    RowMatrix yk;
+    Eigen::VectorXd mk;
+    Eigen::MatrixXd ck;
+    centred_moments(pts, keep, yk, mk, ck);
+    const Ellipsoid f = shrunk_ellipsoid(yk, mk, ck);
+    for (std::size_t k = static_cast<std::size_t>(j); k < n; k += kShrinkFolds)
+      need[k] = f.radius2(pts.row(idx[k]).data());
+  }
+  const std::size_t kmiss = static_cast<std::size_t>(kCoverageMiss * static_cast<double>(n));
+  std::nth_element(need.begin(), need.begin() + static_cast<std::ptrdiff_t>(kmiss), need.end(), std::greater<double>());
+  e.scale_log(std::log(std::max(need[kmiss], 1.0)));
+  const double minvol = std::log(static_cast<double>(n)) + logpointvol;
+  if (e.logvol < minvol) e.set_logvol(minvol);
+  // (a tie, such as both at the minimum volume, keeps the plain fit)
+  return e.logvol < plain.logvol - 1e-9 * (1.0 + std::abs(plain.logvol)) ? e : plain;
+}
+
 // The log volume that fit_ellipsoid(pts, idx, logpointvol) would give, from a
 // Cholesky factor instead of an eigen-decomposition (about 3x cheaper): the
 // cheap test before a split is fitted in full.  False (and no value) when the
@@ -465,10 +559,6 @@ struct EllipsoidUnion {
 // of 2 in volume, whatever the dimension: beyond it the rejection efficiency
 // loss outweighs the coverage gained).
 const double kMaxCoverageLogVolume = std::log(2.0);
-// Fraction of held-out live points the enlarged bound may still miss (one in
-// 500).  A bound missing a fraction f of the contour biases log Z up by about
-// f per e-fold of compression, so f must stay well below sqrt(H / nlive) / H.
-constexpr double kCoverageMiss = 0.002;
 
 // Cross-validated coverage of a union of (not yet enlarged) ellipsoids fitted
 // to pts: the log volume factor by which every ellipsoid must be enlarged so
@@ -589,7 +679,7 @@ inline EllipsoidUnion fit_bound(const RowMatrix& pts_in, double logpointvol, boo
   const int d = static_cast<int>(pts.cols());
   std::vector<int> idx(static_cast<std::size_t>(pts.rows()));
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int>(i);
-  const Ellipsoid root = fit_ellipsoid(pts, idx, logpointvol);
+  const Ellipsoid root = fit_root_ellipsoid(pts, idx, logpointvol);
   EllipsoidUnion u;
   if (multi) {
     split_ellipsoid(pts, idx, root, logpointvol, std::max(2 * d, d + 2), 0, u.ells, max_depth);
