@@ -127,11 +127,11 @@ def _shrunk_ellipsoid(points: np.ndarray) -> Ellipsoid:
 
 def _fit_root(points: np.ndarray, logpointvol: float) -> Ellipsoid:
     """The ellipsoid of all live points: `fit_ellipsoid`'s, or, when n / d < 25, the Ledoit-Wolf shape
-    enlarged by a 10-fold cross-validated coverage factor (at most 1 in 500 held-out points outside)
+    enlarged by a 5-fold cross-validated coverage factor (at most 1 in 500 held-out points outside)
     when that is smaller.  Independent of the C++ core's `fit_root_ellipsoid`, same definition."""
     plain = fit_ellipsoid(points, logpointvol)
     n, d = points.shape
-    folds = 10
+    folds = 5
     if d < 2 or n >= 25 * d or n < max(d + 2, 2 * folds):
         return plain
     e = _shrunk_ellipsoid(points)
