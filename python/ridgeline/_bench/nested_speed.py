@@ -18,7 +18,11 @@ CPU = process time, medians of ``--repeats`` interleaved runs with seeds
    thread (Linux), whose ratio to the 1-thread CPU is the speed-up the
    split allows on an idle machine;
 4. the Python-callback path: a scalar Python likelihood and the identity
-   transform as a Python function against nestle with the same callables.
+   transform as a Python function against nestle with the same callables;
+5. slice sampling at d = 50 (gaussian(50), built-in likelihood): the default
+   fresh starts against ``slice_start='live'``, CPU and calls (medians over
+   ``--slice-seeds`` seeds, the two interleaved) and the mean and RMS of
+   z = (log Z - truth) / logzerr (``--slice-seeds 0`` skips the table).
 """
 
 from __future__ import annotations
@@ -269,11 +273,39 @@ def python_table(repeats: int) -> str:
     return format_table(["sampler", "calls (median)", "CPU s (median)", "CPU us per call", "CPU / ours"], rows)
 
 
+def slice_table(seeds: int) -> str:
+    """gaussian(50), sample='slice': fresh starts (default) against live-point starts, CPU and calibration."""
+    from ridgeline.nested import NestedSampler, problems
+
+    p = problems.gaussian(50)
+    out: dict[str, dict[str, list[float]]] = {k: {"cpu": [], "calls": [], "z": []} for k in ("auto", "live")}
+    for seed in range(seeds):
+        for start, rec in out.items():
+            s = NestedSampler(p.loglike, p.prior_transform, 50, nlive=NLIVE, rng=seed, sample="slice",
+                              slice_start=start)
+            t0 = time.process_time()
+            r = s.run(dlogz=DLOGZ)
+            rec["cpu"].append(time.process_time() - t0)
+            rec["calls"].append(r.ncall)
+            rec["z"].append((r.logz - p.logz_true) / r.logzerr)
+    med = statistics.median
+    live_cpu = med(out["live"]["cpu"])
+    rows = []
+    for start, rec in out.items():
+        z = np.array(rec["z"])
+        rows.append([f"slice_start='{start}'", f"{med(rec['calls']):.0f}", f"{med(rec['cpu']):.2f}",
+                     f"{med(rec['cpu']) / live_cpu:.2f}", f"{z.mean():+.2f}", f"{np.sqrt(np.mean(z**2)):.2f}",
+                     f"{np.abs(z).max():.2f}"])
+    return format_table([f"gaussian(50), {seeds} seeds", "calls (median)", "CPU s (median)",
+                         "CPU / live (target <= 0.5)", "mean z (target |.| <= 0.8)", "rms z", "max |z|"], rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the four tables."""
+    """Print the five tables."""
     ap = argparse.ArgumentParser(prog="ridgeline bench nested speed", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="interleaved runs per contender (default 5)")
+    ap.add_argument("--slice-seeds", type=int, default=10, help="seeds of table 5 (default 10; 0 skips it)")
     args = ap.parse_args(argv)
     dll = _compile_c()
     print(f"nested sampling speed: nlive={NLIVE}, dlogz={DLOGZ}, medians of {args.repeats} interleaved runs; "
@@ -288,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if have("nestle"):
         print("\n4. Python callbacks (scalar numpy likelihood, Python identity transform) against nestle (CPU)\n")
         print(python_table(args.repeats))
+    if args.slice_seeds > 0:
+        print("\n5. slice sampling at d = 50: fresh starts (default) against live-point starts (CPU)\n")
+        print(slice_table(args.slice_seeds))
     return 0
 
 
