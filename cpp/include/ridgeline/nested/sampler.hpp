@@ -561,6 +561,8 @@ class Sampler {
   // min-heap of the live points not awaiting replacement, and L_max (run() only)
   std::vector<std::pair<double, int>> heap_;
   double lmax_ = kNegInf;
+  int shell_n_ = 0;
+  double shell_log_ = 0.0;
 
   double delta_logz_at(double lmax) const {
     const double rem = state_.logvol + lmax;
@@ -582,12 +584,40 @@ class Sampler {
     lmax_ = s.live_logl.maxCoeff();
   }
 
+  // Room for the dead points of `extra` more iterations, grown by at least a
+  // factor 4 at a time: a run's dead arrays are reallocated (copied, and their
+  // new pages touched) a few times instead of at every doubling.
+  void reserve_dead(std::size_t extra) {
+    SamplerState& s = state_;
+    const auto d = static_cast<std::size_t>(s.settings.ndim);
+    const std::size_t need = s.dead_logl.size() + extra;
+    if (s.dead_logl.capacity() >= need) return;
+    const std::size_t cap = std::max(need, 4 * s.dead_logl.capacity());
+    s.dead_u.reserve(cap * d);
+    s.dead_x.reserve(cap * d);
+    s.dead_logl.reserve(cap);
+    s.dead_birth.reserve(cap);
+    s.dead_logvol.reserve(cap);
+    s.dead_nlive.reserve(cap);
+  }
+
+  // log(1 - exp(-1 / n)), the log of the shell fraction of one death with n
+  // live points (cached for the last n: it is the same at almost every iteration).
+  double log_shell(int nlive_now) {
+    if (nlive_now != shell_n_) {
+      shell_n_ = nlive_now;
+      shell_log_ = std::log(-std::expm1(-1.0 / nlive_now));
+    }
+    return shell_log_;
+  }
+
   void record_dead(int i, int nlive_now) {
     SamplerState& s = state_;
     const int d = s.settings.ndim;
     const double dlv = 1.0 / nlive_now;
-    const double logdvol = s.logvol + std::log(-std::expm1(-dlv));
+    const double logdvol = s.logvol + log_shell(nlive_now);
     const double logl = s.live_logl[i];
+    if (s.dead_logl.size() == s.dead_logl.capacity()) reserve_dead(16 * static_cast<std::size_t>(s.settings.nlive));
     s.dead_u.insert(s.dead_u.end(), s.live_u.row(i).data(), s.live_u.row(i).data() + d);
     s.dead_x.insert(s.dead_x.end(), s.live_x.row(i).data(), s.live_x.row(i).data() + d);
     s.dead_logl.push_back(logl);
