@@ -264,6 +264,7 @@ class PySampler {
   }
 
   results::SamplerState state() const { return results::sampler_state(sampler_->state()); }
+  results::RunArrays run_arrays() const { return results::run_arrays(sampler_->state()); }
 
   // The current bound: its ellipsoids (none before the first bound).
   std::vector<results::Ellipsoid> bound() const {
@@ -329,6 +330,7 @@ void bind_nested(py::module_& m) {
       .def("draw_above", &PySampler::draw_above, py::arg("lstar"), py::arg("m"))
       .def("run_until", &PySampler::run_until, py::arg("logl_stop"), py::arg("dlogz"), py::arg("maxcall") = -1)
       .def("state", &PySampler::state)
+      .def("run_arrays", &PySampler::run_arrays)
       .def("bound", &PySampler::bound);
 
   m.def(

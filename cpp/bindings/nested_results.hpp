@@ -4,6 +4,7 @@
 
 #include "results.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -61,6 +62,50 @@ struct Evaluation {
 struct Weights {
   py::array_t<double> logvol, logwt;
 };
+
+// A run as one sequence: the dead points in order of death, then the live
+// points sorted by log-likelihood (stable: ties in index order).  Writeable
+// arrays, built once (the result's arrays, without a copy of the state first).
+struct RunArrays {
+  py::array_t<double> u, x, logl, birth;
+  py::array_t<int> nlive;  // of the dead part
+  std::int64_t nfinal = 0;
+  double logvol_end = 0.0;
+};
+
+inline RunArrays run_arrays(const nested::SamplerState& s) {
+  const auto d = static_cast<std::size_t>(s.settings.ndim);
+  const std::size_t nd = s.dead_logl.size();
+  const auto nl = static_cast<std::size_t>(s.live_logl.size());
+  std::vector<std::size_t> order(nl);
+  for (std::size_t i = 0; i < nl; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&s](std::size_t a, std::size_t b) {
+    return s.live_logl[static_cast<Eigen::Index>(a)] < s.live_logl[static_cast<Eigen::Index>(b)];
+  });
+  const auto n = static_cast<py::ssize_t>(nd + nl), dd = static_cast<py::ssize_t>(d);
+  RunArrays r;
+  r.u = py::array_t<double>({n, dd});
+  r.x = py::array_t<double>({n, dd});
+  r.logl = py::array_t<double>(n);
+  r.birth = py::array_t<double>(n);
+  double *u = r.u.mutable_data(), *x = r.x.mutable_data(), *l = r.logl.mutable_data(), *b = r.birth.mutable_data();
+  std::copy(s.dead_u.begin(), s.dead_u.end(), u);
+  std::copy(s.dead_x.begin(), s.dead_x.end(), x);
+  std::copy(s.dead_logl.begin(), s.dead_logl.end(), l);
+  std::copy(s.dead_birth.begin(), s.dead_birth.end(), b);
+  for (std::size_t k = 0; k < nl; ++k) {
+    const auto i = static_cast<Eigen::Index>(order[k]);
+    std::copy_n(s.live_u.row(i).data(), d, u + (nd + k) * d);
+    std::copy_n(s.live_x.row(i).data(), d, x + (nd + k) * d);
+    l[nd + k] = s.live_logl[i];
+    b[nd + k] = s.live_birth[i];
+  }
+  r.nlive = py::array_t<int>(static_cast<py::ssize_t>(nd));
+  std::copy(s.dead_nlive.begin(), s.dead_nlive.end(), r.nlive.mutable_data());
+  r.nfinal = static_cast<std::int64_t>(nl);
+  r.logvol_end = s.logvol;
+  return r;
+}
 
 inline SliceStats slice_stats(const std::vector<double>& v) {
   SliceStats r;
@@ -196,6 +241,14 @@ inline void bind(py::module_& m) {
   result_class<Evaluation>(m, "Evaluation", "prior transform and likelihood at given unit-cube points",
                            field("x", &Evaluation::x, "(m, ndim) physical coordinates"),
                            field("logl", &Evaluation::logl, "(m,) log-likelihoods"));
+  result_class<RunArrays>(m, "RunArrays", "a run as one sequence: dead points, then the live points sorted by logl",
+                          field("u", &RunArrays::u, "(n, ndim) unit-cube coordinates"),
+                          field("x", &RunArrays::x, "(n, ndim) physical coordinates"),
+                          field("logl", &RunArrays::logl, "(n,) log-likelihoods"),
+                          field("birth", &RunArrays::birth, "(n,) log-likelihood contours the points were drawn above"),
+                          field("nlive", &RunArrays::nlive, "(n - nfinal,) live points at each death"),
+                          field("nfinal", &RunArrays::nfinal, "number of final live points (the tail)"),
+                          field("logvol_end", &RunArrays::logvol_end, "log prior volume when the run stopped"));
   result_class<Weights>(m, "Weights", "expected log volumes and log weights of a run",
                         field("logvol", &Weights::logvol, "(n,) expected log prior volumes"),
                         field("logwt", &Weights::logwt, "(n,) log weights"));

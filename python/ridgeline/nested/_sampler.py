@@ -618,15 +618,18 @@ class NestedSampler:
         return self._result
 
     def _make_result(self, stop: str) -> NestedResult:
-        st = self._core.state()
-        order = np.argsort(st.live_logl, kind="stable")
-        nfinal = order.size
-        logl = np.concatenate([st.dead_logl, st.live_logl[order]])
-        nlive_it = st.dead_nlive.astype(np.int32)
-        w = _core.nested.deterministic_weights(logl, nlive_it, nfinal, st.logvol)
+        # dead points then the final live points sorted by logl, built once in C++
+        # (no copy of the whole state first)
+        ra = self._core.run_arrays()
+        c = self._core.counters()
+        nfinal = int(ra.nfinal)
+        logl = ra.logl
+        nlive_it = ra.nlive
+        w = _core.nested.deterministic_weights(logl, nlive_it, nfinal, ra.logvol_end)
         logvol, logwt = w.logvol, w.logwt
         logz = float(np.logaddexp.reduce(logwt))
-        sims = _core.nested.simulate_logz(logl, nlive_it, nfinal, st.logvol, self._nsim, mix_seed(self._seed, 0xE77))
+        sims = _core.nested.simulate_logz(logl, nlive_it, nfinal, ra.logvol_end, self._nsim,
+                                          mix_seed(self._seed, 0xE77))
         logzerr = float(np.std(sims, ddof=1))
         weights = np.exp(logwt - logz)
         finite = weights > 0
@@ -634,16 +637,16 @@ class NestedSampler:
         return NestedResult(
             logz=logz,
             logzerr=logzerr,
-            samples=np.concatenate([st.dead_x, st.live_x[order]]),
-            samples_u=np.concatenate([st.dead_u, st.live_u[order]]),
+            samples=ra.x,
+            samples_u=ra.u,
             logl=logl,
             logwt=logwt,
             logvol=logvol,
-            logl_birth=np.concatenate([st.dead_birth, st.live_birth[order]]),
+            logl_birth=ra.birth,
             weights=weights,
             information=max(information, 0.0),
-            ncall=int(st.ncall),
-            niter=int(st.niter),
+            ncall=int(c.ncall),
+            niter=int(c.niter),
             nlive=self.nlive,
             logz_sim=sims,
             stop=stop,

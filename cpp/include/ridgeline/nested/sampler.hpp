@@ -461,11 +461,18 @@ class Sampler {
     // are rebuilt from the live set at every call (the state stays plain data);
     // ties pop in index order, the order of the former linear scan.
     rebuild_extrema();
+    // delta_logz < dlogz  <=>  log(1 + exp(lmax + logvol - logz)) < dlogz  <=>
+    // lmax + logvol - logz < log(expm1(dlogz)) (monotone): no logarithm or
+    // exponential per iteration; near the threshold (and when log Z is not yet
+    // finite) the criterion is evaluated as before, so the stop is the same
+    const double rem_stop = std::log(std::expm1(lim.dlogz));
     for (;;) {
       if (!s.in_iteration) {
-        const double dl = delta_logz_at(lmax_);
-        if (progress && progress_every > 0 && s.niter % progress_every == 0) progress(s, dl);
-        if (dl < lim.dlogz) return StopReason::dlogz;
+        if (progress && progress_every > 0 && s.niter % progress_every == 0) progress(s, delta_logz_at(lmax_));
+        const double rem = s.logvol + lmax_ - s.logz;
+        const bool clear = s.logz != kNegInf && std::isfinite(rem) &&
+                           std::fabs(rem - rem_stop) > 1e-6 * (1.0 + std::fabs(rem_stop));
+        if (clear ? rem < rem_stop : delta_logz_at(lmax_) < lim.dlogz) return StopReason::dlogz;
         if (s.niter >= lim.maxiter) return StopReason::maxiter;
         if (s.ncall >= lim.maxcall) return StopReason::maxcall;
         if (s.niter >= next_poll) {
@@ -561,6 +568,8 @@ class Sampler {
   // min-heap of the live points not awaiting replacement, and L_max (run() only)
   std::vector<std::pair<double, int>> heap_;
   double lmax_ = kNegInf;
+  int shell_n_ = 0;
+  double shell_log_ = 0.0;
 
   double delta_logz_at(double lmax) const {
     const double rem = state_.logvol + lmax;
@@ -582,12 +591,40 @@ class Sampler {
     lmax_ = s.live_logl.maxCoeff();
   }
 
+  // Room for the dead points of `extra` more iterations, grown by at least a
+  // factor 4 at a time: a run's dead arrays are reallocated (copied, and their
+  // new pages touched) a few times instead of at every doubling.
+  void reserve_dead(std::size_t extra) {
+    SamplerState& s = state_;
+    const auto d = static_cast<std::size_t>(s.settings.ndim);
+    const std::size_t need = s.dead_logl.size() + extra;
+    if (s.dead_logl.capacity() >= need) return;
+    const std::size_t cap = std::max(need, 4 * s.dead_logl.capacity());
+    s.dead_u.reserve(cap * d);
+    s.dead_x.reserve(cap * d);
+    s.dead_logl.reserve(cap);
+    s.dead_birth.reserve(cap);
+    s.dead_logvol.reserve(cap);
+    s.dead_nlive.reserve(cap);
+  }
+
+  // log(1 - exp(-1 / n)), the log of the shell fraction of one death with n
+  // live points (cached for the last n: it is the same at almost every iteration).
+  double log_shell(int nlive_now) {
+    if (nlive_now != shell_n_) {
+      shell_n_ = nlive_now;
+      shell_log_ = std::log(-std::expm1(-1.0 / nlive_now));
+    }
+    return shell_log_;
+  }
+
   void record_dead(int i, int nlive_now) {
     SamplerState& s = state_;
     const int d = s.settings.ndim;
     const double dlv = 1.0 / nlive_now;
-    const double logdvol = s.logvol + std::log(-std::expm1(-dlv));
+    const double logdvol = s.logvol + log_shell(nlive_now);
     const double logl = s.live_logl[i];
+    if (s.dead_logl.size() == s.dead_logl.capacity()) reserve_dead(16 * static_cast<std::size_t>(s.settings.nlive));
     s.dead_u.insert(s.dead_u.end(), s.live_u.row(i).data(), s.live_u.row(i).data() + d);
     s.dead_x.insert(s.dead_x.end(), s.live_x.row(i).data(), s.live_x.row(i).data() + d);
     s.dead_logl.push_back(logl);
@@ -645,6 +682,46 @@ inline void deterministic_weights(const RunSequence& r, std::vector<double>& log
   }
 }
 
+// Exponential(1) variates by the ziggurat method (Marsaglia and Tsang 2000)
+// with 256 layers: one 64-bit word per variate in about 99% of the calls (bits
+// 0-7 choose the layer, bits 11-63 the abscissa) and no logarithm on that
+// path.  The tables are computed once from the layer equations.
+struct ExpZigguratTables {
+  static constexpr int kLayers = 256;
+  static constexpr double kR = 7.69711747013104972;        // start of the tail
+  static constexpr double kArea = 3.949659822581572e-3;    // area of each layer
+  double x[kLayers + 1];   // right edge of layer i (x[0]: the base strip's pseudo-width)
+  double ratio[kLayers];   // x[i + 1] / x[i]
+  double f[kLayers + 1];   // exp(-x[i])
+  ExpZigguratTables() {
+    x[0] = kArea / std::exp(-kR);
+    x[1] = kR;
+    for (int i = 2; i < kLayers; ++i) x[i] = -std::log(kArea / x[i - 1] + std::exp(-x[i - 1]));
+    x[kLayers] = 0.0;
+    for (int i = 0; i <= kLayers; ++i) f[i] = std::exp(-x[i]);
+    for (int i = 0; i < kLayers; ++i) ratio[i] = x[i + 1] / x[i];
+  }
+};
+
+inline const ExpZigguratTables& exp_ziggurat_tables() {
+  static const ExpZigguratTables t;
+  return t;
+}
+
+inline double exponential_variate(RandomStream& rs) {
+  const ExpZigguratTables& t = exp_ziggurat_tables();
+  for (;;) {
+    const std::uint64_t w = rs.next_u64();
+    const int i = static_cast<int>(w & (ExpZigguratTables::kLayers - 1));
+    const double u = (static_cast<double>(w >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+    if (u < t.ratio[i]) return u * t.x[i];
+    if (i == 0) return ExpZigguratTables::kR - std::log(rs.uniform());  // the tail beyond kR
+    // the wedge between layer i's rectangle and the curve: x in [x[i + 1], x[i]]
+    const double xv = u * t.x[i];
+    if (t.f[i] + rs.uniform() * (t.f[i + 1] - t.f[i]) < std::exp(-xv)) return xv;
+  }
+}
+
 // A Gamma(shape, 1) variate, shape >= 1 (Marsaglia and Tsang 2000); shape 1 is
 // an exponential variate.
 inline double gamma_variate(RandomStream& rs, double shape) {
@@ -674,7 +751,8 @@ inline double gamma_variate(RandomStream& rs, double shape) {
 // anticorrelation between a block's weight and the shrinkage after it is kept;
 // only the arrangement inside a block is smoothed.  With block = 1 this is the
 // exact point-by-point scheme.  The final live points share X by Dirichlet(1,
-// ..., 1) fractions (normalised exponential variates); their likelihoods are
+// ..., 1) fractions (normalised exponential variates, by the ziggurat: most of
+// a simulation's random numbers are these); their likelihoods are
 // exponentiated once, outside the loop over simulations.
 inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::uint64_t seed, int block = 16) {
   const std::size_t ntot = r.logl.size(), ndead = ntot - r.nfinal;
@@ -741,7 +819,7 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
     if (r.nfinal > 0) {
       double tot = 0.0;
       for (auto& v : e) {
-        v = -std::log(1.0 - rs.uniform());
+        v = exponential_variate(rs);
         tot += v;
       }
       double s = 0.0;
