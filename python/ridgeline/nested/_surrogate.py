@@ -102,6 +102,23 @@ instead of re-evaluating every dead point (which would cost a true call per
 iteration and remove most of the saving).  The shift is also applied to
 ``logwt`` and ``logz_sim``; the per-point ``logl`` stay as recorded.
 
+Tolerance scaled by the compression (``vol_tol``).  Early in a run log L*
+rises by tens or hundreds of nats per e-fold of prior volume, and an error
+of e nats near the contour moves the accepted region {L_net > L*} against
+{L > L*} by about s e in log X, where s = d log X / d log L* is the run's
+compression per nat at the contour; the run measures it on its own dead
+points as (k / nlive) / (L*_now - L*_{k back}), k = ``train_every``.  The
+points recorded there carry a negligible share of the evidence (their L is
+e^-(Lmax - L*) of the peak's), so what an error can spoil is the volume, and
+the switch-on, spot-check and per-cluster tolerances are ``max(tol,
+vol_tol / s)`` nats: an error moves the contour by at most ``vol_tol`` in
+log X (0.02 by default, small against the statistical error sqrt(H /
+nlive) of log X).  As the run nears the peak s grows, the tolerance falls
+back to ``tol``, and a network that cannot reach it is switched off by the
+next validation or spot check, so the points that carry the evidence are
+held to the absolute rule below, and their remaining errors are what the
+final correction measures.
+
 Why the switch-on tolerance is 0.1 nat (RMS above L*): random errors of RMS s
 change log Z by about the posterior mean of delta plus s^2 / 2; with s = 0.1 the
 second term is 0.005 nat and the random part of the mean averages down over
@@ -246,6 +263,13 @@ class SurrogateOptions:
     screen_check_every : int, default=20
         Evaluate one screened rejection in this many truly (a true value at or
         above the contour stops the screening and doubles its margins).
+    vol_tol : float, default=0.02
+        Log-volume tolerance of the switch-on rule (see the module notes): the
+        tolerance in nats is ``max(tol, vol_tol / s)`` where ``s`` is the
+        run's own compression per nat at the contour (log-volume per unit of
+        log L*, measured on the last ``train_every`` dead points), so an error
+        of that size moves the contour by at most ``vol_tol`` in log X.  0
+        keeps the absolute ``tol`` throughout (the rule before).
     """
 
     hidden: int = 32
@@ -273,6 +297,7 @@ class SurrogateOptions:
     ga_max_searches: int = 3
     screen: bool = True
     screen_check_every: int = 20
+    vol_tol: float = 0.02
 
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0,
@@ -304,6 +329,7 @@ class SurrogateOptions:
         check_float(self.ga_crossover, "ga_crossover", 0.0, 1.0)
         check_float(self.ga_mutation, "ga_mutation", 0.0, 1.0)
         check_float(self.ga_cost_weight, "ga_cost_weight", 0.0)
+        check_float(self.vol_tol, "vol_tol", 0.0)
         for name, lo, hi in bounds:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
@@ -804,9 +830,10 @@ class _Search:
 
 
 def _ga_search(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, train: np.ndarray, lstar: float,
-               opts: SurrogateOptions, rng: np.random.Generator) -> _Search:
+               opts: SurrogateOptions, rng: np.random.Generator, tol: float | None = None) -> _Search:
     """Genetic search of the architecture on an inner split of the training rows (see the module notes)."""
     t0 = time.process_time()
+    tol = opts.tol if tol is None else tol
     d = x.shape[1]
     default = opts.default_architecture()
     ref = float(default.n_params(d) * default.steps * max(router.k, 1))
@@ -828,7 +855,7 @@ def _ga_search(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, t
         evals += 1
         err, _ = _errors_above(model, x, y, lab, inner_va, lstar)
         rms = float(np.sqrt(np.mean(err * err))) if err.size >= 5 else math.inf
-        f = rms / opts.tol + opts.ga_cost_weight * cost / ref
+        f = rms / tol + opts.ga_cost_weight * cost / ref
         cache[a] = f
         return f
 
@@ -896,6 +923,8 @@ class SurrogateStats(TypedDict):
     screen_first_iter: int
     # (iteration, calibration points, margins per cluster)
     screen_history: list[tuple[int, int, list[float]]]
+    # (iteration, tolerance in nats of that validation)
+    tol_history: list[tuple[int, float]]
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -948,7 +977,7 @@ class SurrogateLoglike:
             "first_on_iter": -1, "history": [], "low_checks": 0, "true_calls_off": 0, "true_calls_need": 0, "clusters": 0, "clusters_on": 0,
             "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
             "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
-            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": []}
+            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": []}
         # rejection screening while the networks are not trusted (see the module notes)
         self.screen_model: _Model | None = None
         self.screen_margin = np.empty(0)
@@ -956,6 +985,14 @@ class SurrogateLoglike:
         self.screen_count = 0
         self.ncheck_true = 0
         self.backoff = 1  # training interval multiplier after failed validations (1, 2, 4, 8)
+        self.sens = math.inf  # compression per nat at the contour (log X per unit of log L*), set by the run loop
+
+    def tol_eff(self) -> float:
+        """Tolerance in nats: ``max(tol, vol_tol / s)`` (an error moving the contour by <= vol_tol in log X)."""
+        tol = self.opts.tol
+        if self.opts.vol_tol > 0.0 and self.sens > 0.0:
+            tol = max(tol, self.opts.vol_tol / self.sens)
+        return tol
 
     # -- true evaluations -------------------------------------------------
     def _true(self, x: np.ndarray) -> np.ndarray:
@@ -976,10 +1013,12 @@ class SurrogateLoglike:
         if not self.active or self.net is None:
             return self._screened(x)
         pred, ok, near = self.net.predict(x)
+        tol = self.tol_eff()
+        # above the best true value the absolute tol applies: such a value would carry the evidence
         margin = 3.0 * self.opts.tol
         # beyond the training envelope but near the cluster, a prediction well below the contour may reject
         # (a spot check of these at a quarter of the rate turns the networks off if one was above L*)
-        low = ~ok & near & np.isfinite(pred) & (pred < self.lstar - 10.0 * self.opts.tol)
+        low = ~ok & near & np.isfinite(pred) & (pred < self.lstar - 10.0 * tol)
         need = (~ok & ~low) | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
         # candidates the networks cannot answer may still be screened out (far below the contour)
         srej = np.zeros(x.shape[0], dtype=bool)
@@ -1024,13 +1063,12 @@ class SurrogateLoglike:
             err = yt[rel] - pred[ev][rel]
             self.ncheck_true += int(np.count_nonzero(check))
             self.stats["spot_checks"] += int(err.size)
-            for e in err:
-                self.recent_err.append(float(e) if np.isfinite(e) else math.inf)
+            for e in err:  # in units of the tolerance at the time of the check
+                self.recent_err.append(float(e) / tol if np.isfinite(e) else math.inf)
             self.recent_err = self.recent_err[-16:]
-            tol = self.opts.tol
             bad_single = err.size > 0 and (not np.all(np.isfinite(err)) or float(np.max(np.abs(err))) > 4 * tol)
             recent_rms = math.sqrt(float(np.mean(np.square(self.recent_err)))) if self.recent_err else 0.0
-            bad_rms = len(self.recent_err) >= 8 and recent_rms > 1.5 * tol
+            bad_rms = len(self.recent_err) >= 8 and recent_rms > 1.5
             if bad_single or bad_rms:
                 self._switch_off("switch_off_check")
         used = ~ev
@@ -1091,7 +1129,7 @@ class SurrogateLoglike:
                 continue
             # conformal: a new point above the contour has an error beyond the largest of n exchangeable
             # held-out errors with probability <= 1 / (n + 1); the margin is twice that, plus tol
-            margin[c] = self.screen_scale * (2.0 * float(np.max(np.abs(ec))) + self.opts.tol)
+            margin[c] = self.screen_scale * (2.0 * float(np.max(np.abs(ec))) + self.tol_eff())
         if np.all(np.isinf(margin)):
             return
         self.screen_model = _Model(model.router, list(model.nets))
@@ -1203,7 +1241,7 @@ class SurrogateLoglike:
         self.stats["clusters"] = router.k
         if self.search_due:
             grng = np.random.default_rng(mix_seed(self.seed, 0x6A00 + self.stats["ga_searches"]))
-            found = _ga_search(router, x, y, lab, ti, lstar, self.opts, grng)
+            found = _ga_search(router, x, y, lab, ti, lstar, self.opts, grng, self.tol_eff())
             self.search_due = False
             self.arch = found.arch
             self.stats["ga_searches"] += 1
@@ -1214,12 +1252,13 @@ class SurrogateLoglike:
             self.stats["ga_history"].append((niter, found.fitness, found.evaluations, found.arch.as_dict()))
         model, _ = _fit_model(router, x, y, lab, ti, vi, self.arch, rng)
         self.stats["trainings"] += 1
+        tol = self.tol_eff()
         err, elab = _errors_above(model, x, y, lab, vi, lstar)
         self._calibrate_screen(model, err, elab, niter)
         # a cluster whose own held-out error is far off is left to the true likelihood
         for c in range(len(model.nets)):
             ec = err[elab == c]
-            if model.nets[c] is not None and ec.size >= 5 and float(np.sqrt(np.mean(ec * ec))) > 2 * self.opts.tol:
+            if model.nets[c] is not None and ec.size >= 5 and float(np.sqrt(np.mean(ec * ec))) > 2 * tol:
                 model.nets[c] = None
         keep = np.array([model.nets[int(c)] is not None for c in elab], dtype=bool)
         err = err[keep]
@@ -1233,11 +1272,12 @@ class SurrogateLoglike:
             return
         rms = float(np.sqrt(np.mean(err * err)))
         mean = float(np.mean(err))
-        self.stats["history"].append((niter, int(idx.size), int(err.size), rms, rms < self.opts.tol))
+        self.stats["history"].append((niter, int(idx.size), int(err.size), rms, rms < tol))
         self.stats["valid_rms"] = rms
         self.stats["valid_mean"] = mean
         self.net = model
-        ok = rms < self.opts.tol and abs(mean) < 0.5 * self.opts.tol
+        ok = rms < tol and abs(mean) < 0.5 * tol
+        self.stats["tol_history"].append((niter, tol))
         # a network that keeps failing is retried less often (saves CPU on hopeless likelihoods)
         self.backoff = 1 if ok else min(2 * self.backoff, 8 if self.screen_model is None else 2)
         if ok:
@@ -1354,6 +1394,11 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 break
             live = st.live_logl
             sur.lstar = float(np.min(live))
+            dead_all = st.dead_logl
+            k = min(sur.train_every, len(dead_all) - 1)
+            if k >= 1:  # compression per nat: k / nlive e-folds of volume over the contour's last rise
+                rise = float(dead_all[-1] - dead_all[-1 - k])
+                sur.sens = (k / nlive) / rise if rise > 0.0 and math.isfinite(rise) else math.inf
             if sur.active and niter > it0:  # spot checks at the rate of replacements
                 rate = sur.above_block / (niter - it0)
                 sur.check_period = max(1, int(round(sur.opts.check_every * max(rate, 1.0))))
