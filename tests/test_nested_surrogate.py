@@ -249,7 +249,7 @@ def test_final_correction_recovers_a_constant_offset():
     )
     sur = SurrogateLoglike(lambda z: -np.sum((z - 0.5) ** 2, axis=1) / 0.02 + 0.3, d, 10,
                            SurrogateOptions(final_checks=50), seed=3)
-    sur.sur_values = {row.tobytes(): 0.0 for row in x}
+    sur.sur_values = {row.tobytes(): (0.0, 0.5) for row in x}
     out = sur.finish(res)
     assert out.surrogate["logz_correction"] == pytest.approx(0.3, abs=1e-12)
     assert out.surrogate["logz_correction_err"] == pytest.approx(0.0, abs=1e-12)

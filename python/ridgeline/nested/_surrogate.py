@@ -382,6 +382,8 @@ _ROUTE_ROWS = 256  # candidates per chunk of the nearest-live-point routing
 _NEAR = 2.0  # beyond its training envelope a network may still reject points within this many live radii
 _REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 _SCREEN_MIN = 10  # fewest held-out points above the contour that calibrate a cluster's screening margin
+_EXACT_BOUND = 2.0  # network values with a larger error bound (nats) may be re-evaluated at the end (finish)
+_EXACT_SHARE = 1e-3  # ... until the bound on the evidence the others could hide is below this share of Z
 
 # ---------------------------------------------------------------------------
 # The network: whitening, hidden layers, a skip path on [z, z z, |z|], Adam.
@@ -964,7 +966,9 @@ class SurrogateLoglike:
         self.active = False
         self.lstar = -math.inf
         self.lmax_true = -math.inf
-        self.sur_values: dict[bytes, float] = {}
+        # network value of each point it answered above the contour, and the error bound of that network
+        self.sur_values: dict[bytes, tuple[float, float]] = {}
+        self.net_bound = math.inf
         self.above_count = 0
         self.low_count = 0
         self.above_block = 0
@@ -1074,7 +1078,7 @@ class SurrogateLoglike:
         used = ~ev
         self.nsur += int(np.count_nonzero(used))
         for k in np.flatnonzero(used & above):
-            self.sur_values[x[k].tobytes()] = float(pred[k])
+            self.sur_values[x[k].tobytes()] = (float(pred[k]), self.net_bound)
         return out
 
     def _screen(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1276,6 +1280,9 @@ class SurrogateLoglike:
         self.stats["valid_rms"] = rms
         self.stats["valid_mean"] = mean
         self.net = model
+        # error bound of this model's values: twice the largest held-out error above the contour, plus tol
+        # (conformal: a new point exceeds the largest of n exchangeable errors with probability <= 1 / (n + 1))
+        self.net_bound = 2.0 * float(np.max(np.abs(err))) + self.opts.tol
         ok = rms < tol and abs(mean) < 0.5 * tol
         self.stats["tol_history"].append((niter, tol))
         # a network that keeps failing is retried less often (saves CPU on hopeless likelihoods)
@@ -1292,15 +1299,49 @@ class SurrogateLoglike:
 
     # -- end of the run: bias correction -----------------------------------
     def finish(self, res: Any) -> Any:
-        """Correct log Z for the network values among the recorded points and report the counts."""
+        """Correct log Z for the network values among the recorded points and report the counts.
+
+        Two parts.  (1) Points whose network value could hide evidence: a value v from a network with
+        error bound B (see :meth:`train`) stands for a true log L of at most v + B; the points with
+        B > ``_EXACT_BOUND`` nats are taken in decreasing order of w (v + B) (prior-mass weight w) and
+        evaluated truly until the bound on the rest is below ``_EXACT_SHARE`` of Z (at most ``nlive``
+        of them; a remainder is added to ``logzerr``).  Their true values replace the network's in
+        the evidence sum (sum_i w_i f(x_i) estimates the prior integral of any f).  (2) The other
+        network values (errors within a few tenths of a nat) by ``final_checks`` posterior draws:
+        log Z gains log mean(exp(delta)) and its standard error.
+        """
         info = dict(self.stats)
         corr, corr_err, nfinal = 0.0, 0.0, 0
         keys = [row.tobytes() for row in res.samples]
-        is_sur = np.array([k in self.sur_values for k in keys], dtype=bool)
+        vals = [self.sur_values.get(k) for k in keys]
+        is_sur = np.array([v is not None for v in vals], dtype=bool)
+        bound = np.array([v[1] if v is not None else 0.0 for v in vals], dtype=np.float64)
+        logwt = np.array(res.logwt, dtype=np.float64)
+        logz0 = float(np.logaddexp.reduce(logwt)) if logwt.size else -math.inf
+        # (1) exact re-evaluation of the points a loose network could have under-valued
+        loose = np.flatnonzero(is_sur & (bound > _EXACT_BOUND))
+        nexact, rest_share = 0, 0.0
+        if loose.size and math.isfinite(logz0):
+            with np.errstate(over="ignore"):
+                up = np.exp(np.minimum(logwt[loose] + bound[loose] - logz0, 700.0))
+            order = np.argsort(-up, kind="stable")
+            tail = np.cumsum(up[order][::-1])[::-1]  # bound of the points from this one on
+            nexact = int(np.count_nonzero(tail > _EXACT_SHARE))
+            nexact = min(nexact, self.nlive)
+            rest_share = float(tail[nexact]) if nexact < tail.size else 0.0
+            todo = loose[order[:nexact]]
+            if todo.size:
+                yt = self._true(res.samples[todo])
+                logwt[todo] = logwt[todo] + (yt - np.asarray(res.logl)[todo])
+                is_sur[todo] = False
+        logz1 = float(np.logaddexp.reduce(logwt)) if logwt.size else -math.inf
+        shift = logz1 - logz0 if math.isfinite(logz0) and math.isfinite(logz1) else 0.0
+        weights = np.exp(logwt - logz1) if math.isfinite(logz1) else np.asarray(res.weights)
+        # (2) posterior draws for the remaining network values
         k_draw = self.opts.final_checks
         if k_draw > 0 and np.any(is_sur):
             rng = np.random.default_rng(mix_seed(self.seed, 0xF1A1))
-            cdf = np.cumsum(res.weights)
+            cdf = np.cumsum(weights)
             cdf /= cdf[-1]
             pos = (rng.random() + np.arange(k_draw)) / k_draw
             idx = np.minimum(np.searchsorted(cdf, pos, side="right"), cdf.size - 1)
@@ -1319,15 +1360,20 @@ class SurrogateLoglike:
                 corr_err = float(np.std(e, ddof=1)) / math.sqrt(k_draw) / c if k_draw > 1 else 0.0
             else:  # pragma: no cover - the network was wildly wrong on every draw
                 corr, corr_err = 0.0, math.inf
-        info.update({"logz_correction": corr, "logz_correction_err": corr_err, "final_true_calls": nfinal,
+        corr_err = math.hypot(corr_err, rest_share)
+        info.update({"logz_correction": shift + corr, "logz_correction_err": corr_err, "final_true_calls": nfinal,
+                     "exact_true_calls": nexact, "exact_shift": shift, "exact_rest_bound": rest_share,
                      "n_surrogate_points": int(np.count_nonzero(is_sur)),
-                     "surrogate_fraction_posterior": float(np.sum(res.weights[is_sur]))})
+                     "surrogate_fraction_posterior": float(np.sum(weights[is_sur]))})
+        logwt = logwt + corr
+        logz = logz1 + corr if math.isfinite(logz1) else res.logz + corr
         return dataclasses.replace(
             res,
-            logz=res.logz + corr,
+            logz=logz,
             logzerr=math.sqrt(res.logzerr**2 + corr_err**2),
-            logwt=res.logwt + corr,
-            logz_sim=res.logz_sim + corr,
+            logwt=logwt,
+            weights=weights,
+            logz_sim=res.logz_sim + shift + corr,
             ncall=self.ntrue,
             ncall_surrogate=self.nsur,
             surrogate=info,
