@@ -270,6 +270,11 @@ class SurrogateOptions:
         log L*, measured on the last ``train_every`` dead points), so an error
         of that size moves the contour by at most ``vol_tol`` in log X.  0
         keeps the absolute ``tol`` throughout (the rule before).
+    revalidate : bool, default=True
+        While the networks are off, test the last trained model after every
+        block of iterations on the true values found since its training (fresh
+        data, at least 30 above the contour) and switch it back on when they
+        pass, instead of waiting for the next training.
     """
 
     hidden: int = 32
@@ -298,6 +303,7 @@ class SurrogateOptions:
     screen: bool = True
     screen_check_every: int = 20
     vol_tol: float = 0.02
+    revalidate: bool = True
 
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0,
@@ -315,10 +321,11 @@ class SurrogateOptions:
                 msg = f"clusters={clusters!r} must be 'auto' or an int"
                 raise ValueError(msg)
             check_int(clusters, "clusters", low=1)
-        screen: object = self.screen
-        if not isinstance(screen, (bool, np.bool_)):
-            msg = f"screen={screen!r} must be a bool"
-            raise TypeError(msg)
+        for flag in ("screen", "revalidate"):
+            val: object = getattr(self, flag)
+            if not isinstance(val, (bool, np.bool_)):
+                msg = f"{flag}={val!r} must be a bool"
+                raise TypeError(msg)
         if self.search not in ("none", "ga"):
             msg = f"search={self.search!r} must be 'none' or 'ga'"
             raise ValueError(msg)
@@ -382,6 +389,7 @@ _ROUTE_ROWS = 256  # candidates per chunk of the nearest-live-point routing
 _NEAR = 2.0  # beyond its training envelope a network may still reject points within this many live radii
 _REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 _SCREEN_MIN = 10  # fewest held-out points above the contour that calibrate a cluster's screening margin
+_FRESH_MIN = 30  # fewest fresh true values above the contour that can switch a model back on
 _EXACT_BOUND = 2.0  # network values with a larger error bound (nats) may be re-evaluated at the end (finish)
 _EXACT_SHARE = 1e-3  # ... until the bound on the evidence the others could hide is below this share of Z
 
@@ -927,6 +935,7 @@ class SurrogateStats(TypedDict):
     screen_history: list[tuple[int, int, list[float]]]
     # (iteration, tolerance in nats of that validation)
     tol_history: list[tuple[int, float]]
+    fresh_switch_on: int
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -969,6 +978,7 @@ class SurrogateLoglike:
         # network value of each point it answered above the contour, and the error bound of that network
         self.sur_values: dict[bytes, tuple[float, float]] = {}
         self.net_bound = math.inf
+        self.net_rows = 0
         self.above_count = 0
         self.low_count = 0
         self.above_block = 0
@@ -981,7 +991,7 @@ class SurrogateLoglike:
             "first_on_iter": -1, "history": [], "low_checks": 0, "true_calls_off": 0, "true_calls_need": 0, "clusters": 0, "clusters_on": 0,
             "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
             "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
-            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": []}
+            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0}
         # rejection screening while the networks are not trusted (see the module notes)
         self.screen_model: _Model | None = None
         self.screen_margin = np.empty(0)
@@ -1280,6 +1290,7 @@ class SurrogateLoglike:
         self.stats["valid_rms"] = rms
         self.stats["valid_mean"] = mean
         self.net = model
+        self.net_rows = int(y.shape[0])  # true values from this row on are fresh data for this model
         # error bound of this model's values: twice the largest held-out error above the contour, plus tol
         # (conformal: a new point exceeds the largest of n exchangeable errors with probability <= 1 / (n + 1))
         self.net_bound = 2.0 * float(np.max(np.abs(err))) + self.opts.tol
@@ -1296,6 +1307,37 @@ class SurrogateLoglike:
             self.since_above = 0
         else:
             self._switch_off("switch_off_validation")
+
+    def revalidate(self, niter: int) -> None:
+        """Networks off: test the last trained model on the true values found since its training.
+
+        Those points were never seen by its training or its validation, and the ones above the
+        current contour are draws from the region that matters (the accepted points of a run are
+        uniform in it): at least ``_FRESH_MIN`` of them, with RMS error and mean within the current
+        tolerance, switch the networks back on without waiting for the next training.
+        """
+        if self.active or self.net is None:
+            return
+        x, y = self.data()
+        fx, fy = x[self.net_rows :], y[self.net_rows :]
+        top = np.isfinite(fy) & (fy >= self.lstar)
+        if np.count_nonzero(top) < _FRESH_MIN:
+            return
+        pred, ok, _ = self.net.predict(fx[top])
+        if not np.all(ok):  # every fresh point must be one the networks would answer
+            return
+        err = fy[top] - pred
+        tol = self.tol_eff()
+        rms, mean = float(np.sqrt(np.mean(err * err))), float(np.mean(err))
+        if rms < tol and abs(mean) < 0.5 * tol:
+            self.net_bound = max(self.net_bound, 2.0 * float(np.max(np.abs(err))) + self.opts.tol)
+            self.active = True
+            self.since_above = 0
+            self.backoff = 1
+            self.stats["switch_on"] += 1
+            self.stats["fresh_switch_on"] += 1
+            if self.stats["first_on_iter"] < 0:
+                self.stats["first_on_iter"] = niter
 
     # -- end of the run: bias correction -----------------------------------
     def finish(self, res: Any) -> Any:
@@ -1445,6 +1487,8 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
             if k >= 1:  # compression per nat: k / nlive e-folds of volume over the contour's last rise
                 rise = float(dead_all[-1] - dead_all[-1 - k])
                 sur.sens = (k / nlive) / rise if rise > 0.0 and math.isfinite(rise) else math.inf
+            if sur.opts.revalidate:
+                sur.revalidate(niter)
             if sur.active and niter > it0:  # spot checks at the rate of replacements
                 rate = sur.above_block / (niter - it0)
                 sur.check_period = max(1, int(round(sur.opts.check_every * max(rate, 1.0))))
