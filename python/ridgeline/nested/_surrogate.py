@@ -1348,7 +1348,9 @@ class SurrogateLoglike:
         B > ``_EXACT_BOUND`` nats are taken in decreasing order of w (v + B) (prior-mass weight w) and
         evaluated truly until the bound on the rest is below ``_EXACT_SHARE`` of Z (at most ``nlive``
         of them; a remainder is added to ``logzerr``).  Their true values replace the network's in
-        the evidence sum (sum_i w_i f(x_i) estimates the prior integral of any f).  (2) The other
+        the evidence sum (sum_i w_i f(x_i) estimates the prior integral of any f), and the square of
+        each change (relative to Z) is added to the variance of log Z: one point stands for its
+        whole shell of prior mass, a heavy-tailed estimate when it is far off.  (2) The other
         network values (errors within a few tenths of a nat) by ``final_checks`` posterior draws:
         log Z gains log mean(exp(delta)) and its standard error.
         """
@@ -1362,7 +1364,7 @@ class SurrogateLoglike:
         logz0 = float(np.logaddexp.reduce(logwt)) if logwt.size else -math.inf
         # (1) exact re-evaluation of the points a loose network could have under-valued
         loose = np.flatnonzero(is_sur & (bound > _EXACT_BOUND))
-        nexact, rest_share = 0, 0.0
+        nexact, rest_share, exact_var = 0, 0.0, 0.0
         if loose.size and math.isfinite(logz0):
             with np.errstate(over="ignore"):
                 up = np.exp(np.minimum(logwt[loose] + bound[loose] - logz0, 700.0))
@@ -1374,8 +1376,14 @@ class SurrogateLoglike:
             todo = loose[order[:nexact]]
             if todo.size:
                 yt = self._true(res.samples[todo])
+                old = logwt[todo].copy()
                 logwt[todo] = logwt[todo] + (yt - np.asarray(res.logl)[todo])
                 is_sur[todo] = False
+                # each term w_i (L_true - L_net) is a one-point estimate of its shell's share: its square is
+                # the variance counted for it (a point far off its network value is a heavy-tailed draw)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    terms = np.exp(logwt[todo] - logz0) - np.exp(old - logz0)
+                exact_var = float(np.sum(np.square(terms[np.isfinite(terms)])))
         logz1 = float(np.logaddexp.reduce(logwt)) if logwt.size else -math.inf
         shift = logz1 - logz0 if math.isfinite(logz0) and math.isfinite(logz1) else 0.0
         weights = np.exp(logwt - logz1) if math.isfinite(logz1) else np.asarray(res.weights)
@@ -1402,7 +1410,8 @@ class SurrogateLoglike:
                 corr_err = float(np.std(e, ddof=1)) / math.sqrt(k_draw) / c if k_draw > 1 else 0.0
             else:  # pragma: no cover - the network was wildly wrong on every draw
                 corr, corr_err = 0.0, math.inf
-        corr_err = math.hypot(corr_err, rest_share)
+        rel = math.exp(logz0 - logz1) if math.isfinite(logz1) and math.isfinite(logz0) else 1.0
+        corr_err = math.sqrt(corr_err**2 + rest_share**2 + exact_var * rel * rel)
         info.update({"logz_correction": shift + corr, "logz_correction_err": corr_err, "final_true_calls": nfinal,
                      "exact_true_calls": nexact, "exact_shift": shift, "exact_rest_bound": rest_share,
                      "n_surrogate_points": int(np.count_nonzero(is_sur)),
