@@ -296,12 +296,13 @@ def test_loosely_bounded_values_re_evaluated_exactly_at_the_end():
 
 def test_tolerance_scales_with_compression_and_fresh_revalidation():
     sur, gen = _trained()
+    sur.opts = SurrogateOptions(vol_tol=0.02)
     assert sur.tol_eff() == sur.opts.tol  # no compression measured yet
     sur.sens = 0.02 / 5.0  # 0.02 log-volume per 5 nats: errors up to 5 nats move the contour by 0.02
     assert sur.tol_eff() == pytest.approx(5.0)
     sur.sens = 10.0
     assert sur.tol_eff() == sur.opts.tol
-    assert SurrogateOptions(vol_tol=0.0) is not None
+    assert SurrogateOptions().vol_tol == 0.0  # off by default
     with pytest.raises(ValueError, match="vol_tol"):
         SurrogateOptions(vol_tol=-1.0)
     with pytest.raises(TypeError, match="revalidate"):
