@@ -317,7 +317,7 @@ def test_training_example_quick(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         torch.set_num_threads(threads)
     text = capsys.readouterr().out
-    assert "gradient variance at budget 8 per sequence (40 plans each)" in text and "GDPO steps" in text and "held-out" in text
+    assert "gradient variance (40 plans each) at budget 8 per sequence" in text and "GDPO steps" in text and "held-out" in text
     assert "coupled l" in text
     assert out["grad_variance_ratio"] > 0 and out["grad_variance_ratio_coupled"] > 0 and np.isfinite(out["elbo_per_token"])
     assert out["elbo_per_token"] < 0 and out["exact_per_token"] < 0
