@@ -25,10 +25,10 @@ exact log-likelihood is known.  The script
    the harmonic number), whatever the budget: that is the "stratified l" row.
    ``scheme="coupled_l"`` (l drawn with density ~ 1/sqrt(l), the masks of a sequence coupled so
    that every token's summed weight is near 1, exactly unbiased) removes most of that noise:
-   about 4.9x below double MC at budget 8 (3.9x at budget 4).  Most of what is left falls only
+   4.6-5.0x below double MC at budget 8 (3.9x at budget 4).  Most of what is left falls only
    like 1 / budget, as double MC's does (per-evaluation noise: the level at which each token is
    seen and which of its neighbours are masked), so the ratio grows slowly with the budget
-   (3.2x / 3.9x / 4.9x at budget 2 / 4 / 8) toward about 5x; l-densities ~ l^-a with a = 0.25
+   (3.2x / 3.9x / 4.6-5.0x at budget 2 / 4 / 8) toward about 5x; l-densities ~ l^-a with a = 0.25
    to 1 and other placements of the windows did not lower it;
 4. takes a few GDPO-style policy steps (``rt.gdpo_loss`` on ELBOs of the current and the
    old policy computed on shared masks) toward a reward: the frequency of token 0.
