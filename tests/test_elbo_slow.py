@@ -135,8 +135,8 @@ def test_gaussian_plain_mc_at_least_as_good_as_sampled_log_q(d: int) -> None:
 
 def test_training_example_full() -> None:
     """examples/elbo_train_tiny.py at full size: under 2 CPU minutes; the ELBO tracks the exact log-likelihood
-    of held-out sequences; stratified l has lower-variance gradients (and values) than double MC at equal
-    model calls (400 plans each)."""
+    of held-out sequences; stratified l and coupled l have lower-variance gradients than double MC at equal
+    model calls (400 plans each; coupled l at budget 8, stratified l at budget 4)."""
     import importlib.util
     import time
     from pathlib import Path
@@ -158,8 +158,8 @@ def test_training_example_full() -> None:
     assert out["parameters"] > 200_000
     gap = out["exact_per_token"] - out["elbo_per_token"]
     assert -0.02 < gap < 0.1 and out["correlation"] > 0.7
-    assert out["value_variance_ratio"] >= 3  # measured 3.8x (L = 32, budget 4, 4 sequences)
+    # budget 8, 400 plans; double MC's variance by the example's importance-sampled estimate (2% spread)
     assert out["grad_variance_ratio"] >= 1.5  # measured 1.9x: the limit of independent masks (see the example)
-    assert out["grad_variance_ratio_coupled"] >= 3.5  # measured 4.1x (the issue asks 4x)
-    assert out["grad_variance_ratio_coupled"] > 1.7 * out["grad_variance_ratio"]
+    assert out["grad_variance_ratio_coupled"] >= 4.2  # measured 4.6-5.0x over four sets of plans (the issue asks 4x)
+    assert out["grad_variance_ratio_coupled"] > 2.0 * out["grad_variance_ratio"]
     assert out["reward_last"] > out["reward_first"]
