@@ -82,9 +82,9 @@ def executor_workers(executor: Any) -> int | None:
         except Exception:  # noqa: BLE001 - a client that cannot answer: fall back
             return None
         return n if n > 0 else None
-    n = getattr(executor, "_max_workers", None)  # concurrent.futures pools, mpi4py.futures
-    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
-        return n
+    workers: object = getattr(executor, "_max_workers", None)  # concurrent.futures pools, mpi4py.futures
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers > 0:
+        return workers
     return None
 
 
