@@ -98,6 +98,22 @@ def test_few_points_in_high_dimension_get_the_cross_validated_shrunk_ellipsoid()
     assert got.logvol == pytest.approx(plain.logvol, rel=1e-10)
 
 
+def test_two_clusters_in_high_dimension_match_reference():
+    # two balls in 25 dimensions, 300 points each: the clusters of the split take the shrunk shape too
+    gen = np.random.default_rng(12)
+    d = 25
+    pts = np.vstack([0.3 + 0.05 * _uniform_ball(gen, 300, d), 0.7 + 0.05 * _uniform_ball(gen, 300, d)])
+    lpv = ref._log_unit_ball(d) + d * np.log(0.05) + np.log(2 / 600)
+    got = core.fit_bound(pts, lpv, True, 1.25, 10)
+    want = ref.fit_bound(pts, lpv, True, 1.25, 10)
+    assert len(got) == len(want) == 2
+    for g, e in zip(sorted(got, key=lambda t: tuple(t.center)), sorted(want, key=lambda e: tuple(e.center))):
+        np.testing.assert_allclose(g.center, e.center, rtol=1e-10)
+        np.testing.assert_allclose(g.shape, e.shape, rtol=1e-8, atol=1e-16)
+        assert g.logvol == pytest.approx(e.logvol, rel=1e-9)
+        assert g.logvol < ref.fit_ellipsoid(pts[np.abs(pts.mean(axis=1) - g.center.mean()) < 0.1], lpv).logvol - 1.0
+
+
 def test_multi_ellipsoid_split_matches_reference():
     gen = np.random.default_rng(2)
     centres = np.array([[0.2, 0.2, 0.2], [0.8, 0.3, 0.5], [0.4, 0.8, 0.7]])

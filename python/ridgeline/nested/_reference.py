@@ -125,14 +125,15 @@ def _shrunk_ellipsoid(points: np.ndarray) -> Ellipsoid:
     return e
 
 
-def _fit_root(points: np.ndarray, logpointvol: float) -> Ellipsoid:
-    """The ellipsoid of all live points: `fit_ellipsoid`'s, or, when n / d < 25, the Ledoit-Wolf shape
+def _fit_best(points: np.ndarray, logpointvol: float) -> Ellipsoid:
+    """An ellipsoid of live points (all of them, a cluster of a split, a fold's refit): `fit_ellipsoid`'s, or,
+    from 21 dimensions and when n / d < 25, the Ledoit-Wolf shape
     enlarged by a 5-fold cross-validated coverage factor (at most 1 in 500 held-out points outside)
     when that is smaller.  Independent of the C++ core's `fit_root_ellipsoid`, same definition."""
     plain = fit_ellipsoid(points, logpointvol)
     n, d = points.shape
     folds = 5
-    if d < 2 or n >= 25 * d or n < max(d + 2, 2 * folds):
+    if d < 21 or n >= 25 * d or n < max(d + 2, 2 * folds):
         return plain
     e = _shrunk_ellipsoid(points)
     fold = np.arange(n) % folds
@@ -172,7 +173,7 @@ def _split(points: np.ndarray, e: Ellipsoid, logpointvol: float, min_points: int
     a, b = points[labels == 0], points[labels == 1]
     if a.shape[0] < min_points or b.shape[0] < min_points:
         return [e]
-    ea, eb = fit_ellipsoid(a, logpointvol), fit_ellipsoid(b, logpointvol)
+    ea, eb = _fit_best(a, logpointvol), _fit_best(b, logpointvol)
     if np.logaddexp(ea.logvol, eb.logvol) < e.logvol + math.log(_SPLIT_GAIN):
         return _split(a, ea, logpointvol, min_points, 64) + _split(b, eb, logpointvol, min_points, 64)
     if lookahead <= 0:
@@ -194,7 +195,7 @@ def _coverage_log_factor(points: np.ndarray, ells: list[Ellipsoid], logpointvol:
         refit = []
         for k, e in enumerate(ells):
             keep = (owner == k) & (fold != j)
-            refit.append(fit_ellipsoid(points[keep], logpointvol) if keep.sum() >= d + 1 else e)
+            refit.append(_fit_best(points[keep], logpointvol) if keep.sum() >= d + 1 else e)
         held = points[fold == j]
         need[fold == j] = np.stack([e.radius2(held) for e in refit], axis=1).min(axis=1)
     kmiss = int(_COVERAGE_MISS * n)
@@ -234,7 +235,7 @@ def fit_bound(
     if frame.size:
         points = np.where(points < frame, points + 1.0, points)
     d = points.shape[1]
-    root = _fit_root(points, logpointvol)
+    root = _fit_best(points, logpointvol)
     ells = _split(points, root, logpointvol, max(2 * d, d + 2), 64) if multi else [root]
     logf = max(math.log(enlarge), _coverage_log_factor(points, ells, logpointvol, folds))
     for e in ells:
