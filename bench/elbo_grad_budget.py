@@ -11,36 +11,13 @@ Run: ``PYTHONPATH=python python bench/elbo_grad_budget.py [repeats]`` (400 by de
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
-import numpy as np
-import torch
-
-from ridgeline.elbo import masked_diffusion as md
-from ridgeline.elbo import torch as rt
-from ridgeline.elbo.testbed import MarkovChain
+from elbo_grad_decomposition import trained_model  # the same trained model (bench/ is on sys.path when run)
 
 
 def main(repeats: int = 400) -> None:
-    path = Path(__file__).resolve().parents[1] / "examples" / "elbo_train_tiny.py"
-    spec = importlib.util.spec_from_file_location("elbo_train_tiny", path)
-    ex = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(ex)  # type: ignore[union-attr]
-    V, L, batch = 8, 32, 32
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    chain = MarkovChain.random(V, alpha=0.3, rng=0)
-    model = ex.TinyDiffusionLM(V, L)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for step in range(400):
-        x = torch.from_numpy(chain.sample(batch, L, rng=step + 1))
-        plan = md.plan(np.full(batch, L), 2, seed=0, row_ids=step * batch + np.arange(batch), n_threads=1)
-        loss = -rt.elbo(model, x, plan, mask_id=V).mean() / L
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    ex, model, chain, V, L = trained_model()
     x4 = chain.sample(64, L, rng=10**6)[:4]
     one = [ex.double_mc_gradient_variance(model, V, x4, 1, repeats, seed=2 * 10**9 + 7919 * k) for k in range(4)]
     print("double MC, budget-1 variance (importance-sampled), four seeds: " + " ".join(f"{v:.4g}" for v in one))

@@ -25,12 +25,14 @@ from ridgeline.elbo import torch as rt
 from ridgeline.elbo.testbed import MarkovChain
 
 
-def main(R: int = 24) -> None:
+def trained_model() -> tuple:  # type: ignore[type-arg]
+    """(example module, model, chain, V, L): the example's model trained as the example does (400 steps, seed 0,
+    one thread).  Shared with ``bench/elbo_grad_budget.py``."""
     path = Path(__file__).resolve().parents[1] / "examples" / "elbo_train_tiny.py"
     spec = importlib.util.spec_from_file_location("elbo_train_tiny", path)
     ex = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(ex)  # type: ignore[union-attr]
-    V, L, batch, tm = 8, 32, 32, 1e-3
+    V, L, batch = 8, 32, 32
     torch.manual_seed(0)
     torch.set_num_threads(1)
     chain = MarkovChain.random(V, alpha=0.3, rng=0)
@@ -43,6 +45,12 @@ def main(R: int = 24) -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    return ex, model, chain, V, L
+
+
+def main(R: int = 24) -> None:
+    _, model, chain, V, L = trained_model()
+    tm = 1e-3
     held = chain.sample(64, L, rng=10**6)
     gen = np.random.default_rng(1)
     n = L

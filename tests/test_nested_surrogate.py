@@ -234,12 +234,9 @@ def test_screening_can_be_disabled():
         SurrogateOptions(screen=1)  # type: ignore[arg-type]
 
 
-def test_final_correction_recovers_a_constant_offset():
-    # every recorded value came from a "network" that is 0.3 nat too low
-    gen = np.random.default_rng(1)
-    n, d = 400, 2
-    x = gen.random((n, d))
-    logl = -np.sum((x - 0.5) ** 2, axis=1) / 0.02
+def _flat_result(x, logl):
+    """A NestedResult over points x with equal prior weights 1/n (10 live points at the end), and its log Z."""
+    n = x.shape[0]
     logwt = logl + np.log(1.0 / n)
     logz = float(np.logaddexp.reduce(logwt))
     res = NestedResult(
@@ -247,6 +244,16 @@ def test_final_correction_recovers_a_constant_offset():
         logl_birth=np.zeros(n), weights=np.exp(logwt - logz), information=1.0, ncall=0, niter=n - 10, nlive=10,
         logz_sim=np.full(5, logz), stop="dlogz", nlive_it=np.full(n - 10, 10),
     )
+    return res, logz
+
+
+def test_final_correction_recovers_a_constant_offset():
+    # every recorded value came from a "network" that is 0.3 nat too low
+    gen = np.random.default_rng(1)
+    n, d = 400, 2
+    x = gen.random((n, d))
+    logl = -np.sum((x - 0.5) ** 2, axis=1) / 0.02
+    res, logz = _flat_result(x, logl)
     sur = SurrogateLoglike(lambda z: -np.sum((z - 0.5) ** 2, axis=1) / 0.02 + 0.3, d, 10,
                            SurrogateOptions(final_checks=50), seed=3)
     sur.sur_values = {row.tobytes(): (0.0, 0.5) for row in x}
@@ -264,13 +271,7 @@ def test_loosely_bounded_values_re_evaluated_exactly_at_the_end():
     n, d = 400, 2
     x = gen.random((n, d))
     logl = -np.sum((x - 0.5) ** 2, axis=1) / 0.02
-    logwt = logl + np.log(1.0 / n)
-    logz = float(np.logaddexp.reduce(logwt))
-    res = NestedResult(
-        logz=logz, logzerr=0.1, samples=x, samples_u=x, logl=logl, logwt=logwt, logvol=np.zeros(n),
-        logl_birth=np.zeros(n), weights=np.exp(logwt - logz), information=1.0, ncall=0, niter=n - 10, nlive=10,
-        logz_sim=np.full(5, logz), stop="dlogz", nlive_it=np.full(n - 10, 10),
-    )
+    res, logz = _flat_result(x, logl)
     special = np.argsort(logl)[:3]
     hidden = {x[i].tobytes(): 30.0 for i in special}
 
@@ -285,6 +286,7 @@ def test_loosely_bounded_values_re_evaluated_exactly_at_the_end():
     out = sur.finish(res)
     extra = np.zeros(n)
     extra[special] = 30.0
+    logwt = res.logwt
     want = float(np.logaddexp.reduce(logwt + extra))
     assert out.surrogate["exact_true_calls"] == 3
     assert out.logz == pytest.approx(want, abs=1e-9)
