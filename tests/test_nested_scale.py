@@ -226,12 +226,17 @@ def loglike_quadratic_batch(x):
     return np.array([loglike_quadratic(row) for row in x])
 
 
-def test_executor_process_pool_same_result_for_any_worker_count():
+def _runs_on_pools(loglike, **kw):
+    """The same run on process pools of 1 and 2 workers."""
     res = []
     for workers in (1, 2):
         with cf.ProcessPoolExecutor(workers) as ex:
-            s = NestedSampler(loglike_quadratic, None, 3, nlive=100, rng=2, sample="unif", executor=ex)
-            res.append(s.run(dlogz=0.5))
+            res.append(NestedSampler(loglike, None, 3, sample="unif", executor=ex, **kw).run(dlogz=0.5))
+    return res
+
+
+def test_executor_process_pool_same_result_for_any_worker_count():
+    res = _runs_on_pools(loglike_quadratic, nlive=100, rng=2)
     serial = NestedSampler(loglike_quadratic_batch, None, 3, nlive=100, rng=2, sample="unif", vectorized=True).run(
         dlogz=0.5
     )
@@ -260,11 +265,7 @@ def test_executor_default_chunks_one_task_per_worker():
 
 
 def test_executor_seeded_likelihood_same_result_for_any_worker_count():
-    res = []
-    for workers in (1, 2):
-        with cf.ProcessPoolExecutor(workers) as ex:
-            s = NestedSampler(loglike_noisy_seeded, None, 3, nlive=60, rng=5, sample="unif", executor=ex)
-            res.append(s.run(dlogz=1.0))
+    res = _runs_on_pools(loglike_noisy_seeded, nlive=60, rng=5)
     _same(res[0], res[1])
 
 

@@ -234,9 +234,11 @@ def test_screening_can_be_disabled():
         SurrogateOptions(screen=1)  # type: ignore[arg-type]
 
 
-def _flat_result(x, logl):
-    """A NestedResult over points x with equal prior weights 1/n (10 live points at the end), and its log Z."""
-    n = x.shape[0]
+def _flat_result(seed, n=400, d=2):
+    """n uniform points in the unit square with a Gaussian log-likelihood (width 0.1), and a NestedResult over
+    them with equal prior weights 1/n (10 live points at the end): (x, logl, result, log Z)."""
+    x = np.random.default_rng(seed).random((n, d))
+    logl = -np.sum((x - 0.5) ** 2, axis=1) / 0.02
     logwt = logl + np.log(1.0 / n)
     logz = float(np.logaddexp.reduce(logwt))
     res = NestedResult(
@@ -244,16 +246,13 @@ def _flat_result(x, logl):
         logl_birth=np.zeros(n), weights=np.exp(logwt - logz), information=1.0, ncall=0, niter=n - 10, nlive=10,
         logz_sim=np.full(5, logz), stop="dlogz", nlive_it=np.full(n - 10, 10),
     )
-    return res, logz
+    return x, logl, res, logz
 
 
 def test_final_correction_recovers_a_constant_offset():
     # every recorded value came from a "network" that is 0.3 nat too low
-    gen = np.random.default_rng(1)
     n, d = 400, 2
-    x = gen.random((n, d))
-    logl = -np.sum((x - 0.5) ** 2, axis=1) / 0.02
-    res, logz = _flat_result(x, logl)
+    x, logl, res, logz = _flat_result(1, n, d)
     sur = SurrogateLoglike(lambda z: -np.sum((z - 0.5) ** 2, axis=1) / 0.02 + 0.3, d, 10,
                            SurrogateOptions(final_checks=50), seed=3)
     sur.sur_values = {row.tobytes(): (0.0, 0.5) for row in x}
@@ -267,11 +266,8 @@ def test_final_correction_recovers_a_constant_offset():
 def test_loosely_bounded_values_re_evaluated_exactly_at_the_end():
     # three points valued by a network with a 50-nat error bound hide 30 nats each: finish evaluates them
     # truly (their weights are tiny, so posterior draws would miss them) and the evidence is exact
-    gen = np.random.default_rng(5)
     n, d = 400, 2
-    x = gen.random((n, d))
-    logl = -np.sum((x - 0.5) ** 2, axis=1) / 0.02
-    res, logz = _flat_result(x, logl)
+    x, logl, res, logz = _flat_result(5, n, d)
     special = np.argsort(logl)[:3]
     hidden = {x[i].tobytes(): 30.0 for i in special}
 
