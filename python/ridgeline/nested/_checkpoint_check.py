@@ -98,7 +98,7 @@ import numpy as np
 
 STATE_VERSION = 6
 K_STAT_HEADER = 14  # slice.hpp: kStatHeader
-K_SEARCH_EVERY = 5  # sampler.hpp: RejectionProposal::kSearchEvery
+K_SEARCH_EVERY, K_SEARCH_EVERY_MAX = 5, 64  # sampler.hpp: RejectionProposal::kSearchEvery, kSearchEveryMax
 K_MAX_OUTSIDE_DRAWS = 10000  # sampler.hpp: RejectionProposal::kMaxOutsideDraws
 BOX_MULLER_MAX = 8.7  # sqrt(-2 log(2^-54)) = 8.66: no normal deviate of the stream is larger
 _BOUNDS = {"none": 0, "single": 1, "multi": 2}
@@ -550,11 +550,11 @@ def _check_bound(t: ParsedState, d: int, n: int, bound: int, ui: int) -> None:
         _fail("the bound does not match the bound setting")
     if t.iter_at_update > t.niter or t.niter - t.iter_at_update >= ui:
         _fail("the last refit of the bound is inconsistent with update_interval")
-    if t.last_search_nell > n or (bound == 2 and t.updates_since_search >= K_SEARCH_EVERY):
+    if t.last_search_nell > n or t.updates_since_search > t.niter:
         _fail("the bound's search counters are out of range")
     # the multi-ellipsoid search: at a searching refit the count found is the bound's
     # (and a search always ran at the first refit); one ellipsoid never searches
-    if bound == 2 and (t.last_search_nell < 1 or ((t.updates_since_search == 0 or nell > 1)
+    if bound == 2 and (t.last_search_nell < 1 or ((search_due(t.updates_since_search) or nell > 1)
                                                   and t.last_search_nell != nell)):
         _fail("the bound's search counters do not match its ellipsoids")
     if bound == 1 and t.last_search_nell != 0:
@@ -666,16 +666,25 @@ def live_at_refit(t: ParsedState) -> np.ndarray | None:
     return rows
 
 
+def search_due(k: int) -> bool:
+    """Whether the deep multi-ellipsoid search ran at update ``k`` of its schedule (sampler.hpp: search_due)."""
+    at, gap = 0, K_SEARCH_EVERY
+    while at < k:
+        at += gap
+        gap = min(2 * gap, K_SEARCH_EVERY_MAX)
+    return at == k
+
+
 def refit_mismatch(t: ParsedState, sampler: Any) -> str | None:
     """Refit the bound to the live set of its last refit and compare (None when equal or not checkable).
 
     Checkable: one ellipsoid, or several when the last refit ran the deep
-    multi-ellipsoid search (``updates_since_search == 0``), and no tied dead
+    multi-ellipsoid search (``search_due(updates_since_search)``), and no tied dead
     points since that refit.
     """
     cfg = sampler._settings
     multi = cfg["bound"] == "multi"
-    if not t.use_bound or (multi and t.updates_since_search != 0):
+    if not t.use_bound or (multi and not search_due(t.updates_since_search)):
         return None
     pts = live_at_refit(t)
     if pts is None:

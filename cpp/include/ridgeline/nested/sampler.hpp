@@ -244,9 +244,27 @@ class Proposal {
 // unit cube, with rejection of candidates at or below the threshold.
 class RejectionProposal final : public Proposal {
  public:
+  // The deep multi-ellipsoid search: its first gap (in updates) after a search
+  // found one ellipsoid, and the largest gap (see search_due).
   static constexpr int kSearchEvery = 5;
+  static constexpr int kSearchEveryMax = 64;
   // Folds of the cross-validated coverage check of every refitted bound.
   static constexpr int kCoverageFolds = 10;
+
+  // Whether the deep search runs at update `k` of the schedule (k = 0 where it
+  // restarts): k = 0, 5, 15, 35, 75, then every kSearchEveryMax (64) updates.
+  // The gaps double while the search keeps finding one ellipsoid (it costs many
+  // fits and rarely pays on a unimodal problem); a split found by the search or
+  // by the cheap test at any update restarts the schedule.  A function of k
+  // alone, so a restored state resumes the same schedule.
+  static bool search_due(std::int64_t k) {
+    std::int64_t at = 0, gap = kSearchEvery;
+    while (at < k) {
+      at += gap;
+      gap = std::min<std::int64_t>(2 * gap, kSearchEveryMax);
+    }
+    return at == k;
+  }
 
   void update(SamplerState& s) override {
     const Settings& st = s.settings;
@@ -263,20 +281,18 @@ class RejectionProposal final : public Proposal {
     }
     // expected volume per live point
     const double logpointvol = s.logvol - std::log(static_cast<double>(st.nlive));
-    // The deep search for a multi-ellipsoid split costs many fits; while it keeps
-    // finding a single ellipsoid, it runs only every `kSearchEvery` updates (in
-    // between, only a split that halves the volume at once is looked for).
+    // The deep search for a multi-ellipsoid split costs many fits: it runs at
+    // every update while the bound has several ellipsoids, else on the schedule
+    // of search_due (in between, only the cheap test for a split that pays at
+    // once runs).  updates_since_search counts the updates since the schedule
+    // restarted (the last bound with several ellipsoids, or the first update).
     const bool multi = st.bound == BoundKind::multi;
-    const bool search = multi && (s.last_search_nell != 1 || s.updates_since_search + 1 >= kSearchEvery);
+    const std::int64_t k = s.last_search_nell != 1 ? 0 : s.updates_since_search + 1;
+    const bool search = multi && search_due(k);
     s.bound = fit_bound(s.live_u, logpointvol, multi, st.enlarge, search ? max_lookahead : 0, kCoverageFolds,
                         st.periodic);
-    if (search) {
-      s.last_search_nell = static_cast<int>(s.bound.ells.size());
-      s.updates_since_search = 0;
-    } else {
-      s.updates_since_search += 1;
-      if (s.bound.ells.size() > 1) s.last_search_nell = static_cast<int>(s.bound.ells.size());
-    }
+    s.updates_since_search = k;
+    if (multi && (search || s.bound.ells.size() > 1)) s.last_search_nell = static_cast<int>(s.bound.ells.size());
     s.use_bound = true;
     s.iter_at_update = s.niter;
     s.accepted_since_update = 0;
