@@ -289,8 +289,11 @@ class RejectionProposal final : public Proposal {
     const bool multi = st.bound == BoundKind::multi;
     const std::int64_t k = s.last_search_nell != 1 ? 0 : s.updates_since_search + 1;
     const bool search = multi && search_due(k);
-    s.bound = fit_bound(s.live_u, logpointvol, multi, st.enlarge, search ? max_lookahead : 0, kCoverageFolds,
-                        st.periodic);
+    // the cheap test runs at every other update between searches (a split it
+    // would find is found one update later at most)
+    const bool cheap = multi && !search && k % 2 == 0;
+    s.bound = fit_bound(s.live_u, logpointvol, search || cheap, st.enlarge, search ? max_lookahead : 0,
+                        kCoverageFolds, st.periodic);
     s.updates_since_search = k;
     if (multi && (search || s.bound.ells.size() > 1)) s.last_search_nell = static_cast<int>(s.bound.ells.size());
     s.use_bound = true;
@@ -769,7 +772,12 @@ inline double gamma_variate(RandomStream& rs, double shape) {
 // exact point-by-point scheme.  The final live points share X by Dirichlet(1,
 // ..., 1) fractions (normalised exponential variates, by the ziggurat: most of
 // a simulation's random numbers are these); their likelihoods are
-// exponentiated once, outside the loop over simulations.
+// exponentiated once, outside the loop over simulations.  Runs of dead points
+// whose weights are negligible (e^-60 of the largest: the prior-dominated start
+// of a long run) are one block each, their total shrinkage still drawn
+// exactly (the cost of a simulation then scales with the part of the run that
+// carries the evidence, not with its length).
+constexpr double kNegligibleLogWeight = 60.0;
 inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::uint64_t seed, int block = 16) {
   const std::size_t ntot = r.logl.size(), ndead = ntot - r.nfinal;
   std::vector<double> out(static_cast<std::size_t>(std::max(nsim, 0)));
@@ -794,7 +802,13 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
     const double inv = 1.0 / nb;
     double lognorm = kNegInf, logl_mean = kNegInf;
     std::size_t len = 0;
-    while (i < ndead && r.nlive[i] == nb && len < static_cast<std::size_t>(std::max(block, 1))) {
+    // a block of points whose weights are all negligible (below the largest by
+    // more than kNegligibleLogWeight, so that no redrawn volume can make them
+    // count) grows without limit: one Gamma variate for the whole run of them
+    bool negligible = true;
+    while (i < ndead && r.nlive[i] == nb) {
+      negligible = negligible && lw[i] < shift - kNegligibleLogWeight;
+      if (len >= static_cast<std::size_t>(std::max(block, 1)) && !negligible) break;
       const double lp = -static_cast<double>(len) * inv;
       lognorm = logaddexp(lognorm, lp);
       if (r.logl[i] != kNegInf) logl_mean = logaddexp(logl_mean, r.logl[i] + lp);
