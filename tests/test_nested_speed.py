@@ -180,3 +180,29 @@ def test_compiled_batches_shrink_the_volume_as_beta(monkeypatch, batch):
         assert stats.kstest(v, "uniform").statistic < 1.95 / math.sqrt(v.size)
     assert abs(u.mean() - 0.5) < 4 * math.sqrt(1 / 12 / u.size)
     assert abs(-np.log(t).mean() - 1.0) < 4 / math.sqrt(t.size)
+
+
+def test_negligible_prefix_is_one_block_with_the_exact_spread():
+    # correlated(5): the first ~half of the dead points carry weights below e^-60 of the
+    # largest; simulate_logz draws their total shrinkage as one Gamma variate per run of
+    # them, which must leave the spread of log Z that of the exact point-by-point scheme
+    p = problems.get("correlated", 5)
+    s = NestedSampler(p.loglike, p.prior_transform, 5, nlive=100, rng=4)
+    res = s.run(dlogz=0.5)
+    negligible = res.logwt < res.logwt.max() - 60.0
+    assert negligible[: res.niter].mean() > 0.25
+    logvol_end = float(s._core.state().logvol)
+    for block in (1, 16):
+        sims = core.simulate_logz(res.logl, res.nlive_it, res.nlive, logvol_end, 3000, 11, block)
+        exact = ref.simulate_logz(res.logl, res.nlive_it, res.nlive, 3000, np.random.default_rng(12))
+        assert sims.std() == pytest.approx(exact.std(), rel=0.07)
+        assert abs(sims.mean() - exact.mean()) < 4 * exact.std() * math.sqrt(2 / 3000)
+
+
+def test_deep_split_search_schedule():
+    # the checkpoint checker's copy of sampler.hpp's schedule: updates 0, 5, 15, 35, 75,
+    # then every 64 after a restart
+    from ridgeline.nested._checkpoint_check import search_due
+
+    due = [k for k in range(400) if search_due(k)]
+    assert due == [0, 5, 15, 35, 75, 139, 203, 267, 331, 395]
