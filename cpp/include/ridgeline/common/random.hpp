@@ -12,6 +12,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace ridgeline {
 
@@ -43,6 +46,72 @@ inline std::array<std::uint64_t, 2> philox_block64(std::uint64_t seed, std::uint
       static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
   return {(static_cast<std::uint64_t>(out[1]) << 32) | out[0],
           (static_cast<std::uint64_t>(out[3]) << 32) | out[2]};
+}
+
+// Blocks block0 .. block0 + 3 of a stream, 8 words in order (word 2 j + l is
+// philox_block64(seed, stream, block0 + j)[l]).  With SSE2 (every x86-64) the
+// four blocks go through the rounds side by side, one 32-bit lane each: the
+// same integer arithmetic, so the same bits as four calls of philox_block64,
+// at about a third of the cost.
+inline void philox_4blocks64(std::uint64_t seed, std::uint64_t stream, std::uint64_t block0,
+                             std::uint64_t* out) noexcept {
+#if defined(__SSE2__)
+  alignas(16) std::uint32_t c0[4], c1[4];
+  for (int j = 0; j < 4; ++j) {
+    const std::uint64_t b = block0 + static_cast<std::uint64_t>(j);
+    c0[j] = static_cast<std::uint32_t>(b);
+    c1[j] = static_cast<std::uint32_t>(b >> 32);
+  }
+  __m128i x0 = _mm_load_si128(reinterpret_cast<const __m128i*>(c0));
+  __m128i x1 = _mm_load_si128(reinterpret_cast<const __m128i*>(c1));
+  __m128i x2 = _mm_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(stream)));
+  __m128i x3 = _mm_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(stream >> 32)));
+  const __m128i m0 = _mm_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  // the 64-bit products of the four lanes of a by m, split into their low and high halves
+  auto mul = [](__m128i a, __m128i m, __m128i& lo, __m128i& hi) {
+    const __m128i even = _mm_mul_epu32(a, m);                     // lanes 0, 2
+    const __m128i odd = _mm_mul_epu32(_mm_srli_epi64(a, 32), m);  // lanes 1, 3
+    const __m128i u = _mm_unpacklo_epi32(even, odd);              // lo0 lo1 hi0 hi1
+    const __m128i v = _mm_unpackhi_epi32(even, odd);              // lo2 lo3 hi2 hi3
+    lo = _mm_unpacklo_epi64(u, v);
+    hi = _mm_unpackhi_epi64(u, v);
+  };
+  for (int r = 0; r < 10; ++r) {
+    __m128i lo0, hi0, lo1, hi1;
+    mul(x0, m0, lo0, hi0);
+    mul(x2, m1, lo1, hi1);
+    const __m128i kk0 = _mm_set1_epi32(static_cast<int>(k0)), kk1 = _mm_set1_epi32(static_cast<int>(k1));
+    x0 = _mm_xor_si128(_mm_xor_si128(hi1, x1), kk0);
+    x2 = _mm_xor_si128(_mm_xor_si128(hi0, x3), kk1);
+    x1 = lo1;
+    x3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  // words: (x1 << 32 | x0) and (x3 << 32 | x2) of each block
+  const __m128i w0a = _mm_unpacklo_epi32(x0, x1), w0b = _mm_unpackhi_epi32(x0, x1);  // blocks 0,1 / 2,3 word 0
+  const __m128i w1a = _mm_unpacklo_epi32(x2, x3), w1b = _mm_unpackhi_epi32(x2, x3);  // blocks 0,1 / 2,3 word 1
+  alignas(16) std::uint64_t a[2], b[2], c[2], d[2];
+  _mm_store_si128(reinterpret_cast<__m128i*>(a), w0a);
+  _mm_store_si128(reinterpret_cast<__m128i*>(b), w1a);
+  _mm_store_si128(reinterpret_cast<__m128i*>(c), w0b);
+  _mm_store_si128(reinterpret_cast<__m128i*>(d), w1b);
+  out[0] = a[0];
+  out[1] = b[0];
+  out[2] = a[1];
+  out[3] = b[1];
+  out[4] = c[0];
+  out[5] = d[0];
+  out[6] = c[1];
+  out[7] = d[1];
+#else
+  for (std::uint64_t j = 0; j < 4; ++j) {
+    const auto w = philox_block64(seed, stream, block0 + j);
+    out[2 * j] = w[0];
+    out[2 * j + 1] = w[1];
+  }
+#endif
 }
 
 // The i-th 64-bit word of a stream (word i lives in block i / 2).
@@ -90,12 +159,11 @@ class RandomStream {
   RandomStream(std::uint64_t seed, std::uint64_t stream, std::uint64_t position = 0) noexcept
       : seed_(seed), stream_(stream), pos_(position) {}
 
+  // Words are computed four blocks (8 words) at a time, aligned to multiples of
+  // 8 positions; the cache is a pure function of (seed, stream, position).
   std::uint64_t next_u64() noexcept {
-    if ((pos_ & 1) == 0 || pos_ != cached_block_pos_ + 1) {
-      block_ = philox_block64(seed_, stream_, pos_ >> 1);
-      cached_block_pos_ = pos_ & ~std::uint64_t{1};
-    }
-    return block_[(pos_++) & 1];
+    if (pos_ - cache_pos_ >= kCache) refill();
+    return cache_[(pos_++) - cache_pos_];
   }
   double uniform() noexcept { return u64_to_uniform(next_u64()); }
   double uniform(double lo, double hi) noexcept { return lo + (hi - lo) * uniform(); }
@@ -129,7 +197,7 @@ class RandomStream {
     has_spare_ = has_spare;
     spare_ = spare;
     normals_ = normals;
-    cached_block_pos_ = ~std::uint64_t{0} - 1;
+    cache_pos_ = kNoCache;
   }
   // The same state (seed, stream, position, cached normal and the count of normals).
   bool same_state(const RandomStream& o) const noexcept {
@@ -138,9 +206,19 @@ class RandomStream {
   }
 
  private:
+#if defined(__GNUC__)
+  __attribute__((noinline))
+#endif
+  void refill() noexcept {
+    cache_pos_ = pos_ & ~(kCache - 1);
+    philox_4blocks64(seed_, stream_, cache_pos_ >> 1, cache_.data());
+  }
+  static constexpr std::uint64_t kCache = 8;
+  // (pos - kNoCache >= kCache for every position: the first draw fills the cache)
+  static constexpr std::uint64_t kNoCache = ~std::uint64_t{0} - 15;
   std::uint64_t seed_ = 0, stream_ = 0, pos_ = 0;
-  std::uint64_t cached_block_pos_ = ~std::uint64_t{0} - 1;
-  std::array<std::uint64_t, 2> block_{};
+  std::uint64_t cache_pos_ = kNoCache;
+  std::array<std::uint64_t, kCache> cache_{};
   bool has_spare_ = false;
   double spare_ = 0.0;
   std::uint64_t normals_ = 0;
