@@ -331,7 +331,7 @@ def run(
     gen = np.random.default_rng(rng)
     transform = prior_transform if prior_transform is not None else (lambda u: u)
     if update_interval is None:
-        update_interval = max(1, nlive // 10)
+        update_interval = max(1, round(0.15 * nlive))
 
     def evaluate(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(transform(u), dtype=float).reshape(u.shape)

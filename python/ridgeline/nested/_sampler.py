@@ -306,7 +306,9 @@ class NestedSampler:
     enlarge : float, default=1.25
         Volume enlargement of each bounding ellipsoid.
     update_interval : int, optional
-        Refit the bound every this many iterations (default ``nlive // 10``).
+        Refit the bound every this many iterations (default ``round(0.15 * nlive)``, at least 1).  A refit
+        costs O(nlive ndim^2); more frequent refits save a few likelihood calls (about 1% at ``nlive // 10``
+        on gaussian(10) and correlated(10)) at up to 1.5x the sampler's own CPU.
     nsim : int, default=100
         Number of simulated volume-shrinkage sequences behind ``logzerr``.
     slice_steps : int, optional
@@ -415,7 +417,7 @@ class NestedSampler:
         vectorized = check_bool(vectorized, "vectorized")
         enlarge = check_float(enlarge, "enlarge", 1.0, _MAX_ENLARGE)
         if update_interval is None:
-            update_interval = max(1, nlive // 10)
+            update_interval = max(1, round(0.15 * nlive))
         update_interval = check_int(update_interval, "update_interval", low=1, high=2**31 - 1)
         self._nsim = check_int(nsim, "nsim", low=2, high=10_000_000)
         slice_steps = 0 if slice_steps is None else check_int(slice_steps, "slice_steps", low=1, high=1 << 20)
