@@ -248,6 +248,8 @@ class RejectionProposal final : public Proposal {
   // found one ellipsoid, and the largest gap (see search_due).
   static constexpr int kSearchEvery = 5;
   static constexpr int kSearchEveryMax = 64;
+  // Between searches, the cheap split test runs at every kCheapEvery-th refit.
+  static constexpr int kCheapEvery = 4;
   // Folds of the cross-validated coverage check of every refitted bound.
   static constexpr int kCoverageFolds = 10;
 
@@ -289,9 +291,9 @@ class RejectionProposal final : public Proposal {
     const bool multi = st.bound == BoundKind::multi;
     const std::int64_t k = s.last_search_nell != 1 ? 0 : s.updates_since_search + 1;
     const bool search = multi && search_due(k);
-    // the cheap test runs at every other update between searches (a split it
-    // would find is found one update later at most)
-    const bool cheap = multi && !search && k % 2 == 0;
+    // the cheap test runs at every kCheapEvery-th update between searches (a
+    // split it would find is found kCheapEvery - 1 updates later at most)
+    const bool cheap = multi && !search && k % kCheapEvery == 0;
     s.bound = fit_bound(s.live_u, logpointvol, search || cheap, st.enlarge, search ? max_lookahead : 0,
                         kCoverageFolds, st.periodic);
     s.updates_since_search = k;
