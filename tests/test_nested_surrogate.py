@@ -292,6 +292,28 @@ def test_loosely_bounded_values_re_evaluated_exactly_at_the_end():
     np.testing.assert_allclose(out.weights.sum(), 1.0)
 
 
+def test_contour_weighted_training():
+    from ridgeline.nested._surrogate import _contour_weights
+
+    y = np.array([-50.0, -3.0, -2.0, -1.0, 0.5])
+    np.testing.assert_allclose(_contour_weights(y, -1.0, 1.0), [1e-3, math.exp(-2.0), math.exp(-1.0), 1.0, 1.0])
+    assert SurrogateOptions().contour_scale == 0.0  # off by default: unweighted training
+    with pytest.raises(ValueError, match="contour_scale"):
+        SurrogateOptions(contour_scale=-1.0)
+    # the scale widens to a quarter of the way from the contour to the best true value
+    sur, _ = _trained(contour_scale=1.0)
+    assert sur._weight_scale(-5.0) == pytest.approx(max(1.0, 0.25 * (sur.lmax_true + 5.0)))
+    assert sur._weight_scale(sur.lmax_true - 0.5) == 1.0
+    assert SurrogateLoglike(lambda x: x[:, 0], 3, 100, SurrogateOptions(), 0)._weight_scale(-5.0) == 0.0
+    # weighted, the fit still validates on the 3-d Gaussian, and a run is seeded and calibrated
+    assert sur.active and sur.stats["valid_rms"] < 0.1
+    p = problems.gaussian(3)
+    a, _ = _run(p, 3, surrogate={"contour_scale": 1.0}, nlive=100)
+    b, _ = _run(p, 3, surrogate={"contour_scale": 1.0}, nlive=100)
+    assert a.logz == b.logz and a.ncall == b.ncall
+    assert abs(a.logz - p.logz_true) < 3.5 * a.logzerr
+
+
 def test_tolerance_scales_with_compression_and_fresh_revalidation():
     sur, gen = _trained()
     sur.opts = SurrogateOptions(vol_tol=0.02)
