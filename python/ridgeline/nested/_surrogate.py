@@ -838,10 +838,10 @@ def _fit_model(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, t
         if tc.size < need:
             nets.append(None)
             continue
+        wt: np.ndarray | None = None
+        wv: np.ndarray | None = None
         if scale > 0.0 and math.isfinite(lstar):
             wt, wv = _contour_weights(y[tc], lstar, scale), _contour_weights(y[vc], lstar, scale)
-        else:
-            wt = wv = None
         net = _Net(x[tc], y[tc], arch, rng, lc, wt)
         net.fit(x[tc], y[tc], x[vc], y[vc], rng, wt, wv)
         nets.append(net)
