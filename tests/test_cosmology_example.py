@@ -65,3 +65,55 @@ def test_small_model_comparison(de):
     mean = np.average(lcdm.samples, weights=lcdm.weights, axis=0)
     assert abs(mean[0] - 68.0) < 4.0 and abs(mean[1] - 0.31) < 0.06
     assert "ln B vs LCDM" in de.table(res)
+
+
+# --- issue 19: the surrogate on the dark-energy models (slow) -------------------------------------
+
+_DE_SEEDS = range(10)
+_DE_ROWS: dict[str, list[tuple[int, int, int, float, float, float]]] = {}
+
+
+def _de_rows(de, model):
+    """Plain and surrogate runs (the example's ``SURROGATE``, nlive=500, dlogz=0.1) for seeds 0-9, z against a
+    long plain reference run (nlive=2000, dlogz=0.01), errors in quadrature."""
+    if model in _DE_ROWS:
+        return _DE_ROWS[model]
+    from ridgeline.nested import NestedSampler
+
+    like = de.Likelihood(de.simulate(), model)
+    ref = NestedSampler(like, like.prior_transform, like.ndim, nlive=2000, rng=12345).run(dlogz=0.01)
+    rows = []
+    for seed in _DE_SEEDS:
+        plain = NestedSampler(like, like.prior_transform, like.ndim, nlive=500, rng=seed).run(dlogz=0.1)
+        res = NestedSampler(like, like.prior_transform, like.ndim, nlive=500, rng=seed,
+                            surrogate=de.SURROGATE).run(dlogz=0.1)
+        z = (res.logz - ref.logz) / math.hypot(res.logzerr, ref.logzerr)
+        zp = (plain.logz - ref.logz) / math.hypot(plain.logzerr, ref.logzerr)
+        rows.append((seed, plain.ncall, res.ncall, plain.ncall / res.ncall, z, zp))
+    print(f"\n{model}: reference log Z {ref.logz:.4f} +- {ref.logzerr:.4f}")
+    print("seed | true calls plain | true calls surrogate | ratio | z surrogate | z plain")
+    for r in rows:
+        print(f"{r[0]} | {r[1]} | {r[2]} | {r[3]:.2f} | {r[4]:+.2f} | {r[5]:+.2f}")
+    _DE_ROWS[model] = rows
+    return rows
+
+
+@pytest.mark.slow
+def test_dark_energy_surrogate_calibrated(de):
+    z = np.array([r[4] for model in ("LCDM", "wCDM", "w0waCDM") for r in _de_rows(de, model)])
+    rms = float(np.sqrt(np.mean(z**2)))
+    print(f"pooled RMS z = {rms:.3f}, max |z| = {np.max(np.abs(z)):.2f} over {z.size} runs")
+    assert 0.75 <= rms <= 1.3
+    assert np.max(np.abs(z)) <= 4.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 19 target (>= 5x) not reached; measured 2026-12-07 with "
+                   "surrogate={'contour_scale': 1.0} (seeds 0-9, bench/nested_surrogate_study.py): LCDM 2.01-2.12x "
+                   "(networks trusted from iteration ~1800-2125 of ~4200; unweighted 1.69-1.81x), wCDM 1.68-1.81x "
+                   "(unweighted 1.41-1.66x), w0waCDM 1.03-1.19x (trusted near the end or never); pooled RMS z 0.81, max |z| 2.59; with the GA start "
+                   "as well, LCDM 2.77-3.33x (bench/results/nested_surrogate.md)")
+def test_dark_energy_true_calls_fall_5x(de):
+    ratios = np.array([r[3] for model in ("LCDM", "wCDM", "w0waCDM") for r in _de_rows(de, model)])
+    print(f"true-call ratios: min {ratios.min():.2f}, median {np.median(ratios):.2f}")
+    assert np.all(ratios >= 5.0)
