@@ -206,3 +206,10 @@ def test_deep_split_search_schedule():
 
     due = [k for k in range(400) if search_due(k)]
     assert due == [0, 5, 15, 35, 75, 139, 203, 267, 331, 395]
+
+
+def test_deep_split_search_schedule_is_cheap_for_any_counter():
+    from ridgeline.nested._checkpoint_check import search_due
+
+    assert search_due(75 + 64 * 10**15)
+    assert not search_due(2**62)

@@ -669,10 +669,12 @@ def live_at_refit(t: ParsedState) -> np.ndarray | None:
 def search_due(k: int) -> bool:
     """Whether the deep multi-ellipsoid search ran at update ``k`` of its schedule (sampler.hpp: search_due)."""
     at, gap = 0, K_SEARCH_EVERY
-    while at < k:
+    while gap < K_SEARCH_EVERY_MAX:
+        if k <= at:
+            return k == at
         at += gap
         gap = min(2 * gap, K_SEARCH_EVERY_MAX)
-    return at == k
+    return k >= at and (k - at) % K_SEARCH_EVERY_MAX == 0
 
 
 def refit_mismatch(t: ParsedState, sampler: Any) -> str | None:

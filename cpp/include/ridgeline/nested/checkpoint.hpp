@@ -239,7 +239,7 @@ inline void validate_state(const SamplerState& t) {
   auto logl_ok = [](double v) { return !std::isnan(v) && v != std::numeric_limits<double>::infinity(); };
   if (t.niter < 0 || t.ncall < 0 || t.accepted_total < 0 || t.evaluated_total < t.accepted_total ||
       t.accepted_since_update < 0 || t.evaluated_since_update < t.accepted_since_update || t.iter_at_update < 0 ||
-      t.iter_at_update > t.niter || t.updates_since_search < 0 || t.last_search_nell < 0 || t.slice_calls < 0 ||
+      t.iter_at_update > t.niter || t.updates_since_search < 0 || t.updates_since_search > t.niter || t.last_search_nell < 0 || t.slice_calls < 0 ||
       t.slice_replacements < 0 || t.slice_nsteps < 0 || t.slice_nsteps > (1 << 20) || t.evaluated_at_update < 0 ||
       t.evaluated_since_update != t.evaluated_total - t.evaluated_at_update)
     fail("a counter is negative or inconsistent");

@@ -259,13 +259,15 @@ class RejectionProposal final : public Proposal {
   // fits and rarely pays on a unimodal problem); a split found by the search or
   // by the cheap test at any update restarts the schedule.  A function of k
   // alone, so a restored state resumes the same schedule.
+  // (A few steps whatever k: a restored counter cannot make it loop long.)
   static bool search_due(std::int64_t k) {
     std::int64_t at = 0, gap = kSearchEvery;
-    while (at < k) {
+    while (gap < kSearchEveryMax) {
+      if (k <= at) return k == at;
       at += gap;
       gap = std::min<std::int64_t>(2 * gap, kSearchEveryMax);
     }
-    return at == k;
+    return k >= at && (k - at) % kSearchEveryMax == 0;
   }
 
   void update(SamplerState& s) override {
