@@ -125,7 +125,7 @@ inline void write_bound(StateWriter& w, const EllipsoidUnion& b) {
     w.emat(e.shape);
     w.emat(e.precision);
     w.emat(e.axes);
-    w.evec(e.major);
+    w.evec(e.major.size() == e.center.size() ? e.major : major_axis(e.shape));
     w.pod<double>(e.logvol);
   }
   w.vec(b.cumprob);
@@ -143,6 +143,8 @@ inline void read_bound(StateReader& r, EllipsoidUnion& b, int nlive, Eigen::Inde
     e.axes = r.mat<Eigen::MatrixXd>();
     e.major = r.evec();
     e.logvol = r.pod<double>();
+    // axes stored lower triangular (a Cholesky factor) are drawn from as such
+    e.lower = e.axes.rows() == e.axes.cols() && e.axes.triangularView<Eigen::StrictlyUpper>().toDenseMatrix().isZero(0.0);
     if (e.center.size() != d || e.shape.rows() != d || e.shape.cols() != d || e.precision.rows() != d ||
         e.precision.cols() != d || e.axes.rows() != d || e.axes.cols() != d || e.major.size() != d)
       throw std::runtime_error("an ellipsoid has the wrong dimension");

@@ -41,8 +41,14 @@ struct Ellipsoid {
   Eigen::MatrixXd shape;      // C
   Eigen::MatrixXd precision;  // C^{-1}
   Eigen::MatrixXd axes;       // A, C = A A^T
-  Eigen::VectorXd major;      // half major axis (vector from the centre to an end)
+  // Half major axis (vector from the centre to an end), or empty when not
+  // computed yet: a bound fitted from a Cholesky factor computes it only where a
+  // split test needs it (major_axis).
+  Eigen::VectorXd major;
   double logvol = 0.0;
+  // Whether `axes` is lower triangular (a Cholesky factor): a draw then needs
+  // half the products (see EllipsoidUnion::sample).
+  bool lower = false;
 
   int dim() const { return static_cast<int>(center.size()); }
 
@@ -67,7 +73,7 @@ struct Ellipsoid {
     shape *= f;
     precision /= f;
     axes *= s;
-    major *= s;
+    major *= s;  // (empty stays empty)
     logvol += 0.5 * dim() * log_factor;
   }
   void set_logvol(double target) { scale_log(2.0 * (target - logvol) / dim()); }
@@ -93,6 +99,46 @@ inline Ellipsoid ellipsoid_from_shape(const Eigen::VectorXd& c, const Eigen::Mat
   e.major = V.col(imax) * std::sqrt(lam[imax]);
   e.logvol = log_unit_ball_volume(d) + 0.5 * lam.array().log().sum();
   return e;
+}
+
+// The half major axis of the shape matrix C (its top eigenvector scaled by the
+// square root of its eigenvalue).
+inline Eigen::VectorXd major_axis(const Eigen::MatrixXd& C) {
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(C);
+  const Eigen::Index last = C.rows() - 1;
+  return es.eigenvectors().col(last) * std::sqrt(std::max(es.eigenvalues()[last], 0.0));
+}
+
+// The ellipsoid with centre c and shape C from a Cholesky factor C = L L^T
+// instead of an eigen-decomposition (several times cheaper at d ~ 10; most
+// refits of the bound need no eigenvectors): axes L (lower triangular),
+// precision L^-T L^-1, the major axis left to major_axis.  Only where
+// ellipsoid_from_shape's eigenvalue floor (1e-12 of the largest) cannot apply:
+// the smallest eigenvalue is at least 1 / |L^-1|_F^2 and the largest at most
+// tr C, so 1 / |L^-1|_F^2 > 1e-9 tr C is asked.  False (e untouched) otherwise;
+// on success `llt` holds the factor.
+inline bool ellipsoid_from_cholesky(const Eigen::VectorXd& c, const Eigen::MatrixXd& C, Eigen::LLT<Eigen::MatrixXd>& llt,
+                                    Ellipsoid& e) {
+  const auto d = C.rows();
+  if (d == 0) return false;
+  llt.compute(C);
+  if (llt.info() != Eigen::Success) return false;
+  const Eigen::MatrixXd& L = llt.matrixLLT();
+  const Eigen::VectorXd diag = L.diagonal();
+  if (!(diag.minCoeff() > 0.0) || !std::isfinite(diag.maxCoeff())) return false;
+  Eigen::MatrixXd Linv = Eigen::MatrixXd::Identity(d, d);
+  llt.matrixL().solveInPlace(Linv);
+  const double inv_f2 = Linv.squaredNorm();
+  const double tr = C.trace();
+  if (!(std::isfinite(inv_f2) && std::isfinite(tr) && 1.0 > 1e-9 * tr * inv_f2)) return false;
+  e.center = c;
+  e.shape = C;
+  e.precision.noalias() = Linv.transpose() * Linv;
+  e.axes = L.triangularView<Eigen::Lower>();
+  e.major.resize(0);
+  e.lower = true;
+  e.logvol = log_unit_ball_volume(static_cast<int>(d)) + diag.array().log().sum();
+  return true;
 }
 
 // The points pts[idx] centred on their mean, transposed (d x n: one row per
@@ -146,12 +192,17 @@ inline Ellipsoid fit_ellipsoid(const RowMatrix& pts, const std::vector<int>& idx
   Eigen::VectorXd mean;
   Eigen::MatrixXd cov;
   centred_moments(pts, idx, yt, mean, cov);
-  Ellipsoid e = ellipsoid_from_shape(mean, cov);
+  // from a Cholesky factor of the covariance where its eigenvalue floor cannot
+  // matter, else from its eigen-decomposition
+  Ellipsoid e;
+  Eigen::LLT<Eigen::MatrixXd> llt;
+  const bool chol = n > 1 && ellipsoid_from_cholesky(mean, cov, llt, e);
+  if (!chol) e = ellipsoid_from_shape(mean, cov);
   // squared Mahalanobis radius of every point (in the metric of the floored
   // shape), by a Cholesky factor of it; the precision matrix when that fails
   double rmax = 0.0;
   if (n > 0) {
-    Eigen::LLT<Eigen::MatrixXd> llt(e.shape);
+    if (!chol) llt.compute(e.shape);
     if (llt.info() == Eigen::Success && llt.matrixLLT().diagonal().minCoeff() > 0.0) {
       rmax = max_radius2(yt, llt.matrixLLT());
     } else {
@@ -339,9 +390,10 @@ inline std::vector<int> two_means(const RowMatrix& pts, const std::vector<int>& 
   const int d = static_cast<int>(pts.cols());
   const auto du = static_cast<std::size_t>(d);
   std::vector<double> c0(du), c1(du), s0(du), s1(du);
+  const Eigen::VectorXd major = e.major.size() == d ? e.major : major_axis(e.shape);
   for (int i = 0; i < d; ++i) {
-    c0[i] = e.center[i] + e.major[i];
-    c1[i] = e.center[i] - e.major[i];
+    c0[i] = e.center[i] + major[i];
+    c1[i] = e.center[i] - major[i];
   }
   std::vector<int> lab(idx.size(), -1);
   std::vector<double> dc(du);
@@ -511,6 +563,16 @@ struct EllipsoidUnion {
     logvol_sum = m + std::log(s);
   }
 
+  // (A w)_i for the axes A of e: the lower triangle only when A is triangular.
+  static double axes_row(const Ellipsoid& e, int i, const Eigen::VectorXd& w) {
+    const int d = e.dim();
+    const int last = e.lower ? i + 1 : d;
+    const double* col = e.axes.data() + i;  // column-major: A(i, j) = col[j * d]
+    double v = 0.0;
+    for (int j = 0; j < last; ++j) v += col[static_cast<std::size_t>(j) * static_cast<std::size_t>(d)] * w[j];
+    return v;
+  }
+
   int count_containing(const double* x) const {
     int q = 0;
     for (const auto& e : ells) q += e.contains(x) ? 1 : 0;
@@ -545,9 +607,9 @@ struct EllipsoidUnion {
       nrm2 += z[i] * z[i];
     }
     const double scale = std::pow(rs.uniform(), 1.0 / d) / std::sqrt(nrm2);
+    for (int j = 0; j < d; ++j) z[j] *= scale;
     for (int i = 0; i < d; ++i) {
-      double v = e.center[i];
-      for (int j = 0; j < d; ++j) v += e.axes(i, j) * z[j] * scale;
+      const double v = e.center[i] + axes_row(e, i, z);
       const double lo = frame_lo(i);
       if (!(v > lo && v < lo + 1.0)) return false;
       out[i] = lo != 0.0 ? wrap(v) : v;
@@ -574,11 +636,8 @@ struct EllipsoidUnion {
         nrm2 += z[i] * z[i];
       }
       const double scale = std::pow(rs.uniform(), 1.0 / d) / std::sqrt(nrm2);
-      for (int i = 0; i < d; ++i) {
-        double v = e.center[i];
-        for (int j = 0; j < d; ++j) v += e.axes(i, j) * z[j] * scale;
-        out[i] = v;
-      }
+      for (int j = 0; j < d; ++j) z[j] *= scale;
+      for (int i = 0; i < d; ++i) out[i] = e.center[i] + axes_row(e, i, z);
       if (ells.size() == 1) return;
       const int q = count_containing(out);
       if (q <= 1 || rs.uniform() * q < 1.0) return;
