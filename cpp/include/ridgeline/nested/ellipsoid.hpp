@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "ridgeline/common/random.hpp"
+#include "ridgeline/common/simd.hpp"
 
 namespace ridgeline::nested {
 
@@ -171,16 +172,13 @@ inline void centred_moments(const RowMatrix& pts, const std::vector<int>& idx, R
 // The largest squared Mahalanobis radius y^T C^{-1} y of the columns y of yt
 // (centred points, d x n), with C = L L^T given by its lower Cholesky factor:
 // forward substitution on whole rows (yt is overwritten by L^{-1} yt).
+// (AVX2 lanes where the CPU has them, the same bits either way.)
 inline double max_radius2(RowMatrix& yt, const Eigen::MatrixXd& L) {
-  const auto d = yt.rows();
   if (yt.cols() == 0) return 0.0;
-  Eigen::ArrayXd r2 = Eigen::ArrayXd::Zero(yt.cols());
-  for (Eigen::Index i = 0; i < d; ++i) {
-    for (Eigen::Index j = 0; j < i; ++j) yt.row(i) -= L(i, j) * yt.row(j);
-    yt.row(i) *= 1.0 / L(i, i);
-    r2 += yt.row(i).array().square().transpose();
-  }
-  return r2.maxCoeff();
+  thread_local std::vector<double> r2;
+  r2.resize(static_cast<std::size_t>(yt.cols()));
+  return simd::forward_radii(yt.data(), static_cast<std::size_t>(yt.cols()), static_cast<int>(yt.rows()), L.data(),
+                             static_cast<std::size_t>(L.rows()), r2.data());
 }
 
 // The smallest scaled-covariance ellipsoid containing the points pts[idx], with
