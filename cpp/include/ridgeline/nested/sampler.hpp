@@ -736,7 +736,7 @@ inline double exponential_variate(RandomStream& rs) {
   for (;;) {
     const std::uint64_t w = rs.next_u64();
     const int i = static_cast<int>(w & (ExpZigguratTables::kLayers - 1));
-    const double u = (static_cast<double>(w >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+    const double u = (u53_to_double(w) + 0.5) * 0x1.0p-53;  // (0, 1)
     if (u < t.ratio[i]) return u * t.x[i];
     if (i == 0) return ExpZigguratTables::kR - std::log(rs.uniform());  // the tail beyond kR
     // the wedge between layer i's rectangle and the curve: x in [x[i + 1], x[i]]
@@ -747,9 +747,16 @@ inline double exponential_variate(RandomStream& rs) {
 
 // A Gamma(shape, 1) variate, shape >= 1 (Marsaglia and Tsang 2000); shape 1 is
 // an exponential variate.
-inline double gamma_variate(RandomStream& rs, double shape) {
-  if (shape == 1.0) return -std::log(1.0 - rs.uniform());
-  const double dd = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * dd);
+// The constants of gamma_variate for one shape (computed once per block in
+// simulate_logz instead of once per variate).
+struct GammaShape {
+  double shape, dd, c;
+  explicit GammaShape(double a) : shape(a), dd(a - 1.0 / 3.0), c(1.0 / std::sqrt(9.0 * (a - 1.0 / 3.0))) {}
+};
+
+inline double gamma_variate(RandomStream& rs, const GammaShape& g) {
+  if (g.shape == 1.0) return -std::log(1.0 - rs.uniform());
+  const double dd = g.dd, c = g.c;
   for (;;) {
     const double z = ziggurat_normal(rs);
     double v = 1.0 + c * z;
@@ -761,6 +768,8 @@ inline double gamma_variate(RandomStream& rs, double shape) {
     if (u > 0.0 && std::log(u) < 0.5 * z2 + dd * (1.0 - v + std::log(v))) return dd * v;
   }
 }
+
+inline double gamma_variate(RandomStream& rs, double shape) { return gamma_variate(rs, GammaShape(shape)); }
 
 // log Z of `nsim` runs whose shrinkage factors are redrawn: t ~ Beta(n, 1) for
 // the dead points, uniform order statistics for the final live points.
@@ -834,7 +843,10 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
   // exp(logc) and exp(-mean_lt) of every block, once: in the loop over the
   // simulations exp(dev) is then carried as a product (one expm1 per block)
   std::vector<double> cexp(blocks.size()), mexp(blocks.size());
+  std::vector<GammaShape> gshape;
+  gshape.reserve(blocks.size());
   for (std::size_t b = 0; b < blocks.size(); ++b) {
+    gshape.emplace_back(blocks[b].len);
     cexp[b] = blocks[b].logc == kNegInf ? 0.0 : std::exp(blocks[b].logc);
     mexp[b] = std::exp(-blocks[b].mean_lt);
   }
@@ -844,7 +856,7 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
     double xdev = 1.0;            // exp(dev), as a running product
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       const Block& bl = blocks[b];
-      const double lt = -gamma_variate(rs, bl.len) / bl.n;
+      const double lt = -gamma_variate(rs, gshape[b]) / bl.n;
       const double em1 = std::expm1(lt);
       acc -= cexp[b] * xdev * em1;
       xdev *= (1.0 + em1) * mexp[b];
