@@ -46,7 +46,38 @@ namespace detail {
   return m;
 }
 
+// Dot product in four lanes (element k in lane k mod 4, each lane summed in
+// order, the lanes added as (0 + 1) + (2 + 3)): the same bits in SSE2 and in
+// AVX2 registers.
+[[gnu::always_inline]] inline double dot_lanes(const double* a, const double* b, std::size_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  std::size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (; k < n; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// See gram_lower.
+[[gnu::always_inline]] inline void gram_lower_body(const double* y, std::size_t n, int d, double* g, std::size_t ldg) {
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j <= i; ++j) {
+      const double v = dot_lanes(y + static_cast<std::size_t>(i) * n, y + static_cast<std::size_t>(j) * n, n);
+      g[static_cast<std::size_t>(i) + static_cast<std::size_t>(j) * ldg] = v;
+      g[static_cast<std::size_t>(j) + static_cast<std::size_t>(i) * ldg] = v;
+    }
+}
+
 #if defined(RIDGELINE_AVX2_KERNELS)
+__attribute__((target("avx2"))) inline void gram_lower_avx2(const double* y, std::size_t n, int d, double* g,
+                                                            std::size_t ldg) {
+  gram_lower_body(y, n, d, g, ldg);
+}
+
 __attribute__((target("avx2"))) inline double forward_radii_avx2(double* y, std::size_t n, int d, const double* L,
                                                                  std::size_t ldl, double* r2) {
   return forward_radii_body(y, n, d, L, ldl, r2);
@@ -63,6 +94,18 @@ inline double forward_radii(double* y, std::size_t n, int d, const double* L, st
   if (cpu_has_avx2()) return detail::forward_radii_avx2(y, n, d, L, ldl, r2);
 #endif
   return detail::forward_radii_body(y, n, d, L, ldl, r2);
+}
+
+// The Gram matrix of the rows of y (d rows of n values, row-major): g(i, j) =
+// row i . row j, written symmetric to g (column-major, leading dimension ldg).
+inline void gram(const double* y, std::size_t n, int d, double* g, std::size_t ldg) {
+#if defined(RIDGELINE_AVX2_KERNELS)
+  if (cpu_has_avx2()) {
+    detail::gram_lower_avx2(y, n, d, g, ldg);
+    return;
+  }
+#endif
+  detail::gram_lower_body(y, n, d, g, ldg);
 }
 
 }  // namespace ridgeline::simd

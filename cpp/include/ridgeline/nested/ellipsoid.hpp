@@ -164,8 +164,7 @@ inline void centred_moments(const RowMatrix& pts, const std::vector<int>& idx, R
   }
   mean = yt.rowwise().mean();
   yt.colwise() -= mean;
-  for (int i = 0; i < d; ++i)
-    for (int j = 0; j <= i; ++j) cov(i, j) = cov(j, i) = yt.row(i).dot(yt.row(j));
+  simd::gram(yt.data(), static_cast<std::size_t>(n), d, cov.data(), static_cast<std::size_t>(d));
   if (n > 1) cov /= static_cast<double>(n - 1);
 }
 
