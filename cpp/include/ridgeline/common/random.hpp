@@ -334,6 +334,9 @@ inline const ZigguratTables& ziggurat_tables() {
   return t;
 }
 
+#if defined(__GNUC__)
+[[gnu::always_inline]]
+#endif
 inline double ziggurat_normal(RandomStream& rs) noexcept {
   const ZigguratTables& t = ziggurat_tables();
   for (;;) {

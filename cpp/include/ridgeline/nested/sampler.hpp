@@ -248,8 +248,12 @@ class RejectionProposal final : public Proposal {
   // found one ellipsoid, and the largest gap (see search_due).
   static constexpr int kSearchEvery = 5;
   static constexpr int kSearchEveryMax = 64;
-  // Between searches, the cheap split test runs at every kCheapEvery-th refit.
+  // Between searches, the cheap split test runs at every kCheapEvery-th refit,
+  // and at every kCheapEveryLate-th once kCheapLate refits have found one
+  // ellipsoid (see cheap_due).
   static constexpr int kCheapEvery = 4;
+  static constexpr int kCheapEveryLate = 16;
+  static constexpr int kCheapLate = 32;
   // Folds of the cross-validated coverage check of every refitted bound.
   static constexpr int kCoverageFolds = 10;
 
@@ -268,6 +272,16 @@ class RejectionProposal final : public Proposal {
       gap = std::min<std::int64_t>(2 * gap, kSearchEveryMax);
     }
     return k >= at && (k - at) % kSearchEveryMax == 0;
+  }
+
+  // Whether the cheap split test runs at update k of the schedule (when the
+  // deep search does not): every kCheapEvery-th update, every kCheapEveryLate-th
+  // from update kCheapLate on.  On a unimodal problem it never pays, and it
+  // costs about two root fits; a split it would find is found at most
+  // kCheapEveryLate - 1 updates later (the deep search runs meanwhile on its
+  // own schedule, and any split restarts both).
+  static bool cheap_due(std::int64_t k) {
+    return k < kCheapLate ? k % kCheapEvery == 0 : k % kCheapEveryLate == 0;
   }
 
   void update(SamplerState& s) override {
@@ -293,9 +307,7 @@ class RejectionProposal final : public Proposal {
     const bool multi = st.bound == BoundKind::multi;
     const std::int64_t k = s.last_search_nell != 1 ? 0 : s.updates_since_search + 1;
     const bool search = multi && search_due(k);
-    // the cheap test runs at every kCheapEvery-th update between searches (a
-    // split it would find is found kCheapEvery - 1 updates later at most)
-    const bool cheap = multi && !search && k % kCheapEvery == 0;
+    const bool cheap = multi && !search && cheap_due(k);
     s.bound = fit_bound(s.live_u, logpointvol, search || cheap, st.enlarge, search ? max_lookahead : 0,
                         kCoverageFolds, st.periodic);
     s.updates_since_search = k;
