@@ -200,12 +200,12 @@ def test_negligible_prefix_is_one_block_with_the_exact_spread():
 
 
 def test_deep_split_search_schedule():
-    # the checkpoint checker's copy of sampler.hpp's schedule: updates 0, 5, 15, 35, 75,
+    # the checkpoint checker's copy of sampler.hpp's schedule: updates 0, 8, 24, 56, 120,
     # then every 64 after a restart
     from ridgeline.nested._checkpoint_check import search_due
 
     due = [k for k in range(400) if search_due(k)]
-    assert due == [0, 5, 15, 35, 75, 139, 203, 267, 331, 395]
+    assert due == [0, 8, 24, 56, 120, 184, 248, 312, 376]
 
 
 def test_deep_split_search_schedule_is_cheap_for_any_counter():

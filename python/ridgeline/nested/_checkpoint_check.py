@@ -98,7 +98,7 @@ import numpy as np
 
 STATE_VERSION = 6
 K_STAT_HEADER = 14  # slice.hpp: kStatHeader
-K_SEARCH_EVERY, K_SEARCH_EVERY_MAX = 5, 64  # sampler.hpp: RejectionProposal::kSearchEvery, kSearchEveryMax
+K_SEARCH_EVERY, K_SEARCH_EVERY_MAX = 8, 64  # sampler.hpp: RejectionProposal::kSearchEvery, kSearchEveryMax
 K_MAX_OUTSIDE_DRAWS = 10000  # sampler.hpp: RejectionProposal::kMaxOutsideDraws
 BOX_MULLER_MAX = 8.7  # sqrt(-2 log(2^-54)) = 8.66: no normal deviate of the stream is larger
 _BOUNDS = {"none": 0, "single": 1, "multi": 2}

@@ -246,7 +246,7 @@ class RejectionProposal final : public Proposal {
  public:
   // The deep multi-ellipsoid search: its first gap (in updates) after a search
   // found one ellipsoid, and the largest gap (see search_due).
-  static constexpr int kSearchEvery = 5;
+  static constexpr int kSearchEvery = 8;
   static constexpr int kSearchEveryMax = 64;
   // Between searches, the cheap split test runs at every kCheapEvery-th refit,
   // and at every kCheapEveryLate-th once kCheapLate refits have found one
@@ -258,7 +258,7 @@ class RejectionProposal final : public Proposal {
   static constexpr int kCoverageFolds = 10;
 
   // Whether the deep search runs at update `k` of the schedule (k = 0 where it
-  // restarts): k = 0, 5, 15, 35, 75, then every kSearchEveryMax (64) updates.
+  // restarts): k = 0, 8, 24, 56, 120, then every kSearchEveryMax (64) updates.
   // The gaps double while the search keeps finding one ellipsoid (it costs many
   // fits and rarely pays on a unimodal problem); a split found by the search or
   // by the cheap test at any update restarts the schedule.  A function of k
