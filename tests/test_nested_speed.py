@@ -211,5 +211,5 @@ def test_deep_split_search_schedule():
 def test_deep_split_search_schedule_is_cheap_for_any_counter():
     from ridgeline.nested._checkpoint_check import search_due
 
-    assert search_due(75 + 64 * 10**15)
+    assert search_due(56 + 64 * 10**15)
     assert not search_due(2**62)
