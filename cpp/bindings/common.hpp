@@ -83,6 +83,7 @@ inline void require_ndim(const py::array& a, py::ssize_t ndim, const char* name)
 
 // Each engine's binding file defines one of these.
 void bind_random(py::module_& m);
+void bind_simd(py::module_& m);
 void bind_nested(py::module_& m);
 void bind_cluster(py::module_& m);
 void bind_elbo(py::module_& m);

@@ -17,6 +17,8 @@ PYBIND11_MODULE(_core, m) {
 
   auto random = m.def_submodule("random", "counter-based random numbers (Philox4x32-10)");
   bind_random(random);
+  auto simd = m.def_submodule("simd", "kernels with a baseline and an AVX2 path (the same bits)");
+  bind_simd(simd);
   auto nested = m.def_submodule("nested", "nested sampling kernels");
   bind_nested(nested);
   auto cluster = m.def_submodule("cluster", "SDP clustering kernels");
