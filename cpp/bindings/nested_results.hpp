@@ -73,6 +73,16 @@ struct RunArrays {
   double logvol_end = 0.0;
 };
 
+// A new (n, d) float64 array whose buffer comes from the BufferCache and goes
+// back to it when numpy frees the array (the result arrays of repeated runs
+// reuse touched memory).
+inline py::array_t<double> cached_array(py::ssize_t n, py::ssize_t d) {
+  const std::size_t bytes = static_cast<std::size_t>(n) * static_cast<std::size_t>(d) * sizeof(double);
+  void* p = BufferCache::instance().take(bytes);
+  py::capsule owner(p, [](void* q) { BufferCache::instance().give(q); });
+  return py::array_t<double>({n, d}, static_cast<double*>(p), owner);
+}
+
 inline RunArrays run_arrays(const nested::SamplerState& s) {
   const auto d = static_cast<std::size_t>(s.settings.ndim);
   const std::size_t nd = s.dead_logl.size();
@@ -84,8 +94,8 @@ inline RunArrays run_arrays(const nested::SamplerState& s) {
   });
   const auto n = static_cast<py::ssize_t>(nd + nl), dd = static_cast<py::ssize_t>(d);
   RunArrays r;
-  r.u = py::array_t<double>({n, dd});
-  r.x = py::array_t<double>({n, dd});
+  r.u = cached_array(n, dd);
+  r.x = cached_array(n, dd);
   r.logl = py::array_t<double>(n);
   r.birth = py::array_t<double>(n);
   double *u = r.u.mutable_data(), *x = r.x.mutable_data(), *l = r.logl.mutable_data(), *b = r.birth.mutable_data();

@@ -36,7 +36,10 @@ class StateWriter {
     pod<std::uint64_t>(n);
     out.append(reinterpret_cast<const char*>(p), n * sizeof(double));
   }
-  void vec(const std::vector<double>& v) { doubles(v.data(), v.size()); }
+  template <class A>
+  void vec(const std::vector<double, A>& v) {
+    doubles(v.data(), v.size());
+  }
   void ivec(const std::vector<int>& v) {
     pod<std::uint64_t>(v.size());
     for (int x : v) pod<std::int32_t>(x);
@@ -415,8 +418,11 @@ inline void load_state(SamplerState& s, const std::string& data) {
                        (t.live_u.rows() == n && t.live_u.cols() == d && t.live_x.rows() == n && t.live_x.cols() == d &&
                         t.live_logl.size() == n && t.live_birth.size() == n);
   if (!live_ok) throw std::runtime_error("live points have the wrong shape");
-  t.dead_u = r.vec();
-  t.dead_x = r.vec();
+  {
+    const std::vector<double> du = r.vec(), dx = r.vec();
+    t.dead_u.assign(du.begin(), du.end());
+    t.dead_x.assign(dx.begin(), dx.end());
+  }
   t.dead_logl = r.vec();
   t.dead_birth = r.vec();
   t.dead_logvol = r.vec();

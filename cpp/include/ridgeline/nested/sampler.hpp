@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ridgeline/common/errors.hpp"
+#include "ridgeline/common/buffer_cache.hpp"
 #include "ridgeline/common/random.hpp"
 #include "ridgeline/nested/ellipsoid.hpp"
 
@@ -72,8 +73,10 @@ struct SamplerState {
   // live points
   RowMatrix live_u, live_x;
   Eigen::VectorXd live_logl, live_birth;
-  // dead points, in order of death
-  std::vector<double> dead_u, dead_x, dead_logl, dead_birth, dead_logvol;
+  // dead points, in order of death (the coordinates in buffers recycled
+  // between runs: BufferCache)
+  CachedDoubles dead_u, dead_x;
+  std::vector<double> dead_logl, dead_birth, dead_logvol;
   std::vector<int> dead_nlive;
   // bound
   EllipsoidUnion bound;
