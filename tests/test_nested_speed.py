@@ -128,7 +128,7 @@ def test_run_in_small_blocks_is_the_same_run(step):
     assert len(np.unique(whole.logl)) < whole.logl.size  # there were ties
 
 
-@pytest.mark.parametrize("block", [1, 16])
+@pytest.mark.parametrize("block", [1, 16, 0])
 def test_simulated_spread_with_gamma_blocks_matches_exact_reference(block):
     # -n log T of a block of c dead points is drawn as one Gamma(c) variate
     # (c = 1: an exponential variate)
@@ -192,7 +192,7 @@ def test_negligible_prefix_is_one_block_with_the_exact_spread():
     negligible = res.logwt < res.logwt.max() - 60.0
     assert negligible[: res.niter].mean() > 0.25
     logvol_end = float(s._core.state().logvol)
-    for block in (1, 16):
+    for block in (1, 16, 0):
         sims = core.simulate_logz(res.logl, res.nlive_it, res.nlive, logvol_end, 3000, 11, block)
         exact = ref.simulate_logz(res.logl, res.nlive_it, res.nlive, 3000, np.random.default_rng(12))
         assert sims.std() == pytest.approx(exact.std(), rel=0.07)

@@ -338,7 +338,7 @@ void bind_nested(py::module_& m) {
       [](const ridgeline::bind::farray& logl, const py::array_t<int, py::array::c_style | py::array::forcecast>& nlive,
          std::size_t nfinal, double logvol_end, int nsim, std::uint64_t seed, int block) {
         if (nsim < 1) throw std::invalid_argument("nsim=" + std::to_string(nsim) + " must be >= 1");
-        if (block < 1) throw std::invalid_argument("block=" + std::to_string(block) + " must be >= 1");
+        if (block < 0) throw std::invalid_argument("block=" + std::to_string(block) + " must be >= 0 (0: by nlive)");
         const nested::RunSequence r = make_sequence(logl, nlive, nfinal, logvol_end);
         std::vector<double> out;
         {
@@ -348,7 +348,8 @@ void bind_nested(py::module_& m) {
         return py::array_t<double>(static_cast<py::ssize_t>(out.size()), out.data());
       },
       py::arg("logl"), py::arg("nlive"), py::arg("nfinal"), py::arg("logvol_end"), py::arg("nsim"), py::arg("seed"),
-      py::arg("block") = 16, "log Z of nsim runs with redrawn shrinkage factors");
+      py::arg("block") = 0,
+      "log Z of nsim runs with redrawn shrinkage factors (dead points in blocks of `block`, 0: ceil(nlive / 16) up to 32)");
   m.def(
       "deterministic_weights",
       [](const ridgeline::bind::farray& logl, const py::array_t<int, py::array::c_style | py::array::forcecast>& nlive,

@@ -806,7 +806,15 @@ inline double gamma_variate(RandomStream& rs, double shape) { return gamma_varia
 // exactly (the cost of a simulation then scales with the part of the run that
 // carries the evidence, not with its length).
 constexpr double kNegligibleLogWeight = 60.0;
-inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::uint64_t seed, int block = 16) {
+// block = 0 (the default): blocks of ceil(n / kBlockPerLive) points, at most
+// kBlockMax, where n live points shrank the volume (a block spans at most 1/16
+// nat of log X: 32 points at n = 500, 7 at n = 100).  Measured against the
+// exact scheme (6,000 simulations each, gaussian(10) and mixture(10) at n = 500):
+// the spread of log Z within 0.5% of that of blocks of 16, both 2-3% below the
+// point-by-point spread (1% standard error).
+constexpr int kBlockPerLive = 16;
+constexpr int kBlockMax = 32;
+inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::uint64_t seed, int block = 0) {
   const std::size_t ntot = r.logl.size(), ndead = ntot - r.nfinal;
   std::vector<double> out(static_cast<std::size_t>(std::max(nsim, 0)));
   std::vector<double> lv, lw;
@@ -828,6 +836,8 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
   for (std::size_t i = 0; i < ndead;) {
     const int nb = r.nlive[i];
     const double inv = 1.0 / nb;
+    const auto limit = static_cast<std::size_t>(
+        block > 0 ? block : std::clamp((nb + kBlockPerLive - 1) / kBlockPerLive, 1, kBlockMax));
     double lognorm = kNegInf, logl_mean = kNegInf;
     std::size_t len = 0;
     // a block of points whose weights are all negligible (below the largest by
@@ -836,7 +846,7 @@ inline std::vector<double> simulate_logz(const RunSequence& r, int nsim, std::ui
     bool negligible = true;
     while (i < ndead && r.nlive[i] == nb) {
       negligible = negligible && lw[i] < shift - kNegligibleLogWeight;
-      if (len >= static_cast<std::size_t>(std::max(block, 1)) && !negligible) break;
+      if (len >= limit && !negligible) break;
       const double lp = -static_cast<double>(len) * inv;
       lognorm = logaddexp(lognorm, lp);
       if (r.logl[i] != kNegInf) logl_mean = logaddexp(logl_mean, r.logl[i] + lp);
