@@ -426,9 +426,10 @@ def test_clusters_and_routing_recover_separated_blobs():
             (centres[1], np.eye(3) * 0.15**2), (centres[2], np.eye(3) * 0.15**2)]
     lab2 = _ellipsoid_clusters(live, live, ells, 20, 8)
     assert _same_partition(lab2, truth)
-    # a blob smaller than min_cluster joins its nearest cluster; max_clusters drops the smallest
+    # a blob smaller than min_cluster but far from the others stays a cluster of its own (joined, it would
+    # spoil a network of another mode); max_clusters drops the smallest
     lab3 = _knn_clusters(live, 10, 70, 8)
-    assert len(set(lab3.tolist())) == 2
+    assert _same_partition(lab3, truth)
     lab4 = _knn_clusters(live, 10, 20, 2)
     assert np.all(lab4[truth == 2] == -1)
     # routing: new points near each blob go to that blob's cluster, exactly
@@ -438,6 +439,27 @@ def test_clusters_and_routing_recover_separated_blobs():
     x = centres[newt] + 0.03 * gen.standard_normal((150, 3))
     want = np.array([lab[truth == t][0] for t in newt])
     np.testing.assert_array_equal(router.route(x), want)
+
+
+def test_small_components_join_only_when_near_and_small_modes_do_not_bridge():
+    from ridgeline.nested._surrogate import _finish_labels, _knn_clusters, _sqdist
+
+    gen = np.random.default_rng(3)
+    strip = gen.random((300, 2)) * [1.0, 0.2]
+    near = gen.random((12, 2)) * [0.04, 0.2] + [1.01, 0.0]  # a fragment just past the strip's end
+    far = gen.random((12, 2)) * [0.04, 0.2] + [3.0, 0.0]  # a small separated mode
+    pts = np.vstack([strip, near, far])
+    root = np.repeat([0, 1, 2], [300, 12, 12])
+    lab = _finish_labels(root, _sqdist(pts, whiten=False), 20, 8)
+    assert np.all(lab[:312] == 0)  # the near fragment joined the strip
+    assert np.all(lab[312:] == 1)  # the far one stayed apart
+    # four points of a small mode midway between two blobs have k nearest neighbours in both: their long
+    # edges are not followed, so the blobs stay apart
+    live, truth, centres = _blobs()
+    mid = 0.5 * (centres[0] + centres[1]) + 0.01 * np.random.default_rng(4).standard_normal((4, 3))
+    lab2 = _knn_clusters(np.vstack([live, mid]), 10, 1, 8, whiten=False)
+    lab2 = lab2[: truth.size]
+    assert len(set(lab2[truth == 0].tolist()) & set(lab2[truth == 1].tolist())) == 0
 
 
 def test_per_cluster_networks_fit_two_modes():

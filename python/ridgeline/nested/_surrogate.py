@@ -443,6 +443,7 @@ _NEAR = 2.0  # beyond its training envelope a network may still reject points wi
 _REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 _SCREEN_MIN = 10  # fewest held-out points above the contour that calibrate a cluster's screening margin
 _FRESH_MIN = 30  # fewest fresh true values above the contour that can switch a model back on
+_JOIN = 3.0  # a small cluster farther than this many typical neighbour distances from the rest stays apart
 _EXACT_BOUND = 2.0  # network values with a larger error bound (nats) may be re-evaluated at the end (finish)
 _EXACT_SHARE = 1e-3  # ... until the bound on the evidence the others could hide is below this share of Z
 
@@ -715,7 +716,7 @@ def _union(parent: list[int], a: int, b: int) -> None:
         parent[max(ra, rb)] = min(ra, rb)
 
 
-def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int) -> np.ndarray:
+def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int, whiten: bool = True) -> np.ndarray:
     """Cluster labels 0..k-1 of the live points, -1 for points of clusters beyond ``max_clusters``.
 
     Connected components of the symmetric k-nearest-neighbour graph in the live
@@ -724,13 +725,18 @@ def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int) 
     n = live.shape[0]
     if n <= max(knn, 1) + 1:
         return np.zeros(n, dtype=np.int64)
-    d2 = _sqdist(live)
+    d2 = _sqdist(live, whiten)
     k = min(knn, n - 1)
     nbr = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    # an edge longer than _JOIN times the median k-th neighbour distance is not followed: a few points of
+    # a small mode between two others (their k nearest neighbours lie in both) would bridge them
+    kth = np.take_along_axis(d2, nbr, axis=1).max(axis=1)
+    cut2 = _JOIN**2 * float(np.median(kth))
     parent = list(range(n))
     for i in range(n):
         for j in nbr[i].tolist():
-            _union(parent, i, int(j))
+            if d2[i, j] <= cut2:
+                _union(parent, i, int(j))
     return _finish_labels(np.array([_find(parent, i) for i in range(n)]), d2, min_size, max_clusters)
 
 
@@ -763,8 +769,8 @@ def _ellipsoid_clusters(live: np.ndarray, live_u: np.ndarray, ells: list[tuple[n
     return _finish_labels(root, _sqdist(live), min_size, max_clusters)
 
 
-def _sqdist(live: np.ndarray) -> np.ndarray:
-    z = _Router(live, np.zeros(live.shape[0], dtype=np.int64)).z
+def _sqdist(live: np.ndarray, whiten: bool = True) -> np.ndarray:
+    z = _Router(live, np.zeros(live.shape[0], dtype=np.int64)).z if whiten else live
     z2 = np.sum(z * z, axis=1)
     d2: np.ndarray = z2[:, None] - 2.0 * (z @ z.T) + z2[None, :]
     np.fill_diagonal(d2, np.inf)
@@ -772,20 +778,34 @@ def _sqdist(live: np.ndarray) -> np.ndarray:
 
 
 def _finish_labels(root: np.ndarray, d2: np.ndarray, min_size: int, max_clusters: int) -> np.ndarray:
-    """Components smaller than ``min_size`` join the component of their nearest point outside them;
-    the largest ``max_clusters`` keep a label 0.. (by size, then first point), the rest get -1."""
+    """Components smaller than ``min_size`` join the component of their nearest point outside them,
+    unless that point is farther than ``_JOIN`` times the typical neighbour distance (a separated
+    small mode, e.g. one whose peak the contour is passing, stays a cluster of its own: joined to
+    another mode it would spoil that mode's network); the largest ``max_clusters`` keep a label
+    0.. (by size, then first point), the rest get -1."""
     n = root.size
     root = root.copy()
+    k = min(10, n - 1)
+    join2 = math.inf
+    if k >= 1:
+        kth = np.partition(d2, k - 1, axis=1)[:, k - 1]
+        join2 = _JOIN**2 * float(np.median(kth[np.isfinite(kth)])) if np.any(np.isfinite(kth)) else math.inf
+    apart: set[int] = set()
     while True:
         roots, counts = np.unique(root, return_counts=True)
-        small = roots[counts < min_size]
-        if small.size == 0 or roots.size == 1:
+        is_small = (counts < min_size) & ~np.isin(roots, list(apart))
+        if not np.any(is_small) or roots.size == 1:
             break
-        r0 = int(small[np.argmin(counts[counts < min_size])])
+        small, scount = roots[is_small], counts[is_small]
+        r0 = int(small[np.argmin(scount)])
         inside = root == r0
         sub = d2[np.ix_(inside, ~inside)]
-        j = int(np.flatnonzero(~inside)[np.argmin(np.min(sub, axis=0))])
-        root[inside] = root[j]
+        near = np.min(sub, axis=0)
+        j = int(np.argmin(near))
+        if float(near[j]) > join2:
+            apart.add(r0)
+            continue
+        root[inside] = root[int(np.flatnonzero(~inside)[j])]
     roots, first, counts = np.unique(root, return_index=True, return_counts=True)
     order = sorted(range(roots.size), key=lambda i: (-int(counts[i]), int(first[i])))
     labels = np.full(n, -1, dtype=np.int64)
@@ -1266,13 +1286,23 @@ class SurrogateLoglike:
             return _Router(base, np.zeros(base.shape[0], dtype=np.int64))
         maxc = self.opts.max_clusters if self.opts.clusters == "auto" else int(self.opts.clusters)
         live = np.asarray(live, dtype=np.float64)
+        # the finest of three partitions: k-nearest-neighbour components in the live set's whitened
+        # coordinates and in the unit cube (whitening by the covariance of several separated modes inflates
+        # the directions within each mode and can join them), and the bound's ellipsoids
         labels = _knn_clusters(live, self.opts.knn, self.min_cluster, maxc)
+        fin_d2 = _sqdist(live)
+        if live_u is not None:
+            lu = np.asarray(live_u, dtype=np.float64)
+            fin_d2 = _sqdist(lu, whiten=False)
+            by_cube = _knn_clusters(lu, self.opts.knn, self.min_cluster, maxc, whiten=False)
+            pair = (labels + 1) * (maxc + 2) + (by_cube + 1)
+            labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
         if ells is not None and live_u is not None:
             # the finer of the two partitions: separated in the kNN graph or in the bound (high dimensions,
             # where kNN graphs of a few hundred points join separated modes)
             by_ell = _ellipsoid_clusters(live, np.asarray(live_u, dtype=np.float64), ells, self.min_cluster, maxc)
             pair = (labels + 1) * (maxc + 2) + (by_ell + 1)
-            labels = _finish_labels(pair, _sqdist(live), self.min_cluster, maxc)
+            labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
         return _Router(np.asarray(live, dtype=np.float64), labels)
 
     def _training_rows(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, sel: np.ndarray,
