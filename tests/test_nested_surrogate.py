@@ -223,6 +223,39 @@ def test_screening_check_failure_stops_screening_and_widens_margins():
     assert out.shape == (200,)
 
 
+def test_far_candidates_rejected_once_calibrated_on_fresh_true_values():
+    # candidates beyond the networks' envelope (and twice the training radius) are evaluated truly until
+    # _FAR_MIN of them calibrate the far margin; then the ones predicted below L* - margin are rejected
+    # without a true call, except the low checks
+    from ridgeline.nested._surrogate import _FAR_MIN, _FarRecord
+
+    sur, gen = _trained()
+    assert sur.active and math.isinf(sur.net.far_margin)
+    truth_fn = problems.gaussian(3).loglike.batch
+
+    def far_batch(n):
+        d = gen.standard_normal((n, 3))
+        return 0.5 + 2.0 * d / np.linalg.norm(d, axis=1, keepdims=True)
+
+    x = far_batch(_FAR_MIN + 20)
+    n0 = sur.ntrue
+    np.testing.assert_array_equal(sur(x), truth_fn(x))
+    assert sur.ntrue - n0 == x.shape[0]
+    assert sur.net.far.n >= _FAR_MIN and sur.net.far_margin == pytest.approx(10 * sur.opts.tol)
+    x = far_batch(200)
+    n0 = sur.ntrue
+    out = sur(x)
+    rejected = out != truth_fn(x)
+    assert np.count_nonzero(rejected) > 150 and sur.ntrue - n0 == 200 - np.count_nonzero(rejected)
+    assert np.all(out[rejected] < sur.lstar - sur.net.far_margin) and np.all(truth_fn(x)[rejected] < sur.lstar)
+    # a calibration point above the contour that the network put 25 nats below it widens the margin to 50
+    rec = _FarRecord(floor=1.0)
+    rec.add(np.full(_FAR_MIN - 1, -100.0), np.full(_FAR_MIN - 1, -90.0), lstar=-5.0)
+    assert math.isinf(rec.margin)
+    rec.add(np.array([-30.0]), np.array([0.0]), lstar=-5.0)
+    assert rec.margin == pytest.approx(50.0)
+
+
 def test_screening_can_be_disabled():
     sur, gen = _trained(screen=False)
     sur.active = False

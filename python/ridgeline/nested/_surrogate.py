@@ -47,11 +47,18 @@ whole live set must fit a sum of separated bumps or a thin curved ridge in
 common whitened coordinates, which a small network does badly (the two shells,
 a 4-mode mixture never validated).  At every training the live points are
 clustered: the connected components of their symmetric k-nearest-neighbour
-graph (k = ``knn``, distances in the live set's whitened coordinates), so a
-separated mode or a ring-shaped shell is one cluster whatever its shape;
-components with fewer than ``min_cluster`` live points join the cluster of
-their nearest live point outside them, and at most ``max_clusters`` are kept
-(the points of the others are evaluated truly).  A candidate is routed to the
+graph (k = ``knn``, distances in the live set's whitened coordinates and,
+separately, in the unit cube: whitening by the covariance of several separated
+modes inflates the directions within each mode and can join them), so a
+separated mode or a ring-shaped shell is one cluster whatever its shape; the
+finest of these two partitions and the bound's ellipsoid clusters is used.  A
+graph edge longer than ``_JOIN`` (3) times the median k-th neighbour distance
+is not followed (the few live points of a dying mode between two others would
+otherwise bridge them); components with fewer than ``min_cluster`` live points
+join the cluster of their nearest live point outside them unless that point
+is farther than the same distance (a separated small mode stays a cluster of
+its own: joined to another mode it would spoil that mode's network), and at
+most ``max_clusters`` are kept (the points of the others are evaluated truly).  A candidate is routed to the
 cluster of its nearest live point (the nearest-neighbour rule, which follows
 curved clusters, unlike the nearest centre), and each cluster has its own
 network with its own whitening (centre and principal axes of that cluster's
@@ -60,6 +67,26 @@ linear and quadratic skip path: a shell is quadratic in r about its centre (the
 centre of a ring's points), a Gaussian mode quadratic in z, so both are easy.
 Validation is pooled over the clusters as before (a cluster whose own held-out
 error above L* exceeds ``2 tol`` is switched off alone).
+
+Beyond the envelope (the far margin).  A candidate outside its network's
+training envelope used to be evaluated truly unless it lay within twice the
+radius of its cluster's live points and was predicted 10 ``tol`` below the
+contour.  On a multimodal run most such candidates lie between the modes (the
+bound still covers space a mode has left), and they were most of the true
+calls (4-mode mixture in 6-d: 5000-8000 of 10000-14000).  Each model now
+calibrates a far margin on true values beyond its envelopes: those stored
+since the previous training, then every later one evaluated truly (fresh draws
+of the same proposal).  A point at or above the contour L* would be wrongly
+rejected by any margin below t = L* - prediction; with n points and t_max the
+largest such t (-inf when none was above L*), a new exchangeable candidate
+exceeds t_max with probability <= 1 / (n + 1).  From n >= ``_FAR_MIN`` (100),
+candidates beyond the envelope predicted below L* - max(2 t_max, 10 ``tol``)
+(times the screening scale) are rejected without a true call, both while the
+networks answer (as low values, one in 4 ``check_every`` checked truly; an
+error there switches them off) and while they only screen (one in
+``screen_check_every`` checked; a value at or above L* stops the screening
+and doubles the margins).  Only rejections are made this way: every point that
+enters the live set keeps a true or validated network value.
 
 Architecture search (``search='ga'``).  A small genetic algorithm chooses the
 network's depth (1-3 hidden layers), width, activation (tanh, relu, softplus),
@@ -443,6 +470,8 @@ _NEAR = 2.0  # beyond its training envelope a network may still reject points wi
 _REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 _SCREEN_MIN = 10  # fewest held-out points above the contour that calibrate a cluster's screening margin
 _FRESH_MIN = 30  # fewest fresh true values above the contour that can switch a model back on
+_FAR_MIN = 100  # fewest recent true values beyond a model's envelope that calibrate its far margin
+_FAR_ROWS = 5000  # ... taken from at most this many of the latest true values
 _JOIN = 3.0  # a small cluster farther than this many typical neighbour distances from the rest stays apart
 _EXACT_BOUND = 2.0  # network values with a larger error bound (nats) may be re-evaluated at the end (finish)
 _EXACT_SHARE = 1e-3  # ... until the bound on the evidence the others could hide is below this share of Z
@@ -814,12 +843,40 @@ def _finish_labels(root: np.ndarray, d2: np.ndarray, min_size: int, max_clusters
     return labels
 
 
+@dataclass
+class _FarRecord:
+    """Calibration of a model's far margin: n points beyond its envelopes, t_max = max(L* - prediction)
+    over those at or above the contour (-inf when none), and the floor of the margin."""
+
+    n: int = 0
+    t_max: float = -math.inf
+    floor: float = math.inf
+
+    @property
+    def margin(self) -> float:
+        return max(2.0 * self.t_max, self.floor) if self.n >= _FAR_MIN else math.inf
+
+    def add(self, pred: np.ndarray, ytrue: np.ndarray, lstar: float) -> None:
+        self.n += int(pred.size)
+        above = ytrue >= lstar
+        if np.any(above):
+            self.t_max = max(self.t_max, float(np.max(lstar - pred[above])))
+
+
 class _Model:
     """Per-cluster networks with their router; a cluster without a network (None) is evaluated truly."""
 
-    def __init__(self, router: _Router, nets: list[_Net | None]) -> None:
+    def __init__(self, router: _Router, nets: list[_Net | None], far: _FarRecord | None = None) -> None:
         self.router = router
         self.nets = nets
+        # true values beyond the envelopes that calibrate the far margin (shared by the screening copy)
+        self.far = _FarRecord() if far is None else far
+
+    @property
+    def far_margin(self) -> float:
+        """Margin below the contour under which a point beyond its network's envelope may be rejected
+        (see :meth:`SurrogateLoglike._calibrate_far`; inf: not calibrated)."""
+        return self.far.margin
 
     def predict(self, x: np.ndarray, lab: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Predicted log L, whether a network may answer (a cluster with a network, inside its envelope)
@@ -1094,6 +1151,8 @@ class SurrogateLoglike:
         self.ncheck_true = 0
         self.backoff = 1  # training interval multiplier after failed validations (1, 2, 4, 8)
         self.sens = math.inf  # compression per nat at the contour (log X per unit of log L*), set by the run loop
+        self.train_rows = 0  # stored true values at the last training (the later ones calibrate the far margin)
+        self.screen_last: np.ndarray | None = None  # inside-envelope flags of the last screened batch
 
     def _weight_scale(self, lstar: float) -> float:
         """Scale (nats) of the training weights below the contour: ``contour_scale``, widened to a quarter
@@ -1135,6 +1194,8 @@ class SurrogateLoglike:
         # beyond the training envelope but near the cluster, a prediction well below the contour may reject
         # (a spot check of these at a quarter of the rate turns the networks off if one was above L*)
         low = ~ok & near & np.isfinite(pred) & (pred < self.lstar - 10.0 * tol)
+        # beyond the near radius too, once calibrated on this model's recent far candidates (see _calibrate_far)
+        low |= ~ok & ~near & np.isfinite(pred) & (pred < self.lstar - self.net.far_margin * self.screen_scale)
         need = (~ok & ~low) | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
         # candidates the networks cannot answer may still be screened out (far below the contour)
         srej = np.zeros(x.shape[0], dtype=bool)
@@ -1173,6 +1234,9 @@ class SurrogateLoglike:
         if np.any(ev):
             yt = self._true(x[ev])
             out[ev] = yt
+            beyond = (~ok & np.isfinite(pred))[ev]
+            if np.any(beyond):
+                self.net.far.add(pred[ev][beyond], yt[beyond], self.lstar)
             self._screen_checked(out[scheck])
             # compare where either value is above the contour (the region that matters), network answers only
             rel = ((yt > self.lstar) | (pred[ev] > self.lstar)) & ~need[ev]
@@ -1199,11 +1263,16 @@ class SurrogateLoglike:
         n = x.shape[0]
         model = self.screen_model
         if model is None or not math.isfinite(self.lstar) or n == 0:
+            self.screen_last = None
             return np.zeros(n, dtype=bool), np.full(n, -np.inf), np.zeros(n, dtype=bool)
         lab = model.router.route(x)
         pred, ok, _ = model.predict(x, lab)
+        self.screen_last = ok
         # lab -1 (a cluster without a network) reads the last margin, +inf
         rej = ok & np.isfinite(pred) & (pred < self.lstar - self.screen_margin[lab])
+        # beyond the envelope: the larger of the cluster's margin and the calibrated far margin
+        far_m = np.maximum(self.screen_margin[lab], model.far_margin * self.screen_scale)
+        rej |= ~ok & np.isfinite(pred) & (pred < self.lstar - far_m)
         check = np.zeros(n, dtype=bool)
         for k in np.flatnonzero(rej):
             self.screen_count += 1
@@ -1229,6 +1298,10 @@ class SurrogateLoglike:
         self.stats["true_calls_off"] += int(np.count_nonzero(ev))
         if np.any(ev):
             out[ev] = self._true(x[ev])
+            if self.screen_model is not None and self.screen_last is not None:
+                beyond = (~self.screen_last & np.isfinite(pred))[ev]
+                if np.any(beyond):
+                    self.screen_model.far.add(pred[ev][beyond], out[ev][beyond], self.lstar)
         self._screen_checked(out[check])
         return out
 
@@ -1248,12 +1321,34 @@ class SurrogateLoglike:
             margin[c] = self.screen_scale * (2.0 * float(np.max(np.abs(ec))) + self.tol_eff())
         if np.all(np.isinf(margin)):
             return
-        self.screen_model = _Model(model.router, list(model.nets))
+        self.screen_model = _Model(model.router, list(model.nets), model.far)
         self.screen_margin = margin
         self.stats["screen_trainings"] += 1
         if self.stats["screen_first_iter"] < 0:
             self.stats["screen_first_iter"] = niter
         self.stats["screen_history"].append((niter, int(err.size), [float(m) for m in margin[:k]]))
+
+    def _calibrate_far(self, model: _Model, x: np.ndarray, y: np.ndarray, lab: np.ndarray, lstar: float) -> None:
+        """Start the calibration of the margin under which a candidate beyond its network's envelope is rejected.
+
+        Such candidates were all evaluated truly before.  The calibration set is the true values beyond
+        this model's envelopes stored since the previous training (never trained on by it; the latest
+        draws of the sampler's proposal), then every later one evaluated truly (fresh draws, exchangeable
+        with the next candidates).  Each one at or above the contour L* of its time would be falsely
+        rejected by any margin below t = L* - prediction; with n such points and t_max their largest t
+        (-inf when none is above L*), a new exchangeable candidate has t > t_max with probability
+        <= 1 / (n + 1).  The margin is max(2 t_max, 10 ``tol``) (the near rule's margin), used only
+        from n >= ``_FAR_MIN``; the screening scale (doubled by each failed check) multiplies it.
+        """
+        start = max(self.train_rows, y.shape[0] - _FAR_ROWS)
+        self.train_rows = int(y.shape[0])
+        model.far = _FarRecord(floor=10.0 * self.opts.tol)
+        rows = np.flatnonzero(np.isfinite(y[start:])) + start
+        if rows.size == 0 or not math.isfinite(lstar):
+            return
+        pred, ok, _ = model.predict(x[rows], lab[rows])
+        out = ~ok & np.isfinite(pred)
+        model.far.add(pred[out], y[rows][out], lstar)
 
     def _switch_off(self, why: _SwitchOff) -> None:
         if self.active:
@@ -1380,6 +1475,7 @@ class SurrogateLoglike:
         self.stats["trainings"] += 1
         tol = self.tol_eff()
         err, elab = _errors_above(model, x, y, lab, vi, lstar)
+        self._calibrate_far(model, x, y, lab, lstar)
         self._calibrate_screen(model, err, elab, niter)
         # a cluster whose own held-out error is far off is left to the true likelihood
         for c in range(len(model.nets)):
