@@ -178,6 +178,21 @@ def test_failed_spot_check_switches_off():
     assert out.shape == (4,)
 
 
+def test_spot_checks_relax_after_a_clean_record():
+    sur, gen = _trained(check_every=1)
+    assert sur.relax() == 1
+    for _ in range(30):  # accurate networks: every check within tol
+        sur(0.5 + 0.05 * gen.standard_normal((4, 3)))
+    assert sur.active and sur.clean_streak >= sur.opts.relax_checks and sur.relax() == 2
+    sur.clean_streak = 3 * sur.opts.relax_checks
+    assert sur.relax() == 4
+    sur._switch_off("switch_off_check")
+    assert sur.clean_streak == 0 and sur.relax() == 1
+    off, _ = _trained(relax_checks=0)
+    off.clean_streak = 10**6
+    assert off.relax() == 1
+
+
 def test_too_many_proposals_switch_off():
     sur, gen = _trained(max_proposals=100)
     sur.lstar = 1e9  # nothing can be above: a network that under-predicts would stall the run

@@ -9,7 +9,14 @@ they are on, new candidates get a network's value instead of a true call, except
 - spot checks: one candidate in ``check_every`` replacements that the network
   places above L* is also evaluated truly (its true value is used); a single
   error above ``4 tol`` or a running RMS of the last 16 checks above
-  ``1.5 tol`` switches the networks off;
+  ``1.5 tol`` switches the networks off.  After a clean record the period
+  relaxes (``relax_checks`` = n, default 50): n checks in a row with every
+  error within ``tol`` double it, 3 n quadruple it, and a check beyond ``tol``
+  or a switch-off restores it.  A network whose errors exceed ``tol`` on a
+  fraction f of its answers builds such a record with probability
+  (1 - f)^n (0.5% for f = 0.1, n = 50), so a loose network is watched at the
+  full rate; the validation at every training, the low checks (kept at the
+  full rate) and the end correction are unchanged;
 - candidates outside the training envelope of their network, routed to a
   cluster without a network, or predicted above the best true value seen
   (extrapolation), are evaluated truly;
@@ -344,6 +351,10 @@ class SurrogateOptions:
         block of iterations on the true values found since its training (fresh
         data, at least 30 above the contour) and switch it back on when they
         pass, instead of waiting for the next training.
+    relax_checks : int, default=50
+        Spot checks in a row with every error within ``tol`` after which the
+        spot-check period doubles (quadruples after 3x as many); an error beyond
+        ``tol`` or a switch-off restores it.  0: never relax.
     contour_scale : float, default=0.0
         Train toward the contour (see the module notes): a training point
         below the contour L* gets weight exp((log L - L*) / s), at least 1e-3,
@@ -383,11 +394,12 @@ class SurrogateOptions:
     vol_tol: float = 0.0
     revalidate: bool = True
     contour_scale: float = 0.0
+    relax_checks: int = 50
 
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0,
                 "knn": 1, "max_clusters": 1, "ga_population": 2, "ga_generations": 1, "ga_max_searches": 1,
-                "screen_check_every": 1}
+                "screen_check_every": 1, "relax_checks": 0}
         for name, least in ints.items():
             check_int(getattr(self, name), name, low=least)
         for name in ("train_every", "min_train", "min_cluster"):
@@ -1134,6 +1146,8 @@ class SurrogateLoglike:
         self.low_count = 0
         self.above_block = 0
         self.check_period = opts.check_every
+        self.base_period = opts.check_every  # the period before relax_checks (low checks keep 4x this one)
+        self.clean_streak = 0  # spot checks in a row with |error| <= tol since the networks were last switched off
         self.since_above = 0
         self.recent_err: list[float] = []
         self.stats: SurrogateStats = {
@@ -1217,7 +1231,7 @@ class SurrogateLoglike:
                 check[k] = True
         for k in np.flatnonzero(low & ~need & ~srej):
             self.low_count += 1
-            if self.low_count % (4 * self.check_period) == 0:
+            if self.low_count % (4 * self.base_period) == 0:
                 check[k] = True
                 self.stats["low_checks"] += 1
         self.above_block += int(np.count_nonzero(above))
@@ -1245,6 +1259,7 @@ class SurrogateLoglike:
             self.stats["spot_checks"] += int(err.size)
             for e in err:  # in units of the tolerance at the time of the check
                 self.recent_err.append(float(e) / tol if np.isfinite(e) else math.inf)
+                self.clean_streak = self.clean_streak + 1 if abs(self.recent_err[-1]) <= 1.0 else 0
             self.recent_err = self.recent_err[-16:]
             bad_single = err.size > 0 and (not np.all(np.isfinite(err)) or float(np.max(np.abs(err))) > 4 * tol)
             recent_rms = math.sqrt(float(np.mean(np.square(self.recent_err)))) if self.recent_err else 0.0
@@ -1350,6 +1365,13 @@ class SurrogateLoglike:
         out = ~ok & np.isfinite(pred)
         model.far.add(pred[out], y[rows][out], lstar)
 
+    def relax(self) -> int:
+        """Multiplier of the spot-check period after a clean record (``relax_checks``, see the module notes)."""
+        n = self.opts.relax_checks
+        if n <= 0:
+            return 1
+        return 1 if self.clean_streak < n else (2 if self.clean_streak < 3 * n else 4)
+
     def _switch_off(self, why: _SwitchOff) -> None:
         if self.active:
             self.active = False
@@ -1358,6 +1380,7 @@ class SurrogateLoglike:
             if self.opts.search == "ga" and self.stats["ga_searches"] < self.opts.ga_max_searches:
                 self.search_due = True
         self.recent_err = []
+        self.clean_streak = 0
 
     # -- training ---------------------------------------------------------
     def data(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1708,7 +1731,8 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 sur.revalidate(niter)
             if sur.active and niter > it0:  # spot checks at the rate of replacements
                 rate = sur.above_block / (niter - it0)
-                sur.check_period = max(1, int(round(sur.opts.check_every * max(rate, 1.0))))
+                sur.base_period = max(1, int(round(sur.opts.check_every * max(rate, 1.0))))
+                sur.check_period = sur.base_period * sur.relax()
             if niter - last_train >= sur.train_every * (2 if sur.active else sur.backoff):
                 dead = st.dead_logl
                 back = niter - 2 * nlive  # the contour two e-folds of volume back
