@@ -510,6 +510,36 @@ def test_small_components_join_only_when_near_and_small_modes_do_not_bridge():
     assert len(set(lab2[truth == 0].tolist()) & set(lab2[truth == 1].tolist())) == 0
 
 
+def test_split_separates_two_shells_in_one_cluster_and_leaves_one_shell_alone():
+    from ridgeline.nested._surrogate import _Router
+
+    mus = np.array([[0.3, 0.5], [0.7, 0.5]])
+
+    def ring(x, m):  # a shell of radius 0.12 and width 0.03: one network has one radial centre
+        return -0.5 * ((np.hypot(*(x - m).T) - 0.12) / 0.03) ** 2
+
+    def two(x):
+        return np.logaddexp(ring(x, mus[0]), ring(x, mus[1]))
+
+    def one(x):
+        return ring(x, mus[0])
+
+    for fn, want in ((two, 2), (one, 1)):
+        sur = SurrogateLoglike(fn, 2, 300, SurrogateOptions(), seed=3)
+        x = np.random.default_rng(5).random((3000, 2))
+        y = sur(x)  # networks off: true values, stored
+        lstar = float(np.sort(y)[-300])
+        live = x[y >= lstar]
+        router = _Router(live, np.zeros(live.shape[0], dtype=np.int64))  # one cluster for both bumps
+        lab = np.zeros(y.size, dtype=np.int64)
+        rows = np.flatnonzero(y > lstar - 20.0)
+        r2, lab2 = sur._split(router, x, y, lab, rows, lstar, live, np.random.default_rng(0))
+        assert r2.k == want and sur.stats["splits"] == want - 1
+        if want == 2:  # the halves are the bumps
+            assert _same_partition(r2.labels, (live[:, 0] > 0.5).astype(np.int64))
+            np.testing.assert_array_equal(lab2[rows], r2.route(x[rows]))
+
+
 def test_per_cluster_networks_fit_two_modes():
     # two separated modes: one network per cluster fits log L within tol above a contour
     from ridgeline.nested._surrogate import _errors_above, _fit_model, _knn_clusters, _Router

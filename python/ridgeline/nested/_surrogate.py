@@ -75,6 +75,23 @@ centre of a ring's points), a Gaussian mode quadratic in z, so both are easy.
 Validation is pooled over the clusters as before (a cluster whose own held-out
 error above L* exceeds ``2 tol`` is switched off alone).
 
+Splitting clusters one network cannot fit (``split=True``).  Connected live
+points need not be one smooth bump: the two shells' contours touch until about
+a third of the prior mass is left (their live points are then one annulus pair
+joined in the middle), and modes the graph has not separated yet are one
+component.  One network (one radial centre, one quadratic) fits such a cluster
+to several nats, which neither validates nor screens.  At every training, a
+cluster whose network, fitted on three quarters of the training rows, has a
+held-out RMS error above the contour beyond the tolerance on the remaining
+quarter is split in two by 2-means of its live points (unit-cube coordinates),
+and the split is kept when the two networks' pooled held-out RMS on that
+quarter is below half of the one's (two rounds, at most ``max_clusters``).
+The decision uses the training rows only: the validation rows that switch the
+networks on are untouched, so the switch-on test and its conformal bounds are
+as before.  On the shells the two halves are the two rings, each exactly
+quadratic in its radius except in a thin strip where they meet, and the
+networks validate from iteration 125-250 instead of 500-875.
+
 Beyond the envelope (the far margin).  A candidate outside its network's
 training envelope used to be evaluated truly unless it lay within twice the
 radius of its cluster's live points and was predicted 10 ``tol`` below the
@@ -351,6 +368,11 @@ class SurrogateOptions:
         block of iterations on the true values found since its training (fresh
         data, at least 30 above the contour) and switch it back on when they
         pass, instead of waiting for the next training.
+    split : bool, default=True
+        Split a cluster that one network fits worse than ``tol`` in two
+        (2-means of its live points) when two networks fit it at least twice
+        better on an inner held-out part of the training rows (see the module
+        notes; the validation rows are not used).
     relax_checks : int, default=50
         Spot checks in a row with every error within ``tol`` after which the
         spot-check period doubles (quadruples after 3x as many); an error beyond
@@ -395,6 +417,7 @@ class SurrogateOptions:
     revalidate: bool = True
     contour_scale: float = 0.0
     relax_checks: int = 50
+    split: bool = True
 
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0,
@@ -412,7 +435,7 @@ class SurrogateOptions:
                 msg = f"clusters={clusters!r} must be 'auto' or an int"
                 raise ValueError(msg)
             check_int(clusters, "clusters", low=1)
-        for flag in ("screen", "revalidate"):
+        for flag in ("screen", "revalidate", "split"):
             val: object = getattr(self, flag)
             if not isinstance(val, (bool, np.bool_)):
                 msg = f"{flag}={val!r} must be a bool"
@@ -875,6 +898,23 @@ class _FarRecord:
             self.t_max = max(self.t_max, float(np.max(lstar - pred[above])))
 
 
+def _two_means(z: np.ndarray, rng: np.random.Generator, iters: int = 30) -> np.ndarray:
+    """2-means of the rows of z (k-means++ start, Lloyd iterations); True for the rows of the second centre."""
+    a = z[int(rng.integers(z.shape[0]))]
+    d2 = np.sum((z - a) ** 2, axis=1)
+    b = z[int(np.searchsorted(np.cumsum(d2), rng.random() * float(np.sum(d2)), side="right").clip(0, z.shape[0] - 1))]
+    second = np.zeros(z.shape[0], dtype=bool)
+    for _ in range(iters):
+        new = np.sum((z - b) ** 2, axis=1) < np.sum((z - a) ** 2, axis=1)
+        if new.all() or not new.any():
+            break
+        if np.array_equal(new, second):
+            break
+        second = new
+        a, b = z[~second].mean(axis=0), z[second].mean(axis=0)
+    return second
+
+
 class _Model:
     """Per-cluster networks with their router; a cluster without a network (None) is evaluated truly."""
 
@@ -1099,6 +1139,7 @@ class SurrogateStats(TypedDict):
     # (iteration, tolerance in nats of that validation)
     tol_history: list[tuple[int, float]]
     fresh_switch_on: int
+    splits: int
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -1156,7 +1197,8 @@ class SurrogateLoglike:
             "first_on_iter": -1, "history": [], "low_checks": 0, "true_calls_off": 0, "true_calls_need": 0, "clusters": 0, "clusters_on": 0,
             "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
             "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
-            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0}
+            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0,
+            "splits": 0}
         # rejection screening while the networks are not trusted (see the module notes)
         self.screen_model: _Model | None = None
         self.screen_margin = np.empty(0)
@@ -1423,6 +1465,74 @@ class SurrogateLoglike:
             labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
         return _Router(np.asarray(live, dtype=np.float64), labels)
 
+    def _split(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, ti: np.ndarray, lstar: float,
+               live_u: np.ndarray | None, rng: np.random.Generator) -> tuple[_Router, np.ndarray]:
+        """Split the clusters one network fits badly in two (2-means of their live points), when two fit better.
+
+        Connected live points need not be one smooth bump: two shells whose contours still touch, or
+        two modes the graph has not separated yet, are one component for a while, and one network
+        (one radial centre, one quadratic) cannot fit them.  On an inner split of the training rows
+        ``ti`` (a quarter held out; the validation rows are not used, so the switch-on test stays
+        clean) a cluster whose held-out RMS error above the contour exceeds the tolerance is split by
+        2-means of its live points (unit-cube coordinates when given) and the split is kept when the
+        two networks' pooled held-out RMS is below half of the one's; two rounds, at most
+        ``max_clusters`` clusters.  Returns the router and the rows' labels.
+        """
+        maxc = self.opts.max_clusters if self.opts.clusters == "auto" else int(self.opts.clusters)
+        if self.opts.clusters == 1 or router.live.shape[0] < 2 * self.min_cluster:
+            return router, lab
+        tol = self.tol_eff()
+        perm = rng.permutation(ti.size)
+        nin = ti.size // 4
+        iva, itr = ti[perm[:nin]], ti[perm[nin:]]
+        coords = router.z if live_u is None else np.asarray(live_u, dtype=np.float64)
+        labels = router.labels.copy() if router.k > 1 else np.zeros(router.live.shape[0], dtype=np.int64)
+        for _ in range(2):
+            changed = False
+            for c in range(max(router.k, 1)):
+                k = max(router.k, 1)
+                members = np.flatnonzero(labels == c)
+                if k >= maxc or members.size < 2 * self.min_cluster:
+                    continue
+                e1 = self._inner_errors(router, x, y, lab, itr, iva, [c], lstar, rng)
+                if e1.size < _SCREEN_MIN or math.sqrt(float(np.mean(e1 * e1))) <= tol:
+                    continue
+                half = _two_means(coords[members], rng)
+                if min(np.count_nonzero(half), np.count_nonzero(~half)) < self.min_cluster:
+                    continue
+                new = labels.copy()
+                new[members[half]] = k
+                r2 = _Router(router.live, new)
+                lab2 = lab.copy()
+                rows = np.flatnonzero(lab == c) if router.k > 1 else np.flatnonzero(lab >= 0)
+                lab2[rows] = r2.route(x[rows])
+                e2 = self._inner_errors(r2, x, y, lab2, itr, iva, [c, k], lstar, rng)
+                if e2.size >= _SCREEN_MIN and math.sqrt(float(np.mean(e2 * e2))) < 0.5 * math.sqrt(float(np.mean(e1 * e1))):
+                    labels, router, lab = new, r2, lab2
+                    self.stats["splits"] += 1
+                    changed = True
+            if not changed:
+                break
+        return router, lab
+
+    def _inner_errors(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, tr: np.ndarray,
+                      va: np.ndarray, clusters: list[int], lstar: float, rng: np.random.Generator) -> np.ndarray:
+        """Held-out errors above lstar of one network per listed cluster, trained on rows ``tr``."""
+        out = []
+        need = _min_fit(x.shape[1])
+        for c in clusters:
+            tc, vc = tr[lab[tr] == c], va[lab[va] == c]
+            if tc.size < need:
+                continue
+            lc = router.live[router.labels == c] if router.k > 1 else router.live
+            net = _Net(x[tc], y[tc], self.arch, rng, lc)
+            net.fit(x[tc], y[tc], x[vc], y[vc], rng)
+            top = vc[y[vc] >= lstar]
+            if top.size:
+                pred, inside, _ = net.predict(x[top])
+                out.append((y[top] - pred)[inside])
+        return np.concatenate(out) if out else np.empty(0)
+
     def _training_rows(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, sel: np.ndarray,
                        lstar: float, rng: np.random.Generator) -> np.ndarray:
         """Rows to train (and validate) on, per cluster.
@@ -1482,6 +1592,9 @@ class SurrogateLoglike:
         perm = rng.permutation(idx.size)
         nval = max(1, int(round(self.opts.valid_frac * idx.size)))
         vi, ti = idx[perm[:nval]], idx[perm[nval:]]
+        if self.opts.split and math.isfinite(lstar):
+            srng = np.random.default_rng(mix_seed(self.seed, 0x5B11 + self.stats["trainings"]))
+            router, lab = self._split(router, x, y, lab, ti, lstar, live_u, srng)
         self.stats["clusters"] = router.k
         if self.search_due:
             grng = np.random.default_rng(mix_seed(self.seed, 0x6A00 + self.stats["ga_searches"]))
