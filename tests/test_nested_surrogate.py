@@ -641,12 +641,6 @@ def test_multimodal_surrogate_calibrated():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 19 target not reached; measured with fresh revalidation and the exact "
-                   "end re-evaluation (seeds 0-9): shells 1.91-2.61x, median 2.30 (the networks validate at ~625-875 "
-                   "of ~2100 iterations and a 2-d plain run accepts ~43% of proposals); mixture4(6) 3.90 4.28 2.91 "
-                   "2.08x on seeds 0 1 2 5; full run 2026-12-07 (branch surr6, defaults unchanged): mixture4(6) 3.90 4.28 "
-                   "2.91 6.02 6.45 2.08 2.04 2.40 4.11 2.05x (median 3.41), shells 1.91-2.61x; pooled RMS z 1.005, "
-                   "max |z| 2.01; shells z RMS 1.09, max |z| 2.01. The experimental vol_tol=0.02 gives mixture4 median 3.6x but biases LCDM's log Z")
 def test_multimodal_true_calls_fall_3x():
     ratios = np.array([r[3] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
     print(f"true-call ratios: min {ratios.min():.2f}, median {np.median(ratios):.2f}")
