@@ -9,7 +9,14 @@ they are on, new candidates get a network's value instead of a true call, except
 - spot checks: one candidate in ``check_every`` replacements that the network
   places above L* is also evaluated truly (its true value is used); a single
   error above ``4 tol`` or a running RMS of the last 16 checks above
-  ``1.5 tol`` switches the networks off;
+  ``1.5 tol`` switches the networks off.  After a clean record the period
+  relaxes (``relax_checks`` = n, default 50): n checks in a row with every
+  error within ``tol`` double it, 3 n quadruple it, and a check beyond ``tol``
+  or a switch-off restores it.  A network whose errors exceed ``tol`` on a
+  fraction f of its answers builds such a record with probability
+  (1 - f)^n (0.5% for f = 0.1, n = 50), so a loose network is watched at the
+  full rate; the validation at every training, the low checks (kept at the
+  full rate) and the end correction are unchanged;
 - candidates outside the training envelope of their network, routed to a
   cluster without a network, or predicted above the best true value seen
   (extrapolation), are evaluated truly;
@@ -47,11 +54,18 @@ whole live set must fit a sum of separated bumps or a thin curved ridge in
 common whitened coordinates, which a small network does badly (the two shells,
 a 4-mode mixture never validated).  At every training the live points are
 clustered: the connected components of their symmetric k-nearest-neighbour
-graph (k = ``knn``, distances in the live set's whitened coordinates), so a
-separated mode or a ring-shaped shell is one cluster whatever its shape;
-components with fewer than ``min_cluster`` live points join the cluster of
-their nearest live point outside them, and at most ``max_clusters`` are kept
-(the points of the others are evaluated truly).  A candidate is routed to the
+graph (k = ``knn``, distances in the live set's whitened coordinates and,
+separately, in the unit cube: whitening by the covariance of several separated
+modes inflates the directions within each mode and can join them), so a
+separated mode or a ring-shaped shell is one cluster whatever its shape; the
+finest of these two partitions and the bound's ellipsoid clusters is used.  A
+graph edge longer than ``_JOIN`` (3) times the median k-th neighbour distance
+is not followed (the few live points of a dying mode between two others would
+otherwise bridge them); components with fewer than ``min_cluster`` live points
+join the cluster of their nearest live point outside them unless that point
+is farther than the same distance (a separated small mode stays a cluster of
+its own: joined to another mode it would spoil that mode's network), and at
+most ``max_clusters`` are kept (the points of the others are evaluated truly).  A candidate is routed to the
 cluster of its nearest live point (the nearest-neighbour rule, which follows
 curved clusters, unlike the nearest centre), and each cluster has its own
 network with its own whitening (centre and principal axes of that cluster's
@@ -60,6 +74,43 @@ linear and quadratic skip path: a shell is quadratic in r about its centre (the
 centre of a ring's points), a Gaussian mode quadratic in z, so both are easy.
 Validation is pooled over the clusters as before (a cluster whose own held-out
 error above L* exceeds ``2 tol`` is switched off alone).
+
+Splitting clusters one network cannot fit (``split=True``).  Connected live
+points need not be one smooth bump: the two shells' contours touch until about
+a third of the prior mass is left (their live points are then one annulus pair
+joined in the middle), and modes the graph has not separated yet are one
+component.  One network (one radial centre, one quadratic) fits such a cluster
+to several nats, which neither validates nor screens.  At every training, a
+cluster whose network, fitted on three quarters of the training rows, has a
+held-out RMS error above the contour beyond the tolerance on the remaining
+quarter is split in two by 2-means of its live points (unit-cube coordinates),
+and the split is kept when the two networks' pooled held-out RMS on that
+quarter is below half of the one's (two rounds, at most ``max_clusters``).
+The decision uses the training rows only: the validation rows that switch the
+networks on are untouched, so the switch-on test and its conformal bounds are
+as before.  On the shells the two halves are the two rings, each exactly
+quadratic in its radius except in a thin strip where they meet, and the
+networks validate from iteration 125-250 instead of 500-875.
+
+Beyond the envelope (the far margin).  A candidate outside its network's
+training envelope used to be evaluated truly unless it lay within twice the
+radius of its cluster's live points and was predicted 10 ``tol`` below the
+contour.  On a multimodal run most such candidates lie between the modes (the
+bound still covers space a mode has left), and they were most of the true
+calls (4-mode mixture in 6-d: 5000-8000 of 10000-14000).  Each model now
+calibrates a far margin on true values beyond its envelopes: those stored
+since the previous training, then every later one evaluated truly (fresh draws
+of the same proposal).  A point at or above the contour L* would be wrongly
+rejected by any margin below t = L* - prediction; with n points and t_max the
+largest such t (-inf when none was above L*), a new exchangeable candidate
+exceeds t_max with probability <= 1 / (n + 1).  From n >= ``_FAR_MIN`` (100),
+candidates beyond the envelope predicted below L* - max(2 t_max, 10 ``tol``)
+(times the screening scale) are rejected without a true call, both while the
+networks answer (as low values, one in 4 ``check_every`` checked truly; an
+error there switches them off) and while they only screen (one in
+``screen_check_every`` checked; a value at or above L* stops the screening
+and doubles the margins).  Only rejections are made this way: every point that
+enters the live set keeps a true or validated network value.
 
 Architecture search (``search='ga'``).  A small genetic algorithm chooses the
 network's depth (1-3 hidden layers), width, activation (tanh, relu, softplus),
@@ -317,6 +368,15 @@ class SurrogateOptions:
         block of iterations on the true values found since its training (fresh
         data, at least 30 above the contour) and switch it back on when they
         pass, instead of waiting for the next training.
+    split : bool, default=True
+        Split a cluster that one network fits worse than ``tol`` in two
+        (2-means of its live points) when two networks fit it at least twice
+        better on an inner held-out part of the training rows (see the module
+        notes; the validation rows are not used).
+    relax_checks : int, default=50
+        Spot checks in a row with every error within ``tol`` after which the
+        spot-check period doubles (quadruples after 3x as many); an error beyond
+        ``tol`` or a switch-off restores it.  0: never relax.
     contour_scale : float, default=0.0
         Train toward the contour (see the module notes): a training point
         below the contour L* gets weight exp((log L - L*) / s), at least 1e-3,
@@ -356,11 +416,13 @@ class SurrogateOptions:
     vol_tol: float = 0.0
     revalidate: bool = True
     contour_scale: float = 0.0
+    relax_checks: int = 50
+    split: bool = True
 
     def __post_init__(self) -> None:
         ints = {"hidden": 1, "check_every": 1, "max_train": 10, "steps": 1, "max_proposals": 1, "final_checks": 0,
                 "knn": 1, "max_clusters": 1, "ga_population": 2, "ga_generations": 1, "ga_max_searches": 1,
-                "screen_check_every": 1}
+                "screen_check_every": 1, "relax_checks": 0}
         for name, least in ints.items():
             check_int(getattr(self, name), name, low=least)
         for name in ("train_every", "min_train", "min_cluster"):
@@ -373,7 +435,7 @@ class SurrogateOptions:
                 msg = f"clusters={clusters!r} must be 'auto' or an int"
                 raise ValueError(msg)
             check_int(clusters, "clusters", low=1)
-        for flag in ("screen", "revalidate"):
+        for flag in ("screen", "revalidate", "split"):
             val: object = getattr(self, flag)
             if not isinstance(val, (bool, np.bool_)):
                 msg = f"{flag}={val!r} must be a bool"
@@ -443,6 +505,9 @@ _NEAR = 2.0  # beyond its training envelope a network may still reject points wi
 _REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 _SCREEN_MIN = 10  # fewest held-out points above the contour that calibrate a cluster's screening margin
 _FRESH_MIN = 30  # fewest fresh true values above the contour that can switch a model back on
+_FAR_MIN = 100  # fewest recent true values beyond a model's envelope that calibrate its far margin
+_FAR_ROWS = 5000  # ... taken from at most this many of the latest true values
+_JOIN = 3.0  # a small cluster farther than this many typical neighbour distances from the rest stays apart
 _EXACT_BOUND = 2.0  # network values with a larger error bound (nats) may be re-evaluated at the end (finish)
 _EXACT_SHARE = 1e-3  # ... until the bound on the evidence the others could hide is below this share of Z
 
@@ -715,7 +780,7 @@ def _union(parent: list[int], a: int, b: int) -> None:
         parent[max(ra, rb)] = min(ra, rb)
 
 
-def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int) -> np.ndarray:
+def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int, whiten: bool = True) -> np.ndarray:
     """Cluster labels 0..k-1 of the live points, -1 for points of clusters beyond ``max_clusters``.
 
     Connected components of the symmetric k-nearest-neighbour graph in the live
@@ -724,13 +789,18 @@ def _knn_clusters(live: np.ndarray, knn: int, min_size: int, max_clusters: int) 
     n = live.shape[0]
     if n <= max(knn, 1) + 1:
         return np.zeros(n, dtype=np.int64)
-    d2 = _sqdist(live)
+    d2 = _sqdist(live, whiten)
     k = min(knn, n - 1)
     nbr = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    # an edge longer than _JOIN times the median k-th neighbour distance is not followed: a few points of
+    # a small mode between two others (their k nearest neighbours lie in both) would bridge them
+    kth = np.take_along_axis(d2, nbr, axis=1).max(axis=1)
+    cut2 = _JOIN**2 * float(np.median(kth))
     parent = list(range(n))
     for i in range(n):
         for j in nbr[i].tolist():
-            _union(parent, i, int(j))
+            if d2[i, j] <= cut2:
+                _union(parent, i, int(j))
     return _finish_labels(np.array([_find(parent, i) for i in range(n)]), d2, min_size, max_clusters)
 
 
@@ -763,8 +833,8 @@ def _ellipsoid_clusters(live: np.ndarray, live_u: np.ndarray, ells: list[tuple[n
     return _finish_labels(root, _sqdist(live), min_size, max_clusters)
 
 
-def _sqdist(live: np.ndarray) -> np.ndarray:
-    z = _Router(live, np.zeros(live.shape[0], dtype=np.int64)).z
+def _sqdist(live: np.ndarray, whiten: bool = True) -> np.ndarray:
+    z = _Router(live, np.zeros(live.shape[0], dtype=np.int64)).z if whiten else live
     z2 = np.sum(z * z, axis=1)
     d2: np.ndarray = z2[:, None] - 2.0 * (z @ z.T) + z2[None, :]
     np.fill_diagonal(d2, np.inf)
@@ -772,20 +842,34 @@ def _sqdist(live: np.ndarray) -> np.ndarray:
 
 
 def _finish_labels(root: np.ndarray, d2: np.ndarray, min_size: int, max_clusters: int) -> np.ndarray:
-    """Components smaller than ``min_size`` join the component of their nearest point outside them;
-    the largest ``max_clusters`` keep a label 0.. (by size, then first point), the rest get -1."""
+    """Components smaller than ``min_size`` join the component of their nearest point outside them,
+    unless that point is farther than ``_JOIN`` times the typical neighbour distance (a separated
+    small mode, e.g. one whose peak the contour is passing, stays a cluster of its own: joined to
+    another mode it would spoil that mode's network); the largest ``max_clusters`` keep a label
+    0.. (by size, then first point), the rest get -1."""
     n = root.size
     root = root.copy()
+    k = min(10, n - 1)
+    join2 = math.inf
+    if k >= 1:
+        kth = np.partition(d2, k - 1, axis=1)[:, k - 1]
+        join2 = _JOIN**2 * float(np.median(kth[np.isfinite(kth)])) if np.any(np.isfinite(kth)) else math.inf
+    apart: set[int] = set()
     while True:
         roots, counts = np.unique(root, return_counts=True)
-        small = roots[counts < min_size]
-        if small.size == 0 or roots.size == 1:
+        is_small = (counts < min_size) & ~np.isin(roots, list(apart))
+        if not np.any(is_small) or roots.size == 1:
             break
-        r0 = int(small[np.argmin(counts[counts < min_size])])
+        small, scount = roots[is_small], counts[is_small]
+        r0 = int(small[np.argmin(scount)])
         inside = root == r0
         sub = d2[np.ix_(inside, ~inside)]
-        j = int(np.flatnonzero(~inside)[np.argmin(np.min(sub, axis=0))])
-        root[inside] = root[j]
+        near = np.min(sub, axis=0)
+        j = int(np.argmin(near))
+        if float(near[j]) > join2:
+            apart.add(r0)
+            continue
+        root[inside] = root[int(np.flatnonzero(~inside)[j])]
     roots, first, counts = np.unique(root, return_index=True, return_counts=True)
     order = sorted(range(roots.size), key=lambda i: (-int(counts[i]), int(first[i])))
     labels = np.full(n, -1, dtype=np.int64)
@@ -794,12 +878,57 @@ def _finish_labels(root: np.ndarray, d2: np.ndarray, min_size: int, max_clusters
     return labels
 
 
+@dataclass
+class _FarRecord:
+    """Calibration of a model's far margin: n points beyond its envelopes, t_max = max(L* - prediction)
+    over those at or above the contour (-inf when none), and the floor of the margin."""
+
+    n: int = 0
+    t_max: float = -math.inf
+    floor: float = math.inf
+
+    @property
+    def margin(self) -> float:
+        return max(2.0 * self.t_max, self.floor) if self.n >= _FAR_MIN else math.inf
+
+    def add(self, pred: np.ndarray, ytrue: np.ndarray, lstar: float) -> None:
+        self.n += int(pred.size)
+        above = ytrue >= lstar
+        if np.any(above):
+            self.t_max = max(self.t_max, float(np.max(lstar - pred[above])))
+
+
+def _two_means(z: np.ndarray, rng: np.random.Generator, iters: int = 30) -> np.ndarray:
+    """2-means of the rows of z (k-means++ start, Lloyd iterations); True for the rows of the second centre."""
+    a = z[int(rng.integers(z.shape[0]))]
+    d2 = np.sum((z - a) ** 2, axis=1)
+    b = z[int(np.searchsorted(np.cumsum(d2), rng.random() * float(np.sum(d2)), side="right").clip(0, z.shape[0] - 1))]
+    second = np.zeros(z.shape[0], dtype=bool)
+    for _ in range(iters):
+        new = np.sum((z - b) ** 2, axis=1) < np.sum((z - a) ** 2, axis=1)
+        if new.all() or not new.any():
+            break
+        if np.array_equal(new, second):
+            break
+        second = new
+        a, b = z[~second].mean(axis=0), z[second].mean(axis=0)
+    return second
+
+
 class _Model:
     """Per-cluster networks with their router; a cluster without a network (None) is evaluated truly."""
 
-    def __init__(self, router: _Router, nets: list[_Net | None]) -> None:
+    def __init__(self, router: _Router, nets: list[_Net | None], far: _FarRecord | None = None) -> None:
         self.router = router
         self.nets = nets
+        # true values beyond the envelopes that calibrate the far margin (shared by the screening copy)
+        self.far = _FarRecord() if far is None else far
+
+    @property
+    def far_margin(self) -> float:
+        """Margin below the contour under which a point beyond its network's envelope may be rejected
+        (see :meth:`SurrogateLoglike._calibrate_far`; inf: not calibrated)."""
+        return self.far.margin
 
     def predict(self, x: np.ndarray, lab: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Predicted log L, whether a network may answer (a cluster with a network, inside its envelope)
@@ -1010,6 +1139,7 @@ class SurrogateStats(TypedDict):
     # (iteration, tolerance in nats of that validation)
     tol_history: list[tuple[int, float]]
     fresh_switch_on: int
+    splits: int
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -1057,6 +1187,8 @@ class SurrogateLoglike:
         self.low_count = 0
         self.above_block = 0
         self.check_period = opts.check_every
+        self.base_period = opts.check_every  # the period before relax_checks (low checks keep 4x this one)
+        self.clean_streak = 0  # spot checks in a row with |error| <= tol since the networks were last switched off
         self.since_above = 0
         self.recent_err: list[float] = []
         self.stats: SurrogateStats = {
@@ -1065,7 +1197,8 @@ class SurrogateLoglike:
             "first_on_iter": -1, "history": [], "low_checks": 0, "true_calls_off": 0, "true_calls_need": 0, "clusters": 0, "clusters_on": 0,
             "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
             "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
-            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0}
+            "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0,
+            "splits": 0}
         # rejection screening while the networks are not trusted (see the module notes)
         self.screen_model: _Model | None = None
         self.screen_margin = np.empty(0)
@@ -1074,6 +1207,8 @@ class SurrogateLoglike:
         self.ncheck_true = 0
         self.backoff = 1  # training interval multiplier after failed validations (1, 2, 4, 8)
         self.sens = math.inf  # compression per nat at the contour (log X per unit of log L*), set by the run loop
+        self.train_rows = 0  # stored true values at the last training (the later ones calibrate the far margin)
+        self.screen_last: np.ndarray | None = None  # inside-envelope flags of the last screened batch
 
     def _weight_scale(self, lstar: float) -> float:
         """Scale (nats) of the training weights below the contour: ``contour_scale``, widened to a quarter
@@ -1115,6 +1250,8 @@ class SurrogateLoglike:
         # beyond the training envelope but near the cluster, a prediction well below the contour may reject
         # (a spot check of these at a quarter of the rate turns the networks off if one was above L*)
         low = ~ok & near & np.isfinite(pred) & (pred < self.lstar - 10.0 * tol)
+        # beyond the near radius too, once calibrated on this model's recent far candidates (see _calibrate_far)
+        low |= ~ok & ~near & np.isfinite(pred) & (pred < self.lstar - self.net.far_margin * self.screen_scale)
         need = (~ok & ~low) | (pred > self.lmax_true + margin) | ~np.isfinite(pred)
         # candidates the networks cannot answer may still be screened out (far below the contour)
         srej = np.zeros(x.shape[0], dtype=bool)
@@ -1136,7 +1273,7 @@ class SurrogateLoglike:
                 check[k] = True
         for k in np.flatnonzero(low & ~need & ~srej):
             self.low_count += 1
-            if self.low_count % (4 * self.check_period) == 0:
+            if self.low_count % (4 * self.base_period) == 0:
                 check[k] = True
                 self.stats["low_checks"] += 1
         self.above_block += int(np.count_nonzero(above))
@@ -1153,6 +1290,9 @@ class SurrogateLoglike:
         if np.any(ev):
             yt = self._true(x[ev])
             out[ev] = yt
+            beyond = (~ok & np.isfinite(pred))[ev]
+            if np.any(beyond):
+                self.net.far.add(pred[ev][beyond], yt[beyond], self.lstar)
             self._screen_checked(out[scheck])
             # compare where either value is above the contour (the region that matters), network answers only
             rel = ((yt > self.lstar) | (pred[ev] > self.lstar)) & ~need[ev]
@@ -1161,6 +1301,7 @@ class SurrogateLoglike:
             self.stats["spot_checks"] += int(err.size)
             for e in err:  # in units of the tolerance at the time of the check
                 self.recent_err.append(float(e) / tol if np.isfinite(e) else math.inf)
+                self.clean_streak = self.clean_streak + 1 if abs(self.recent_err[-1]) <= 1.0 else 0
             self.recent_err = self.recent_err[-16:]
             bad_single = err.size > 0 and (not np.all(np.isfinite(err)) or float(np.max(np.abs(err))) > 4 * tol)
             recent_rms = math.sqrt(float(np.mean(np.square(self.recent_err)))) if self.recent_err else 0.0
@@ -1179,11 +1320,16 @@ class SurrogateLoglike:
         n = x.shape[0]
         model = self.screen_model
         if model is None or not math.isfinite(self.lstar) or n == 0:
+            self.screen_last = None
             return np.zeros(n, dtype=bool), np.full(n, -np.inf), np.zeros(n, dtype=bool)
         lab = model.router.route(x)
         pred, ok, _ = model.predict(x, lab)
+        self.screen_last = ok
         # lab -1 (a cluster without a network) reads the last margin, +inf
         rej = ok & np.isfinite(pred) & (pred < self.lstar - self.screen_margin[lab])
+        # beyond the envelope: the larger of the cluster's margin and the calibrated far margin
+        far_m = np.maximum(self.screen_margin[lab], model.far_margin * self.screen_scale)
+        rej |= ~ok & np.isfinite(pred) & (pred < self.lstar - far_m)
         check = np.zeros(n, dtype=bool)
         for k in np.flatnonzero(rej):
             self.screen_count += 1
@@ -1209,6 +1355,10 @@ class SurrogateLoglike:
         self.stats["true_calls_off"] += int(np.count_nonzero(ev))
         if np.any(ev):
             out[ev] = self._true(x[ev])
+            if self.screen_model is not None and self.screen_last is not None:
+                beyond = (~self.screen_last & np.isfinite(pred))[ev]
+                if np.any(beyond):
+                    self.screen_model.far.add(pred[ev][beyond], out[ev][beyond], self.lstar)
         self._screen_checked(out[check])
         return out
 
@@ -1228,12 +1378,41 @@ class SurrogateLoglike:
             margin[c] = self.screen_scale * (2.0 * float(np.max(np.abs(ec))) + self.tol_eff())
         if np.all(np.isinf(margin)):
             return
-        self.screen_model = _Model(model.router, list(model.nets))
+        self.screen_model = _Model(model.router, list(model.nets), model.far)
         self.screen_margin = margin
         self.stats["screen_trainings"] += 1
         if self.stats["screen_first_iter"] < 0:
             self.stats["screen_first_iter"] = niter
         self.stats["screen_history"].append((niter, int(err.size), [float(m) for m in margin[:k]]))
+
+    def _calibrate_far(self, model: _Model, x: np.ndarray, y: np.ndarray, lab: np.ndarray, lstar: float) -> None:
+        """Start the calibration of the margin under which a candidate beyond its network's envelope is rejected.
+
+        Such candidates were all evaluated truly before.  The calibration set is the true values beyond
+        this model's envelopes stored since the previous training (never trained on by it; the latest
+        draws of the sampler's proposal), then every later one evaluated truly (fresh draws, exchangeable
+        with the next candidates).  Each one at or above the contour L* of its time would be falsely
+        rejected by any margin below t = L* - prediction; with n such points and t_max their largest t
+        (-inf when none is above L*), a new exchangeable candidate has t > t_max with probability
+        <= 1 / (n + 1).  The margin is max(2 t_max, 10 ``tol``) (the near rule's margin), used only
+        from n >= ``_FAR_MIN``; the screening scale (doubled by each failed check) multiplies it.
+        """
+        start = max(self.train_rows, y.shape[0] - _FAR_ROWS)
+        self.train_rows = int(y.shape[0])
+        model.far = _FarRecord(floor=10.0 * self.opts.tol)
+        rows = np.flatnonzero(np.isfinite(y[start:])) + start
+        if rows.size == 0 or not math.isfinite(lstar):
+            return
+        pred, ok, _ = model.predict(x[rows], lab[rows])
+        out = ~ok & np.isfinite(pred)
+        model.far.add(pred[out], y[rows][out], lstar)
+
+    def relax(self) -> int:
+        """Multiplier of the spot-check period after a clean record (``relax_checks``, see the module notes)."""
+        n = self.opts.relax_checks
+        if n <= 0:
+            return 1
+        return 1 if self.clean_streak < n else (2 if self.clean_streak < 3 * n else 4)
 
     def _switch_off(self, why: _SwitchOff) -> None:
         if self.active:
@@ -1243,6 +1422,7 @@ class SurrogateLoglike:
             if self.opts.search == "ga" and self.stats["ga_searches"] < self.opts.ga_max_searches:
                 self.search_due = True
         self.recent_err = []
+        self.clean_streak = 0
 
     # -- training ---------------------------------------------------------
     def data(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1266,14 +1446,92 @@ class SurrogateLoglike:
             return _Router(base, np.zeros(base.shape[0], dtype=np.int64))
         maxc = self.opts.max_clusters if self.opts.clusters == "auto" else int(self.opts.clusters)
         live = np.asarray(live, dtype=np.float64)
+        # the finest of three partitions: k-nearest-neighbour components in the live set's whitened
+        # coordinates and in the unit cube (whitening by the covariance of several separated modes inflates
+        # the directions within each mode and can join them), and the bound's ellipsoids
         labels = _knn_clusters(live, self.opts.knn, self.min_cluster, maxc)
+        fin_d2 = _sqdist(live)
+        if live_u is not None:
+            lu = np.asarray(live_u, dtype=np.float64)
+            fin_d2 = _sqdist(lu, whiten=False)
+            by_cube = _knn_clusters(lu, self.opts.knn, self.min_cluster, maxc, whiten=False)
+            pair = (labels + 1) * (maxc + 2) + (by_cube + 1)
+            labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
         if ells is not None and live_u is not None:
             # the finer of the two partitions: separated in the kNN graph or in the bound (high dimensions,
             # where kNN graphs of a few hundred points join separated modes)
             by_ell = _ellipsoid_clusters(live, np.asarray(live_u, dtype=np.float64), ells, self.min_cluster, maxc)
             pair = (labels + 1) * (maxc + 2) + (by_ell + 1)
-            labels = _finish_labels(pair, _sqdist(live), self.min_cluster, maxc)
+            labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
         return _Router(np.asarray(live, dtype=np.float64), labels)
+
+    def _split(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, ti: np.ndarray, lstar: float,
+               live_u: np.ndarray | None, rng: np.random.Generator) -> tuple[_Router, np.ndarray]:
+        """Split the clusters one network fits badly in two (2-means of their live points), when two fit better.
+
+        Connected live points need not be one smooth bump: two shells whose contours still touch, or
+        two modes the graph has not separated yet, are one component for a while, and one network
+        (one radial centre, one quadratic) cannot fit them.  On an inner split of the training rows
+        ``ti`` (a quarter held out; the validation rows are not used, so the switch-on test stays
+        clean) a cluster whose held-out RMS error above the contour exceeds the tolerance is split by
+        2-means of its live points (unit-cube coordinates when given) and the split is kept when the
+        two networks' pooled held-out RMS is below half of the one's; two rounds, at most
+        ``max_clusters`` clusters.  Returns the router and the rows' labels.
+        """
+        maxc = self.opts.max_clusters if self.opts.clusters == "auto" else int(self.opts.clusters)
+        if self.opts.clusters == 1 or router.live.shape[0] < 2 * self.min_cluster:
+            return router, lab
+        tol = self.tol_eff()
+        perm = rng.permutation(ti.size)
+        nin = ti.size // 4
+        iva, itr = ti[perm[:nin]], ti[perm[nin:]]
+        coords = router.z if live_u is None else np.asarray(live_u, dtype=np.float64)
+        labels = router.labels.copy() if router.k > 1 else np.zeros(router.live.shape[0], dtype=np.int64)
+        for _ in range(2):
+            changed = False
+            for c in range(max(router.k, 1)):
+                k = max(router.k, 1)
+                members = np.flatnonzero(labels == c)
+                if k >= maxc or members.size < 2 * self.min_cluster:
+                    continue
+                e1 = self._inner_errors(router, x, y, lab, itr, iva, [c], lstar, rng)
+                if e1.size < _SCREEN_MIN or math.sqrt(float(np.mean(e1 * e1))) <= tol:
+                    continue
+                half = _two_means(coords[members], rng)
+                if min(np.count_nonzero(half), np.count_nonzero(~half)) < self.min_cluster:
+                    continue
+                new = labels.copy()
+                new[members[half]] = k
+                r2 = _Router(router.live, new)
+                lab2 = lab.copy()
+                rows = np.flatnonzero(lab == c) if router.k > 1 else np.flatnonzero(lab >= 0)
+                lab2[rows] = r2.route(x[rows])
+                e2 = self._inner_errors(r2, x, y, lab2, itr, iva, [c, k], lstar, rng)
+                if e2.size >= _SCREEN_MIN and math.sqrt(float(np.mean(e2 * e2))) < 0.5 * math.sqrt(float(np.mean(e1 * e1))):
+                    labels, router, lab = new, r2, lab2
+                    self.stats["splits"] += 1
+                    changed = True
+            if not changed:
+                break
+        return router, lab
+
+    def _inner_errors(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, tr: np.ndarray,
+                      va: np.ndarray, clusters: list[int], lstar: float, rng: np.random.Generator) -> np.ndarray:
+        """Held-out errors above lstar of one network per listed cluster, trained on rows ``tr``."""
+        out = []
+        need = _min_fit(x.shape[1])
+        for c in clusters:
+            tc, vc = tr[lab[tr] == c], va[lab[va] == c]
+            if tc.size < need:
+                continue
+            lc = router.live[router.labels == c] if router.k > 1 else router.live
+            net = _Net(x[tc], y[tc], self.arch, rng, lc)
+            net.fit(x[tc], y[tc], x[vc], y[vc], rng)
+            top = vc[y[vc] >= lstar]
+            if top.size:
+                pred, inside, _ = net.predict(x[top])
+                out.append((y[top] - pred)[inside])
+        return np.concatenate(out) if out else np.empty(0)
 
     def _training_rows(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, sel: np.ndarray,
                        lstar: float, rng: np.random.Generator) -> np.ndarray:
@@ -1334,6 +1592,9 @@ class SurrogateLoglike:
         perm = rng.permutation(idx.size)
         nval = max(1, int(round(self.opts.valid_frac * idx.size)))
         vi, ti = idx[perm[:nval]], idx[perm[nval:]]
+        if self.opts.split and math.isfinite(lstar):
+            srng = np.random.default_rng(mix_seed(self.seed, 0x5B11 + self.stats["trainings"]))
+            router, lab = self._split(router, x, y, lab, ti, lstar, live_u, srng)
         self.stats["clusters"] = router.k
         if self.search_due:
             grng = np.random.default_rng(mix_seed(self.seed, 0x6A00 + self.stats["ga_searches"]))
@@ -1350,6 +1611,7 @@ class SurrogateLoglike:
         self.stats["trainings"] += 1
         tol = self.tol_eff()
         err, elab = _errors_above(model, x, y, lab, vi, lstar)
+        self._calibrate_far(model, x, y, lab, lstar)
         self._calibrate_screen(model, err, elab, niter)
         # a cluster whose own held-out error is far off is left to the true likelihood
         for c in range(len(model.nets)):
@@ -1582,7 +1844,8 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 sur.revalidate(niter)
             if sur.active and niter > it0:  # spot checks at the rate of replacements
                 rate = sur.above_block / (niter - it0)
-                sur.check_period = max(1, int(round(sur.opts.check_every * max(rate, 1.0))))
+                sur.base_period = max(1, int(round(sur.opts.check_every * max(rate, 1.0))))
+                sur.check_period = sur.base_period * sur.relax()
             if niter - last_train >= sur.train_every * (2 if sur.active else sur.backoff):
                 dead = st.dead_logl
                 back = niter - 2 * nlive  # the contour two e-folds of volume back
