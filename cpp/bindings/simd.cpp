@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "ridgeline/common/simd.hpp"
@@ -63,4 +64,31 @@ void bind_simd(py::module_& m) {
         return g;
       },
       py::arg("y"), py::arg("avx2"), "the Gram matrix of the rows of y (four explicit lanes)");
+  m.def(
+      "affine_rows",
+      [](const py::array_t<double, py::array::c_style | py::array::forcecast>& c,
+         const py::array_t<double, py::array::f_style | py::array::forcecast>& A,
+         const py::array_t<double, py::array::c_style | py::array::forcecast>& z, bool lower, int r0, int r1,
+         bool avx2) {
+        if (c.ndim() != 1) throw std::invalid_argument("c must be 1-d");
+        const auto d = static_cast<int>(c.shape(0));
+        if (A.ndim() != 2 || A.shape(0) != d || A.shape(1) != d) throw std::invalid_argument("A must be d x d");
+        if (z.ndim() != 1 || z.shape(0) != d) throw std::invalid_argument("z must have d values");
+        if (r0 < 0 || r1 < r0 || r1 > d) throw std::invalid_argument("rows must satisfy 0 <= r0 <= r1 <= d");
+        py::array_t<double> out(static_cast<py::ssize_t>(d));
+        std::fill(out.mutable_data(), out.mutable_data() + d, 0.0);
+        const bool a = use_avx2(avx2);
+#if defined(RIDGELINE_AVX2_KERNELS)
+        if (a)
+          ridgeline::simd::detail::affine_rows_avx2(c.data(), A.data(), static_cast<std::size_t>(d), d, lower, z.data(),
+                                                    r0, r1, out.mutable_data());
+        else
+#endif
+          ridgeline::simd::detail::affine_rows_body(c.data(), A.data(), static_cast<std::size_t>(d), d, lower, z.data(),
+                                                    r0, r1, out.mutable_data());
+        (void)a;
+        return out;
+      },
+      py::arg("c"), py::arg("A"), py::arg("z"), py::arg("lower"), py::arg("r0"), py::arg("r1"), py::arg("avx2"),
+      "rows r0..r1-1 of c + A z (the lower triangle of A only when lower; other rows 0)");
 }

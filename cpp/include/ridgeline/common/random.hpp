@@ -337,8 +337,7 @@ inline const ZigguratTables& ziggurat_tables() {
 #if defined(__GNUC__)
 [[gnu::always_inline]]
 #endif
-inline double ziggurat_normal(RandomStream& rs) noexcept {
-  const ZigguratTables& t = ziggurat_tables();
+inline double ziggurat_normal(RandomStream& rs, const ZigguratTables& t) noexcept {
   for (;;) {
     const std::uint64_t w = rs.next_u64();
     const int i = static_cast<int>(w & (ZigguratTables::kLayers - 1));
@@ -359,6 +358,21 @@ inline double ziggurat_normal(RandomStream& rs) noexcept {
     const double f1 = std::exp(-0.5 * (t.x[i + 1] * t.x[i + 1] - xv * xv));
     if (f1 + rs.uniform() * (f0 - f1) < 1.0) return xv;
   }
+}
+
+inline double ziggurat_normal(RandomStream& rs) noexcept { return ziggurat_normal(rs, ziggurat_tables()); }
+
+// n standard normals by ziggurat_normal (the same deviates, in order) to z;
+// returns the sum of their squares, added in order.
+inline double ziggurat_normals(RandomStream& rs, double* z, int n) noexcept {
+  const ZigguratTables& t = ziggurat_tables();
+  double s = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const double v = ziggurat_normal(rs, t);
+    z[i] = v;
+    s += v * v;
+  }
+  return s;
 }
 
 // Mix a user seed and a salt into a new 64-bit key (splitmix64 finaliser).

@@ -9,6 +9,7 @@
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(RIDGELINE_NO_AVX2_KERNELS)
 #define RIDGELINE_AVX2_KERNELS 1
+#include <immintrin.h>
 #endif
 
 namespace ridgeline::simd {
@@ -72,7 +73,41 @@ namespace detail {
     }
 }
 
+// See affine_rows.  Rows in groups of four; within a group every row takes
+// the same columns (for `lower`, those up to the group's last row: the entries
+// above the diagonal are zeros, whose products add nothing).
+[[gnu::always_inline]] inline void affine_rows_body(const double* c, const double* A, std::size_t lda, int d,
+                                                     bool lower, const double* z, int r0, int r1, double* out) {
+  for (int a = r0; a < r1; a += 4) {
+    const int w = r1 - a < 4 ? r1 - a : 4;
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    const int jend = lower ? a + w : d;
+    for (int j = 0; j < jend; ++j) {
+      const double zj = z[j];
+      const double* col = A + static_cast<std::size_t>(j) * lda + a;
+      for (int t = 0; t < w; ++t) acc[t] += col[t] * zj;
+    }
+    for (int t = 0; t < w; ++t) out[a + t] = c[a + t] + acc[t];
+  }
+}
+
 #if defined(RIDGELINE_AVX2_KERNELS)
+__attribute__((target("avx2"))) inline void affine_rows_avx2(const double* c, const double* A, std::size_t lda, int d,
+                                                             bool lower, const double* z, int r0, int r1, double* out) {
+  const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+  for (int a = r0; a < r1; a += 4) {
+    const int w = r1 - a < 4 ? r1 - a : 4;
+    const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(w), lane);
+    __m256d acc = _mm256_setzero_pd();
+    const int jend = lower ? a + w : d;
+    for (int j = 0; j < jend; ++j) {
+      const __m256d col = _mm256_maskload_pd(A + static_cast<std::size_t>(j) * lda + a, mask);
+      acc = _mm256_add_pd(acc, _mm256_mul_pd(col, _mm256_set1_pd(z[j])));
+    }
+    _mm256_maskstore_pd(out + a, mask, _mm256_add_pd(_mm256_maskload_pd(c + a, mask), acc));
+  }
+}
+
 __attribute__((target("avx2"))) inline void gram_lower_avx2(const double* y, std::size_t n, int d, double* g,
                                                             std::size_t ldg) {
   gram_lower_body(y, n, d, g, ldg);
@@ -106,6 +141,22 @@ inline void gram(const double* y, std::size_t n, int d, double* g, std::size_t l
   }
 #endif
   detail::gram_lower_body(y, n, d, g, ldg);
+}
+
+// Rows r0 .. r1 - 1 of the affine map out = c + A z, A (d x d) column-major
+// with leading dimension lda, only its lower triangle read when `lower`:
+// out[i] = c[i] + sum_j A(i, j) z[j], each sum taken in the order j = 0, 1, ...
+// from 0.0 (the order of a plain row-by-row loop, so the same bits), computed
+// a column at a time so that the rows fill the lanes.
+inline void affine_rows(const double* c, const double* A, std::size_t lda, int d, bool lower, const double* z, int r0,
+                        int r1, double* out) {
+#if defined(RIDGELINE_AVX2_KERNELS)
+  if (cpu_has_avx2()) {
+    detail::affine_rows_avx2(c, A, lda, d, lower, z, r0, r1, out);
+    return;
+  }
+#endif
+  detail::affine_rows_body(c, A, lda, d, lower, z, r0, r1, out);
 }
 
 }  // namespace ridgeline::simd

@@ -560,16 +560,6 @@ struct EllipsoidUnion {
     logvol_sum = m + std::log(s);
   }
 
-  // (A w)_i for the axes A of e: the lower triangle only when A is triangular.
-  static double axes_row(const Ellipsoid& e, int i, const Eigen::VectorXd& w) {
-    const int d = e.dim();
-    const int last = e.lower ? i + 1 : d;
-    const double* col = e.axes.data() + i;  // column-major: A(i, j) = col[j * d]
-    double v = 0.0;
-    for (int j = 0; j < last; ++j) v += col[static_cast<std::size_t>(j) * static_cast<std::size_t>(d)] * w[j];
-    return v;
-  }
-
   int count_containing(const double* x) const {
     int q = 0;
     for (const auto& e : ells) q += e.contains(x) ? 1 : 0;
@@ -578,12 +568,14 @@ struct EllipsoidUnion {
 
   // One draw of sample() that is kept only inside the open unit cube: the same
   // random numbers as sample(), but with a single ellipsoid the coordinates are
-  // computed one at a time and the draw is abandoned (false) at the first one
-  // outside the cube, which in high dimension is most of the draws early in a
+  // computed kRowChunk at a time and the draw is abandoned (false) after the
+  // first chunk with one outside the cube, which in high dimension is most of the draws early in a
   // run.  (With several ellipsoids the point is completed: whether the overlap
   // test draws a number depends on all of it.)
   // With a frame (periodic dimensions) the draw is kept inside the frame box and
   // written wrapped back to the cube.
+  // (coordinates computed and checked kRowChunk at a time in sample_in_cube)
+  static constexpr int kRowChunk = 8;
   bool sample_in_cube(RandomStream& rs, double* out, Eigen::VectorXd& z) const {
     if (ells.size() > 1) {
       sample(rs, out, z);
@@ -598,18 +590,19 @@ struct EllipsoidUnion {
     const Ellipsoid& e = ells.front();
     const int d = e.dim();
     z.resize(d);
-    double nrm2 = 0.0;
-    for (int i = 0; i < d; ++i) {
-      z[i] = ziggurat_normal(rs);
-      nrm2 += z[i] * z[i];
-    }
+    const double nrm2 = ziggurat_normals(rs, z.data(), d);
     const double scale = std::pow(rs.uniform(), 1.0 / d) / std::sqrt(nrm2);
     for (int j = 0; j < d; ++j) z[j] *= scale;
-    for (int i = 0; i < d; ++i) {
-      const double v = e.center[i] + axes_row(e, i, z);
-      const double lo = frame_lo(i);
-      if (!(v > lo && v < lo + 1.0)) return false;
-      out[i] = lo != 0.0 ? wrap(v) : v;
+    // kRowChunk coordinates at a time, each checked before the next chunk
+    for (int r0 = 0; r0 < d; r0 += kRowChunk) {
+      const int r1 = std::min(d, r0 + kRowChunk);
+      simd::affine_rows(e.center.data(), e.axes.data(), static_cast<std::size_t>(d), d, e.lower, z.data(), r0, r1, out);
+      for (int i = r0; i < r1; ++i) {
+        const double v = out[i];
+        const double lo = frame_lo(i);
+        if (!(v > lo && v < lo + 1.0)) return false;
+        if (lo != 0.0) out[i] = wrap(v);
+      }
     }
     return true;
   }
@@ -627,14 +620,10 @@ struct EllipsoidUnion {
       }
       const Ellipsoid& e = ells[k];
       // uniform in the unit ball: a normal direction and a radius u^(1/d)
-      double nrm2 = 0.0;
-      for (int i = 0; i < d; ++i) {
-        z[i] = ziggurat_normal(rs);
-        nrm2 += z[i] * z[i];
-      }
+      const double nrm2 = ziggurat_normals(rs, z.data(), d);
       const double scale = std::pow(rs.uniform(), 1.0 / d) / std::sqrt(nrm2);
       for (int j = 0; j < d; ++j) z[j] *= scale;
-      for (int i = 0; i < d; ++i) out[i] = e.center[i] + axes_row(e, i, z);
+      simd::affine_rows(e.center.data(), e.axes.data(), static_cast<std::size_t>(d), d, e.lower, z.data(), 0, d, out);
       if (ells.size() == 1) return;
       const int q = count_containing(out);
       if (q <= 1 || rs.uniform() * q < 1.0) return;
