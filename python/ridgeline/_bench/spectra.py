@@ -37,8 +37,13 @@ import numpy as np
 from ridgeline._bench import format_table, have
 
 
-def _median_cpu(fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1) -> dict[str, float]:
-    times: dict[str, list[float]] = {k: [] for k in fns}
+def _median_cpu(
+    fns: dict[str, Callable[[], Any]], repeats: int, inner: int = 1, rounds: dict[str, list[float]] | None = None
+) -> dict[str, float]:
+    """Median CPU (process) time of each function over ``repeats`` interleaved rounds; the times of every
+    round go to ``rounds`` when given."""
+    times: dict[str, list[float]] = rounds if rounds is not None else {}
+    times.update({k: [] for k in fns})
     for _ in range(repeats):
         for name, fn in fns.items():
             t0 = time.process_time()
@@ -232,6 +237,7 @@ def _large(repeats: int) -> None:
     v = np.random.default_rng(0).standard_normal(P)
     v32 = np.asfortranarray(v[:, None], dtype=np.float32)
     vt = [c.view_as(q) for c, q in zip(torch.split(torch.from_numpy(v32[:, 0].copy()), [q.numel() for q in params]), params)]
+    hvp_rounds: dict[str, list[float]] = {}
     med = _median_cpu(
         {
             "torch double backward (graph kept)": lambda: torch.autograd.grad(grads, params, grad_outputs=vt, retain_graph=True),
@@ -240,6 +246,7 @@ def _large(repeats: int) -> None:
         },
         max(5, repeats),
         inner=3,
+        rounds=hvp_rounds,
     )
     hvp = med["torch double backward (graph kept)"]
     # eigsh's own cost per product: a diagonal float32 operator of the same size with 5
@@ -258,6 +265,9 @@ def _large(repeats: int) -> None:
     rows.append([f"eigsh(k=5, tol=1e-3) own cost per product, diagonal float32 operator ({res.n_matvec} products)",
                  f"{per * 1e3:.1f}", f"{per / hvp:.3f}"])
     print(format_table(["item", "ms", "/ one torch HVP"], rows))
+    base_r = hvp_rounds["torch double backward (graph kept)"]
+    for k in list(hvp_rounds)[1:]:
+        print(f"{k} / torch HVP per round: " + ", ".join(f"{a / b:.3f}" for a, b in zip(hvp_rounds[k], base_r)))
 
     # Top-5 end to end (operator set-up included) at PyHessian's default tolerance, errors
     # against a float64 copy of the model solved to tol=1e-10.
@@ -300,16 +310,23 @@ def _large(repeats: int) -> None:
 
         top["PyHessian eigenvalues(top_n=5) (tol=1e-3)"] = run_pyhessian
     results = {k: fn() for k, fn in top.items()}
-    tmed = _median_cpu(top, max(5, repeats))
+    per_round: dict[str, list[float]] = {}
+    tmed = _median_cpu(top, max(5, repeats), rounds=per_round)
     base = tmed.get("PyHessian eigenvalues(top_n=5) (tol=1e-3)")
     rows = []
     for k, t in tmed.items():
         err = float(np.max(np.abs(results[k] - ref_top) / np.abs(ref_top)))
         rows.append([k, f"{t:.2f}", f"{t / base:.3f}" if base else "-", f"{err:.2e}"])
     r = info["ours"]
+    rounds_txt = "; ".join(f"{k.split(' (')[0]}: " + ", ".join(f"{t:.2f}" for t in v) for k, v in per_round.items())
     print(f"\n3b. top-5 at P = {P}, end to end (CPU s, median of {max(5, repeats)} interleaved rounds); error: max "
           f"relative error against float64 eigsh(tol=1e-10) = {np.round(ref_top, 5).tolist()}")
     print(format_table(["contender", "s", "/ PyHessian", "max rel. error"], rows))
+    print(f"rounds (CPU s, in run order): {rounds_txt}")
+    if base:
+        ratios = [a / b for a, b in zip(per_round["ridgeline eigsh(k=5, tol=1e-3)"], per_round[
+            "PyHessian eigenvalues(top_n=5) (tol=1e-3)"])]
+        print("ridgeline / PyHessian per round: " + ", ".join(f"{x:.3f}" for x in ratios))
     if "pyhessian_hvps" in info:
         print(f"PyHessian: {info['pyhessian_hvps']} HVPs")
     print(f"ridgeline: {r.n_matvec} HVPs, converged={r.converged}; overhead per product on this operator "
