@@ -32,7 +32,7 @@ import numpy as np
 
 from ridgeline import _core
 from ridgeline._random import mix_seed
-from ridgeline.nested._results import NestedResult
+from ridgeline.nested._results import NestedResult, _logsumexp
 from ridgeline._validation import check_bool, check_float, check_int, pop_renamed
 from ridgeline.nested._sampler import CLikelihood, NestedSampler
 
@@ -110,7 +110,7 @@ def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _interval(logwt: np.ndarray, pfrac: float, maxfrac: float) -> tuple[int, int]:
     """Indices (lo, hi) of the points around the important ones (lo may be -1, hi may be len)."""
-    logz = float(np.logaddexp.reduce(logwt))
+    logz = _logsumexp(logwt)
     p = np.exp(logwt - logz)
     imp = np.zeros_like(p)
     if pfrac > 0:
@@ -227,7 +227,7 @@ class DynamicNestedSampler:
         nlive_it = m["nlive"][: logl.size - nfinal].astype(np.int32)
         w = _core.nested.deterministic_weights(logl, nlive_it, nfinal, m["logvol_end"])
         logvol, logwt = w.logvol, w.logwt
-        logz = float(np.logaddexp.reduce(logwt))
+        logz = _logsumexp(logwt)
         sims = _core.nested.simulate_logz(logl, nlive_it, nfinal, m["logvol_end"], self._base._nsim,
                                           mix_seed(self._seed, 0xE77))
         weights = np.exp(logwt - logz)

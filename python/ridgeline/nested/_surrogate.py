@@ -229,6 +229,7 @@ import numpy as np
 
 from ridgeline._random import mix_seed
 from ridgeline._validation import check_float, check_int
+from ridgeline.nested._results import _logsumexp
 
 __all__ = ["Architecture", "SurrogateLoglike", "SurrogateOptions", "make_options", "run_surrogate",
            "surrogate_loglike"]
@@ -1705,7 +1706,7 @@ class SurrogateLoglike:
         is_sur = np.array([v is not None for v in vals], dtype=bool)
         bound = np.array([v[1] if v is not None else 0.0 for v in vals], dtype=np.float64)
         logwt = np.array(res.logwt, dtype=np.float64)
-        logz0 = float(np.logaddexp.reduce(logwt)) if logwt.size else -math.inf
+        logz0 = _logsumexp(logwt)
         # (1) exact re-evaluation of the points a loose network could have under-valued
         loose = np.flatnonzero(is_sur & (bound > _EXACT_BOUND))
         nexact, rest_share, exact_var = 0, 0.0, 0.0
@@ -1728,7 +1729,7 @@ class SurrogateLoglike:
                 with np.errstate(over="ignore", invalid="ignore"):
                     terms = np.exp(logwt[todo] - logz0) - np.exp(old - logz0)
                 exact_var = float(np.sum(np.square(terms[np.isfinite(terms)])))
-        logz1 = float(np.logaddexp.reduce(logwt)) if logwt.size else -math.inf
+        logz1 = _logsumexp(logwt)
         shift = logz1 - logz0 if math.isfinite(logz0) and math.isfinite(logz1) else 0.0
         weights = np.exp(logwt - logz1) if math.isfinite(logz1) else np.asarray(res.weights)
         # (2) posterior draws for the remaining network values
