@@ -434,9 +434,15 @@ def test_ctrl_c_at_random_moments_then_run_again_is_bit_identical(sample_kind):
     # between iterations, between candidate batches and inside slice chains)
     import signal as _signal
 
+    import time
+
     p = problems.gaussian(8)
-    opts = {"nlive": 400, "rng": 4, "sample": sample_kind}  # runs of ~40 ms or more: several interrupts land
+    opts = {"nlive": 400, "rng": 4, "sample": sample_kind}
+    t0 = time.perf_counter()
     ref = NestedSampler(p.loglike, p.prior_transform, p.ndim, **opts).run(dlogz=0.1)
+    # timers drawn as fractions of the uninterrupted run's own wall time (a few
+    # ms on a fast machine), so that interrupts land whatever the machine's speed
+    t_ref = max(time.perf_counter() - t0, 1e-3)
     s = NestedSampler(p.loglike, p.prior_transform, p.ndim, **opts)
     rng = np.random.default_rng(11)
     interrupts = 0
@@ -448,7 +454,7 @@ def test_ctrl_c_at_random_moments_then_run_again_is_bit_identical(sample_kind):
     old = _signal.signal(_signal.SIGALRM, handler)
     try:
         for _ in range(200):
-            _signal.setitimer(_signal.ITIMER_REAL, float(rng.uniform(0.002, 0.02)))
+            _signal.setitimer(_signal.ITIMER_REAL, float(rng.uniform(0.05, 0.5)) * t_ref)
             try:
                 res = s.run(dlogz=0.1)
                 _signal.setitimer(_signal.ITIMER_REAL, 0.0)
