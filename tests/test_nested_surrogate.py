@@ -193,6 +193,35 @@ def test_spot_checks_relax_after_a_clean_record():
     assert off.relax() == 1
 
 
+@pytest.mark.parametrize("offset", [0.12, 0.3])
+def test_failed_retraining_keeps_the_standing_model_only_when_fresh_values_pass(monkeypatch, offset):
+    # a retraining whose held-out errors fail (0.12: the pooled RMS; 0.3: its cluster's own RMS, so the cluster
+    # is dropped alone and nothing is left to judge) keeps the standing model when it passes on the true values
+    # stored since its training, and switches the networks off when it does not
+    from ridgeline.nested import _surrogate as S
+
+    real = S._errors_above
+
+    def worse(*a):
+        err, lab = real(*a)
+        return err + offset, lab
+
+    for shift, kept in ((0.0, True), (1.0, False)):
+        sur, gen = _trained(shift=shift)
+        assert sur.active
+        standing = sur.net
+        sur._true(0.5 + 0.05 * gen.standard_normal((40, 3)))  # fresh values above the contour
+        with monkeypatch.context() as m:
+            m.setattr(S, "_errors_above", worse)
+            sur.train(lstar=-5.0, llow=-math.inf, niter=1)
+        assert sur.active is kept
+        assert sur.stats["kept_standing"] == int(kept)
+        if kept:
+            assert sur.net is standing
+        else:
+            assert sur.stats["switch_off_validation"] == 1
+
+
 def test_too_many_proposals_switch_off():
     sur, gen = _trained(max_proposals=100)
     sur.lstar = 1e9  # nothing can be above: a network that under-predicts would stall the run
@@ -487,6 +516,21 @@ def test_clusters_and_routing_recover_separated_blobs():
     x = centres[newt] + 0.03 * gen.standard_normal((150, 3))
     want = np.array([lab[truth == t][0] for t in newt])
     np.testing.assert_array_equal(router.route(x), want)
+
+
+def test_bound_ellipsoids_only_propose_splits():
+    # two ellipsoids cut blob 0 in halves: with split=True (default) the clusters are the kNN components and the
+    # bound's partition is kept as a split proposal; with split=False it refines the partition as before
+    live, truth, centres = _blobs()
+    c0 = centres[0]
+    ells = [(c0 - [0.05, 0, 0], np.eye(3) * 0.049**2), (c0 + [0.05, 0, 0], np.eye(3) * 0.049**2),
+            (centres[1], np.eye(3) * 0.15**2), (centres[2], np.eye(3) * 0.15**2)]
+    sur = SurrogateLoglike(lambda x: np.zeros(x.shape[0]), 3, 270, SurrogateOptions(), seed=0)
+    r = sur._router(live, live, live, ells)
+    assert r.k == 3 and _same_partition(r.labels, truth)
+    assert sur.ell_labels is not None and int(sur.ell_labels.max()) + 1 == 4
+    old = SurrogateLoglike(lambda x: np.zeros(x.shape[0]), 3, 270, SurrogateOptions(split=False), seed=0)
+    assert old._router(live, live, live, ells).k == 4
 
 
 def test_small_components_join_only_when_near_and_small_modes_do_not_bridge():
