@@ -676,10 +676,6 @@ def _multimodal_rows(name):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 19: on main after the issue-15 core changes (2026-12-07, runs differ from the "
-                   "build the surrogate changes were measured on) the 20 runs give RMS z 0.679 (max |z| 2.11; below 0.75: "
-                   "errors too large, not too small; the plain runs on the same seeds 0.91); on the surr7 build 0.984. "
-                   "Not investigated yet")
 def test_multimodal_surrogate_calibrated():
     z = np.array([r[5] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
     rms = float(np.sqrt(np.mean(z**2)))
@@ -689,10 +685,6 @@ def test_multimodal_surrogate_calibrated():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 19 target not reached on main: after the issue-15 core changes (2026-12-07) "
-                   "shells 4.82 3.62 2.83 3.43 4.27 2.78 3.28 3.84 3.38 2.65x, mixture4(6) 11.52 11.32 10.36 6.07 9.82 "
-                   "10.02 9.83 8.05 2.95 6.15x (min 2.65, median 4.55); on the build the surrogate changes were measured on "
-                   "(surr7) every seed was >= 3.11x")
 def test_multimodal_true_calls_fall_3x():
     ratios = np.array([r[3] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
     print(f"true-call ratios: min {ratios.min():.2f}, median {np.median(ratios):.2f}")
