@@ -58,7 +58,11 @@ graph (k = ``knn``, distances in the live set's whitened coordinates and,
 separately, in the unit cube: whitening by the covariance of several separated
 modes inflates the directions within each mode and can join them), so a
 separated mode or a ring-shaped shell is one cluster whatever its shape; the
-finest of these two partitions and the bound's ellipsoid clusters is used.  A
+finer of these two partitions is used.  The bound's ellipsoid clusters are only
+a split proposal (see below; with ``split=False`` they refine the partition as
+before): late in a run the bound covers one ring with dozens of ellipsoids
+whose connectivity depends on the sampler's split schedule, and a ring cut
+into arcs fits worse than whole (the shells after the issue-15 schedule).  A
 graph edge longer than ``_JOIN`` (3) times the median k-th neighbour distance
 is not followed (the few live points of a dying mode between two others would
 otherwise bridge them); components with fewer than ``min_cluster`` live points
@@ -72,8 +76,16 @@ network with its own whitening (centre and principal axes of that cluster's
 training points).  The input encoding adds a radial feature ``r = |z|`` to the
 linear and quadratic skip path: a shell is quadratic in r about its centre (the
 centre of a ring's points), a Gaussian mode quadratic in z, so both are easy.
-Validation is pooled over the clusters as before (a cluster whose own held-out
-error above L* exceeds ``2 tol`` is switched off alone).
+Validation is pooled over the clusters (a cluster whose own held-out errors
+above L* fail the spot-check rules, one beyond ``4 tol`` or an RMS beyond
+``1.5 tol``, is switched off alone: late in a multimodal run a dying mode has a
+handful of held-out points, and one of them used to switch off every mode's
+network).  When a new model fails while the networks answer, the standing
+model is kept if it passes the fresh test of ``revalidate`` (at least 15 true
+values stored since its training, at or above the contour, RMS and mean
+within the tolerance); a failure late in a run, where a plain proposal costs
+tens of true calls, otherwise cost thousands of calls until the next
+training.
 
 Splitting clusters one network cannot fit (``split=True``).  Connected live
 points need not be one smooth bump: the two shells' contours touch until about
@@ -83,7 +95,9 @@ component.  One network (one radial centre, one quadratic) fits such a cluster
 to several nats, which neither validates nor screens.  At every training, a
 cluster whose network, fitted on three quarters of the training rows, has a
 held-out RMS error above the contour beyond the tolerance on the remaining
-quarter is split in two by 2-means of its live points (unit-cube coordinates),
+quarter is split: first as the bound's ellipsoids divide its live points (when
+they do, into parts of at least ``min_cluster``), else in two by 2-means of its
+live points (unit-cube coordinates),
 and the split is kept when the two networks' pooled held-out RMS on that
 quarter is below half of the one's (two rounds, at most ``max_clusters``).
 The decision uses the training rows only: the validation rows that switch the
@@ -506,6 +520,7 @@ _NEAR = 2.0  # beyond its training envelope a network may still reject points wi
 _REACH = 1.3  # a cluster's network is trained on points within this many times its live points' radius
 _SCREEN_MIN = 10  # fewest held-out points above the contour that calibrate a cluster's screening margin
 _FRESH_MIN = 30  # fewest fresh true values above the contour that can switch a model back on
+_VALID_MIN = 15  # fewest held-out (or fresh) values above the contour that validate a model (or keep one on)
 _FAR_MIN = 100  # fewest recent true values beyond a model's envelope that calibrate its far margin
 _FAR_ROWS = 5000  # ... taken from at most this many of the latest true values
 _JOIN = 3.0  # a small cluster farther than this many typical neighbour distances from the rest stays apart
@@ -1141,6 +1156,7 @@ class SurrogateStats(TypedDict):
     tol_history: list[tuple[int, float]]
     fresh_switch_on: int
     splits: int
+    kept_standing: int
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -1199,7 +1215,7 @@ class SurrogateLoglike:
             "architecture": self.arch.as_dict(), "ga_searches": 0, "ga_evaluations": 0, "ga_cost": 0.0,
             "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
             "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0,
-            "splits": 0}
+            "splits": 0, "kept_standing": 0}
         # rejection screening while the networks are not trusted (see the module notes)
         self.screen_model: _Model | None = None
         self.screen_margin = np.empty(0)
@@ -1210,6 +1226,7 @@ class SurrogateLoglike:
         self.sens = math.inf  # compression per nat at the contour (log X per unit of log L*), set by the run loop
         self.train_rows = 0  # stored true values at the last training (the later ones calibrate the far margin)
         self.screen_last: np.ndarray | None = None  # inside-envelope flags of the last screened batch
+        self.ell_labels: np.ndarray | None = None  # the bound's partition of the live points (a split proposal)
 
     def _weight_scale(self, lstar: float) -> float:
         """Scale (nats) of the training weights below the contour: ``contour_scale``, widened to a quarter
@@ -1458,12 +1475,19 @@ class SurrogateLoglike:
             by_cube = _knn_clusters(lu, self.opts.knn, self.min_cluster, maxc, whiten=False)
             pair = (labels + 1) * (maxc + 2) + (by_cube + 1)
             labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
+        self.ell_labels = None
         if ells is not None and live_u is not None:
-            # the finer of the two partitions: separated in the kNN graph or in the bound (high dimensions,
-            # where kNN graphs of a few hundred points join separated modes)
+            # separated in the bound (high dimensions, where kNN graphs of a few hundred points join separated
+            # modes).  With split=True the bound's partition is only a proposal that _split tests like its
+            # own 2-means (kept where one network cannot fit the kNN cluster and the parts fit it twice
+            # better): late in a run the bound covers one ring with dozens of ellipsoids whose connectivity
+            # depends on the sampler's split schedule, and a ring cut into arcs fits worse than whole
             by_ell = _ellipsoid_clusters(live, np.asarray(live_u, dtype=np.float64), ells, self.min_cluster, maxc)
-            pair = (labels + 1) * (maxc + 2) + (by_ell + 1)
-            labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
+            if self.opts.split:
+                self.ell_labels = by_ell
+            else:
+                pair = (labels + 1) * (maxc + 2) + (by_ell + 1)
+                labels = _finish_labels(pair, fin_d2, self.min_cluster, maxc)
         return _Router(np.asarray(live, dtype=np.float64), labels)
 
     def _split(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, ti: np.ndarray, lstar: float,
@@ -1498,20 +1522,35 @@ class SurrogateLoglike:
                 e1 = self._inner_errors(router, x, y, lab, itr, iva, [c], lstar, rng)
                 if e1.size < _SCREEN_MIN or math.sqrt(float(np.mean(e1 * e1))) <= tol:
                     continue
-                half = _two_means(coords[members], rng)
-                if min(np.count_nonzero(half), np.count_nonzero(~half)) < self.min_cluster:
-                    continue
-                new = labels.copy()
-                new[members[half]] = k
-                r2 = _Router(router.live, new)
-                lab2 = lab.copy()
-                rows = np.flatnonzero(lab == c) if router.k > 1 else np.flatnonzero(lab >= 0)
-                lab2[rows] = r2.route(x[rows])
-                e2 = self._inner_errors(r2, x, y, lab2, itr, iva, [c, k], lstar, rng)
-                if e2.size >= _SCREEN_MIN and math.sqrt(float(np.mean(e2 * e2))) < 0.5 * math.sqrt(float(np.mean(e1 * e1))):
-                    labels, router, lab = new, r2, lab2
-                    self.stats["splits"] += 1
-                    changed = True
+                rms1 = math.sqrt(float(np.mean(e1 * e1)))
+                # proposals: the bound's partition of the cluster's live points (when it cuts the cluster into
+                # parts of at least min_cluster), then 2-means; the first that fits twice better is kept
+                proposals: list[np.ndarray | None] = []
+                ell = self.ell_labels
+                if ell is not None and ell.shape[0] == labels.shape[0]:
+                    parts, counts = np.unique(ell[members], return_counts=True)
+                    if parts.size >= 2 and counts.min() >= self.min_cluster and np.all(parts >= 0):
+                        proposals.append(np.searchsorted(parts, ell[members]))
+                proposals.append(None)  # 2-means, drawn only when reached
+                for part in proposals:
+                    if part is None:
+                        part = _two_means(coords[members], rng).astype(np.int64)
+                    npart = int(part.max()) + 1
+                    if npart < 2 or k + npart - 1 > maxc or np.bincount(part).min() < self.min_cluster:
+                        continue
+                    new = labels.copy()
+                    for j in range(1, npart):
+                        new[members[part == j]] = k + j - 1
+                    r2 = _Router(router.live, new)
+                    lab2 = lab.copy()
+                    rows = np.flatnonzero(lab == c) if router.k > 1 else np.flatnonzero(lab >= 0)
+                    lab2[rows] = r2.route(x[rows])
+                    e2 = self._inner_errors(r2, x, y, lab2, itr, iva, [c, *range(k, k + npart - 1)], lstar, rng)
+                    if e2.size >= _SCREEN_MIN and math.sqrt(float(np.mean(e2 * e2))) < 0.5 * rms1:
+                        labels, router, lab = new, r2, lab2
+                        self.stats["splits"] += npart - 1
+                        changed = True
+                        break
             if not changed:
                 break
         return router, lab
@@ -1614,19 +1653,26 @@ class SurrogateLoglike:
         err, elab = _errors_above(model, x, y, lab, vi, lstar)
         self._calibrate_far(model, x, y, lab, lstar)
         self._calibrate_screen(model, err, elab, niter)
-        # a cluster whose own held-out error is far off is left to the true likelihood
+        # a cluster whose own held-out errors fail the spot-check rules (one error beyond 4 tol, or an RMS
+        # beyond 1.5 tol) is left to the true likelihood alone: late in a multimodal run a dying mode has a
+        # handful of held-out points, and one of them would otherwise switch off every mode's network
+        dropped = False
         for c in range(len(model.nets)):
             ec = err[elab == c]
-            if model.nets[c] is not None and ec.size >= 5 and float(np.sqrt(np.mean(ec * ec))) > 2 * tol:
+            if model.nets[c] is not None and ec.size >= 1 and (
+                    float(np.sqrt(np.mean(ec * ec))) > 1.5 * tol or float(np.max(np.abs(ec))) > 4 * tol):
                 model.nets[c] = None
+                dropped = True
         keep = np.array([model.nets[int(c)] is not None for c in elab], dtype=bool)
         err = err[keep]
         self.stats["clusters_on"] = sum(net is not None for net in model.nets)
-        if err.size < 15:
+        if err.size < _VALID_MIN:
             # too few true values above the contour to judge (the networks answer there): an active
             # surrogate keeps its validated model, watched by the spot checks
-            self.stats["history"].append((niter, int(idx.size), int(err.size), math.nan, self.active))
-            if not self.active:
+            # (not when a cluster was just dropped for failing: the rest cannot vouch for the new model)
+            keep_old = self.active and not dropped
+            self.stats["history"].append((niter, int(idx.size), int(err.size), math.nan, keep_old))
+            if not keep_old and not self._keep_standing(self.net, self.net_rows, self.net_bound):
                 self._switch_off("switch_off_validation")
             return
         rms = float(np.sqrt(np.mean(err * err)))
@@ -1634,6 +1680,7 @@ class SurrogateLoglike:
         self.stats["history"].append((niter, int(idx.size), int(err.size), rms, rms < tol))
         self.stats["valid_rms"] = rms
         self.stats["valid_mean"] = mean
+        old_net, old_rows, old_bound = self.net, self.net_rows, self.net_bound
         self.net = model
         self.net_rows = int(y.shape[0])  # true values from this row on are fresh data for this model
         # error bound of this model's values: twice the largest held-out error above the contour, plus tol
@@ -1650,8 +1697,44 @@ class SurrogateLoglike:
                     self.stats["first_on_iter"] = niter
             self.active = True
             self.since_above = 0
-        else:
+        elif not self._keep_standing(old_net, old_rows, old_bound):
             self._switch_off("switch_off_validation")
+
+    def _keep_standing(self, net: _Model | None, rows: int, bound: float) -> bool:
+        """A new model failed its validation while the networks answer: keep the standing model ``net``
+        (the one answering until now, watched by the spot checks; trained before row ``rows``, error
+        bound ``bound``) when it passes on the true values stored since its training (the test of
+        :meth:`revalidate`, on at least as many points as a validation, ``_VALID_MIN``)."""
+        if not self.active or net is None or self._fresh_errors(net, rows, _VALID_MIN) is None:
+            return False
+        self.net, self.net_rows, self.net_bound = net, rows, bound
+        self.stats["kept_standing"] += 1
+        return True
+
+    def _fresh_errors(self, model: _Model, since: int, least: int = _FRESH_MIN) -> np.ndarray | None:
+        """Errors of ``model`` on the true values stored from row ``since`` on at or above the contour, when
+        they pass (at least ``least``, RMS and mean within the tolerance), else None.
+
+        Points routed to a cluster without a network are left out (the true likelihood answers there);
+        every other one must be inside its network's envelope (one the networks would answer).
+        """
+        x, y = self.data()
+        fx, fy = x[since:], y[since:]
+        top = np.flatnonzero(np.isfinite(fy) & (fy >= self.lstar))
+        if top.size < least:
+            return None
+        lab = model.router.route(fx[top])
+        has_net = np.array([lab_i >= 0 and model.nets[int(lab_i)] is not None for lab_i in lab], dtype=bool)
+        top, lab = top[has_net], lab[has_net]
+        if top.size < least:
+            return None
+        pred, ok, _ = model.predict(fx[top], lab)
+        if not np.all(ok):  # every fresh point must be one the networks would answer
+            return None
+        err = fy[top] - pred
+        tol = self.tol_eff()
+        rms, mean = float(np.sqrt(np.mean(err * err))), float(np.mean(err))
+        return err if rms < tol and abs(mean) < 0.5 * tol else None
 
     def revalidate(self, niter: int) -> None:
         """Networks off: test the last trained model on the true values found since its training.
@@ -1663,18 +1746,8 @@ class SurrogateLoglike:
         """
         if self.active or self.net is None:
             return
-        x, y = self.data()
-        fx, fy = x[self.net_rows :], y[self.net_rows :]
-        top = np.isfinite(fy) & (fy >= self.lstar)
-        if np.count_nonzero(top) < _FRESH_MIN:
-            return
-        pred, ok, _ = self.net.predict(fx[top])
-        if not np.all(ok):  # every fresh point must be one the networks would answer
-            return
-        err = fy[top] - pred
-        tol = self.tol_eff()
-        rms, mean = float(np.sqrt(np.mean(err * err))), float(np.mean(err))
-        if rms < tol and abs(mean) < 0.5 * tol:
+        err = self._fresh_errors(self.net, self.net_rows)
+        if err is not None:
             self.net_bound = max(self.net_bound, 2.0 * float(np.max(np.abs(err))) + self.opts.tol)
             self.active = True
             self.since_above = 0
