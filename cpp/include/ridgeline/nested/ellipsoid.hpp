@@ -569,12 +569,11 @@ struct EllipsoidUnion {
   // One draw of sample() that is kept only inside the open unit cube: the same
   // random numbers as sample(), but with a single ellipsoid the coordinates are
   // computed kRowChunk at a time and the draw is abandoned (false) after the
-  // first chunk with one outside the cube, which in high dimension is most of the draws early in a
-  // run.  (With several ellipsoids the point is completed: whether the overlap
-  // test draws a number depends on all of it.)
+  // first chunk with one outside the cube, which in high dimension is most of
+  // the draws early in a run.  (With several ellipsoids the point is completed:
+  // whether the overlap test draws a number depends on all of it.)
   // With a frame (periodic dimensions) the draw is kept inside the frame box and
   // written wrapped back to the cube.
-  // (coordinates computed and checked kRowChunk at a time in sample_in_cube)
   static constexpr int kRowChunk = 8;
   bool sample_in_cube(RandomStream& rs, double* out, Eigen::VectorXd& z) const {
     if (ells.size() > 1) {
