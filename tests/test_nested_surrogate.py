@@ -689,3 +689,79 @@ def test_multimodal_true_calls_fall_3x():
     ratios = np.array([r[3] for name in ("shells", "mixture4") for r in _multimodal_rows(name)])
     print(f"true-call ratios: min {ratios.min():.2f}, median {np.median(ratios):.2f}")
     assert np.all(ratios >= 3.0)
+
+
+# --- staged ordering -------------------------------------------------------------------
+
+
+class _Tilted:
+    """A trained model whose values are replaced by the true log L plus a tilt: a fixed ordering function
+    that differs from log L (non-monotone in it), so only the final importance weights can make log Z exact."""
+
+    def __init__(self, model, fn, slope):
+        self.model, self.fn, self.slope = model, fn, slope
+        self.router, self.nets, self.far = model.router, model.nets, model.far
+
+    @property
+    def far_margin(self):
+        return self.model.far_margin
+
+    def predict(self, x, lab=None):
+        _, ok, near = self.model.predict(x, lab)
+        return self.fn(x) + self.slope * (x[:, 0] - 0.5), ok, near
+
+
+def test_staged_ordering_by_a_wrong_function_is_corrected_exactly(monkeypatch):
+    import ridgeline.nested._surrogate as S
+
+    p = problems.gaussian(3)
+    fit = S._fit_model
+
+    def tilted(*a, **k):
+        model, info = fit(*a, **k)
+        return _Tilted(model, p.loglike.batch, 10.0), info
+
+    monkeypatch.setattr(S, "_fit_model", tilted)
+    # tol=5 lets every training take over; the run is then nested sampling of g = log L + 10 (x0 - 1/2),
+    # whose evidence is Z exp(100 * 0.1^2 / 2) = Z e^0.5: the correction must remove exactly that
+    res, calls = _run(p, 2, surrogate={"staged": True, "tol": 5.0, "final_checks": 400, "steps": 100},
+                      nlive=200)
+    s = res.surrogate
+    assert s["stages"] >= 3 and res.ncall_surrogate > calls
+    assert abs(s["logz_correction"] + 0.5) < 4 * s["logz_correction_err"] + 0.05
+    assert abs(res.logz - p.logz_true) < 3.5 * res.logzerr
+    assert s["certified"]
+    # ordered by a function far from log L (a tilt of 40 nats across the posterior's width x 4), the
+    # importance weights collapse: the result is flagged, not claimed
+    fit2 = S._fit_model
+    monkeypatch.setattr(S, "_fit_model", lambda *a, **k: (_Tilted(fit2(*a, **k)[0].model, p.loglike.batch, 40.0), None))
+    with pytest.warns(RuntimeWarning, match="do not certify"):
+        bad, _ = _run(p, 2, surrogate={"staged": True, "tol": 50.0, "steps": 100}, nlive=200)
+    assert not bad.surrogate["certified"]
+
+
+def test_staged_run_fewer_calls_calibrated_and_seeded():
+    p = problems.gaussian(4)
+    plain, calls0 = _run(p, 5, surrogate=None)
+    a, calls = _run(p, 5, surrogate={"staged": True, "steps": 200})
+    b, _ = _run(p, 5, surrogate={"staged": True, "steps": 200})
+    assert a.logz == b.logz and a.ncall == b.ncall == calls
+    np.testing.assert_array_equal(a.logl, b.logl)
+    assert a.surrogate["stages"] >= 2
+    assert calls0 / calls > 3.0
+    assert abs(a.logz - p.logz_true) < 3.5 * a.logzerr
+    with pytest.raises(TypeError, match="staged"):
+        SurrogateOptions(staged=1)
+
+
+def test_set_live_logl_checks_its_input():
+    p = problems.gaussian(2)
+    s = NestedSampler(p.loglike, p.prior_transform, 2, nlive=50, rng=0)
+    s.run(maxiter=10)
+    with pytest.raises(ValueError, match="nlive=50"):
+        s._core.set_live_logl(np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        s._core.set_live_logl(np.full(50, np.nan))
+    st = s._core.state()
+    s._core.set_live_logl(st.live_logl - 1.0)
+    np.testing.assert_array_equal(s._core.state().live_logl, st.live_logl - 1.0)

@@ -191,6 +191,12 @@ class PySampler {
     sampler_->set_live(mu, mx, vl, vb, logvol);
   }
 
+  void set_live_logl(const ridgeline::bind::farray& logl) {
+    not_busy("set_live_logl");
+    ridgeline::bind::require_ndim(logl, 1, "logl");
+    sampler_->set_live_logl(Eigen::Map<const Eigen::VectorXd>(logl.data(), logl.shape(0)));
+  }
+
   results::Draw draw_above(double lstar, std::size_t m) {
     not_busy("draw_above");
     const auto d = static_cast<py::ssize_t>(ev_.d);
@@ -327,6 +333,7 @@ void bind_nested(py::module_& m) {
       .def("delta_logz", &PySampler::delta_logz)
       .def("set_live", &PySampler::set_live, py::arg("u"), py::arg("x"), py::arg("logl"), py::arg("birth"),
            py::arg("logvol"))
+      .def("set_live_logl", &PySampler::set_live_logl, py::arg("logl"))
       .def("draw_above", &PySampler::draw_above, py::arg("lstar"), py::arg("m"))
       .def("run_until", &PySampler::run_until, py::arg("logl_stop"), py::arg("dlogz"), py::arg("maxcall") = -1)
       .def("state", &PySampler::state)

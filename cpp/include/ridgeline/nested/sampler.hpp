@@ -586,6 +586,19 @@ class Sampler {
     if (s.settings.bound != BoundKind::none) proposal_->update(s);
   }
 
+  // Replace the live points' log-likelihoods in place (points, births, volume
+  // and the dead record unchanged): the surrogate's staged ordering re-scores
+  // the live set by a new function between blocks of iterations.
+  void set_live_logl(const Eigen::VectorXd& logl) {
+    SamplerState& s = state_;
+    require(s.initialized, "set_live_logl needs a live set");
+    require(logl.size() == s.settings.nlive, "logl must have nlive=" + std::to_string(s.settings.nlive) + " values");
+    require(!s.in_iteration, "set_live_logl between iterations only");
+    for (Eigen::Index i = 0; i < logl.size(); ++i)
+      require(!std::isnan(logl[i]), "logl must not contain NaN");
+    s.live_logl = logl;
+  }
+
   // Draw m points from the prior restricted to L > lstar with the proposal,
   // leaving the live set unchanged (the seeds of a batch of live points).
   void draw_above(Evaluator& ev, double lstar, std::size_t m, double* u, double* x, double* logl,
