@@ -765,3 +765,27 @@ def test_set_live_logl_checks_its_input():
     st = s._core.state()
     s._core.set_live_logl(st.live_logl - 1.0)
     np.testing.assert_array_equal(s._core.state().live_logl, st.live_logl - 1.0)
+
+
+def test_staged_fallback_to_the_true_likelihood_and_region_checks():
+    sur, gen = _trained(staged=True)
+    p = problems.gaussian(3)
+    assert sur.active and sur.stats["stages"] == 1  # the first passing training starts a stage
+    live = 0.5 + 0.05 * gen.standard_normal((100, 3))
+    f = sur.rescore(live)
+    assert np.max(np.abs(f - p.loglike.batch(live))) < 0.5  # the network's values
+    sur.last_dead = float(np.min(f)) - 0.1
+    # persistently failed checks, then a training that does not pass: the true likelihood orders again
+    sur.stage_bad = True
+    calls = sur.ntrue
+    y = sur.fallback(live)
+    np.testing.assert_array_equal(y, p.loglike.batch(live))
+    assert not sur.active and sur.stats["fallbacks"] == 1 and len(sur.stages) == 2
+    assert sur.ntrue - calls <= live.shape[0]
+    assert not any(row.tobytes() in sur.sur_values for row in live)
+    # candidates above the contour must lie in the region the network stage left: {f > c}
+    cand = np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.9]])
+    out = sur(cand)
+    sur.lstar = -1e9
+    out = sur(cand)
+    assert np.isfinite(out[0]) and out[1] == -np.inf  # 4 sigma out: below the network stage's contour

@@ -253,8 +253,20 @@ in stages:
   above c by its error bound (the conformal bound of the screening notes),
   else by a true call (``region_true_calls``);
 - spot checks only watch the networks and feed them data: a failure asks for
-  an early training (``stage_check_failures``), never a switch-off, since a
-  poor network is still a valid ordering.
+  an early training (``stage_check_failures``), since a poor network is
+  still a valid ordering; a new model that fails the test above but is 30%
+  better than the standing one on the same held-out rows also starts a stage,
+  and a cluster is dropped by the RMS rule only;
+- while a network orders, training and validation use the contour in true
+  log L: the lowest known true value among the live points (the spot-checked
+  ones are a random subset of them);
+- when the last 16 spot checks have an RMS beyond 1.5 tolerances and beyond
+  1 nat (the final weights would keep less than 1/e of their draws) and the
+  next training does not pass, the stage ends and the true likelihood orders
+  the run again (``fallbacks``; the live points are evaluated truly, at most
+  nlive calls): without this a network far off (a spurious peak) ordered
+  whole runs (wCDM and w0waCDM, log Z off by 2-15 sigma, corrections of 25
+  and 118 nats).
 
 What remains approximate: the conformal shortcut of the constraint checks,
 and a region that a network under-predicts by more than the gap between its
@@ -1232,6 +1244,7 @@ class SurrogateStats(TypedDict):
     stages: int
     region_true_calls: int
     stage_check_failures: int
+    fallbacks: int
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -1291,7 +1304,7 @@ class SurrogateLoglike:
             "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
             "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0,
             "splits": 0, "kept_standing": 0, "stages": 0, "region_true_calls": 0,
-            "stage_check_failures": 0}
+            "stage_check_failures": 0, "fallbacks": 0}
         # rejection screening while the networks are not trusted (see the module notes)
         self.screen_model: _Model | None = None
         self.screen_margin = np.empty(0)
@@ -1310,6 +1323,8 @@ class SurrogateLoglike:
         self.true_of: dict[bytes, float] = {}
         self.rescore_due = False
         self.retrain_soon = False
+        self.stage_bad = False
+        self.fallback_due = False
         self.last_dead = -math.inf
 
     def _weight_scale(self, lstar: float) -> float:
@@ -1414,7 +1429,35 @@ class SurrogateLoglike:
         self.stage_lmax = self.lmax_true
         self.active = True
         self.rescore_due = True
+        self.stage_bad = False
+        self.recent_err = []
         self.stats["stages"] += 1
+
+    def contour_true(self, live_x: np.ndarray) -> float:
+        """The contour in true log L for training and validation while a network orders the run (the live
+        values are then the network's, not comparable with true values when it is biased): the lowest
+        known true value among the live points (the spot-checked ones are a random subset), when at least
+        20 are known, else the network's contour."""
+        known = [v for v in (self.true_of.get(row.tobytes()) for row in live_x) if v is not None]
+        return float(min(known)) if len(known) >= 20 else self.lstar
+
+    def fallback(self, live_x: np.ndarray) -> np.ndarray:
+        """The standing network failed its spot checks persistently and no new one passed: its stage ends
+        (a constraint like any other) and the true likelihood orders the run again; the live points'
+        true values (at most nlive true calls) are returned for the loop to write back."""
+        assert self.net is not None
+        self.stages.append(_Stage(self.net, self.stage_lmax, self.last_dead))
+        y = self._true_lookup(live_x)
+        for row in live_x:
+            self.sur_values.pop(row.tobytes(), None)
+        self.active = False
+        self.stage_bad = False
+        self.fallback_due = False
+        self.recent_err = []
+        self.clean_streak = 0
+        self.lstar = float(np.min(y))
+        self.stats["fallbacks"] += 1
+        return y
 
     def rescore(self, live_x: np.ndarray) -> np.ndarray:
         """The live points' values under the current stage's function (the loop writes them back)."""
@@ -1464,6 +1507,11 @@ class SurrogateLoglike:
                 self.retrain_soon = True
                 self.stats["stage_check_failures"] += 1
                 self.clean_streak = 0
+            # persistently off (16 checks with an RMS beyond 1.5 tol and beyond 1 nat, where the final
+            # importance weights would lose more than 1 - 1/e of their draws): unless the next training
+            # passes, the true likelihood orders the run again (see fallback)
+            if len(self.recent_err) >= 16 and rms > 1.5 and rms * tol > 1.0:
+                self.stage_bad = True
         self.nsur += int(np.count_nonzero(net))
         for k in above:
             if net[k]:
@@ -1473,7 +1521,13 @@ class SurrogateLoglike:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if not self.active or self.net is None:
-            return self._screened(x)
+            vals = self._screened(x)
+            if self.stages:  # a true-likelihood stage after a fallback: inside the finished stages' region only
+                above = np.flatnonzero(vals > self.lstar)
+                if above.size:
+                    inside = self._in_region(x[above], vals[above], np.zeros(above.size, dtype=bool))
+                    vals[above[~inside]] = -np.inf
+            return vals
         if self.opts.staged:
             return self._staged_call(x)
         pred, ok, near = self.net.predict(x)
@@ -1830,6 +1884,7 @@ class SurrogateLoglike:
         fin = np.isfinite(y)
         staged_on = self.opts.staged and self.active  # a staged run keeps its standing stage on a failure
         if np.count_nonzero(fin) < self.min_train:
+            self.fallback_due = staged_on and self.stage_bad
             if not staged_on:
                 self._switch_off("switch_off_validation")
             return
@@ -1876,8 +1931,10 @@ class SurrogateLoglike:
         dropped = False
         for c in range(len(model.nets)):
             ec = err[elab == c]
+            # (staged: the RMS rule only; there a poor network costs efficiency, not correctness)
             if model.nets[c] is not None and ec.size >= 1 and (
-                    float(np.sqrt(np.mean(ec * ec))) > 1.5 * tol or float(np.max(np.abs(ec))) > 4 * tol):
+                    float(np.sqrt(np.mean(ec * ec))) > 1.5 * tol
+                    or (not self.opts.staged and float(np.max(np.abs(ec))) > 4 * tol)):
                 model.nets[c] = None
                 dropped = True
         keep = np.array([model.nets[int(c)] is not None for c in elab], dtype=bool)
@@ -1890,6 +1947,7 @@ class SurrogateLoglike:
             keep_old = self.active and not dropped
             self.stats["history"].append((niter, int(idx.size), int(err.size), math.nan, keep_old))
             if staged_on:
+                self.fallback_due = self.stage_bad
                 return
             if not keep_old and not self._keep_standing(self.net, self.net_rows, self.net_bound):
                 self._switch_off("switch_off_validation")
@@ -1900,12 +1958,23 @@ class SurrogateLoglike:
         self.stats["valid_rms"] = rms
         self.stats["valid_mean"] = mean
         if self.opts.staged:
-            if rms < tol and abs(mean) < 0.5 * tol:
+            better = False
+            if not (rms < tol and abs(mean) < 0.5 * tol) and self.active and self.net is not None:
+                # a poor network is still a valid ordering: the new one replaces the standing one when it
+                # is clearly better on the same held-out rows (which the standing one may even have seen)
+                lab_old = np.full(y.shape[0], -1, dtype=np.int64)
+                lab_old[vi] = self.net.router.route(x[vi])
+                err_old, _ = _errors_above(self.net, x, y, lab_old, vi, lstar)
+                if err_old.size >= _VALID_MIN:
+                    better = rms < 0.7 * float(np.sqrt(np.mean(err_old * err_old)))
+            if better or (rms < tol and abs(mean) < 0.5 * tol):
                 if self.stats["first_on_iter"] < 0:
                     self.stats["first_on_iter"] = niter
                     self.stats["switch_on"] += 1
                 self.net_rows = int(y.shape[0])
                 self._new_stage(model, 2.0 * float(np.max(np.abs(err))) + self.opts.tol)
+            elif self.active and self.stage_bad:
+                self.fallback_due = True
             self.stats["tol_history"].append((niter, tol))
             return
         old_net, old_rows, old_bound = self.net, self.net_rows, self.net_bound
@@ -2174,10 +2243,13 @@ def run_surrogate(sampler: Any, dlogz: float, maxiter: int, maxcall: int, progre
                 frame = np.asarray(bound[0].frame) if bound else np.zeros(0)
                 if frame.size:  # periodic dimensions: the ellipsoids live in the bound's frame
                     live_u = np.where(live_u < frame, live_u + 1.0, live_u)
-                sur.train(sur.lstar, llow, niter, np.asarray(st.live_x), live_u, ells)
+                lstar_fit = sur.contour_true(np.asarray(st.live_x)) if sur.opts.staged and sur.active else sur.lstar
+                sur.train(lstar_fit, llow, niter, np.asarray(st.live_x), live_u, ells)
                 last_train = niter
                 if sur.rescore_due:  # a new stage: the live set is ordered by the new function from here
                     core.set_live_logl(sur.rescore(np.asarray(st.live_x)))
+                elif sur.fallback_due:  # the standing network failed: the true likelihood orders again
+                    core.set_live_logl(sur.fallback(np.asarray(st.live_x)))
     except BaseException:
         if rep.bar:
             rep.stream.write("\n")
