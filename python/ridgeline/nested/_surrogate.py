@@ -260,8 +260,10 @@ in stages:
 - while a network orders, training and validation use the contour in true
   log L: the lowest known true value among the live points (the spot-checked
   ones are a random subset of them);
-- when the last 16 spot checks have an RMS beyond 1.5 tolerances and beyond
-  1 nat (the final weights would keep less than 1/e of their draws) and the
+- when the last 16 spot checks have an RMS beyond 3 tolerances (15% of the
+  range above the contour) and beyond 1 nat (the final weights would keep
+  less than 1/e of their draws; 1.5 tolerances fell back on sound wCDM runs
+  early, where errors of 10-20 nats harm nothing) and the
   next training does not pass, the stage ends and the true likelihood orders
   the run again (``fallbacks``; the live points are evaluated truly, at most
   nlive calls): without this a network far off (a spurious peak) ordered
@@ -1507,10 +1509,10 @@ class SurrogateLoglike:
                 self.retrain_soon = True
                 self.stats["stage_check_failures"] += 1
                 self.clean_streak = 0
-            # persistently off (16 checks with an RMS beyond 1.5 tol and beyond 1 nat, where the final
+            # persistently off (16 checks with an RMS beyond 3 tol and beyond 1 nat, where the final
             # importance weights would lose more than 1 - 1/e of their draws): unless the next training
             # passes, the true likelihood orders the run again (see fallback)
-            if len(self.recent_err) >= 16 and rms > 1.5 and rms * tol > 1.0:
+            if len(self.recent_err) >= 16 and rms > 3.0 and rms * tol > 1.0:
                 self.stage_bad = True
         self.nsur += int(np.count_nonzero(net))
         for k in above:
