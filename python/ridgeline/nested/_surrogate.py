@@ -447,9 +447,14 @@ class SurrogateOptions:
         nested sampling of a sequence of deterministic functions, each new
         network re-scoring the live set inside the region the previous ones
         left, and log Z is corrected at the end by importance weights
-        L / f on ``final_checks`` posterior draws.  Exact whatever the
-        networks' errors, except where a network under-predicts a region by
-        more than its contour gap (which no later stage can revisit).
+        L / f on ``final_checks`` posterior draws; a network that fails its
+        spot checks persistently hands the ordering back to the true
+        likelihood.  Exact whatever the networks' errors, except where a
+        network under-predicts a region by more than its contour gap (which no
+        later stage can revisit); a result whose importance weights collapse
+        warns and has ``res.surrogate["certified"] = False``.  LCDM example
+        5.1-5.8x fewer true calls, wCDM 3.4-5.2x, w0waCDM ~1.2x; worse than the
+        default on the shells and the 4-mode mixture.
     split : bool, default=True
         Split a cluster that one network fits worse than ``tol`` in two
         (2-means of its live points) when two networks fit it at least twice
