@@ -1939,9 +1939,8 @@ class SurrogateLoglike:
         for c in range(len(model.nets)):
             ec = err[elab == c]
             # (staged: the RMS rule only; there a poor network costs efficiency, not correctness)
-            if model.nets[c] is not None and ec.size >= 1 and (
-                    float(np.sqrt(np.mean(ec * ec))) > 1.5 * tol
-                    or (not self.opts.staged and float(np.max(np.abs(ec))) > 4 * tol)):
+            if model.nets[c] is not None and ec.size >= 1 and not self.opts.staged and (
+                    float(np.sqrt(np.mean(ec * ec))) > 1.5 * tol or float(np.max(np.abs(ec))) > 4 * tol):
                 model.nets[c] = None
                 dropped = True
         keep = np.array([model.nets[int(c)] is not None for c in elab], dtype=bool)
