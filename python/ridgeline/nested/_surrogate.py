@@ -453,7 +453,7 @@ class SurrogateOptions:
         network under-predicts a region by more than its contour gap (which no
         later stage can revisit); a result whose importance weights collapse
         warns and has ``res.surrogate["certified"] = False``.  LCDM example
-        5.1-5.8x fewer true calls, wCDM 3.4-5.2x, w0waCDM ~1.2x; worse than the
+        5.1-5.8x fewer true calls, wCDM 4.2-6.7x, w0waCDM ~1.2x; worse than the
         default on the shells and the 4-mode mixture.
     split : bool, default=True
         Split a cluster that one network fits worse than ``tol`` in two
