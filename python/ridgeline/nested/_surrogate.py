@@ -223,8 +223,8 @@ worse (predictions far below the contour get less accurate), which is why
 this helped the smooth unimodal LCDM likelihood but not the shells or the
 mixture, and is off by default.
 
-Staged ordering (``staged=True``, experimental, used by the cosmology
-example).  The rules above hold every network value to ``tol`` because a value
+Staged ordering (``staged=True``, experimental, off by default; the
+cosmology example does not use it).  The rules above hold every network value to ``tol`` because a value
 enters both the evidence sum and the ordering that assigns prior volumes, and
 a network early in a run (errors of tens of nats while log L* rises by
 hundreds per e-fold) cannot meet it: the dark-energy models paid a true call
@@ -256,7 +256,8 @@ in stages:
   an early training (``stage_check_failures``), since a poor network is
   still a valid ordering; a new model that fails the test above but is 30%
   better than the standing one on the same held-out rows also starts a stage,
-  and a cluster is dropped by the RMS rule only;
+  and no cluster's network is dropped (a dropped cluster sent its candidates
+  to the true likelihood and left trainings without validation rows);
 - while a network orders, training and validation use the contour in true
   log L: the lowest known true value among the live points (the spot-checked
   ones are a random subset of them);
@@ -613,7 +614,6 @@ class _Stage:
     """
 
     model: Any
-    lmax: float
     c: float
     vouch: Any = None
     bound: float = math.inf
@@ -1323,10 +1323,9 @@ class SurrogateLoglike:
         self.train_rows = 0  # stored true values at the last training (the later ones calibrate the far margin)
         self.screen_last: np.ndarray | None = None  # inside-envelope flags of the last screened batch
         self.ell_labels: np.ndarray | None = None  # the bound's partition of the live points (a split proposal)
-        # staged ordering (opts.staged): the finished stages, the current stage's frozen best true value,
+        # staged ordering (opts.staged): the finished stages,
         # every true value by point, and the loop's flags
         self.stages: list[_Stage] = []
-        self.stage_lmax = -math.inf
         self.true_of: dict[bytes, float] = {}
         self.rescore_due = False
         self.retrain_soon = False
@@ -1383,7 +1382,7 @@ class SurrogateLoglike:
         return out
 
     # -- staged ordering (see SurrogateOptions.staged) --------------------
-    def _stage_f(self, model: _Model, lmax: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _stage_f(self, model: _Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A stage's ordering function at x, and where the network gave it: the network's value inside its
         envelope, else the true value."""
         pred, ok, _ = model.predict(x)
@@ -1428,12 +1427,11 @@ class SurrogateLoglike:
         """Let ``model`` order the run from here: the current stage becomes a constraint {f > c}, c the
         last dead point's value, and the live set is re-scored by the loop (``rescore``)."""
         if self.active and self.net is not None:
-            self.stages.append(_Stage(self.net, self.stage_lmax, self.last_dead))
+            self.stages.append(_Stage(self.net, self.last_dead))
         else:
-            self.stages.append(_Stage(None, math.inf, self.last_dead, model, bound))
+            self.stages.append(_Stage(None, self.last_dead, model, bound))
         self.net = model
         self.net_bound = bound
-        self.stage_lmax = self.lmax_true
         self.active = True
         self.rescore_due = True
         self.stage_bad = False
@@ -1453,7 +1451,7 @@ class SurrogateLoglike:
         (a constraint like any other) and the true likelihood orders the run again; the live points'
         true values (at most nlive true calls) are returned for the loop to write back."""
         assert self.net is not None
-        self.stages.append(_Stage(self.net, self.stage_lmax, self.last_dead))
+        self.stages.append(_Stage(self.net, self.last_dead))
         y = self._true_lookup(live_x)
         for row in live_x:
             self.sur_values.pop(row.tobytes(), None)
@@ -1469,7 +1467,7 @@ class SurrogateLoglike:
     def rescore(self, live_x: np.ndarray) -> np.ndarray:
         """The live points' values under the current stage's function (the loop writes them back)."""
         assert self.net is not None
-        f, net = self._stage_f(self.net, self.stage_lmax, live_x)
+        f, net = self._stage_f(self.net, live_x)
         for row, v, by_net in zip(live_x, f.tolist(), net.tolist()):
             key = row.tobytes()
             if by_net:
@@ -1484,7 +1482,7 @@ class SurrogateLoglike:
         """Values of candidates under the current stage's function; a candidate above the contour outside
         the finished stages' region gets -inf.  Spot checks only watch the network (and give it data)."""
         assert self.net is not None
-        f, net = self._stage_f(self.net, self.stage_lmax, x)
+        f, net = self._stage_f(self.net, x)
         above = np.flatnonzero(f > self.lstar)
         if above.size:
             inside = self._in_region(x[above], f[above], net[above])
