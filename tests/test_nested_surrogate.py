@@ -47,6 +47,10 @@ def test_options_forms():
     assert make_options({"kind": "mlp"}) == SurrogateOptions()
     opts = SurrogateOptions(check_every=3)
     assert make_options(opts) is opts
+    # training steps: 600 by default, 3000 with staged ordering, the user's when given
+    assert SurrogateOptions().default_architecture().steps == 600
+    assert SurrogateOptions(staged=True).default_architecture().steps == 3000
+    assert SurrogateOptions(staged=True, steps=400).default_architecture().steps == 400
 
 
 @pytest.mark.parametrize(
@@ -59,6 +63,8 @@ def test_options_forms():
         ({"tol": "a"}, TypeError, "tol='a' must be a float"),
         ({"hidden": 0}, ValueError, "hidden=0 must be >= 1"),
         ({"check_every": 2.5}, TypeError, "check_every=2.5 must be an int"),
+        ({"steps": 0}, ValueError, "steps=0 must be >= 1"),
+        ({"steps": 1.5}, TypeError, "steps=1.5 must be an int"),
         (3, TypeError, "surrogate=3 must be None"),
     ],
 )
@@ -765,6 +771,28 @@ def test_set_live_logl_checks_its_input():
     st = s._core.state()
     s._core.set_live_logl(st.live_logl - 1.0)
     np.testing.assert_array_equal(s._core.state().live_logl, st.live_logl - 1.0)
+
+
+def test_staged_watch_marks_a_persistently_failing_network():
+    """Spot checks of a standing stage: an error beyond 4 tol asks for a training; 16 checks with an RMS
+    beyond 3 tol and beyond 1 nat mark the stage bad (the fallback then waits for the next training)."""
+    sur, _ = _trained(staged=True)
+    tol = sur.tol_eff()
+    big = max(3.5 * tol, 1.2)  # beyond 3 tol and beyond 1 nat
+    sur._watch_stage(np.full(15, big))
+    assert sur.retrain_soon and not sur.stage_bad  # 15 checks: too few to judge the stage
+    sur._watch_stage(np.array([big]))
+    assert sur.stage_bad
+    sur.stage_bad = sur.retrain_soon = False
+    sur.recent_err = []
+    sur._watch_stage(np.full(16, 0.5 * tol))
+    assert not sur.retrain_soon and not sur.stage_bad  # within the tolerance
+    sur.recent_err = []
+    sur._watch_stage(np.full(16, 0.9))
+    assert not sur.stage_bad  # 0.9 nat: below the 1-nat floor whatever the tolerance
+    sur.recent_err = []
+    sur._watch_stage(np.array([np.nan]))
+    assert sur.retrain_soon and not sur.stage_bad  # a non-finite true value: retrain, one check only
 
 
 def test_staged_fallback_to_the_true_likelihood_and_region_checks():

@@ -239,8 +239,13 @@ goes into ``logzerr``).  A staged run is nested sampling of one such f built
 in stages:
 
 - until a network orders the live points roughly (held-out RMS above the
-  contour below ``max(tol, 0.05 (Lmax - L*))`` and mean below half that), the
-  true likelihood orders the run (screened as above);
+  contour below ``max(tol, 0.1 (Lmax - L*))`` and mean below half that), the
+  true likelihood orders the run (screened as above).  Such networks are
+  trained 3000 Adam steps (``steps``), not 600: on w0waCDM 600 steps left
+  the held-out error at 8-15% of the range through the run (the first stage
+  came at iteration ~4900 of 5600), 3000 steps at 4-9% (first stage at 125);
+  at 5% the w0waCDM stages lapsed between trainings (3.1x against 4.7x on
+  seed 0);
 - from then on every training whose model passes that test starts a stage:
   the stage's function is the model's value inside a network's envelope and
   the true value elsewhere (deterministic), the live points are re-scored by
@@ -261,7 +266,7 @@ in stages:
 - while a network orders, training and validation use the contour in true
   log L: the lowest known true value among the live points (the spot-checked
   ones are a random subset of them);
-- when the last 16 spot checks have an RMS beyond 3 tolerances (15% of the
+- when the last 16 spot checks have an RMS beyond 3 tolerances (30% of the
   range above the contour) and beyond 1 nat (the final weights would keep
   less than 1/e of their draws; 1.5 tolerances fell back on sound wCDM runs
   early, where errors of 10-20 nats harm nothing) and the
@@ -449,7 +454,7 @@ class SurrogateOptions:
     staged : bool, default=False
         Staged ordering (experimental, see the module notes): once a network
         orders the live points roughly (held-out RMS above the contour within
-        ``max(tol, 0.05 x`` the range of log L above it``)``), the run becomes
+        ``max(tol, 0.1 x`` the range of log L above it``)``), the run becomes
         nested sampling of a sequence of deterministic functions, each new
         network re-scoring the live set inside the region the previous ones
         left, and log Z is corrected at the end by importance weights
@@ -1507,27 +1512,34 @@ class SurrogateLoglike:
             err = yt - f[idx]
             self.ncheck_true += int(idx.size)
             self.stats["spot_checks"] += int(idx.size)
-            tol = self.tol_eff()
-            for e in err.tolist():
-                self.recent_err.append(e / tol if math.isfinite(e) else math.inf)
-                self.clean_streak = self.clean_streak + 1 if abs(self.recent_err[-1]) <= 1.0 else 0
-            self.recent_err = self.recent_err[-16:]
-            rms = math.sqrt(float(np.mean(np.square(self.recent_err))))
-            if not np.all(np.isfinite(err)) or float(np.max(np.abs(err))) > 4 * tol or (
-                    len(self.recent_err) >= 8 and rms > 1.5):
-                self.retrain_soon = True
-                self.stats["stage_check_failures"] += 1
-                self.clean_streak = 0
-            # persistently off (16 checks with an RMS beyond 3 tol and beyond 1 nat, where the final
-            # importance weights would lose more than 1 - 1/e of their draws): unless the next training
-            # passes, the true likelihood orders the run again (see fallback)
-            if len(self.recent_err) >= 16 and rms > 3.0 and rms * tol > 1.0:
-                self.stage_bad = True
+            self._watch_stage(err)
         self.nsur += int(np.count_nonzero(net))
         for k in above:
             if net[k]:
                 self.sur_values[x[k].tobytes()] = (float(f[k]), self.net_bound)
         return f
+
+    def _watch_stage(self, err: np.ndarray) -> None:
+        """Spot-check errors (true - network) of the standing stage: ask for an early training on a
+        failure, and mark the stage bad (``stage_bad``, see fallback) when it is persistently off."""
+        tol = self.tol_eff()
+        for e in err.tolist():
+            self.recent_err.append(e / tol if math.isfinite(e) else math.inf)
+            self.clean_streak = self.clean_streak + 1 if abs(self.recent_err[-1]) <= 1.0 else 0
+        self.recent_err = self.recent_err[-16:]
+        rms = math.sqrt(float(np.mean(np.square(self.recent_err))))
+        if not np.all(np.isfinite(err)) or float(np.max(np.abs(err))) > 4 * tol or (
+                len(self.recent_err) >= 8 and rms > 1.5):
+            self.retrain_soon = True
+            self.stats["stage_check_failures"] += 1
+            self.clean_streak = 0
+        # persistently off (16 checks with an RMS beyond 3 tol and beyond 1 nat, where the final
+        # importance weights would lose more than 1 - 1/e of their draws): unless the next training
+        # passes, the true likelihood orders the run again (see fallback).  (The median error, which
+        # a few wild over-predictions below the contour do not move, fell back as often on w0waCDM
+        # and later, when no network could take over again: 2.9x more true calls on one seed.)
+        if len(self.recent_err) >= 16 and rms > 3.0 and rms * tol > 1.0:
+            self.stage_bad = True
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
