@@ -728,6 +728,7 @@ def test_staged_ordering_by_a_wrong_function_is_corrected_exactly(monkeypatch):
         return _Tilted(model, p.loglike.batch, 10.0), info
 
     monkeypatch.setattr(S, "_fit_model", tilted)
+    monkeypatch.setattr(S, "_RESID_DEPTH", 0)  # no corrections of a standing model (they would undo the tilt)
     # tol=5 lets every training take over; the run is then nested sampling of g = log L + 10 (x0 - 1/2),
     # whose evidence is Z exp(100 * 0.1^2 / 2) = Z e^0.5: the correction must remove exactly that
     res, calls = _run(p, 2, surrogate={"staged": True, "tol": 5.0, "final_checks": 400, "steps": 100},

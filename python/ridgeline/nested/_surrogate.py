@@ -316,6 +316,7 @@ _WIDTHS = (8, 16, 24, 32, 48, 64)
 _STEPS = (200, 300, 400, 600, 900)
 _STEPS_DEFAULT = 600  # Adam steps per training of the default network
 _STAGED_STEPS = 3000  # ... with staged ordering (see SurrogateOptions.steps)
+_RESID_DEPTH = 12  # staged ordering: most corrections chained on a standing model (each adds a network evaluation)
 
 
 @dataclass(frozen=True)
@@ -1067,6 +1068,26 @@ class _Model:
         return pred, ok, near
 
 
+class _Residual(_Model):
+    """A standing model plus per-cluster networks fitted to its errors (staged ordering, see train).
+
+    While a network orders the run, the only new true values are the spot checks, a few hundred rows
+    near the contour: a fresh network fitted to them is usually worse than the standing one, which
+    was trained on more; a correction of the standing one needs less data.  ``depth`` counts the
+    corrections in the chain.
+    """
+
+    def __init__(self, base: _Model, corr: _Model) -> None:
+        super().__init__(corr.router, corr.nets, corr.far)
+        self.base = base
+        self.depth: int = (base.depth if isinstance(base, _Residual) else 0) + 1
+
+    def predict(self, x: np.ndarray, lab: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pc, okc, nc = super().predict(x, lab)
+        pb, okb, nb = self.base.predict(x)
+        return pb + pc, okc & okb, nc & nb
+
+
 def _min_fit(ndim: int) -> int:
     nfeat = ndim + (ndim * (ndim + 1) // 2 if ndim <= _FULL_QUADRATIC else ndim) + 1
     return max(40, 2 * (nfeat + 1))
@@ -1074,8 +1095,13 @@ def _min_fit(ndim: int) -> int:
 
 def _fit_model(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, tr: np.ndarray, va: np.ndarray,
                arch: Architecture, rng: np.random.Generator, lstar: float = -math.inf,
-               scale: float = 0.0) -> tuple[_Model, int]:
-    """Train one network per cluster on rows ``tr`` (early stopping on ``va``); returns the model and its cost."""
+               scale: float = 0.0, wy: np.ndarray | None = None) -> tuple[_Model, int]:
+    """Train one network per cluster on rows ``tr`` (early stopping on ``va``); returns the model and its cost.
+
+    The contour weights are those of the values ``wy`` (default ``y``; a residual model's targets are not
+    log L values).
+    """
+    wy = y if wy is None else wy
     nets: list[_Net | None] = []
     cost = 0
     need = _min_fit(x.shape[1])
@@ -1088,7 +1114,7 @@ def _fit_model(router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, t
         wt: np.ndarray | None = None
         wv: np.ndarray | None = None
         if scale > 0.0 and math.isfinite(lstar):
-            wt, wv = _contour_weights(y[tc], lstar, scale), _contour_weights(y[vc], lstar, scale)
+            wt, wv = _contour_weights(wy[tc], lstar, scale), _contour_weights(wy[vc], lstar, scale)
         net = _Net(x[tc], y[tc], arch, rng, lc, wt)
         net.fit(x[tc], y[tc], x[vc], y[vc], rng, wt, wv)
         nets.append(net)
@@ -1263,6 +1289,7 @@ class SurrogateStats(TypedDict):
     region_true_calls: int
     stage_check_failures: int
     fallbacks: int
+    residual_models: int
 
 
 _SwitchOff = Literal["switch_off_check", "switch_off_proposals", "switch_off_validation"]
@@ -1322,7 +1349,7 @@ class SurrogateLoglike:
             "ga_cpu": 0.0, "ga_history": [], "screened": 0, "screen_checks": 0, "screen_failures": 0,
             "screen_trainings": 0, "screen_first_iter": -1, "screen_history": [], "tol_history": [], "fresh_switch_on": 0,
             "splits": 0, "kept_standing": 0, "stages": 0, "region_true_calls": 0,
-            "stage_check_failures": 0, "fallbacks": 0}
+            "stage_check_failures": 0, "fallbacks": 0, "residual_models": 0}
         # rejection screening while the networks are not trusted (see the module notes)
         self.screen_model: _Model | None = None
         self.screen_margin = np.empty(0)
@@ -1980,6 +2007,18 @@ class SurrogateLoglike:
         self.stats["valid_rms"] = rms
         self.stats["valid_mean"] = mean
         if self.opts.staged:
+            if self.active and self.net is not None:
+                # the standing model plus a correction: kept instead of the fresh model when it fits the
+                # same held-out rows better
+                cand = self._residual_model(router, x, y, lab, ti, vi, lstar, rng)
+                if cand is not None:
+                    err_c, _ = _errors_above(cand, x, y, lab, vi, lstar)
+                    if err_c.size >= _VALID_MIN and float(np.sqrt(np.mean(err_c * err_c))) < rms:
+                        model, err = cand, err_c
+                        rms, mean = float(np.sqrt(np.mean(err * err))), float(np.mean(err))
+                        self.stats["residual_models"] += 1
+                        self.stats["valid_rms"] = rms
+                        self.stats["valid_mean"] = mean
             better = False
             if not (rms < tol and abs(mean) < 0.5 * tol) and self.active and self.net is not None:
                 # a poor network is still a valid ordering: the new one replaces the standing one when it
@@ -2018,6 +2057,24 @@ class SurrogateLoglike:
             self.since_above = 0
         elif not self._keep_standing(old_net, old_rows, old_bound):
             self._switch_off("switch_off_validation")
+
+    def _residual_model(self, router: _Router, x: np.ndarray, y: np.ndarray, lab: np.ndarray, ti: np.ndarray,
+                        vi: np.ndarray, lstar: float, rng: np.random.Generator) -> _Residual | None:
+        """The standing model plus networks (``_STEPS_DEFAULT`` steps) fitted to its errors on the training
+        rows it answers, early-stopped on the validation rows; None when the chain is ``_RESID_DEPTH`` long."""
+        base = self.net
+        assert base is not None
+        if (base.depth if isinstance(base, _Residual) else 0) >= _RESID_DEPTH:
+            return None
+        rows = np.concatenate([ti, vi])
+        pb, okb, _ = base.predict(x[rows])
+        res = np.full(y.shape[0], np.nan)
+        good = okb & np.isfinite(pb)
+        res[rows[good]] = y[rows[good]] - pb[good]
+        tr, va = ti[np.isfinite(res[ti])], vi[np.isfinite(res[vi])]
+        arch = dataclasses.replace(self.arch, steps=min(self.arch.steps, _STEPS_DEFAULT))
+        corr, _ = _fit_model(router, x, res, lab, tr, va, arch, rng, lstar, self._weight_scale(lstar), wy=y)
+        return _Residual(base, corr)
 
     def _keep_standing(self, net: _Model | None, rows: int, bound: float) -> bool:
         """A new model failed its validation while the networks answer: keep the standing model ``net``
