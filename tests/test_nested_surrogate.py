@@ -796,6 +796,39 @@ def test_staged_watch_marks_a_persistently_failing_network():
     assert sur.retrain_soon and not sur.stage_bad  # a non-finite true value: retrain, one check only
 
 
+def test_staged_correction_of_the_standing_model():
+    """A correction chain predicts base + correction, answers inside both envelopes, and stops at _RESID_DEPTH."""
+    import ridgeline.nested._surrogate as S
+
+    sur, gen = _trained(staged=True)
+    base = sur.net
+    x = 0.5 + 0.3 * gen.standard_normal((200, 3))
+    pb, okb, nb = base.predict(x)
+    chain = S._Residual(base, base)
+    pc, okc, nc = chain.predict(x)
+    np.testing.assert_allclose(pc[okc], 2.0 * pb[okb & okc])
+    np.testing.assert_array_equal(okc, okb)
+    assert chain.depth == 1 and S._Residual(chain, base).depth == 2
+    # fitted on the standing model's errors: the chain fits the true log L at least as well as the base
+    p = problems.gaussian(3)
+    xs, ys = sur.data()
+    lab = np.zeros(ys.shape[0], dtype=np.int64)
+    idx = np.arange(ys.shape[0])
+    rng = np.random.default_rng(3)
+    cand = sur._residual_model(base.router, xs, ys, lab, idx[::2], idx[1::2], -5.0, rng)
+    assert cand is not None and cand.base is base
+    xt = 0.5 + 0.1 * gen.standard_normal((300, 3))
+    pt, okt, _ = cand.predict(xt)
+    pbt, okbt, _ = base.predict(xt)
+    yt = p.loglike.batch(xt)
+    ok = okt & okbt
+    assert ok.mean() > 0.9
+    assert np.sqrt(np.mean((pt - yt)[ok] ** 2)) < 1.2 * np.sqrt(np.mean((pbt - yt)[ok] ** 2)) + 0.02
+    sur.net = S._Residual(base, base)
+    sur.net.depth = S._RESID_DEPTH
+    assert sur._residual_model(base.router, xs, ys, lab, idx[::2], idx[1::2], -5.0, rng) is None
+
+
 def test_staged_fallback_to_the_true_likelihood_and_region_checks():
     sur, gen = _trained(staged=True)
     p = problems.gaussian(3)

@@ -2030,7 +2030,9 @@ class SurrogateLoglike:
                 cand = self._residual_model(router, x, y, lab, ti, vi, lstar, rng)
                 if cand is not None:
                     err_c, _ = _errors_above(cand, x, y, lab, vi, lstar)
-                    if err_c.size >= _VALID_MIN and float(np.sqrt(np.mean(err_c * err_c))) < rms:
+                    # (on at least as many held-out rows: a chain answers only inside every member's envelope,
+                    # and a point it does not answer costs a true call)
+                    if err_c.size >= max(_VALID_MIN, err.size) and float(np.sqrt(np.mean(err_c * err_c))) < rms:
                         model, err = cand, err_c
                         rms, mean = float(np.sqrt(np.mean(err * err))), float(np.mean(err))
                         self.stats["residual_models"] += 1
