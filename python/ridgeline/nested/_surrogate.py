@@ -291,7 +291,7 @@ it, and the importance weights see it only through the posterior draws).  Such
 a region is still in the quadrature, through a few early dead points with
 large weights, so the estimate stays unbiased in expectation, but its
 correction is heavy-tailed and a typical run misses it: the likely reason
-why w0waCDM's staged log Z came out 0.1-2.9 sigma low on every one of the
+why w0waCDM's staged log Z came out 0.1-2.9 sigma low on 6 of the 7
 measured seeds (networks with errors of 5-10% of the range near cliffs at the
 prior's edges).
 Early stages cut only far below the peak, where that would take errors of
@@ -479,9 +479,9 @@ class SurrogateOptions:
         network under-predicts a region by more than its contour gap (which no
         later stage can revisit); a result whose importance weights collapse
         warns and has ``res.surrogate["certified"] = False``.  Dark-energy
-        example (bench/results/nested_surrogate.md): LCDM 5.5-6.7x fewer true
-        calls, wCDM 7.2-7.4x, w0waCDM 1.9-5.9x (median ~4.3), but w0waCDM's
-        log Z came out low on every seed (z -0.1 to -2.9); worse than the
+        example (bench/results/nested_surrogate.md): LCDM 5.4-6.7x fewer true
+        calls, wCDM 7.2-7.4x, w0waCDM 1.9-5.9x (median 4.3), but w0waCDM's
+        log Z came out low on 6 of 7 seeds (z -2.9 to +1.0); worse than the
         default on the shells and the 4-mode mixture (measured before the
         longer training).
     split : bool, default=True
