@@ -1581,7 +1581,7 @@ class SurrogateLoglike:
         # importance weights would lose more than 1 - 1/e of their draws): unless the next training
         # passes, the true likelihood orders the run again (see fallback).  (The median error, which
         # a few wild over-predictions below the contour do not move, fell back as often on w0waCDM
-        # and later, when no network could take over again: 2.9x more true calls on one seed.)
+        # and later, when no network could take over again: 2.4x more true calls on one seed.)
         if len(self.recent_err) >= 16 and rms > 3.0 and rms * tol > 1.0:
             self.stage_bad = True
 
