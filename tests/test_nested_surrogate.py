@@ -829,6 +829,41 @@ def test_staged_correction_of_the_standing_model():
     assert sur._residual_model(base.router, xs, ys, lab, idx[::2], idx[1::2], -5.0, rng) is None
 
 
+def test_staged_function_beyond_the_envelope_is_capped_by_the_margin():
+    """Beyond a network's envelope (near its cluster) a stage's f is min(value + margin, log L); log L is
+    evaluated only where value + margin is above the contour, and a finished stage's region uses the same f."""
+    import ridgeline.nested._surrogate as S
+
+    sur, gen = _trained(staged=True)
+    p = problems.gaussian(3)
+    x = 0.5 + 0.35 * gen.standard_normal((4000, 3))
+    pred, ok, near = sur.net.predict(x)
+    x = x[~ok & near]
+    pred = pred[~ok & near]
+    assert x.shape[0] >= 50
+    true = p.loglike.batch(x)
+    margin, lstar = 1.0, float(np.median(pred)) + 1.0
+    calls = sur.ntrue
+    f, net, exact = sur._stage_f(sur.net, x, margin, lstar)
+    cap = pred + margin
+    assert not np.any(net)
+    low = cap <= lstar
+    assert 0 < np.count_nonzero(low) < x.shape[0]
+    assert sur.ntrue - calls == np.count_nonzero(~low)  # log L only where the cap is above the contour
+    np.testing.assert_allclose(f[low], cap[low])
+    np.testing.assert_allclose(f[~low], np.minimum(cap, true)[~low])
+    np.testing.assert_array_equal(exact, ~low & (true <= cap))
+    # without a contour (a re-scored live set) every such value is min(value + margin, log L)
+    f2, _, _ = sur._stage_f(sur.net, x, margin)
+    np.testing.assert_allclose(f2, np.minimum(cap, true))
+    # a finished stage with this model: {f > c} decided without a true call where value + margin <= c
+    sur.stages = [S._Stage(sur.net, lstar, margin=margin)]
+    calls = sur.ntrue
+    inside = sur._in_region(x, np.zeros(x.shape[0]), np.zeros(x.shape[0], dtype=bool))
+    np.testing.assert_array_equal(inside, np.minimum(cap, true) > lstar)
+    assert sur.ntrue == calls  # every log L needed was already known
+
+
 def test_staged_fallback_to_the_true_likelihood_and_region_checks():
     sur, gen = _trained(staged=True)
     p = problems.gaussian(3)

@@ -632,6 +632,7 @@ _EXACT_SHARE = 1e-3  # ... until the bound on the evidence the others could hide
 _STAGE_REL = 0.1  # staged ordering: a network takes over when its held-out RMS above L* is this share of the range
 _STAGE_ESS = 0.2  # ... and its result is certified when the final importance weights keep this share of the draws
 _STAGE_SHIFT = 2.0  # ... and correct log Z by at most this many nats
+_STAGE_MARGIN = 10.0  # ... beyond a network's envelope f = min(value + margin, log L), margin >= this many tol
 
 
 @dataclass(frozen=True)
@@ -646,6 +647,7 @@ class _Stage:
     c: float
     vouch: Any = None
     bound: float = math.inf
+    margin: float = math.inf  # the stage's margin beyond its networks' envelopes (see _stage_f)
 
 # ---------------------------------------------------------------------------
 # The network: whitening, hidden layers, a skip path on [z, z z, |z|], Adam.
@@ -1349,6 +1351,7 @@ class SurrogateLoglike:
         # network value of each point it answered above the contour, and the error bound of that network
         self.sur_values: dict[bytes, tuple[float, float]] = {}
         self.net_bound = math.inf
+        self.net_margin = math.inf  # staged: margin beyond the envelopes (see _stage_f)
         self.net_rows = 0
         self.above_count = 0
         self.low_count = 0
@@ -1437,15 +1440,39 @@ class SurrogateLoglike:
         return out
 
     # -- staged ordering (see SurrogateOptions.staged) --------------------
-    def _stage_f(self, model: _Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A stage's ordering function at x, and where the network gave it: the network's value inside its
-        envelope, else the true value."""
-        pred, ok, _ = model.predict(x)
-        net = ok & np.isfinite(pred)
+    def _stage_f(self, model: _Model, x: np.ndarray, margin: float,
+                 lstar: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A stage's ordering function at x, whether its network gave it inside its envelope, and whether
+        the value is exact (the true log L).
+
+        Inside a network's envelope f is the network's value; beyond it but near the cluster (see
+        :meth:`_Net.predict`) f = min(value + margin, log L); elsewhere (or in a cluster without a network)
+        f = log L.  With ``lstar`` (a candidate against the contour) log L is only needed where it can
+        matter: a near candidate whose value + margin is at or below lstar is below it either way.
+        (The staged ordering needs a fixed function, not an accurate one: the final importance weights
+        L / f correct it, and the margin keeps f >= log L wherever the extrapolation errs by less.)
+        """
+        pred, ok, near = model.predict(x)
+        fin = np.isfinite(pred)
+        net = ok & fin
         f = pred.copy()
-        if not np.all(net):
-            f[~net] = self._true_lookup(x[~net])
-        return f, net
+        exact = np.zeros(x.shape[0], dtype=bool)
+        if np.all(net):
+            return f, net, exact
+        capped = ~net & near & fin
+        cap = pred + margin
+        f[capped] = cap[capped]
+        need = ~net & ~capped
+        if lstar is None:
+            need |= capped
+        else:
+            need |= capped & (cap > lstar)
+        if np.any(need):
+            yt = self._true_lookup(x[need])
+            rows = np.flatnonzero(need)
+            f[rows] = np.where(capped[rows], np.minimum(cap[rows], yt), yt)
+            exact[rows] = ~capped[rows] | (yt <= cap[rows])
+        return f, net, exact
 
     def _in_region(self, x: np.ndarray, f: np.ndarray, by_net: np.ndarray) -> np.ndarray:
         """Whether each row of x lies in the region every finished stage left ({f_j > c_j} for all j).
@@ -1464,10 +1491,14 @@ class SurrogateLoglike:
                 break
             sure = by_net[rows] & (f[rows] > st.c + self.net_bound)
             if st.model is not None:
-                pred, ok, _ = st.model.predict(x[rows])
+                pred, ok, near = st.model.predict(x[rows])
                 known = ok & np.isfinite(pred)
                 inside[rows[known & ~(pred > st.c)]] = False
                 sure |= known  # decided by the stage's own network
+                # beyond its envelopes but near, the stage's f is min(value + margin, log L) (see _stage_f)
+                low = ~known & near & np.isfinite(pred) & ~(pred + st.margin > st.c)
+                inside[rows[low]] = False
+                sure |= low
             else:
                 pred, ok, _ = st.vouch.predict(x[rows])
                 sure |= ok & np.isfinite(pred) & (pred > st.c + st.bound)
@@ -1482,11 +1513,12 @@ class SurrogateLoglike:
         """Let ``model`` order the run from here: the current stage becomes a constraint {f > c}, c the
         last dead point's value, and the live set is re-scored by the loop (``rescore``)."""
         if self.active and self.net is not None:
-            self.stages.append(_Stage(self.net, self.last_dead))
+            self.stages.append(_Stage(self.net, self.last_dead, margin=self.net_margin))
         else:
             self.stages.append(_Stage(None, self.last_dead, model, bound))
         self.net = model
         self.net_bound = bound
+        self.net_margin = max(bound, _STAGE_MARGIN * self.tol_eff())
         self.active = True
         self.rescore_due = True
         self.stage_bad = False
@@ -1506,7 +1538,7 @@ class SurrogateLoglike:
         (a constraint like any other) and the true likelihood orders the run again; the live points'
         true values (at most nlive true calls) are returned for the loop to write back."""
         assert self.net is not None
-        self.stages.append(_Stage(self.net, self.last_dead))
+        self.stages.append(_Stage(self.net, self.last_dead, margin=self.net_margin))
         y = self._true_lookup(live_x)
         for row in live_x:
             self.sur_values.pop(row.tobytes(), None)
@@ -1522,10 +1554,10 @@ class SurrogateLoglike:
     def rescore(self, live_x: np.ndarray) -> np.ndarray:
         """The live points' values under the current stage's function (the loop writes them back)."""
         assert self.net is not None
-        f, net = self._stage_f(self.net, live_x)
-        for row, v, by_net in zip(live_x, f.tolist(), net.tolist()):
+        f, _, exact = self._stage_f(self.net, live_x, self.net_margin)
+        for row, v, ex in zip(live_x, f.tolist(), exact.tolist()):
             key = row.tobytes()
-            if by_net:
+            if not ex:
                 self.sur_values[key] = (v, self.net_bound)
             else:
                 self.sur_values.pop(key, None)
@@ -1537,7 +1569,7 @@ class SurrogateLoglike:
         """Values of candidates under the current stage's function; a candidate above the contour outside
         the finished stages' region gets -inf.  Spot checks only watch the network (and give it data)."""
         assert self.net is not None
-        f, net = self._stage_f(self.net, x)
+        f, net, exact = self._stage_f(self.net, x, self.net_margin, self.lstar)
         above = np.flatnonzero(f > self.lstar)
         if above.size:
             inside = self._in_region(x[above], f[above], net[above])
@@ -1557,9 +1589,9 @@ class SurrogateLoglike:
             self.ncheck_true += int(idx.size)
             self.stats["spot_checks"] += int(idx.size)
             self._watch_stage(err)
-        self.nsur += int(np.count_nonzero(net))
+        self.nsur += int(np.count_nonzero(~exact))
         for k in above:
-            if net[k]:
+            if not exact[k]:
                 self.sur_values[x[k].tobytes()] = (float(f[k]), self.net_bound)
         return f
 
