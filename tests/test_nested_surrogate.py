@@ -844,7 +844,7 @@ def test_staged_function_beyond_the_envelope_is_capped_by_the_margin():
     true = p.loglike.batch(x)
     margin, lstar = 1.0, float(np.median(pred)) + 1.0
     calls = sur.ntrue
-    f, net, exact = sur._stage_f(sur.net, x, margin, lstar)
+    f, net, exact = sur._stage_f(sur.net, x, (margin, math.inf), lstar)
     cap = pred + margin
     assert not np.any(net)
     low = cap <= lstar
@@ -854,14 +854,35 @@ def test_staged_function_beyond_the_envelope_is_capped_by_the_margin():
     np.testing.assert_allclose(f[~low], np.minimum(cap, true)[~low])
     np.testing.assert_array_equal(exact, ~low & (true <= cap))
     # without a contour (a re-scored live set) every such value is min(value + margin, log L)
-    f2, _, _ = sur._stage_f(sur.net, x, margin)
+    f2, _, _ = sur._stage_f(sur.net, x, (margin, math.inf))
     np.testing.assert_allclose(f2, np.minimum(cap, true))
     # a finished stage with this model: {f > c} decided without a true call where value + margin <= c
-    sur.stages = [S._Stage(sur.net, lstar, margin=margin)]
+    sur.stages = [S._Stage(sur.net, lstar, margin=(margin, math.inf))]
     calls = sur.ntrue
     inside = sur._in_region(x, np.zeros(x.shape[0]), np.zeros(x.shape[0], dtype=bool))
     np.testing.assert_array_equal(inside, np.minimum(cap, true) > lstar)
     assert sur.ntrue == calls  # every log L needed was already known
+    assert sur._far_margin(sur.net, -5.0, 1.0) == math.inf  # no true values far out yet
+    # far beyond the envelope: log L without a far margin, min(value + far margin, log L) with one
+    xf = 0.5 + 3.0 * gen.standard_normal((4000, 3))
+    pf, okf, nearf = sur.net.predict(xf)
+    xf, pf = xf[~nearf & np.isfinite(pf)], pf[~nearf & np.isfinite(pf)]
+    assert xf.shape[0] >= 50
+    tf = p.loglike.batch(xf)
+    np.testing.assert_allclose(sur._stage_f(sur.net, xf, (margin, math.inf))[0], tf)
+    np.testing.assert_allclose(sur._stage_f(sur.net, xf, (margin, 3.0))[0], np.minimum(pf + 3.0, tf))
+    # the far margin of a new stage: calibrated on the stored true values beyond the near radius
+    # (t = L* - value over those at or above L*; max(2 t_max, floor)), inf before _FAR_MIN of them
+    xs, ys = sur.data()
+    rows = np.arange(max(0, ys.size - S._FAR_ROWS), ys.size)
+    pr, okr, nr = sur.net.predict(xs[rows])
+    far = ~okr & ~nr & np.isfinite(pr)
+    assert np.count_nonzero(far) >= S._FAR_MIN
+    ls = float(np.sort(ys[rows][far])[-5])  # a contour with 5 of them at or above it
+    above = far & (ys[rows] >= ls)
+    t_max = float(np.max(ls - pr[above]))
+    assert sur._far_margin(sur.net, ls, 1.0) == pytest.approx(max(2.0 * t_max, 1.0))
+    assert sur._far_margin(sur.net, float(np.max(ys)) + 1.0, 1.0) == 1.0  # none above: the floor
 
 
 def test_staged_fallback_to_the_true_likelihood_and_region_checks():

@@ -247,8 +247,17 @@ in stages:
   at 5% the w0waCDM stages lapsed between trainings (3.1x against 4.7x on
   seed 0);
 - from then on every training whose model passes that test starts a stage:
-  the stage's function is the model's value inside a network's envelope and
-  the true value elsewhere (deterministic), the live points are re-scored by
+  the stage's function is the model's value inside a network's envelope,
+  min(value + m, log L) beyond it but near the cluster (m = max(error bound,
+  10 tol) at the stage's start: a candidate whose value + m is below the
+  contour is rejected without a true call), min(value + m_far, log L)
+  farther out (m_far: the default path's far margin, calibrated on the
+  latest true values beyond the near radius and frozen for the stage; inf
+  before 100 such values), and the true value in a cluster without a
+  network (deterministic; before these rules the envelopes' edges took up
+  to 6000 true calls in the last 250 iterations of a w0waCDM run, around a
+  stray live point the network had over-valued, a cluster of its own), the
+  live points are re-scored by
   it (``_core`` ``set_live_logl``), and the stage that ends leaves the region
   {f_old > c}, c the last dead point's value, as a constraint on every later
   point (lexicographic order: the old stage's function, then the new);
@@ -647,7 +656,7 @@ class _Stage:
     c: float
     vouch: Any = None
     bound: float = math.inf
-    margin: float = math.inf  # the stage's margin beyond its networks' envelopes (see _stage_f)
+    margin: tuple[float, float] = (math.inf, math.inf)  # margins beyond the networks' envelopes (see _stage_f)
 
 # ---------------------------------------------------------------------------
 # The network: whitening, hidden layers, a skip path on [z, z z, |z|], Adam.
@@ -1351,7 +1360,7 @@ class SurrogateLoglike:
         # network value of each point it answered above the contour, and the error bound of that network
         self.sur_values: dict[bytes, tuple[float, float]] = {}
         self.net_bound = math.inf
-        self.net_margin = math.inf  # staged: margin beyond the envelopes (see _stage_f)
+        self.net_margin = (math.inf, math.inf)  # staged: margins beyond the envelopes (see _stage_f)
         self.net_rows = 0
         self.above_count = 0
         self.low_count = 0
@@ -1440,17 +1449,18 @@ class SurrogateLoglike:
         return out
 
     # -- staged ordering (see SurrogateOptions.staged) --------------------
-    def _stage_f(self, model: _Model, x: np.ndarray, margin: float,
+    def _stage_f(self, model: _Model, x: np.ndarray, margin: tuple[float, float],
                  lstar: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A stage's ordering function at x, whether its network gave it inside its envelope, and whether
         the value is exact (the true log L).
 
-        Inside a network's envelope f is the network's value; beyond it but near the cluster (see
-        :meth:`_Net.predict`) f = min(value + margin, log L); elsewhere (or in a cluster without a network)
-        f = log L.  With ``lstar`` (a candidate against the contour) log L is only needed where it can
-        matter: a near candidate whose value + margin is at or below lstar is below it either way.
-        (The staged ordering needs a fixed function, not an accurate one: the final importance weights
-        L / f correct it, and the margin keeps f >= log L wherever the extrapolation errs by less.)
+        Inside a network's envelope f is the network's value; beyond it, f = min(value + m, log L) with
+        m = ``margin[0]`` near the cluster (see :meth:`_Net.predict`) and ``margin[1]`` farther (inf:
+        f = log L); in a cluster without a network f = log L.  With ``lstar`` (a candidate against the
+        contour) log L is only needed where it can matter: a candidate whose value + m is at or below
+        lstar is below it either way.  (The staged ordering needs a fixed function, not an accurate one:
+        the final importance weights L / f correct it, and the margin keeps f >= log L wherever the
+        extrapolation errs by less.)
         """
         pred, ok, near = model.predict(x)
         fin = np.isfinite(pred)
@@ -1459,8 +1469,9 @@ class SurrogateLoglike:
         exact = np.zeros(x.shape[0], dtype=bool)
         if np.all(net):
             return f, net, exact
-        capped = ~net & near & fin
-        cap = pred + margin
+        with np.errstate(invalid="ignore"):
+            cap = pred + np.where(near, margin[0], margin[1])
+        capped = ~net & fin & np.isfinite(cap)
         f[capped] = cap[capped]
         need = ~net & ~capped
         if lstar is None:
@@ -1495,8 +1506,10 @@ class SurrogateLoglike:
                 known = ok & np.isfinite(pred)
                 inside[rows[known & ~(pred > st.c)]] = False
                 sure |= known  # decided by the stage's own network
-                # beyond its envelopes but near, the stage's f is min(value + margin, log L) (see _stage_f)
-                low = ~known & near & np.isfinite(pred) & ~(pred + st.margin > st.c)
+                # beyond its envelopes the stage's f is min(value + margin, log L) (see _stage_f)
+                with np.errstate(invalid="ignore"):
+                    cap = pred + np.where(near, st.margin[0], st.margin[1])
+                low = ~known & np.isfinite(cap) & ~(cap > st.c)
                 inside[rows[low]] = False
                 sure |= low
             else:
@@ -1509,7 +1522,24 @@ class SurrogateLoglike:
         self.stats["region_true_calls"] += self.ntrue - n0
         return inside
 
-    def _new_stage(self, model: _Model, bound: float) -> None:
+    def _far_margin(self, model: _Model, lstar: float, floor: float) -> float:
+        """Margin of a new stage's model far beyond its envelopes (the far rule of the default path, see
+        :meth:`_calibrate_far`, frozen for the stage): on the latest ``_FAR_ROWS`` true values beyond the
+        near radius, t_max = max(L* - value) over those at or above the contour L*; the margin is
+        max(2 t_max, ``floor``) from ``_FAR_MIN`` such values on, else inf (such candidates are
+        evaluated truly)."""
+        x, y = self.data()
+        rows = np.arange(max(0, y.shape[0] - _FAR_ROWS), y.shape[0])
+        rows = rows[np.isfinite(y[rows])]
+        if rows.size < _FAR_MIN or not math.isfinite(lstar):
+            return math.inf
+        pred, ok, near = model.predict(x[rows])
+        far = ~ok & ~near & np.isfinite(pred)
+        rec = _FarRecord(floor=floor)
+        rec.add(pred[far], y[rows][far], lstar)
+        return rec.margin
+
+    def _new_stage(self, model: _Model, bound: float, lstar: float = math.inf) -> None:
         """Let ``model`` order the run from here: the current stage becomes a constraint {f > c}, c the
         last dead point's value, and the live set is re-scored by the loop (``rescore``)."""
         if self.active and self.net is not None:
@@ -1518,7 +1548,8 @@ class SurrogateLoglike:
             self.stages.append(_Stage(None, self.last_dead, model, bound))
         self.net = model
         self.net_bound = bound
-        self.net_margin = max(bound, _STAGE_MARGIN * self.tol_eff())
+        near = max(bound, _STAGE_MARGIN * self.tol_eff())
+        self.net_margin = (near, self._far_margin(model, lstar, near))
         self.active = True
         self.rescore_due = True
         self.stage_bad = False
@@ -2084,7 +2115,7 @@ class SurrogateLoglike:
                     self.stats["first_on_iter"] = niter
                     self.stats["switch_on"] += 1
                 self.net_rows = int(y.shape[0])
-                self._new_stage(model, 2.0 * float(np.max(np.abs(err))) + self.opts.tol)
+                self._new_stage(model, 2.0 * float(np.max(np.abs(err))) + self.opts.tol, lstar)
             elif self.active and self.stage_bad:
                 self.fallback_due = True
             self.stats["tol_history"].append((niter, tol))
