@@ -899,7 +899,6 @@ def test_staged_fallback_to_the_true_likelihood_and_region_checks():
     y = sur.fallback(live)
     np.testing.assert_array_equal(y, p.loglike.batch(live))
     assert not sur.active and sur.stats["fallbacks"] == 1 and len(sur.stages) == 2
-    assert sur.retrain_soon  # the true values of the live set are fresh training data
     assert sur.ntrue - calls <= live.shape[0]
     assert not any(row.tobytes() in sur.sur_values for row in live)
     # candidates above the contour must lie in the region the network stage left: {f > c}

@@ -1576,9 +1576,6 @@ class SurrogateLoglike:
         self.active = False
         self.stage_bad = False
         self.fallback_due = False
-        # the next training comes early (after a quarter period): the live points' true values are
-        # fresh data at the contour, and every iteration ordered truly costs true calls
-        self.retrain_soon = True
         self.recent_err = []
         self.clean_streak = 0
         self.lstar = float(np.min(y))
