@@ -300,9 +300,9 @@ it, and the importance weights see it only through the posterior draws).  Such
 a region is still in the quadrature, through a few early dead points with
 large weights, so the estimate stays unbiased in expectation, but its
 correction is heavy-tailed and a typical run misses it: the likely reason
-why w0waCDM's staged log Z came out 0.1-2.9 sigma low on 6 of the 7
-measured seeds (networks with errors of 5-10% of the range near cliffs at the
-prior's edges).
+why w0waCDM's staged log Z came out low on most seeds (0.1-2.9 sigma low on 6
+of 7 seeds before the envelope margins, and on most seeds after: networks
+with errors of 5-10% of the range near cliffs at the prior's edges).
 Early stages cut only far below the peak, where that would take errors of
 hundreds of nats; late stages are validated to a fraction of a nat.  The test
 ``test_staged_ordering_by_a_wrong_function_is_corrected_exactly`` orders a
